@@ -1,0 +1,138 @@
+//! Identifier newtypes, validated once at the boundary.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// An identifier that did not have the expected form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a valid {what}: {expected}")]
+pub struct InvalidId {
+    /// What kind of identifier was expected (`access key id`, `instance id`, ...).
+    pub what: &'static str,
+    /// The rejected value.
+    pub value: String,
+    /// What the value should look like.
+    pub expected: &'static str,
+}
+
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $expected:literal, $check:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates `value` and wraps it.
+            pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
+                let value = value.into();
+                let check: fn(&str) -> bool = $check;
+                if check(&value) {
+                    Ok(Self(value))
+                } else {
+                    Err(InvalidId { what: $what, value, expected: $expected })
+                }
+            }
+
+            /// The identifier as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An IAM access key id such as `AKIAIOSFODNN7EXAMPLE` (long-term) or `ASIA…` (temporary).
+    AccessKeyId,
+    "access key id",
+    "16 to 128 upper-case letters and digits",
+    |s| (16..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+);
+
+id_type!(
+    /// An EC2 instance id such as `i-0123456789abcdef0`.
+    InstanceId,
+    "instance id",
+    "`i-` followed by 8 or 17 lower-case hex digits",
+    |s| s
+        .strip_prefix("i-")
+        .is_some_and(|h| matches!(h.len(), 8 | 17) && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+);
+
+id_type!(
+    /// An IAM user name (1 to 64 characters of `[A-Za-z0-9+=,.@_-]`).
+    UserName,
+    "user name",
+    "1 to 64 characters of letters, digits and `+=,.@_-`",
+    |s| (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+);
+
+impl AccessKeyId {
+    /// Whether this is a temporary (STS) credential: ids starting with `ASIA`.
+    pub fn is_temporary(&self) -> bool {
+        self.0.starts_with("ASIA")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_key_ids() {
+        assert!(AccessKeyId::new("AKIAIOSFODNN7EXAMPLE").is_ok());
+        assert!(AccessKeyId::new("ASIAIOSFODNN7EXAMPLE").unwrap().is_temporary());
+        assert!(AccessKeyId::new("GeneratedFindingAccessKeyId").is_err());
+        assert!(AccessKeyId::new("AKIA").is_err());
+    }
+
+    #[test]
+    fn instance_ids() {
+        assert!(InstanceId::new("i-99999999").is_ok());
+        assert!(InstanceId::new("i-0123456789abcdef0").is_ok());
+        assert!(InstanceId::new("i-XYZ").is_err());
+        assert!(InstanceId::new("0123456789").is_err());
+    }
+
+    #[test]
+    fn user_names() {
+        assert!(UserName::new("GuardDuty-Example-Compromised-Simulated").is_ok());
+        assert!(UserName::new("").is_err());
+        assert!(UserName::new("a b").is_err());
+    }
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Features
+//!
+//! - `aws` (default): executors built on the official AWS SDK (IAM, SSM, SNS), under `remedy::aws`.
+//! - `cli` (default): the `remedy` command-line tool. The library itself never needs it:
+//!   depend on remedy with `default-features = false` to leave clap and the tracing subscriber out.
+
+mod id;
+mod plan;
+
+pub use id::{AccessKeyId, InstanceId, InvalidId, UserName};
+pub use plan::{
+    Action, ActionKind, CustomAction, DisableAccessKey, Notify, Plan, PlannedAction,
+    PolicyFailure, RunCommand, Source,
+};
