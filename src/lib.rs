@@ -6,9 +6,16 @@
 //! - `cli` (default): the `remedy` command-line tool. The library itself never needs it:
 //!   depend on remedy with `default-features = false` to leave clap and the tracing subscriber out.
 
+mod action;
 mod id;
 mod plan;
 
+pub use action::{
+    ActionError, ActionRequest, ChannelRouter, DryRun, ErrorKind, Executor, ExecutorExt,
+    FindingContext, MemoryIam, MemoryNotifier, MemorySsm, Notification, Outcome, PriorOutcome,
+    Retry, Router, SentCommand, SkipReason, Timeout, TracingNotifier, is_idempotent,
+    temporary_credentials_advice,
+};
 pub use id::{AccessKeyId, InstanceId, InvalidId, UserName};
 pub use plan::{
     Action, ActionKind, CustomAction, DisableAccessKey, Notify, Plan, PlannedAction,

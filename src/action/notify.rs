@@ -1,0 +1,201 @@
+//! Notification text people can act on, and a notifier that needs no AWS.
+
+use std::fmt::Write as _;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use super::{ActionRequest, ErrorKind, Executor, Outcome, truncate_chars};
+use crate::plan::Action;
+
+/// The longest subject, in bytes (SNS requires fewer than 100 characters, ASCII).
+pub(crate) const MAX_SUBJECT: usize = 99;
+/// The longest body, in bytes: under SNS's 256 KiB message limit with room for attributes.
+pub(crate) const MAX_BODY: usize = 250 * 1024;
+
+/// A rendered notification: what a notifier sends to a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    /// The channel, e.g. `security`.
+    pub channel: String,
+    /// A one-line subject: printable ASCII, fewer than 100 characters.
+    pub subject: String,
+    /// The body: the policy's message, what was found, what remedy did or would do.
+    pub body: String,
+}
+
+impl Notification {
+    /// Renders the notification for a `notify` request; `None` for any other action.
+    pub fn render(request: &ActionRequest<'_>) -> Option<Self> {
+        let Action::Notify(notify) = request.action else {
+            return None;
+        };
+        let f = request.finding;
+        let mut subject = format!(
+            "remedy: {} {} in {}",
+            f.severity_band(),
+            f.finding_type,
+            if f.account_id.is_empty() { "?" } else { &f.account_id }
+        );
+        if f.sample {
+            subject.insert_str(0, "[sample] ");
+        }
+        let subject: String = subject
+            .chars()
+            .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+            .collect();
+        let subject = truncate_ascii(&subject, MAX_SUBJECT);
+
+        let mut body = String::new();
+        let _ = writeln!(body, "{}", notify.message);
+        let _ = writeln!(body);
+        let _ = writeln!(body, "What was found");
+        let _ = writeln!(body, "  type:      {}", f.finding_type);
+        if !f.title.is_empty() {
+            let _ = writeln!(body, "  title:     {}", f.title);
+        }
+        let _ = writeln!(body, "  severity:  {} ({})", f.severity, f.severity_band());
+        let _ = writeln!(body, "  account:   {}", f.account_id);
+        let _ = writeln!(body, "  region:    {}", f.region);
+        if let Some(user) = &f.user_name {
+            let kind = f.user_type.as_deref().unwrap_or("principal");
+            let _ = writeln!(body, "  principal: {user} ({kind})");
+        }
+        if let Some(key) = &f.access_key_id {
+            let _ = writeln!(body, "  key:       {key}");
+        }
+        if !f.instance_ids.is_empty() {
+            let _ = writeln!(body, "  instance:  {}", f.instance_ids.join(", "));
+        }
+        if let Some(ip) = &f.remote_ip {
+            let country = f.remote_country.as_deref().unwrap_or("unknown country");
+            let _ = writeln!(body, "  remote IP: {ip} ({country})");
+        }
+        if let Some(api) = &f.api {
+            match &f.api_service {
+                Some(service) => {
+                    let _ = writeln!(body, "  API:       {api} ({service})");
+                }
+                None => {
+                    let _ = writeln!(body, "  API:       {api}");
+                }
+            }
+        }
+        if f.sample {
+            let _ = writeln!(body, "  sample:    yes (generated finding)");
+        }
+        let _ = writeln!(body);
+        let _ = writeln!(body, "What remedy did");
+        if request.prior.is_empty() {
+            let _ = writeln!(body, "  nothing but this notification");
+        }
+        for prior in request.prior {
+            let _ = writeln!(body, "  {} {}: {}", prior.kind, prior.target, prior.summary);
+        }
+        for source in request.sources {
+            let reason = source.reason.as_deref().unwrap_or("no reason given");
+            let _ = writeln!(body, "  decided by policy `{}`: {reason}", source.policy);
+        }
+        let _ = writeln!(body);
+        let _ = writeln!(body, "finding id: {}", f.id);
+        Some(Self {
+            channel: notify.channel.clone(),
+            subject,
+            body: truncate_chars(&body, MAX_BODY),
+        })
+    }
+}
+
+fn truncate_ascii(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut out = text.get(..max.saturating_sub(3)).unwrap_or_default().to_owned();
+    out.push_str("...");
+    out
+}
+
+/// A notifier that writes notifications to `tracing` (target `remedy::notify`, level WARN).
+///
+/// Needs no AWS: channels mapped to `log` in the configuration, and every channel when there is
+/// no configuration, use it.
+#[derive(Debug, Clone, Default)]
+pub struct TracingNotifier;
+
+impl TracingNotifier {
+    /// A tracing notifier.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+#[async_trait]
+impl Executor for TracingNotifier {
+    async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
+        let Some(n) = Notification::render(request) else {
+            return Outcome::failed(
+                ErrorKind::Unsupported,
+                format!("the tracing notifier cannot carry out `{}`", request.action.kind()),
+            );
+        };
+        tracing::warn!(
+            target: "remedy::notify",
+            channel = %n.channel,
+            finding_id = %request.finding.id,
+            subject = %n.subject,
+            "{}",
+            n.body
+        );
+        Outcome::executed(format!("logged to channel `{}`", n.channel))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::{FindingContext, PriorOutcome};
+    use crate::plan::{ActionKind, Notify};
+
+    #[test]
+    fn subject_is_short_ascii_and_body_is_bounded() {
+        let mut f = FindingContext::new("f-1", "Recon:IAMUser/Ünïcode".repeat(20));
+        f.severity = 8.0;
+        let action = Action::Notify(Notify {
+            channel: "security".into(),
+            message: "é".repeat(200_000),
+        });
+        let prior = [PriorOutcome {
+            kind: ActionKind::DISABLE_ACCESS_KEY,
+            target: "access_key:alice/AKIA".into(),
+            summary: "executed".into(),
+        }];
+        let req = ActionRequest::new(&action, &f).with_prior(&prior);
+        let n = Notification::render(&req).unwrap();
+        assert!(n.subject.len() < 100, "{}", n.subject.len());
+        assert!(n.subject.is_ascii());
+        assert!(n.body.len() <= MAX_BODY);
+        assert!(n.body.ends_with('…'));
+    }
+
+    #[test]
+    fn body_says_what_was_found_and_done() {
+        let mut f = FindingContext::new("f-2", "UnauthorizedAccess:IAMUser/MaliciousIPCaller");
+        f.user_name = Some("alice".into());
+        f.remote_ip = Some("198.51.100.7".into());
+        f.remote_country = Some("Elbonia".into());
+        let action = Action::Notify(Notify {
+            channel: "security".into(),
+            message: "key disabled".into(),
+        });
+        let prior = [PriorOutcome {
+            kind: ActionKind::DISABLE_ACCESS_KEY,
+            target: "access_key:alice/AKIAIOSFODNN7EXAMPLE".into(),
+            summary: "dry run: would disable".into(),
+        }];
+        let n = Notification::render(&ActionRequest::new(&action, &f).with_prior(&prior)).unwrap();
+        assert!(n.body.contains("198.51.100.7 (Elbonia)"));
+        assert!(n.body.contains("alice"));
+        assert!(n.body.contains("dry run: would disable"));
+        assert!(n.body.contains("finding id: f-2"));
+    }
+}

@@ -1,0 +1,184 @@
+//! Wrappers that change how an inner executor is used: dry run, retry, timeout.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{
+    ActionRequest, ErrorKind, Executor, Outcome, SkipReason, is_idempotent,
+    temporary_credentials_advice,
+};
+use crate::plan::Action;
+
+/// Reports what the inner executor would do and does nothing.
+///
+/// The checks an executor makes without calling AWS (temporary credentials) are made here too,
+/// so a dry run reports the same skips a real run would.
+#[derive(Debug, Clone)]
+pub struct DryRun<E> {
+    inner: E,
+}
+
+impl<E> DryRun<E> {
+    /// Wraps `inner`; it is never called.
+    pub fn new(inner: E) -> Self {
+        Self { inner }
+    }
+
+    /// The wrapped executor.
+    pub fn inner(&self) -> &E {
+        &self.inner
+    }
+}
+
+/// What carrying out `action` means, in a few words (`disable access key … of user …`).
+pub(crate) fn describe(action: &Action) -> String {
+    match action {
+        Action::Notify(n) => {
+            let first = n.message.lines().next().unwrap_or_default();
+            format!(
+                "notify channel `{}`: {}",
+                n.channel,
+                super::truncate_chars(first, 120)
+            )
+        }
+        Action::DisableAccessKey(d) => format!(
+            "disable access key `{}` of user `{}`",
+            d.access_key_id, d.user_name
+        ),
+        Action::RunCommand(r) => {
+            let ids: Vec<&str> = r.instance_ids.iter().map(|i| i.as_str()).collect();
+            format!("run `{}` on {}", r.document, ids.join(", "))
+        }
+        Action::Custom(c) => format!("{} `{}`", c.kind, c.target),
+        #[expect(unreachable_patterns, reason = "Action is non-exhaustive")]
+        other => format!("{} `{}`", other.kind(), other.target()),
+    }
+}
+
+#[async_trait]
+impl<E: Executor> Executor for DryRun<E> {
+    async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
+        if let Action::DisableAccessKey(d) = request.action {
+            let user_type = request.finding.user_type.as_deref();
+            if let Some(advice) = temporary_credentials_advice(d.access_key_id.as_str(), user_type) {
+                return Outcome::Skipped(SkipReason::TemporaryCredentials { advice });
+            }
+        }
+        Outcome::Skipped(SkipReason::DryRun {
+            would: describe(request.action),
+        })
+    }
+}
+
+/// Retries transient failures ([`crate::ActionError::retryable`]) with exponential backoff.
+///
+/// Only idempotent kinds are retried (see [`crate::is_idempotent`]) unless
+/// [`Retry::retry_non_idempotent`] says otherwise: a second `SendCommand` runs the command twice.
+#[derive(Debug, Clone)]
+pub struct Retry<E> {
+    inner: E,
+    max_attempts: u32,
+    base_delay: Duration,
+    max_delay: Duration,
+    non_idempotent: bool,
+}
+
+impl<E> Retry<E> {
+    /// Wraps `inner`: 3 attempts, 200 ms doubling up to 5 s, idempotent kinds only.
+    pub fn new(inner: E) -> Self {
+        Self {
+            inner,
+            max_attempts: 3,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            non_idempotent: false,
+        }
+    }
+
+    /// Sets the number of attempts (at least 1).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets the first delay and the largest delay between attempts.
+    pub fn with_backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.base_delay = base;
+        self.max_delay = max.max(base);
+        self
+    }
+
+    /// Also retries kinds that are not idempotent.
+    pub fn retry_non_idempotent(mut self, yes: bool) -> Self {
+        self.non_idempotent = yes;
+        self
+    }
+}
+
+#[async_trait]
+impl<E: Executor> Executor for Retry<E> {
+    async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
+        let may_retry = self.non_idempotent || is_idempotent(&request.action.kind());
+        let mut delay = self.base_delay;
+        let mut attempt = 1;
+        loop {
+            let outcome = self.inner.execute(request).await;
+            let retry = match &outcome {
+                Outcome::Failed(e) => may_retry && e.retryable() && attempt < self.max_attempts,
+                _ => false,
+            };
+            if !retry {
+                return match outcome {
+                    Outcome::Failed(e) if attempt > 1 => Outcome::Failed(super::ActionError::new(
+                        e.kind(),
+                        format!("{} (after {attempt} attempts)", e.message()),
+                    )
+                    .with_retryable(e.retryable())),
+                    other => other,
+                };
+            }
+            tracing::debug!(attempt, ?delay, "retrying `{}`", request.action.kind());
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(self.max_delay);
+            attempt += 1;
+        }
+    }
+}
+
+/// Fails an action that takes longer than a limit with [`ErrorKind::Timeout`].
+///
+/// The inner call is dropped at the deadline; whether the backend completed the change is then
+/// unknown, so the error says so and is retryable only for idempotent kinds.
+#[derive(Debug, Clone)]
+pub struct Timeout<E> {
+    inner: E,
+    limit: Duration,
+}
+
+impl<E> Timeout<E> {
+    /// Wraps `inner` with a deadline of `limit` per action.
+    pub fn new(inner: E, limit: Duration) -> Self {
+        Self { inner, limit }
+    }
+}
+
+#[async_trait]
+impl<E: Executor> Executor for Timeout<E> {
+    async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
+        match tokio::time::timeout(self.limit, self.inner.execute(request)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::Failed(
+                super::ActionError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "`{}` did not finish within {} ms; its effect is unknown",
+                        request.action.kind(),
+                        self.limit.as_millis()
+                    ),
+                )
+                .with_retryable(is_idempotent(&request.action.kind())),
+            ),
+        }
+    }
+}
