@@ -313,6 +313,8 @@ pub enum SkipReason {
     Shadow {
         /// The policies in shadow mode.
         policies: Vec<String>,
+        /// What would have been done.
+        would: String,
     },
     /// A protection rule covers what the action would touch.
     Protected {
@@ -354,9 +356,11 @@ impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SkipReason::DryRun { would } => write!(f, "dry run: would {would}"),
-            SkipReason::Shadow { policies } => {
-                write!(f, "shadow mode: policy `{}` is not enforced", policies.join("`, `"))
-            }
+            SkipReason::Shadow { policies, would } => write!(
+                f,
+                "shadow mode (policy `{}` not enforced): would {would}",
+                policies.join("`, `")
+            ),
             SkipReason::Protected { by } => write!(f, "protected by {by}"),
             SkipReason::RateLimited { action_kind, limit } => {
                 write!(f, "rate limit of `{action_kind}` reached ({limit})")

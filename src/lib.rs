@@ -9,6 +9,7 @@
 mod action;
 mod id;
 mod plan;
+mod remediate;
 
 pub use action::{
     ActionError, ActionRequest, ChannelRouter, DryRun, ErrorKind, Executor, ExecutorExt,
@@ -17,6 +18,13 @@ pub use action::{
     temporary_credentials_advice,
 };
 pub use id::{AccessKeyId, InstanceId, InvalidId, UserName};
+pub use remediate::{
+    ActionRecord, AuditError, AuditRecord, AuditSink, AwsConfig, BreakerConfig, Claim, Config,
+    ConfigError, DecisionRecord, EnforcementConfig, EntryState, FileLedger, GuardResult,
+    JsonLinesAudit, KillSwitch, Ledger, LedgerEntry, LedgerError, LedgerKey, MemoryAudit,
+    MemoryLedger, Mode, NotifyConfig, PathConfig, ProtectConfig, Protection, RateLimit, Remediator,
+    RemediatorBuilder, Report, TagRule, TracingAudit,
+};
 pub use plan::{
     Action, ActionKind, CustomAction, DisableAccessKey, Notify, Plan, PlannedAction,
     PolicyFailure, RunCommand, Source,

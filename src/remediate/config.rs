@@ -1,0 +1,317 @@
+//! The configuration file (TOML).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::guard::{ProtectConfig, RateLimit};
+use crate::plan::ActionKind;
+
+/// A configuration that could not be loaded or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not have the expected fields.
+    #[error("`{path}` is not a valid configuration: {message}")]
+    Parse {
+        /// The file (`<string>` when parsed from a string).
+        path: String,
+        /// What the parser said, with line and column.
+        message: String,
+    },
+    /// A protection glob does not compile.
+    #[error("invalid glob `{pattern}` in `{field}`: {message}")]
+    Glob {
+        /// The field, e.g. `protect.users`.
+        field: String,
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A value is out of range or unusable.
+    #[error("invalid `{field}`: {message}")]
+    Invalid {
+        /// The field.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The ledger or the audit file could not be opened.
+    #[error("cannot open the {what}: {message}")]
+    Open {
+        /// `ledger` or `audit trail`.
+        what: &'static str,
+        /// The underlying error.
+        message: String,
+    },
+}
+
+/// remedy's configuration: one TOML file. Every section is optional; see `CONFIG.md` and
+/// `examples/remedy.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// How many findings are handled at once (default 8).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+    /// Notify channels.
+    #[serde(default)]
+    pub notify: NotifyConfig,
+    /// Principals and resources no policy may touch.
+    #[serde(default)]
+    pub protect: ProtectConfig,
+    /// Rate limits per action kind, e.g. `disable_access_key = { max = 10, per_secs = 3600 }`.
+    #[serde(default)]
+    pub rate_limits: BTreeMap<String, RateLimit>,
+    /// The circuit breaker tripped by rate limits.
+    #[serde(default)]
+    pub breaker: BreakerConfig,
+    /// The idempotency ledger.
+    #[serde(default)]
+    pub ledger: PathConfig,
+    /// The audit trail.
+    #[serde(default)]
+    pub audit: PathConfig,
+    /// Enforcement, shadow mode and the kill switch.
+    #[serde(default)]
+    pub enforcement: EnforcementConfig,
+    /// AWS client settings.
+    #[serde(default)]
+    pub aws: AwsConfig,
+}
+
+/// `[notify]`: where each channel goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Channel name to an SNS topic ARN, or `log` for the tracing notifier.
+    #[serde(default)]
+    pub channels: BTreeMap<String, String>,
+    /// Where channels not listed go (an ARN or `log`); absent: such notifications fail.
+    #[serde(default)]
+    pub default: Option<String>,
+}
+
+/// `[breaker]`: the circuit breaker.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// How long destructive actions stay stopped after a rate limit is exceeded (default 3600).
+    #[serde(default = "default_cooldown")]
+    pub cooldown_secs: u64,
+    /// The channel told when the breaker trips (default `security`).
+    #[serde(default = "default_breaker_channel")]
+    pub notify: String,
+}
+
+fn default_cooldown() -> u64 {
+    3600
+}
+
+fn default_breaker_channel() -> String {
+    "security".into()
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            cooldown_secs: default_cooldown(),
+            notify: default_breaker_channel(),
+        }
+    }
+}
+
+/// `[ledger]` or `[audit]`: a path (absent: in memory for the ledger, `tracing` for the audit).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathConfig {
+    /// The ledger directory or the audit JSON Lines file; relative to the configuration file.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+/// `[enforcement]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnforcementConfig {
+    /// Execute actions (default false: dry run). The CLI ignores this and uses `--execute`.
+    #[serde(default)]
+    pub enforce: bool,
+    /// Policies kept in shadow mode: guarded and audited, never executed.
+    #[serde(default)]
+    pub shadow: Vec<String>,
+    /// When set, only these policies are enforced; every other policy is in shadow mode.
+    #[serde(default)]
+    pub only: Option<Vec<String>>,
+    /// While this file exists, no destructive action runs.
+    #[serde(default)]
+    pub kill_switch_file: Option<PathBuf>,
+}
+
+/// `[aws]`: client settings (region, profile and credentials come from the environment).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    /// The region; absent: from the environment or profile.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The whole-operation timeout, retries included (default 30).
+    #[serde(default = "default_operation_timeout")]
+    pub operation_timeout_secs: u64,
+    /// The timeout of one attempt (default 10).
+    #[serde(default = "default_attempt_timeout")]
+    pub attempt_timeout_secs: u64,
+    /// Attempts for idempotent calls (default 3); `SendCommand` and `Publish` are tried once.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// After `SendCommand`, wait this long for the invocations to finish (default 0: do not wait).
+    #[serde(default)]
+    pub wait_for_command_secs: u64,
+}
+
+fn default_operation_timeout() -> u64 {
+    30
+}
+
+fn default_attempt_timeout() -> u64 {
+    10
+}
+
+fn default_max_attempts() -> u32 {
+    3
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        Self {
+            region: None,
+            operation_timeout_secs: default_operation_timeout(),
+            attempt_timeout_secs: default_attempt_timeout(),
+            max_attempts: default_max_attempts(),
+            wait_for_command_secs: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Parses a configuration; relative paths stay relative to the current directory.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        Self::parse(text, "<string>")
+    }
+
+    /// Reads a configuration file; relative paths in it are resolved against its directory.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut config = Self::parse(&text, &path.display().to_string())?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        for p in [
+            &mut config.ledger.path,
+            &mut config.audit.path,
+            &mut config.enforcement.kill_switch_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(config)
+    }
+
+    fn parse(text: &str, path: &str) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: String, message: &str| ConfigError::Invalid {
+            field,
+            message: message.to_owned(),
+        };
+        if self.concurrency == Some(0) {
+            return Err(invalid("concurrency".into(), "must be at least 1"));
+        }
+        for (kind, limit) in &self.rate_limits {
+            ActionKind::new(kind.as_str())
+                .map_err(|e| invalid(format!("rate_limits.{kind}"), &e.to_string()))?;
+            if limit.per_secs == 0 {
+                return Err(invalid(format!("rate_limits.{kind}.per_secs"), "must be at least 1"));
+            }
+        }
+        let targets = self
+            .notify
+            .channels
+            .iter()
+            .map(|(c, t)| (format!("notify.channels.{c}"), t))
+            .chain(self.notify.default.iter().map(|t| ("notify.default".to_owned(), t)));
+        for (field, target) in targets {
+            if target != "log" && !target.starts_with("arn:") {
+                return Err(invalid(field, "expected an SNS topic ARN (`arn:aws:sns:…`) or `log`"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The rate limits by action kind (validated when the configuration was loaded).
+    pub(crate) fn rate_limits_by_kind(&self) -> BTreeMap<ActionKind, RateLimit> {
+        self.rate_limits
+            .iter()
+            .filter_map(|(k, v)| Some((ActionKind::new(k.as_str()).ok()?, *v)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses() {
+        let text = include_str!("../../examples/remedy.toml");
+        let c = Config::from_toml_str(text).unwrap();
+        assert!(c.notify.channels.contains_key("security"));
+        assert!(!c.protect.users.is_empty());
+        assert!(c.rate_limits.contains_key("disable_access_key"));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = Config::from_toml_str("concurrency = 0").unwrap_err();
+        assert!(e.to_string().contains("`concurrency`"), "{e}");
+        let e = Config::from_toml_str("[notify.channels]\nsecurity = \"mail\"").unwrap_err();
+        assert!(e.to_string().contains("notify.channels.security"), "{e}");
+        let e = Config::from_toml_str("[protect]\nuser = []").unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+        let e = Config::from_toml_str("[rate_limits]\nNotify = { max = 1, per_secs = 1 }").unwrap_err();
+        assert!(e.to_string().contains("rate_limits.Notify"), "{e}");
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("remedy.toml");
+        std::fs::write(&path, "[ledger]\npath = \"state/ledger\"\n").unwrap();
+        let c = Config::from_path(&path).unwrap();
+        assert_eq!(c.ledger.path.unwrap(), dir.path().join("state/ledger"));
+        assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
+    }
+}

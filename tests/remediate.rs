@@ -1,0 +1,382 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+//! The remediator: dry run, enforcement, guards, idempotency, audit, concurrency.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use remedy::{
+    AccessKeyId, Action, ActionKind, ActionRequest, AuditRecord, DisableAccessKey, ErrorKind,
+    Executor, ExecutorExt, FileLedger, FindingContext, InstanceId, JsonLinesAudit, KillSwitch,
+    MemoryAudit, MemoryIam, MemoryNotifier, MemorySsm, Mode, Notify, Outcome, Plan,
+    ProtectConfig, Protection, RateLimit, Remediator, Router, RunCommand, SkipReason, Source,
+    UserName,
+};
+
+const USER: &str = "alice";
+const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+const OTHER: &str = "AKIAOTHERKEY00000000";
+
+struct World {
+    iam: MemoryIam,
+    ssm: MemorySsm,
+    notifier: MemoryNotifier,
+    audit: MemoryAudit,
+}
+
+impl World {
+    fn new() -> Self {
+        let iam = MemoryIam::new();
+        iam.add_key(USER, KEY).add_key(USER, OTHER);
+        iam.add_key("break-glass-1", "AKIABREAKGLASS000000");
+        Self {
+            iam,
+            ssm: MemorySsm::new(),
+            notifier: MemoryNotifier::new(),
+            audit: MemoryAudit::new(),
+        }
+    }
+
+    fn router(&self) -> Arc<dyn Executor> {
+        Router::new()
+            .with(ActionKind::DISABLE_ACCESS_KEY, self.iam.clone().into_arc())
+            .with(ActionKind::RUN_COMMAND, self.ssm.clone().into_arc())
+            .with(ActionKind::NOTIFY, self.notifier.clone().into_arc())
+            .into_arc()
+    }
+
+    fn remediator(&self) -> remedy::RemediatorBuilder {
+        Remediator::builder(self.router()).with_audit(Arc::new(self.audit.clone()))
+    }
+}
+
+fn source(policy: &str) -> Source {
+    Source {
+        policy: policy.into(),
+        version: "v1".into(),
+        reason: Some("because".into()),
+        line: None,
+    }
+}
+
+fn disable(user: &str, key: &str) -> Action {
+    Action::DisableAccessKey(DisableAccessKey {
+        user_name: UserName::new(user).unwrap(),
+        access_key_id: AccessKeyId::new(key).unwrap(),
+    })
+}
+
+fn notify(message: &str) -> Action {
+    Action::Notify(Notify {
+        channel: "security".into(),
+        message: message.into(),
+    })
+}
+
+fn plan(id: &str, actions: Vec<Action>, policy: &str) -> Plan {
+    let mut plan = Plan {
+        finding_id: id.into(),
+        finding_type: "UnauthorizedAccess:IAMUser/MaliciousIPCaller".into(),
+        severity: 8.0,
+        sample: false,
+        policy_set_version: "set-v1".into(),
+        evaluated: vec![policy.into()],
+        actions: vec![],
+        errors: vec![],
+    };
+    // Notification first on purpose: the remediator runs it last.
+    for a in actions {
+        plan.push(a, source(policy));
+    }
+    plan
+}
+
+fn finding(id: &str) -> FindingContext {
+    let mut f = FindingContext::new(id, "UnauthorizedAccess:IAMUser/MaliciousIPCaller");
+    f.user_name = Some(USER.into());
+    f.user_type = Some("IAMUser".into());
+    f.access_key_id = Some(KEY.into());
+    f.severity = 8.0;
+    f
+}
+
+fn iam_plan(id: &str) -> Plan {
+    plan(id, vec![notify("key disabled"), disable(USER, KEY)], "disable-key")
+}
+
+#[tokio::test]
+async fn dry_run_is_the_default_and_changes_nothing() {
+    let w = World::new();
+    let r = w.remediator().build();
+    let report = r.run(&finding("f1"), &iam_plan("f1")).await;
+    assert_eq!(report.mode, Mode::DryRun);
+    assert_eq!(report.actions.len(), 2);
+    assert_eq!(report.actions[0].kind, ActionKind::DISABLE_ACCESS_KEY);
+    assert!(matches!(
+        report.actions[0].outcome,
+        Outcome::Skipped(SkipReason::DryRun { ref would }) if would.contains(KEY)
+    ));
+    assert_eq!(w.iam.is_active(USER, KEY), Some(true));
+    assert!(w.notifier.messages().is_empty());
+    // Decision + two actions audited.
+    assert_eq!(w.audit.records().len(), 3);
+    assert!(matches!(w.audit.records()[0], AuditRecord::Decision(_)));
+}
+
+#[tokio::test]
+async fn enforcing_disables_exactly_the_key_and_reports_it_in_the_notification() {
+    let w = World::new();
+    let r = w.remediator().enforce(true).build();
+    let report = r.run(&finding("f1"), &iam_plan("f1")).await;
+    assert_eq!(report.count("executed"), 2, "{report:#?}");
+    assert_eq!(w.iam.is_active(USER, KEY), Some(false));
+    assert_eq!(w.iam.is_active(USER, OTHER), Some(true));
+    let messages = w.notifier.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].body.contains("set to inactive"), "{}", messages[0].body);
+    assert!(messages[0].body.contains("finding id: f1"));
+}
+
+#[tokio::test]
+async fn a_repeated_finding_is_already_done() {
+    let w = World::new();
+    let r = w.remediator().enforce(true).build();
+    r.run(&finding("f1"), &iam_plan("f1")).await;
+    let again = r.run(&finding("f1"), &iam_plan("f1")).await;
+    assert_eq!(again.count("already_done"), 2, "{again:#?}");
+    assert_eq!(w.notifier.messages().len(), 1);
+    assert_eq!(w.iam.is_active(USER, OTHER), Some(true));
+}
+
+#[tokio::test]
+async fn the_file_ledger_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new();
+    let build = || {
+        w.remediator()
+            .enforce(true)
+            .with_ledger(Arc::new(FileLedger::open(dir.path()).unwrap()))
+            .build()
+    };
+    let first = build().run(&finding("f1"), &iam_plan("f1")).await;
+    assert_eq!(first.count("executed"), 2);
+    // Someone re-enables the key; a redelivered finding still must not act twice.
+    let second = build().run(&finding("f1"), &iam_plan("f1")).await;
+    assert_eq!(second.count("already_done"), 2);
+    // A dry run reads the same ledger.
+    let dry = w
+        .remediator()
+        .with_ledger(Arc::new(FileLedger::open(dir.path()).unwrap()))
+        .build()
+        .run(&finding("f1"), &iam_plan("f1"))
+        .await;
+    assert_eq!(dry.count("already_done"), 2);
+}
+
+#[tokio::test]
+async fn protected_users_are_never_touched() {
+    let w = World::new();
+    let protection = Protection::new(&ProtectConfig {
+        users: vec!["break-glass-*".into()],
+        ..ProtectConfig::default()
+    })
+    .unwrap();
+    let r = w.remediator().enforce(true).with_protection(protection).build();
+    let p = plan("f2", vec![disable("break-glass-1", "AKIABREAKGLASS000000")], "p");
+    let report = r.run(&finding("f2"), &p).await;
+    let outcome = &report.actions[0].outcome;
+    assert_eq!(outcome.to_string(), "skipped: protected by user `break-glass-*`");
+    assert_eq!(w.iam.is_active("break-glass-1", "AKIABREAKGLASS000000"), Some(true));
+    let guards = &report.actions[0].guards;
+    assert!(guards.iter().any(|g| g.guard == "protection" && !g.passed));
+}
+
+#[tokio::test]
+async fn shadow_policies_report_but_do_not_execute() {
+    let w = World::new();
+    let r = w
+        .remediator()
+        .enforce(true)
+        .with_shadow_policy("disable-key")
+        .build();
+    let report = r.run(&finding("f1"), &iam_plan("f1")).await;
+    assert!(matches!(
+        &report.actions[0].outcome,
+        Outcome::Skipped(SkipReason::Shadow { policies, .. }) if policies == &["disable-key"]
+    ));
+    assert_eq!(w.iam.is_active(USER, KEY), Some(true));
+    assert!(w.notifier.messages().is_empty());
+}
+
+#[tokio::test]
+async fn the_kill_switch_stops_destructive_actions_but_not_notifications() {
+    let w = World::new();
+    let kill = KillSwitch::new();
+    let r = w
+        .remediator()
+        .enforce(true)
+        .with_kill_switch(kill.clone())
+        .build();
+    kill.engage();
+    let report = r.run(&finding("f1"), &iam_plan("f1")).await;
+    assert!(matches!(
+        report.actions[0].outcome,
+        Outcome::Skipped(SkipReason::KillSwitch { .. })
+    ));
+    assert_eq!(w.iam.is_active(USER, KEY), Some(true));
+    assert_eq!(w.notifier.messages().len(), 1);
+    assert!(w.notifier.messages()[0].body.contains("kill switch"));
+}
+
+#[tokio::test]
+async fn sample_findings_never_lead_to_destructive_actions() {
+    let w = World::new();
+    let r = w.remediator().enforce(true).build();
+    let mut p = iam_plan("f1");
+    p.sample = true;
+    let report = r.run(&finding("f1"), &p).await;
+    assert!(matches!(report.actions[0].outcome, Outcome::Skipped(SkipReason::Sample)));
+    assert_eq!(w.iam.is_active(USER, KEY), Some(true));
+}
+
+#[tokio::test]
+async fn the_rate_limit_trips_the_breaker_which_notifies_and_blocks() {
+    let w = World::new();
+    for i in 0..4 {
+        w.iam.add_key(&format!("user{i}"), &format!("AKIAUSERKEY0000000{i:02}"));
+    }
+    let r = w
+        .remediator()
+        .enforce(true)
+        .with_rate_limit(
+            ActionKind::DISABLE_ACCESS_KEY,
+            RateLimit {
+                max: 2,
+                per_secs: 3600,
+            },
+        )
+        .with_breaker(Duration::from_secs(600), "security")
+        .build();
+    let mut outcomes = Vec::new();
+    for i in 0..4 {
+        let id = format!("f{i}");
+        let p = plan(
+            &id,
+            vec![disable(&format!("user{i}"), &format!("AKIAUSERKEY0000000{i:02}"))],
+            "p",
+        );
+        let report = r.run(&finding(&id), &p).await;
+        outcomes.push(report.actions.iter().map(|a| a.outcome.clone()).collect::<Vec<_>>());
+    }
+    assert!(outcomes[0][0].is_success() && outcomes[1][0].is_success(), "{outcomes:#?}");
+    assert!(matches!(outcomes[2][0], Outcome::Skipped(SkipReason::RateLimited { .. })));
+    // The breaker's own notification is part of the report of the finding that tripped it.
+    assert_eq!(outcomes[2].len(), 2);
+    assert!(outcomes[2][1].is_success());
+    assert!(matches!(outcomes[3][0], Outcome::Skipped(SkipReason::CircuitOpen { .. })));
+    let messages = w.notifier.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].body.contains("circuit breaker tripped"));
+    assert_eq!(w.iam.is_active("user2", "AKIAUSERKEY000000002"), Some(true));
+}
+
+#[derive(Debug)]
+struct Broken(ErrorKind);
+
+#[async_trait]
+impl Executor for Broken {
+    async fn execute(&self, _: &ActionRequest<'_>) -> Outcome {
+        Outcome::failed(self.0, "backend said no")
+    }
+}
+
+#[derive(Debug)]
+struct Panicking;
+
+#[async_trait]
+impl Executor for Panicking {
+    async fn execute(&self, _: &ActionRequest<'_>) -> Outcome {
+        panic!("executor bug")
+    }
+}
+
+#[tokio::test]
+async fn failures_and_panics_are_recorded_and_can_be_retried_later() {
+    let audit = MemoryAudit::new();
+    let router = Router::new()
+        .with(ActionKind::DISABLE_ACCESS_KEY, Arc::new(Broken(ErrorKind::Unavailable)))
+        .with(ActionKind::RUN_COMMAND, Arc::new(Panicking));
+    let r = Remediator::builder(router.into_arc())
+        .with_audit(Arc::new(audit.clone()))
+        .enforce(true)
+        .build();
+    let run = Action::RunCommand(RunCommand {
+        document: "AWS-RunShellScript".into(),
+        instance_ids: vec![InstanceId::new("i-0123456789abcdef0").unwrap()],
+        parameters: Default::default(),
+    });
+    let p = plan("f1", vec![disable(USER, KEY), run, notify("hello")], "p");
+    let report = r.run(&finding("f1"), &p).await;
+    let statuses: Vec<_> = report.actions.iter().map(|a| a.outcome.status()).collect();
+    assert_eq!(statuses, ["failed", "failed", "failed"]);
+    assert_eq!(report.actions[0].outcome.error().unwrap().kind(), ErrorKind::Unavailable);
+    assert!(report.actions[1].outcome.to_string().contains("panicked"));
+    assert_eq!(report.actions[2].outcome.error().unwrap().kind(), ErrorKind::Unsupported);
+    assert_eq!(audit.actions().len(), 3);
+    // The failed claim was released: the next delivery tries again.
+    let again = r.run(&finding("f1"), &p).await;
+    assert_eq!(again.count("failed"), 3);
+}
+
+#[tokio::test]
+async fn the_json_lines_audit_holds_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit/remedy.jsonl");
+    let w = World::new();
+    let r = Remediator::builder(w.router())
+        .with_audit(Arc::new(JsonLinesAudit::open(&path).unwrap()))
+        .enforce(true)
+        .build();
+    r.run(&finding("f1"), &iam_plan("f1")).await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["record"], "decision");
+    let action = &lines[1];
+    assert_eq!(action["record"], "action");
+    assert_eq!(action["finding_id"], "f1");
+    assert_eq!(action["policy"], "disable-key");
+    assert_eq!(action["policy_version"], "v1");
+    assert_eq!(action["kind"], "disable_access_key");
+    assert_eq!(action["params"]["access_key_id"], KEY);
+    assert_eq!(action["outcome"]["status"], "executed");
+    assert!(action["guards"].as_array().unwrap().len() >= 5);
+    assert!(action["time"].as_str().unwrap().contains('T'));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_findings_run_concurrently_and_a_failure_does_not_stop_the_others() {
+    let w = World::new();
+    for i in 0..40 {
+        w.iam.add_key(&format!("u{i}"), &format!("AKIACONCURRENT000{i:03}"));
+    }
+    let r = w.remediator().enforce(true).with_concurrency(4).build();
+    let items = (0..41).map(|i| {
+        let id = format!("f{i}");
+        // Finding 40 names a key that does not exist: it fails, the others succeed.
+        let p = plan(
+            &id,
+            vec![disable(&format!("u{i}"), &format!("AKIACONCURRENT000{i:03}"))],
+            "p",
+        );
+        (finding(&id), p)
+    });
+    let reports = r.run_all(items).await;
+    assert_eq!(reports.len(), 41);
+    assert_eq!(reports[7].finding_id, "f7");
+    let executed = reports.iter().filter(|r| r.count("executed") == 1).count();
+    assert_eq!(executed, 40);
+    let failed = &reports[40].actions[0].outcome;
+    assert_eq!(failed.error().unwrap().kind(), ErrorKind::NotFound);
+}
