@@ -7,6 +7,8 @@
 //!   depend on remedy with `default-features = false` to leave clap and the tracing subscriber out.
 
 mod action;
+#[cfg(feature = "aws")]
+pub mod aws;
 mod id;
 mod plan;
 mod remediate;

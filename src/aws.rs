@@ -1,0 +1,196 @@
+//! Executors built on the official AWS SDK (feature `aws`): IAM access keys, SSM Run Command, SNS.
+//!
+//! Clients come from `aws-config` (region, profile, credentials and the standard
+//! `AWS_ENDPOINT_URL` override), with explicit operation and attempt timeouts and retry settings
+//! from [`AwsSettings`]. Non-idempotent calls (`SendCommand`, `Publish`) are tried once: the SDK
+//! never repeats them. SDK errors are mapped to [`crate::ErrorKind`]; no SDK type appears in this
+//! module's public API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::action::{ChannelRouter, Executor, Router, TracingNotifier};
+use crate::plan::ActionKind;
+use crate::remediate::{AwsConfig, Config};
+
+mod error;
+mod iam;
+mod sns;
+mod ssm;
+
+pub use iam::DisableAccessKeyExecutor;
+pub use sns::SnsNotifier;
+pub use ssm::RunCommandExecutor;
+
+/// How AWS clients are made: region and endpoint overrides, timeouts, retries.
+///
+/// Everything not set here comes from the standard AWS environment (`AWS_REGION`,
+/// `AWS_PROFILE`, `AWS_ENDPOINT_URL`, the credential chain).
+#[derive(Clone, Default)]
+pub struct AwsSettings {
+    region: Option<String>,
+    endpoint_url: Option<String>,
+    credentials: Option<(String, String)>,
+    operation_timeout: Option<Duration>,
+    attempt_timeout: Option<Duration>,
+    max_attempts: Option<u32>,
+    wait_for_command: Duration,
+}
+
+impl std::fmt::Debug for AwsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("AwsSettings")
+            .field("region", &self.region)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("static_credentials", &self.credentials.as_ref().map(|(id, _)| id))
+            .field("operation_timeout", &self.operation_timeout())
+            .field("attempt_timeout", &self.attempt_timeout())
+            .field("max_attempts", &self.max_attempts())
+            .field("wait_for_command", &self.wait_for_command)
+            .finish()
+    }
+}
+
+impl AwsSettings {
+    /// Settings from the configuration's `[aws]` section.
+    pub fn from_config(config: &AwsConfig) -> Self {
+        Self {
+            region: config.region.clone(),
+            endpoint_url: None,
+            credentials: None,
+            operation_timeout: Some(Duration::from_secs(config.operation_timeout_secs)),
+            attempt_timeout: Some(Duration::from_secs(config.attempt_timeout_secs)),
+            max_attempts: Some(config.max_attempts),
+            wait_for_command: Duration::from_secs(config.wait_for_command_secs),
+        }
+    }
+
+    /// Overrides the region.
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Overrides the endpoint of every service (like `AWS_ENDPOINT_URL`).
+    pub fn with_endpoint_url(mut self, url: impl Into<String>) -> Self {
+        self.endpoint_url = Some(url.into());
+        self
+    }
+
+    /// Uses fixed credentials instead of the credential chain (local endpoints, tests).
+    pub fn with_static_credentials(
+        mut self,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+    ) -> Self {
+        self.credentials = Some((access_key_id.into(), secret_access_key.into()));
+        self
+    }
+
+    /// Sets the whole-call timeout (retries included) and the per-attempt timeout.
+    pub fn with_timeouts(mut self, operation: Duration, attempt: Duration) -> Self {
+        self.operation_timeout = Some(operation);
+        self.attempt_timeout = Some(attempt);
+        self
+    }
+
+    /// Sets the attempts for idempotent calls (at least 1).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts.max(1));
+        self
+    }
+
+    /// After `SendCommand`, waits up to `wait` for the invocations to finish (zero: do not wait).
+    pub fn with_wait_for_command(mut self, wait: Duration) -> Self {
+        self.wait_for_command = wait;
+        self
+    }
+
+    fn operation_timeout(&self) -> Duration {
+        self.operation_timeout.unwrap_or(Duration::from_secs(30))
+    }
+
+    fn attempt_timeout(&self) -> Duration {
+        self.attempt_timeout.unwrap_or(Duration::from_secs(10))
+    }
+
+    fn max_attempts(&self) -> u32 {
+        self.max_attempts.unwrap_or(3).max(1)
+    }
+
+    /// Loads the shared SDK configuration.
+    pub(crate) async fn load(&self) -> AwsClients {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3).min(self.attempt_timeout()))
+                    .operation_timeout(self.operation_timeout())
+                    .operation_attempt_timeout(self.attempt_timeout())
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(self.max_attempts()));
+        if let Some(region) = &self.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(url) = &self.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some((id, secret)) = &self.credentials {
+            loader = loader.credentials_provider(aws_sdk_iam::config::Credentials::new(
+                id.clone(),
+                secret.clone(),
+                None,
+                None,
+                "remedy-static",
+            ));
+        }
+        AwsClients {
+            sdk: loader.load().await,
+            wait_for_command: self.wait_for_command,
+        }
+    }
+}
+
+/// The loaded SDK configuration, shared by the executors.
+#[derive(Debug, Clone)]
+pub(crate) struct AwsClients {
+    pub(crate) sdk: SdkConfig,
+    pub(crate) wait_for_command: Duration,
+}
+
+/// A router with the AWS executors: `disable_access_key` (IAM), `run_command` (SSM) and `notify`
+/// (each channel of `config.notify` to its SNS topic, or to the log for `log`).
+///
+/// Making clients needs no credentials (they are resolved at the first call), so building the
+/// router never fails for lack of an AWS account.
+pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
+    let clients = settings.load().await;
+    let iam = DisableAccessKeyExecutor::from_clients(&clients);
+    let ssm = RunCommandExecutor::from_clients(&clients);
+    let mut channels = ChannelRouter::new();
+    let notifier_for = |target: &str| -> Arc<dyn Executor> {
+        if target == "log" {
+            Arc::new(TracingNotifier::new())
+        } else {
+            Arc::new(SnsNotifier::from_clients(&clients, target))
+        }
+    };
+    for (channel, target) in &config.notify.channels {
+        channels = channels.with_channel(channel.clone(), notifier_for(target));
+    }
+    if let Some(target) = &config.notify.default {
+        channels = channels.with_fallback(notifier_for(target));
+    }
+    Router::new()
+        .with(ActionKind::DISABLE_ACCESS_KEY, Arc::new(iam))
+        .with(ActionKind::RUN_COMMAND, Arc::new(ssm))
+        .with(ActionKind::NOTIFY, Arc::new(channels))
+}
+
+#[cfg(test)]
+mod tests;

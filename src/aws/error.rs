@@ -1,0 +1,113 @@
+//! SDK errors mapped to semantic error kinds.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::action::{ActionError, ErrorKind};
+
+/// The kind of a service error from its code, then its HTTP status.
+fn kind_of(code: Option<&str>, status: Option<u16>) -> ErrorKind {
+    match code.unwrap_or_default() {
+        "NoSuchEntity" | "NotFound" | "NotFoundException" | "InvalidInstanceId"
+        | "InvalidDocument" | "InvocationDoesNotExist" | "ResourceNotFoundException" => {
+            return ErrorKind::NotFound;
+        }
+        "AccessDenied" | "AccessDeniedException" | "AuthorizationError" | "UnauthorizedOperation"
+        | "InvalidClientTokenId" | "ExpiredToken" | "ExpiredTokenException"
+        | "UnrecognizedClientException" | "SignatureDoesNotMatch" | "InvalidAccessKeyId" => {
+            return ErrorKind::PermissionDenied;
+        }
+        "Throttling" | "ThrottlingException" | "ThrottledException" | "TooManyRequestsException"
+        | "RequestLimitExceeded" | "TooManyUpdates" | "RequestThrottled" => {
+            return ErrorKind::Throttled;
+        }
+        "ValidationError" | "ValidationException" | "InvalidInput" | "InvalidParameter"
+        | "InvalidParameterValue" | "InvalidParameterException" | "InvalidParameters"
+        | "MalformedPolicyDocument" | "InvalidOutputFolder" | "InvalidRole" => {
+            return ErrorKind::InvalidInput;
+        }
+        "ConcurrentModification" | "EntityAlreadyExists" | "DuplicateInstanceId" => {
+            return ErrorKind::Conflict;
+        }
+        "ServiceFailure" | "InternalFailure" | "InternalError" | "InternalServerError"
+        | "ServiceUnavailable" | "ServiceUnavailableException" | "KMSThrottlingException" => {
+            return ErrorKind::Unavailable;
+        }
+        _ => {}
+    }
+    match status {
+        Some(429) => ErrorKind::Throttled,
+        Some(401 | 403) => ErrorKind::PermissionDenied,
+        Some(404) => ErrorKind::NotFound,
+        Some(409) => ErrorKind::Conflict,
+        Some(400..=499) => ErrorKind::InvalidInput,
+        Some(500..=599) => ErrorKind::Unavailable,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// Maps an SDK error to an [`ActionError`] whose message says which call failed.
+pub(crate) fn map_sdk_error<E>(call: &str, err: &SdkError<E, Response>) -> ActionError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let status = service.raw().status().as_u16();
+            let kind = kind_of(e.code(), Some(status));
+            let code = e.code().unwrap_or("unknown error");
+            let message = e.message().unwrap_or("no message");
+            ActionError::new(kind, format!("{call} failed ({code}, HTTP {status}): {message}"))
+        }
+        SdkError::TimeoutError(_) => ActionError::new(
+            ErrorKind::Timeout,
+            format!("{call} timed out; its effect is unknown"),
+        ),
+        SdkError::DispatchFailure(d) => {
+            let kind = if d.is_timeout() {
+                ErrorKind::Timeout
+            } else if d.is_io() {
+                ErrorKind::Unavailable
+            } else {
+                ErrorKind::Other
+            };
+            ActionError::new(
+                kind,
+                format!("{call} could not be sent: {}", DisplayErrorContext(err)),
+            )
+        }
+        SdkError::ResponseError(r) => {
+            let status = r.raw().status().as_u16();
+            let kind = match kind_of(None, Some(status)) {
+                ErrorKind::Other => ErrorKind::Unavailable,
+                kind => kind,
+            };
+            ActionError::new(
+                kind,
+                format!("{call} got an unreadable response (HTTP {status})"),
+            )
+        }
+        _ => ActionError::new(
+            ErrorKind::Other,
+            format!("{call} failed: {}", DisplayErrorContext(err)),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_then_statuses() {
+        assert_eq!(kind_of(Some("NoSuchEntity"), Some(404)), ErrorKind::NotFound);
+        assert_eq!(kind_of(Some("Throttling"), Some(400)), ErrorKind::Throttled);
+        assert_eq!(kind_of(Some("AccessDenied"), Some(403)), ErrorKind::PermissionDenied);
+        assert_eq!(kind_of(None, Some(503)), ErrorKind::Unavailable);
+        assert_eq!(kind_of(Some("Weird"), Some(400)), ErrorKind::InvalidInput);
+        assert_eq!(kind_of(None, None), ErrorKind::Other);
+    }
+}

@@ -1,0 +1,80 @@
+//! `notify` with SNS.
+
+use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_sdk_sns::Client;
+
+use super::AwsClients;
+use super::error::map_sdk_error;
+use crate::action::{ActionRequest, ErrorKind, Executor, Notification, Outcome};
+
+/// Publishes notifications to one SNS topic (route channels to topics with a
+/// [`crate::ChannelRouter`]).
+///
+/// The subject is under 100 ASCII characters and the body under SNS's 256 KiB limit (see
+/// [`Notification`]). `Publish` is tried once by the SDK so a message is not sent twice.
+#[derive(Debug, Clone)]
+pub struct SnsNotifier {
+    client: Client,
+    topic_arn: String,
+}
+
+impl SnsNotifier {
+    /// A notifier for `topic_arn` with a client made from `settings` and the AWS environment.
+    pub async fn new(settings: &super::AwsSettings, topic_arn: impl Into<String>) -> Self {
+        Self::from_clients(&settings.load().await, topic_arn)
+    }
+
+    pub(crate) fn from_clients(clients: &AwsClients, topic_arn: impl Into<String>) -> Self {
+        Self {
+            client: Client::new(&clients.sdk),
+            topic_arn: topic_arn.into(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn from_client(client: Client, topic_arn: &str) -> Self {
+        Self {
+            client,
+            topic_arn: topic_arn.to_owned(),
+        }
+    }
+
+    /// The topic.
+    pub fn topic_arn(&self) -> &str {
+        &self.topic_arn
+    }
+}
+
+#[async_trait]
+impl Executor for SnsNotifier {
+    async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
+        let Some(n) = Notification::render(request) else {
+            return Outcome::failed(
+                ErrorKind::Unsupported,
+                format!("the SNS notifier cannot carry out `{}`", request.action.kind()),
+            );
+        };
+        let result = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(&n.subject)
+            .message(&n.body)
+            .customize()
+            .config_override(
+                aws_sdk_sns::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(out) => Outcome::executed(format!(
+                "published to `{}` for channel `{}` (message {})",
+                self.topic_arn,
+                n.channel,
+                out.message_id().unwrap_or("without id")
+            )),
+            Err(e) => Outcome::Failed(map_sdk_error("Publish", &e)),
+        }
+    }
+}
