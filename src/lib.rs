@@ -8,9 +8,14 @@
 
 mod id;
 mod plan;
+mod policy;
 
 pub use id::{AccessKeyId, InstanceId, InvalidId, UserName};
 pub use plan::{
-    Action, ActionKind, CustomAction, DisableAccessKey, Notify, Plan, PlannedAction,
+    Action, ActionKind, CustomAction, DisableAccessKey, FailureKind, Notify, Plan, PlannedAction,
     PolicyFailure, RunCommand, Source,
+};
+pub use policy::{
+    ActionCheck, DiagnosticKind, HostActionKind, Limits, Policy, PolicyDiagnostic, PolicyError,
+    PolicySet, PolicySetBuilder, PolicyStore,
 };

@@ -238,11 +238,36 @@ impl Serialize for PlannedAction {
     }
 }
 
+/// Why a policy failed while deciding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The script raised an error (a `throw`, a type error, an unknown function, ...).
+    #[default]
+    Runtime,
+    /// An action constructor rejected its arguments.
+    InvalidAction,
+    /// `decide` returned something that is not an action, an array of actions or `()`.
+    InvalidResult,
+    /// The policy ran past its wall-clock deadline.
+    Timeout,
+    /// The policy hit a sandbox limit (operations, call depth, string/array/map size, ...).
+    Limit,
+    /// The script tried something the sandbox forbids (`sleep`, an import outside the directory, ...).
+    Forbidden,
+    /// A host-registered action kind panicked while checking its arguments.
+    HostPanic,
+}
+
 /// A policy that failed while deciding on a finding; the other policies' decisions stand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyFailure {
     /// The policy's name.
     pub policy: String,
+    /// Why it failed.
+    #[serde(default)]
+    pub kind: FailureKind,
     /// What went wrong.
     pub message: String,
     /// The script line, when known.
