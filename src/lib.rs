@@ -6,10 +6,20 @@
 //! - `cli` (default): the `remedy` command-line tool. The library itself never needs it:
 //!   depend on remedy with `default-features = false` to leave clap and the tracing subscriber out.
 
+mod finding;
 mod id;
 mod plan;
 mod policy;
 
+pub use finding::{
+    AccessKeyDetails, AdditionalInfo, AwsApiCallAction, City, ContainerDetails, Country,
+    DnsRequestAction, Envelope, Finding, FindingError, FindingErrorKind, FindingType,
+    IamInstanceProfile, InstanceDetails, KubernetesApiCallAction, MAX_DOCUMENT_BYTES,
+    NamedResource, NetworkConnectionAction, Organization, ParsedBatch, PortDetails,
+    PortProbeAction, PortProbeDetail, RdsLoginAttemptAction, RemoteIpDetails, Resource,
+    ResourceDetails, S3BucketDetails, Service, ServiceAction, Severity, SeverityBand, Shape, Tag,
+    ThreatIntelligenceDetail, TypeGlob, parse_documents,
+};
 pub use id::{AccessKeyId, InstanceId, InvalidId, UserName};
 pub use plan::{
     Action, ActionKind, CustomAction, DisableAccessKey, FailureKind, Notify, Plan, PlannedAction,

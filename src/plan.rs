@@ -52,7 +52,10 @@ impl ActionKind {
 
     /// Whether this is one of the built-in kinds.
     pub fn is_builtin(&self) -> bool {
-        matches!(self.as_str(), "notify" | "disable_access_key" | "run_command")
+        matches!(
+            self.as_str(),
+            "notify" | "disable_access_key" | "run_command"
+        )
     }
 }
 
@@ -162,7 +165,9 @@ impl Action {
     pub fn target(&self) -> String {
         match self {
             Action::Notify(n) => format!("channel:{}", n.channel),
-            Action::DisableAccessKey(d) => format!("access_key:{}/{}", d.user_name, d.access_key_id),
+            Action::DisableAccessKey(d) => {
+                format!("access_key:{}/{}", d.user_name, d.access_key_id)
+            }
             Action::RunCommand(r) => {
                 let ids: Vec<&str> = r.instance_ids.iter().map(InstanceId::as_str).collect();
                 format!("instances:{}:{}", r.document, ids.join(","))
