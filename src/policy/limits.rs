@@ -38,7 +38,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             deadline: Duration::from_millis(100),
-            max_operations: 1_000_000,
+            max_operations: 250_000,
             max_call_levels: 24,
             max_expr_depth: 48,
             max_function_expr_depth: 32,

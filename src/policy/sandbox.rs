@@ -63,7 +63,7 @@ const CLOCK_EVERY: u64 = 64;
 pub(crate) fn engine(limits: &Limits, helpers: Arc<HelperModules>) -> Engine {
     let mut engine = Engine::new();
     engine
-        .set_max_operations(limits.max_operations)
+        .set_max_operations(limits.max_operations.max(1))
         .set_max_call_levels(limits.max_call_levels)
         .set_max_expr_depths(limits.max_expr_depth.max(1), limits.max_function_expr_depth.max(1))
         .set_max_string_size(limits.max_string_size.max(1))
