@@ -1,5 +1,8 @@
 //! The CLI's subcommands, one module each.
 
+pub(crate) mod check;
+pub(crate) mod eval;
+
 /// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default: warnings).
 pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

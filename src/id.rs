@@ -116,7 +116,11 @@ mod tests {
     #[test]
     fn access_key_ids() {
         assert!(AccessKeyId::new("AKIAIOSFODNN7EXAMPLE").is_ok());
-        assert!(AccessKeyId::new("ASIAIOSFODNN7EXAMPLE").unwrap().is_temporary());
+        assert!(
+            AccessKeyId::new("ASIAIOSFODNN7EXAMPLE")
+                .unwrap()
+                .is_temporary()
+        );
         assert!(AccessKeyId::new("GeneratedFindingAccessKeyId").is_err());
         assert!(AccessKeyId::new("AKIA").is_err());
     }

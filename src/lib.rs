@@ -9,8 +9,10 @@
 mod action;
 #[cfg(feature = "aws")]
 pub mod aws;
+mod finding;
 mod id;
 mod plan;
+mod policy;
 mod remediate;
 
 pub use action::{
@@ -18,6 +20,15 @@ pub use action::{
     FindingContext, MemoryIam, MemoryNotifier, MemorySsm, Notification, Outcome, PriorOutcome,
     Retry, Router, SentCommand, SkipReason, Timeout, TracingNotifier, is_idempotent,
     temporary_credentials_advice,
+};
+pub use finding::{
+    AccessKeyDetails, AdditionalInfo, AwsApiCallAction, City, ContainerDetails, Country,
+    DnsRequestAction, Envelope, Finding, FindingError, FindingErrorKind, FindingType,
+    IamInstanceProfile, InstanceDetails, KubernetesApiCallAction, MAX_DOCUMENT_BYTES,
+    NamedResource, NetworkConnectionAction, Organization, ParsedBatch, PortDetails,
+    PortProbeAction, PortProbeDetail, RdsLoginAttemptAction, RemoteIpDetails, Resource,
+    ResourceDetails, S3BucketDetails, Service, ServiceAction, Severity, SeverityBand, Shape, Tag,
+    ThreatIntelligenceDetail, TypeGlob, parse_documents,
 };
 pub use id::{AccessKeyId, InstanceId, InvalidId, UserName};
 pub use remediate::{
@@ -28,6 +39,10 @@ pub use remediate::{
     RemediatorBuilder, Report, TagRule, TracingAudit,
 };
 pub use plan::{
-    Action, ActionKind, CustomAction, DisableAccessKey, Notify, Plan, PlannedAction,
+    Action, ActionKind, CustomAction, DisableAccessKey, FailureKind, Notify, Plan, PlannedAction,
     PolicyFailure, RunCommand, Source,
+};
+pub use policy::{
+    ActionCheck, DiagnosticKind, HostActionKind, Limits, Policy, PolicyDiagnostic, PolicyError,
+    PolicySet, PolicySetBuilder, PolicyStore,
 };

@@ -15,10 +15,18 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Compile and validate a policy directory (rustc-style diagnostics, exit 1 on error).
+    Check(cmd::check::Args),
+    /// Print the plan the policies make for each finding (JSON per line, or `--format text`).
+    Eval(cmd::eval::Args),
+}
 
 fn main() -> ExitCode {
     cmd::init_tracing();
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Check(args) => cmd::check::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
+    }
 }

@@ -52,7 +52,10 @@ impl ActionKind {
 
     /// Whether this is one of the built-in kinds.
     pub fn is_builtin(&self) -> bool {
-        matches!(self.as_str(), "notify" | "disable_access_key" | "run_command")
+        matches!(
+            self.as_str(),
+            "notify" | "disable_access_key" | "run_command"
+        )
     }
 }
 
@@ -162,7 +165,9 @@ impl Action {
     pub fn target(&self) -> String {
         match self {
             Action::Notify(n) => format!("channel:{}", n.channel),
-            Action::DisableAccessKey(d) => format!("access_key:{}/{}", d.user_name, d.access_key_id),
+            Action::DisableAccessKey(d) => {
+                format!("access_key:{}/{}", d.user_name, d.access_key_id)
+            }
             Action::RunCommand(r) => {
                 let ids: Vec<&str> = r.instance_ids.iter().map(InstanceId::as_str).collect();
                 format!("instances:{}:{}", r.document, ids.join(","))
@@ -238,11 +243,36 @@ impl Serialize for PlannedAction {
     }
 }
 
+/// Why a policy failed while deciding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The script raised an error (a `throw`, a type error, an unknown function, ...).
+    #[default]
+    Runtime,
+    /// An action constructor rejected its arguments.
+    InvalidAction,
+    /// `decide` returned something that is not an action, an array of actions or `()`.
+    InvalidResult,
+    /// The policy ran past its wall-clock deadline.
+    Timeout,
+    /// The policy hit a sandbox limit (operations, call depth, string/array/map size, ...).
+    Limit,
+    /// The script tried something the sandbox forbids (`sleep`, an import outside the directory, ...).
+    Forbidden,
+    /// A host-registered action kind panicked while checking its arguments.
+    HostPanic,
+}
+
 /// A policy that failed while deciding on a finding; the other policies' decisions stand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyFailure {
     /// The policy's name.
     pub policy: String,
+    /// Why it failed.
+    #[serde(default)]
+    pub kind: FailureKind,
     /// What went wrong.
     pub message: String,
     /// The script line, when known.

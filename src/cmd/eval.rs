@@ -1,0 +1,134 @@
+//! `remedy eval POLICY_DIR [FILE...|-]`: print the plan the policies make for each finding.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use remedy::{Plan, PolicySet, parse_documents};
+
+/// How `remedy eval` prints plans.
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// One JSON object per finding, one per line.
+    #[default]
+    Json,
+    /// A readable explanation of each plan.
+    Text,
+}
+
+/// Evaluate findings against a policy directory and print one plan per finding.
+///
+/// Exits 1 when the policies do not load or an input cannot be read or parsed (the plans of the
+/// findings that parsed are still printed). A policy that fails on a finding is reported in the
+/// plan's `errors` and does not change the exit code.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The policy directory.
+    policy_dir: PathBuf,
+    /// Finding files (any shape: a finding, an array, JSON Lines, EventBridge, ASFF); `-` or none
+    /// reads standard input.
+    files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    format: Format,
+}
+
+pub(crate) fn run(args: Args) -> ExitCode {
+    let set = match PolicySet::from_dir(&args.policy_dir) {
+        Ok(set) => set,
+        Err(err) => {
+            for diagnostic in err.diagnostics() {
+                eprintln!("{:?}", miette::Report::new(diagnostic.clone()));
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let files = if args.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.files
+    };
+    let mut ok = true;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for file in files {
+        let (name, bytes) = if file.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            match std::io::stdin().read_to_end(&mut bytes) {
+                Ok(_) => ("<stdin>".to_owned(), bytes),
+                Err(e) => {
+                    eprintln!("error: cannot read standard input: {e}");
+                    ok = false;
+                    continue;
+                }
+            }
+        } else {
+            match std::fs::read(&file) {
+                Ok(bytes) => (file.display().to_string(), bytes),
+                Err(e) => {
+                    eprintln!("error: cannot read `{}`: {e}", file.display());
+                    ok = false;
+                    continue;
+                }
+            }
+        };
+        for result in parse_documents(&bytes, &name).into_results() {
+            match result {
+                Ok(finding) => {
+                    let plan = set.evaluate(&finding);
+                    let written = match args.format {
+                        Format::Json => serde_json::to_string(&plan)
+                            .map_err(std::io::Error::other)
+                            .and_then(|line| writeln!(out, "{line}")),
+                        Format::Text => write!(out, "{}", explain(&plan)),
+                    };
+                    if written.is_err() {
+                        return ExitCode::FAILURE;
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ok = false;
+                }
+            }
+        }
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// A readable explanation of a plan: the finding, what each policy chose and why, what failed.
+fn explain(plan: &Plan) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let sample = if plan.sample { "  [sample finding]" } else { "" };
+    let _ = writeln!(
+        s,
+        "finding {}  {}  severity {:.1}{sample}",
+        plan.finding_id, plan.finding_type, plan.severity
+    );
+    if plan.evaluated.is_empty() {
+        let _ = writeln!(s, "  no policy applies");
+    } else {
+        let _ = writeln!(s, "  policies that applied: {}", plan.evaluated.join(", "));
+    }
+    for planned in &plan.actions {
+        let _ = writeln!(s, "  -> {} {}", planned.action.kind(), planned.action.params());
+        for source in &planned.sources {
+            let line = source.line.map(|l| format!(" line {l}")).unwrap_or_default();
+            let reason = source.reason.as_deref().unwrap_or("no reason given");
+            let _ = writeln!(s, "       chosen by {}@{}{line}: {reason}", source.policy, source.version);
+        }
+    }
+    if plan.actions.is_empty() && !plan.evaluated.is_empty() {
+        let _ = writeln!(s, "  no action");
+    }
+    for error in &plan.errors {
+        let at = match (error.line, error.column) {
+            (Some(l), Some(c)) => format!(" at line {l}, column {c}"),
+            (Some(l), None) => format!(" at line {l}"),
+            _ => String::new(),
+        };
+        let _ = writeln!(s, "  !! policy {} failed{at}: {}", error.policy, error.message);
+    }
+    s
+}

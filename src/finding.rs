@@ -1,0 +1,445 @@
+//! The finding model: one typed [`Finding`] from every shape GuardDuty findings arrive in.
+//!
+//! Read a document with [`Finding::from_json_str`] / [`Finding::from_slice`] /
+//! [`Finding::from_json_value`] (exactly one GuardDuty finding expected), or a whole input with
+//! [`parse_documents`] (arrays, JSON Lines, `{"Findings": [...]}`, Security Hub batches).
+//!
+//! Shapes are detected from the document itself:
+//! - an EventBridge event with `"detail-type": "GuardDuty Finding"` ([`Shape::Eventbridge`]),
+//!   including hand-assembled events whose `detail` is PascalCase;
+//! - a bare finding in camelCase, as the GuardDuty API and the S3 export give it ([`Shape::Raw`]);
+//! - `aws guardduty get-findings` output `{"Findings": [...]}` or a bare PascalCase finding
+//!   ([`Shape::Cli`]);
+//! - a Security Hub (ASFF) finding produced by GuardDuty: bare, in `{"Findings": [...]}`, or in a
+//!   `Security Hub Findings - Imported` EventBridge event ([`Shape::Asff`]). ASFF is mapped back to
+//!   the GuardDuty model (type from `Types`, service fields from `ProductFields`, resource from
+//!   `Resources[]`). Findings of other products in a batch are skipped with a `tracing` warning.
+//!
+//! Limits: a document may be at most [`MAX_DOCUMENT_BYTES`]; nesting deeper than 128 levels is a
+//! syntax error (serde_json's recursion limit), so hostile input cannot exhaust the stack.
+
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+mod asff;
+mod error;
+mod kind;
+mod lenient;
+mod model;
+mod parse;
+mod severity;
+
+pub use error::{FindingError, FindingErrorKind};
+pub use kind::{FindingType, TypeGlob};
+pub use model::{
+    AccessKeyDetails, AdditionalInfo, AwsApiCallAction, City, ContainerDetails, Country,
+    DnsRequestAction, Envelope, IamInstanceProfile, InstanceDetails, KubernetesApiCallAction,
+    NamedResource, NetworkConnectionAction, Organization, PortDetails, PortProbeAction,
+    PortProbeDetail, RdsLoginAttemptAction, RemoteIpDetails, Resource, ResourceDetails,
+    S3BucketDetails, Service, ServiceAction, Shape, Tag, ThreatIntelligenceDetail,
+};
+pub use parse::{ParsedBatch, parse_documents};
+pub use severity::{Severity, SeverityBand};
+
+/// The largest document remedy parses: 16 MiB. A JSON Lines stream may be longer; each of its
+/// lines is a document. Larger documents are rejected before parsing.
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// A GuardDuty finding, from any shape. A cheap-clone handle (`Arc` inside): clone it freely and
+/// share it across threads.
+#[derive(Clone)]
+pub struct Finding(Arc<FindingData>);
+
+/// Where the canonical JSON comes from.
+#[derive(Debug)]
+pub(crate) enum JsonSource {
+    /// Built from a shared document on first use: the finding is at `locator` inside `doc`; if
+    /// `pascal`, keys are converted to camelCase.
+    Lazy {
+        doc: Arc<SharedDoc>,
+        locator: Vec<LocSeg>,
+        pascal: bool,
+    },
+    /// Already built (ASFF, `from_json_value`).
+    Ready,
+}
+
+/// One step into a JSON document.
+#[derive(Debug, Clone)]
+pub(crate) enum LocSeg {
+    Key(&'static str),
+    Index(usize),
+}
+
+/// The text of one document, parsed into a [`Value`] at most once for all its findings.
+#[derive(Debug)]
+pub(crate) struct SharedDoc {
+    pub(crate) text: Box<str>,
+    pub(crate) value: OnceLock<Value>,
+}
+
+#[derive(Debug)]
+pub(crate) struct FindingData {
+    pub(crate) id: String,
+    pub(crate) arn: String,
+    pub(crate) account_id: String,
+    pub(crate) region: String,
+    pub(crate) partition: String,
+    pub(crate) schema_version: Option<String>,
+    pub(crate) title: String,
+    pub(crate) description: String,
+    pub(crate) finding_type: FindingType,
+    pub(crate) severity: Severity,
+    pub(crate) created_at: Option<OffsetDateTime>,
+    pub(crate) updated_at: Option<OffsetDateTime>,
+    pub(crate) resource: Resource,
+    pub(crate) service: Service,
+    pub(crate) shape: Shape,
+    pub(crate) envelope: Option<Envelope>,
+    pub(crate) sample: bool,
+    pub(crate) json_source: JsonSource,
+    pub(crate) json: OnceLock<Value>,
+}
+
+impl std::fmt::Debug for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finding")
+            .field("id", &self.0.id)
+            .field("type", &self.0.finding_type.as_str())
+            .field("severity", &self.0.severity.value())
+            .field("account_id", &self.0.account_id)
+            .field("region", &self.0.region)
+            .field("resource_type", &self.resource_type())
+            .field("shape", &self.0.shape)
+            .field("sample", &self.0.sample)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Placeholder values GuardDuty puts in generated sample findings.
+const PLACEHOLDER_PREFIX: &str = "GeneratedFinding";
+
+impl Finding {
+    pub(crate) fn from_data(data: FindingData) -> Self {
+        Self(Arc::new(data))
+    }
+
+    /// Reads one document holding exactly one GuardDuty finding (any shape).
+    pub fn from_json_str(text: &str) -> Result<Self, FindingError> {
+        Self::from_slice(text.as_bytes())
+    }
+
+    /// Reads one document holding exactly one GuardDuty finding (any shape) from bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, FindingError> {
+        parse::single(parse::parse_one_document(bytes))
+    }
+
+    /// Reads a finding from a JSON value holding exactly one GuardDuty finding (any shape).
+    pub fn from_json_value(value: Value) -> Result<Self, FindingError> {
+        parse::single(parse::parse_value(value))
+    }
+
+    /// The finding id (for ASFF: the last segment of the GuardDuty finding ARN).
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// The finding ARN (empty if the document had none).
+    pub fn arn(&self) -> &str {
+        &self.0.arn
+    }
+
+    /// The account the finding belongs to.
+    pub fn account_id(&self) -> &str {
+        &self.0.account_id
+    }
+
+    /// The region.
+    pub fn region(&self) -> &str {
+        &self.0.region
+    }
+
+    /// The partition (`aws`, `aws-cn`, ...).
+    pub fn partition(&self) -> &str {
+        &self.0.partition
+    }
+
+    /// GuardDuty's `schemaVersion`, if given (not for ASFF).
+    pub fn schema_version(&self) -> Option<&str> {
+        self.0.schema_version.as_deref()
+    }
+
+    /// The title.
+    pub fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// The description.
+    pub fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// The finding type.
+    pub fn finding_type(&self) -> &FindingType {
+        &self.0.finding_type
+    }
+
+    /// Whether the finding's type matches the glob.
+    pub fn type_matches(&self, glob: &TypeGlob) -> bool {
+        self.0.finding_type.matches(glob)
+    }
+
+    /// The severity.
+    pub fn severity(&self) -> Severity {
+        self.0.severity
+    }
+
+    /// When GuardDuty created the finding.
+    pub fn created_at(&self) -> Option<OffsetDateTime> {
+        self.0.created_at
+    }
+
+    /// When GuardDuty last updated the finding.
+    pub fn updated_at(&self) -> Option<OffsetDateTime> {
+        self.0.updated_at
+    }
+
+    /// The resource.
+    pub fn resource(&self) -> &Resource {
+        &self.0.resource
+    }
+
+    /// The `resourceType` (`AccessKey`, `Instance`, ...; empty if missing).
+    pub fn resource_type(&self) -> &str {
+        self.0.resource.resource_type()
+    }
+
+    /// The service block.
+    pub fn service(&self) -> &Service {
+        &self.0.service
+    }
+
+    /// The observed action.
+    pub fn action(&self) -> &ServiceAction {
+        &self.0.service.action
+    }
+
+    /// The `actionType` (`AWS_API_CALL`, ...).
+    pub fn action_type(&self) -> Option<&str> {
+        self.0.service.action.action_type()
+    }
+
+    /// How many times the activity was seen.
+    pub fn count(&self) -> Option<u64> {
+        self.0.service.count
+    }
+
+    /// Whether the finding is archived (`false` if not said).
+    pub fn archived(&self) -> bool {
+        self.0.service.archived.unwrap_or(false)
+    }
+
+    /// `TARGET` or `ACTOR`.
+    pub fn resource_role(&self) -> Option<&str> {
+        self.0.service.resource_role.as_deref()
+    }
+
+    /// The detector id.
+    pub fn detector_id(&self) -> Option<&str> {
+        self.0.service.detector_id.as_deref()
+    }
+
+    fn access_key(&self) -> Option<&AccessKeyDetails> {
+        self.0.resource.details().access_key.as_ref()
+    }
+
+    /// The principal's user name (role name for assumed roles).
+    pub fn user_name(&self) -> Option<&str> {
+        self.access_key()?.user_name.as_deref()
+    }
+
+    /// The principal's user type (`IAMUser`, `AssumedRole`, `Root`, ...).
+    pub fn user_type(&self) -> Option<&str> {
+        self.access_key()?.user_type.as_deref()
+    }
+
+    /// The access key id named in the finding.
+    pub fn access_key_id(&self) -> Option<&str> {
+        self.access_key()?.access_key_id.as_deref()
+    }
+
+    /// The principal id.
+    pub fn principal_id(&self) -> Option<&str> {
+        self.access_key()?.principal_id.as_deref()
+    }
+
+    fn instance(&self) -> Option<&InstanceDetails> {
+        self.0.resource.details().instance.as_ref()
+    }
+
+    /// The EC2 instance id, if the finding names an instance.
+    pub fn instance_id(&self) -> Option<&str> {
+        self.instance()?.instance_id.as_deref()
+    }
+
+    /// All EC2 instance ids the finding names (at most one in GuardDuty's format today).
+    pub fn instance_ids(&self) -> Vec<&str> {
+        self.instance_id().into_iter().collect()
+    }
+
+    /// The instance's tags (empty without an instance).
+    pub fn instance_tags(&self) -> &[Tag] {
+        self.instance().map_or(&[], |i| i.tags.as_slice())
+    }
+
+    fn remote(&self) -> Option<&RemoteIpDetails> {
+        self.0.service.action.remote_ip_details()
+    }
+
+    /// The remote IP address of the action (v4 or v6), if any and valid.
+    pub fn remote_ip(&self) -> Option<IpAddr> {
+        self.remote()?.ip()
+    }
+
+    /// The remote address's country name.
+    pub fn remote_country(&self) -> Option<&str> {
+        self.remote()?.country.as_ref()?.name.as_deref()
+    }
+
+    /// The remote address's organization (`org`, else `asnOrg`).
+    pub fn remote_organization(&self) -> Option<&str> {
+        let org = self.remote()?.organization.as_ref()?;
+        org.org.as_deref().or(org.asn_org.as_deref())
+    }
+
+    fn api_call(&self) -> Option<&AwsApiCallAction> {
+        match &self.0.service.action {
+            ServiceAction::AwsApiCall(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The API called (`GetParameters`), for AWS API call findings.
+    pub fn api(&self) -> Option<&str> {
+        self.api_call()?.api.as_deref()
+    }
+
+    /// The service of the API called (`ssm.amazonaws.com`).
+    pub fn api_service(&self) -> Option<&str> {
+        self.api_call()?.service_name.as_deref()
+    }
+
+    /// The names of the S3 buckets the finding names.
+    pub fn bucket_names(&self) -> Vec<&str> {
+        self.0
+            .resource
+            .details()
+            .s3_buckets
+            .iter()
+            .filter_map(|b| b.name.as_deref())
+            .collect()
+    }
+
+    /// The first threat list that matched, if any.
+    pub fn threat_list_name(&self) -> Option<&str> {
+        self.0.service.threat_list_names().next()
+    }
+
+    /// Whether this is a sample finding (GuardDuty's generated samples, ASFF `Sample`, or
+    /// placeholder values such as `GeneratedFindingUserName`).
+    pub fn is_sample(&self) -> bool {
+        self.0.sample
+    }
+
+    /// The shape the finding arrived in.
+    pub fn shape(&self) -> Shape {
+        self.0.shape
+    }
+
+    /// The EventBridge envelope, if the finding arrived in one.
+    pub fn envelope(&self) -> Option<&Envelope> {
+        self.0.envelope.as_ref()
+    }
+
+    /// The finding as canonical camelCase JSON (GuardDuty API shape), for JSONPath queries.
+    ///
+    /// Built on first use and kept: EventBridge, raw and CLI findings from the document text
+    /// (PascalCase keys turned to camelCase), ASFF findings from the mapping.
+    pub fn json(&self) -> &Value {
+        self.0.json.get_or_init(|| match &self.0.json_source {
+            JsonSource::Lazy {
+                doc,
+                locator,
+                pascal,
+            } => {
+                let root = doc
+                    .value
+                    .get_or_init(|| serde_json::from_str(&doc.text).unwrap_or(Value::Null));
+                let mut node = root;
+                for seg in locator {
+                    node = match seg {
+                        LocSeg::Key(k) => node.get(*k),
+                        LocSeg::Index(i) => node.get(*i),
+                    }
+                    .unwrap_or(&Value::Null);
+                }
+                let mut value = node.clone();
+                if *pascal {
+                    camelize(&mut value);
+                }
+                value
+            }
+            JsonSource::Ready => Value::Null,
+        })
+    }
+}
+
+/// Lower-cases the first letter of every object key, recursively (`AccountId` → `accountId`).
+pub(crate) fn camelize(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let old = std::mem::take(map);
+            for (key, mut v) in old {
+                camelize(&mut v);
+                map.insert(camel_key(&key), v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(camelize),
+        _ => {}
+    }
+}
+
+fn camel_key(key: &str) -> String {
+    let mut chars = key.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_uppercase() => {
+            let mut out = String::with_capacity(key.len());
+            out.push(c.to_ascii_lowercase());
+            out.push_str(chars.as_str());
+            out
+        }
+        _ => key.to_owned(),
+    }
+}
+
+/// Whether any of the principal/instance/API values is one of GuardDuty's sample placeholders.
+pub(crate) fn has_placeholders(resource: &ResourceDetails, service: &Service) -> bool {
+    let ph = |s: &Option<String>| {
+        s.as_deref()
+            .is_some_and(|s| s.starts_with(PLACEHOLDER_PREFIX))
+    };
+    if let Some(ak) = &resource.access_key {
+        if ph(&ak.user_name) || ph(&ak.access_key_id) || ph(&ak.principal_id) {
+            return true;
+        }
+    }
+    if let ServiceAction::AwsApiCall(a) = &service.action {
+        if ph(&a.api) || ph(&a.service_name) {
+            return true;
+        }
+    }
+    false
+}

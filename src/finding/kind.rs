@@ -1,0 +1,277 @@
+//! [`FindingType`] and [`TypeGlob`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::error::FindingError;
+
+/// A GuardDuty finding type:
+/// `ThreatPurpose:ResourceTypeAffected/ThreatFamilyName.DetectionMechanism!Artifact`.
+///
+/// The detection mechanism and the artifact are optional
+/// (`UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom`, `Backdoor:EC2/C&CActivity.B!DNS`,
+/// `Recon:IAMUser/UserPermissions`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FindingType {
+    text: String,
+    /// Byte offsets: end of purpose (`:`), end of resource (`/`), end of family, end of mechanism.
+    colon: usize,
+    slash: usize,
+    family_end: usize,
+    mechanism_end: usize,
+}
+
+impl FindingType {
+    /// Parses a finding type string.
+    pub fn new(text: impl Into<String>) -> Result<Self, FindingError> {
+        let text = text.into();
+        let bad = |text: &str| {
+            FindingError::invalid(
+                "$.type",
+                "a finding type like `ThreatPurpose:ResourceTypeAffected/ThreatFamilyName`",
+                format!("`{text}`"),
+            )
+        };
+        let colon = text.find(':').ok_or_else(|| bad(&text))?;
+        let slash = text.find('/').ok_or_else(|| bad(&text))?;
+        if colon == 0 || slash <= colon + 1 || slash + 1 >= text.len() {
+            return Err(bad(&text));
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad(&text));
+        }
+        let tail = text.get(slash + 1..).unwrap_or("");
+        let artifact_at = tail.find('!').map_or(text.len(), |i| slash + 1 + i);
+        let family_end = tail
+            .find('.')
+            .map(|i| slash + 1 + i)
+            .filter(|&i| i < artifact_at)
+            .unwrap_or(artifact_at);
+        if family_end == slash + 1 {
+            return Err(bad(&text));
+        }
+        Ok(Self {
+            colon,
+            slash,
+            family_end,
+            mechanism_end: artifact_at,
+            text,
+        })
+    }
+
+    /// The whole type string.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The threat purpose (`UnauthorizedAccess`, `Recon`, `Backdoor`, ...).
+    pub fn threat_purpose(&self) -> &str {
+        self.text.get(..self.colon).unwrap_or("")
+    }
+
+    /// The resource type affected (`IAMUser`, `EC2`, `S3`, `Kubernetes`, ...).
+    pub fn resource_type_affected(&self) -> &str {
+        self.text.get(self.colon + 1..self.slash).unwrap_or("")
+    }
+
+    /// The threat family name (`MaliciousIPCaller`, `C&CActivity`, ...).
+    pub fn threat_family(&self) -> &str {
+        self.text.get(self.slash + 1..self.family_end).unwrap_or("")
+    }
+
+    /// The detection mechanism after the first `.` of the family (`Custom`, `B`, `Tcp`), if any.
+    pub fn detection_mechanism(&self) -> Option<&str> {
+        if self.family_end >= self.mechanism_end {
+            return None;
+        }
+        self.text
+            .get(self.family_end + 1..self.mechanism_end)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The artifact after `!` (`DNS`), if any.
+    pub fn artifact(&self) -> Option<&str> {
+        self.text
+            .get(self.mechanism_end + 1..)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Whether the glob matches the whole type string.
+    pub fn matches(&self, glob: &TypeGlob) -> bool {
+        glob.matches(&self.text)
+    }
+}
+
+impl fmt::Display for FindingType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl FromStr for FindingType {
+    type Err = FindingError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl AsRef<str> for FindingType {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
+}
+
+/// A glob over whole finding type strings: `*` matches any run of characters (including `/`),
+/// `?` exactly one character; everything else matches itself (case-sensitive).
+///
+/// ```
+/// use remedy::TypeGlob;
+/// let glob = TypeGlob::new("UnauthorizedAccess:IAMUser/*");
+/// assert!(glob.matches("UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom"));
+/// assert!(!glob.matches("UnauthorizedAccess:EC2/SSHBruteForce"));
+/// assert_eq!(glob.literal_prefix(), "UnauthorizedAccess:IAMUser/");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TypeGlob {
+    pattern: String,
+}
+
+impl TypeGlob {
+    /// A glob from its pattern. Every string is a valid pattern.
+    pub fn new(pattern: impl Into<String>) -> Self {
+        Self {
+            pattern: pattern.into(),
+        }
+    }
+
+    /// The pattern text.
+    pub fn as_str(&self) -> &str {
+        &self.pattern
+    }
+
+    /// The text before the first wildcard (the whole pattern if it has none).
+    pub fn literal_prefix(&self) -> &str {
+        let end = self.pattern.find(['*', '?']).unwrap_or(self.pattern.len());
+        self.pattern.get(..end).unwrap_or("")
+    }
+
+    /// Whether the pattern has no wildcard.
+    pub fn is_literal(&self) -> bool {
+        !self.pattern.contains(['*', '?'])
+    }
+
+    /// Whether the pattern matches the whole of `text`.
+    pub fn matches(&self, text: &str) -> bool {
+        glob_match(&self.pattern, text)
+    }
+}
+
+impl fmt::Display for TypeGlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.pattern)
+    }
+}
+
+impl FromStr for TypeGlob {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
+/// Linear-time wildcard match (`*`, `?`) with single-star backtracking.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || Some(&c) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_of_a_full_type() {
+        let t = FindingType::new("Backdoor:EC2/C&CActivity.B!DNS").unwrap();
+        assert_eq!(t.threat_purpose(), "Backdoor");
+        assert_eq!(t.resource_type_affected(), "EC2");
+        assert_eq!(t.threat_family(), "C&CActivity");
+        assert_eq!(t.detection_mechanism(), Some("B"));
+        assert_eq!(t.artifact(), Some("DNS"));
+    }
+
+    #[test]
+    fn parts_without_mechanism_or_artifact() {
+        let t = FindingType::new("Recon:IAMUser/UserPermissions").unwrap();
+        assert_eq!(t.threat_family(), "UserPermissions");
+        assert_eq!(t.detection_mechanism(), None);
+        assert_eq!(t.artifact(), None);
+        let t = FindingType::new("Trojan:EC2/DropPoint!DNS").unwrap();
+        assert_eq!(t.threat_family(), "DropPoint");
+        assert_eq!(t.detection_mechanism(), None);
+        assert_eq!(t.artifact(), Some("DNS"));
+        let t = FindingType::new("UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom").unwrap();
+        assert_eq!(t.detection_mechanism(), Some("Custom"));
+    }
+
+    #[test]
+    fn rejects_malformed_types() {
+        for bad in [
+            "",
+            "Recon",
+            "Recon:IAMUser",
+            ":IAMUser/X",
+            "Recon:/X",
+            "Recon:IAMUser/",
+            "a b:c/d",
+        ] {
+            assert!(FindingType::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn glob_matching() {
+        assert!(glob_match("*", ""));
+        assert!(glob_match("*", "Recon:IAMUser/X"));
+        assert!(glob_match(
+            "Recon:*/User?ermissions",
+            "Recon:IAMUser/UserPermissions"
+        ));
+        assert!(!glob_match(
+            "Recon:*/User?ermissions",
+            "Recon:IAMUser/UserPermissionsX"
+        ));
+        assert!(glob_match(
+            "*Custom",
+            "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom"
+        ));
+        assert!(!glob_match("a*b*c", "aXbY"));
+        assert!(glob_match("a*b*c", "aXbYc"));
+        assert!(!glob_match("abc", "ab"));
+        assert_eq!(TypeGlob::new("Recon:*").literal_prefix(), "Recon:");
+        assert_eq!(TypeGlob::new("?x").literal_prefix(), "");
+    }
+}

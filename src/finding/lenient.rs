@@ -1,0 +1,334 @@
+//! Lenient field deserializers: AWS and hand-written samples send numbers as strings, booleans as
+//! strings and timestamps in several formats. `null` or a missing field is always `None`.
+
+use std::fmt;
+
+use serde::Deserializer;
+use serde::de::{self, IgnoredAny, Visitor};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
+/// A string; numbers and booleans are kept as their text.
+pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// A string, or nothing if the value is of another type (for fields whose type AWS changed over
+/// time and that no accessor depends on strictly).
+pub(crate) fn opt_string_loose<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any value")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// A non-negative integer; also from an integral float or a numeric string.
+pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a non-negative integer")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            u64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "checked integral and in range"
+                )]
+                Ok(Some(v as u64))
+            } else {
+                Err(E::invalid_value(de::Unexpected::Float(v), &self))
+            }
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            let t = v.trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            t.parse::<u64>()
+                .map(Some)
+                .or_else(|_| match t.parse::<f64>() {
+                    Ok(f) => self.visit_f64(f),
+                    Err(_) => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                })
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// A boolean; also from `"true"`/`"false"` (any case).
+pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<bool>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a boolean")
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "true" => Ok(Some(true)),
+                "false" => Ok(Some(false)),
+                "" => Ok(None),
+                _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+            }
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// A point in time: RFC 3339 (`2018-12-12T21:16:27.012Z`, `...Z`, `+01:00`), `+0000` offsets,
+/// `2025-02-25 20:40:06.721` (UTC assumed), epoch seconds or milliseconds (number or string).
+/// Redacted values (`XXXX-XX-XXTXX:XX:XXZ`) and empty strings are `None`.
+pub(crate) fn opt_time<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<OffsetDateTime>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<OffsetDateTime>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a timestamp (RFC 3339 or epoch seconds or milliseconds)")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            #[expect(clippy::cast_precision_loss, reason = "timestamps are far below 2^53")]
+            self.visit_f64(v as f64)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            #[expect(clippy::cast_precision_loss, reason = "timestamps are far below 2^53")]
+            self.visit_f64(v as f64)
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            from_epoch(v)
+                .map(Some)
+                .ok_or_else(|| E::invalid_value(de::Unexpected::Float(v), &self))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            parse_time(v).map_err(|()| E::invalid_value(de::Unexpected::Str(v), &self))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Epoch seconds, or milliseconds when the number is too large to be seconds (after year 5138).
+fn from_epoch(v: f64) -> Option<OffsetDateTime> {
+    if !v.is_finite() {
+        return None;
+    }
+    let seconds = if v.abs() >= 1e11 { v / 1000.0 } else { v };
+    #[expect(clippy::cast_possible_truncation, reason = "range checked by time")]
+    let nanos = (seconds * 1e9).round() as i128;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+
+/// Parses the timestamp formats seen in GuardDuty findings; `Ok(None)` for redacted or empty.
+pub(crate) fn parse_time(v: &str) -> Result<Option<OffsetDateTime>, ()> {
+    let t = v.trim();
+    if t.is_empty() || is_redacted(t) {
+        return Ok(None);
+    }
+    if let Ok(ts) = OffsetDateTime::parse(t, &Rfc3339) {
+        return Ok(Some(ts));
+    }
+    if t.bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+        && !t.contains("--")
+    {
+        if let Ok(n) = t.parse::<f64>() {
+            if !t.contains('-') || t.starts_with('-') {
+                return from_epoch(n).map(Some).ok_or(());
+            }
+        }
+    }
+    // `2017-11-01T21:31:05.542+0000`
+    let with_offset = format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]][offset_hour sign:mandatory][offset_minute]"
+    );
+    if let Ok(ts) = OffsetDateTime::parse(t, &with_offset) {
+        return Ok(Some(ts));
+    }
+    // `2025-02-25 20:40:06.721` or `2025-02-25T20:40:06` without an offset: UTC.
+    let naive = format_description!(
+        "[year]-[month]-[day][first [T][ ]][hour]:[minute]:[second][optional [.[subsecond]]][optional [Z]]"
+    );
+    if let Ok(ts) = time::PrimitiveDateTime::parse(t, &naive) {
+        return Ok(Some(ts.assume_utc()));
+    }
+    Err(())
+}
+
+/// Authors redact timestamps as `XXXX-XX-XXTXX:XX:XXZ`: only placeholders and separators.
+fn is_redacted(t: &str) -> bool {
+    t.contains(['X', 'x'])
+        && t.bytes().all(|b| {
+            matches!(
+                b,
+                b'X' | b'x' | b'-' | b':' | b'T' | b'Z' | b'.' | b' ' | b'+'
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Option<OffsetDateTime> {
+        parse_time(s).unwrap()
+    }
+
+    #[test]
+    fn timestamp_formats() {
+        let a = t("2018-12-12T21:16:27.012Z").unwrap();
+        assert_eq!(a.unix_timestamp(), 1_544_649_387);
+        assert_eq!(a.millisecond(), 12);
+        assert_eq!(
+            t("2018-12-12T21:16:27Z").unwrap().unix_timestamp(),
+            1_544_649_387
+        );
+        assert_eq!(
+            t("2018-12-12T22:16:27+01:00").unwrap().unix_timestamp(),
+            1_544_649_387
+        );
+        assert_eq!(
+            t("2018-12-12T21:16:27.012+0000").unwrap().unix_timestamp(),
+            1_544_649_387
+        );
+        assert_eq!(
+            t("2018-12-12 21:16:27.012").unwrap().unix_timestamp(),
+            1_544_649_387
+        );
+        assert_eq!(t("1544649387012").unwrap().unix_timestamp(), 1_544_649_387);
+        assert_eq!(t("1544649387").unwrap().unix_timestamp(), 1_544_649_387);
+        assert_eq!(t("XXXX-XX-XXTXX:XX:XXZ"), None);
+        assert_eq!(t(""), None);
+        assert!(parse_time("yesterday").is_err());
+        assert!(parse_time("2018-13-12T21:16:27Z").is_err());
+    }
+
+    #[test]
+    fn epoch_numbers() {
+        assert_eq!(
+            from_epoch(1_481_719_450_000.0).unwrap().unix_timestamp(),
+            1_481_719_450
+        );
+        assert_eq!(
+            from_epoch(1_646_144_449.0).unwrap().unix_timestamp(),
+            1_646_144_449
+        );
+        assert!(from_epoch(f64::INFINITY).is_none());
+    }
+}

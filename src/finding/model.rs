@@ -1,0 +1,970 @@
+//! The typed parts of a finding: resource, service, action, envelope, shape.
+//!
+//! Every struct accepts the canonical camelCase keys and their PascalCase spelling, ignores unknown
+//! fields and treats `null` like a missing field. Only the fields remedy reads are typed; the whole
+//! finding stays available through [`Finding::json`](crate::Finding::json).
+
+use std::fmt;
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::lenient::{opt_bool, opt_string, opt_string_loose, opt_time, opt_u64};
+
+/// A resource tag (`key` = `value`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Tag {
+    /// The tag key.
+    #[serde(alias = "Key", deserialize_with = "opt_string_or_empty")]
+    pub key: String,
+    /// The tag value (empty if absent).
+    #[serde(alias = "Value", deserialize_with = "opt_string_or_empty")]
+    pub value: String,
+}
+
+fn opt_string_or_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    opt_string(d).map(Option::unwrap_or_default)
+}
+
+fn vec_or_null<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The IAM principal and access key a finding names (`resource.accessKeyDetails`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct AccessKeyDetails {
+    /// The access key id (`AKIA…` for IAM users, `ASIA…` for temporary credentials).
+    #[serde(
+        rename = "accessKeyId",
+        alias = "AccessKeyId",
+        deserialize_with = "opt_string"
+    )]
+    pub access_key_id: Option<String>,
+    /// The principal id (`AIDA…`, `AROA…:session`).
+    #[serde(
+        rename = "principalId",
+        alias = "PrincipalId",
+        deserialize_with = "opt_string"
+    )]
+    pub principal_id: Option<String>,
+    /// The user name (or role name for assumed roles).
+    #[serde(
+        rename = "userName",
+        alias = "UserName",
+        deserialize_with = "opt_string"
+    )]
+    pub user_name: Option<String>,
+    /// The user type (`IAMUser`, `AssumedRole`, `Root`, `FederatedUser`, ...).
+    #[serde(
+        rename = "userType",
+        alias = "UserType",
+        deserialize_with = "opt_string"
+    )]
+    pub user_type: Option<String>,
+}
+
+/// An IAM instance profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct IamInstanceProfile {
+    /// The profile ARN.
+    #[serde(alias = "Arn", deserialize_with = "opt_string")]
+    pub arn: Option<String>,
+    /// The profile id.
+    #[serde(alias = "Id", deserialize_with = "opt_string")]
+    pub id: Option<String>,
+}
+
+/// An EC2 instance (`resource.instanceDetails`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct InstanceDetails {
+    /// The instance id (`i-…`).
+    #[serde(
+        rename = "instanceId",
+        alias = "InstanceId",
+        deserialize_with = "opt_string"
+    )]
+    pub instance_id: Option<String>,
+    /// The instance type (`t3.micro`).
+    #[serde(
+        rename = "instanceType",
+        alias = "InstanceType",
+        deserialize_with = "opt_string"
+    )]
+    pub instance_type: Option<String>,
+    /// The instance state (`running`).
+    #[serde(
+        rename = "instanceState",
+        alias = "InstanceState",
+        deserialize_with = "opt_string"
+    )]
+    pub instance_state: Option<String>,
+    /// The AMI id.
+    #[serde(rename = "imageId", alias = "ImageId", deserialize_with = "opt_string")]
+    pub image_id: Option<String>,
+    /// The availability zone.
+    #[serde(
+        rename = "availabilityZone",
+        alias = "AvailabilityZone",
+        deserialize_with = "opt_string"
+    )]
+    pub availability_zone: Option<String>,
+    /// The platform (`windows`), if given.
+    #[serde(alias = "Platform", deserialize_with = "opt_string_loose")]
+    pub platform: Option<String>,
+    /// When the instance was launched.
+    #[serde(
+        rename = "launchTime",
+        alias = "LaunchTime",
+        deserialize_with = "opt_time"
+    )]
+    pub launch_time: Option<OffsetDateTime>,
+    /// The instance profile, if any.
+    #[serde(rename = "iamInstanceProfile", alias = "IamInstanceProfile")]
+    pub iam_instance_profile: Option<IamInstanceProfile>,
+    /// The instance's tags.
+    #[serde(alias = "Tags", deserialize_with = "vec_or_null")]
+    pub tags: Vec<Tag>,
+}
+
+/// An S3 bucket (`resource.s3BucketDetails[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct S3BucketDetails {
+    /// The bucket name.
+    #[serde(alias = "Name", deserialize_with = "opt_string")]
+    pub name: Option<String>,
+    /// The bucket ARN.
+    #[serde(alias = "Arn", deserialize_with = "opt_string")]
+    pub arn: Option<String>,
+    /// The bucket's role in the finding (`Destination`, `Source`).
+    #[serde(rename = "type", alias = "Type", deserialize_with = "opt_string")]
+    pub bucket_type: Option<String>,
+    /// The bucket's tags.
+    #[serde(alias = "Tags", deserialize_with = "vec_or_null")]
+    pub tags: Vec<Tag>,
+}
+
+/// A named cluster, function or database: the fields the EKS, ECS, Lambda and RDS details share.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct NamedResource {
+    /// The name (`name`, `functionName`, `dbInstanceIdentifier`).
+    #[serde(
+        alias = "Name",
+        alias = "functionName",
+        alias = "FunctionName",
+        alias = "dbInstanceIdentifier",
+        alias = "DbInstanceIdentifier",
+        deserialize_with = "opt_string"
+    )]
+    pub name: Option<String>,
+    /// The ARN (`arn`, `functionArn`, `dbInstanceArn`).
+    #[serde(
+        alias = "Arn",
+        alias = "functionArn",
+        alias = "FunctionArn",
+        alias = "dbInstanceArn",
+        alias = "DbInstanceArn",
+        deserialize_with = "opt_string"
+    )]
+    pub arn: Option<String>,
+    /// The status, if given.
+    #[serde(alias = "Status", deserialize_with = "opt_string_loose")]
+    pub status: Option<String>,
+    /// The tags.
+    #[serde(alias = "Tags", deserialize_with = "vec_or_null")]
+    pub tags: Vec<Tag>,
+}
+
+/// A container (`resource.containerDetails`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct ContainerDetails {
+    /// The container id.
+    #[serde(alias = "Id", deserialize_with = "opt_string")]
+    pub id: Option<String>,
+    /// The container name.
+    #[serde(alias = "Name", deserialize_with = "opt_string")]
+    pub name: Option<String>,
+    /// The image.
+    #[serde(alias = "Image", deserialize_with = "opt_string")]
+    pub image: Option<String>,
+}
+
+/// The resource a finding is about, with every details block it carries.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct ResourceDetails {
+    /// `resourceType` as written in the finding.
+    #[serde(
+        rename = "resourceType",
+        alias = "ResourceType",
+        deserialize_with = "opt_string"
+    )]
+    pub resource_type: Option<String>,
+    /// `accessKeyDetails`.
+    #[serde(rename = "accessKeyDetails", alias = "AccessKeyDetails")]
+    pub access_key: Option<AccessKeyDetails>,
+    /// `instanceDetails`.
+    #[serde(rename = "instanceDetails", alias = "InstanceDetails")]
+    pub instance: Option<InstanceDetails>,
+    /// `s3BucketDetails`.
+    #[serde(
+        rename = "s3BucketDetails",
+        alias = "S3BucketDetails",
+        deserialize_with = "vec_or_null"
+    )]
+    pub s3_buckets: Vec<S3BucketDetails>,
+    /// `eksClusterDetails`.
+    #[serde(rename = "eksClusterDetails", alias = "EksClusterDetails")]
+    pub eks_cluster: Option<NamedResource>,
+    /// `ecsClusterDetails`.
+    #[serde(rename = "ecsClusterDetails", alias = "EcsClusterDetails")]
+    pub ecs_cluster: Option<NamedResource>,
+    /// `containerDetails`.
+    #[serde(rename = "containerDetails", alias = "ContainerDetails")]
+    pub container: Option<ContainerDetails>,
+    /// `lambdaDetails`.
+    #[serde(rename = "lambdaDetails", alias = "LambdaDetails")]
+    pub lambda: Option<NamedResource>,
+    /// `rdsDbInstanceDetails`.
+    #[serde(rename = "rdsDbInstanceDetails", alias = "RdsDbInstanceDetails")]
+    pub rds_db_instance: Option<NamedResource>,
+}
+
+/// The resource of a finding, by `resourceType`. Every variant keeps all details the finding
+/// carries (an S3 finding also names the access key that touched the bucket).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Resource {
+    /// `AccessKey`: an IAM principal's credentials.
+    AccessKey(ResourceDetails),
+    /// `Instance`: an EC2 instance.
+    Instance(ResourceDetails),
+    /// `S3Bucket`.
+    S3Bucket(ResourceDetails),
+    /// `S3Object`.
+    S3Object(ResourceDetails),
+    /// `EKSCluster`.
+    EksCluster(ResourceDetails),
+    /// `ECSCluster`.
+    EcsCluster(ResourceDetails),
+    /// `Container`.
+    Container(ResourceDetails),
+    /// `Lambda`.
+    Lambda(ResourceDetails),
+    /// `RDSDBInstance`.
+    RdsDbInstance(ResourceDetails),
+    /// `RDSLimitlessDB`.
+    RdsLimitlessDb(ResourceDetails),
+    /// `KubernetesCluster`.
+    KubernetesCluster(ResourceDetails),
+    /// `AttackSequence`: an extended threat detection sequence.
+    AttackSequence(ResourceDetails),
+    /// Any other (or a missing) `resourceType`, kept as written (empty if missing).
+    Other {
+        /// The `resourceType`.
+        resource_type: String,
+        /// The details.
+        details: ResourceDetails,
+    },
+}
+
+impl Resource {
+    pub(crate) fn from_details(details: ResourceDetails) -> Self {
+        let kind = details.resource_type.clone().unwrap_or_default();
+        match kind.as_str() {
+            "AccessKey" => Self::AccessKey(details),
+            "Instance" => Self::Instance(details),
+            "S3Bucket" => Self::S3Bucket(details),
+            "S3Object" => Self::S3Object(details),
+            "EKSCluster" => Self::EksCluster(details),
+            "ECSCluster" => Self::EcsCluster(details),
+            "Container" => Self::Container(details),
+            "Lambda" => Self::Lambda(details),
+            "RDSDBInstance" => Self::RdsDbInstance(details),
+            "RDSLimitlessDB" => Self::RdsLimitlessDb(details),
+            "KubernetesCluster" => Self::KubernetesCluster(details),
+            "AttackSequence" => Self::AttackSequence(details),
+            _ => Self::Other {
+                resource_type: kind,
+                details,
+            },
+        }
+    }
+
+    /// The details, whatever the variant.
+    pub fn details(&self) -> &ResourceDetails {
+        match self {
+            Self::AccessKey(d)
+            | Self::Instance(d)
+            | Self::S3Bucket(d)
+            | Self::S3Object(d)
+            | Self::EksCluster(d)
+            | Self::EcsCluster(d)
+            | Self::Container(d)
+            | Self::Lambda(d)
+            | Self::RdsDbInstance(d)
+            | Self::RdsLimitlessDb(d)
+            | Self::KubernetesCluster(d)
+            | Self::AttackSequence(d) => d,
+            Self::Other { details, .. } => details,
+        }
+    }
+
+    /// The `resourceType` as written in the finding (`AccessKey`, `Instance`, ...; empty if missing).
+    pub fn resource_type(&self) -> &str {
+        self.details().resource_type.as_deref().unwrap_or("")
+    }
+}
+
+impl Default for Resource {
+    fn default() -> Self {
+        Self::Other {
+            resource_type: String::new(),
+            details: ResourceDetails::default(),
+        }
+    }
+}
+
+/// A country.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Country {
+    /// The country name (`United States`).
+    #[serde(
+        rename = "countryName",
+        alias = "CountryName",
+        deserialize_with = "opt_string"
+    )]
+    pub name: Option<String>,
+    /// The ISO code (`US`), if given.
+    #[serde(
+        rename = "countryCode",
+        alias = "CountryCode",
+        deserialize_with = "opt_string"
+    )]
+    pub code: Option<String>,
+}
+
+/// The network owner of an IP address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Organization {
+    /// The autonomous system number (a string in GuardDuty's format).
+    #[serde(alias = "Asn", deserialize_with = "opt_string")]
+    pub asn: Option<String>,
+    /// The autonomous system's organization.
+    #[serde(rename = "asnOrg", alias = "AsnOrg", deserialize_with = "opt_string")]
+    pub asn_org: Option<String>,
+    /// The ISP.
+    #[serde(alias = "Isp", deserialize_with = "opt_string")]
+    pub isp: Option<String>,
+    /// The organization.
+    #[serde(alias = "Org", deserialize_with = "opt_string")]
+    pub org: Option<String>,
+}
+
+/// A city.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct City {
+    /// The city name.
+    #[serde(
+        rename = "cityName",
+        alias = "CityName",
+        deserialize_with = "opt_string"
+    )]
+    pub name: Option<String>,
+}
+
+/// The remote end of an action (`remoteIpDetails`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct RemoteIpDetails {
+    /// The IPv4 address as written.
+    #[serde(
+        rename = "ipAddressV4",
+        alias = "IpAddressV4",
+        deserialize_with = "opt_string"
+    )]
+    pub ip_address_v4: Option<String>,
+    /// The IPv6 address as written.
+    #[serde(
+        rename = "ipAddressV6",
+        alias = "IpAddressV6",
+        deserialize_with = "opt_string"
+    )]
+    pub ip_address_v6: Option<String>,
+    /// The country.
+    #[serde(alias = "Country")]
+    pub country: Option<Country>,
+    /// The city.
+    #[serde(alias = "City")]
+    pub city: Option<City>,
+    /// The network owner.
+    #[serde(alias = "Organization")]
+    pub organization: Option<Organization>,
+}
+
+impl RemoteIpDetails {
+    /// The address (IPv4 preferred), if it parses.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        [&self.ip_address_v4, &self.ip_address_v6]
+            .into_iter()
+            .flatten()
+            .find_map(|s| s.trim().parse().ok())
+    }
+}
+
+/// A port (`localPortDetails`, `remotePortDetails`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct PortDetails {
+    /// The port number.
+    #[serde(alias = "Port", deserialize_with = "opt_u64")]
+    pub port: Option<u64>,
+    /// The port's service name (`SSH`).
+    #[serde(
+        rename = "portName",
+        alias = "PortName",
+        deserialize_with = "opt_string"
+    )]
+    pub port_name: Option<String>,
+}
+
+/// `awsApiCallAction`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct AwsApiCallAction {
+    /// The API name (`GetParameters`).
+    #[serde(alias = "Api", deserialize_with = "opt_string")]
+    pub api: Option<String>,
+    /// The service (`ssm.amazonaws.com`).
+    #[serde(
+        rename = "serviceName",
+        alias = "ServiceName",
+        deserialize_with = "opt_string"
+    )]
+    pub service_name: Option<String>,
+    /// The caller type (`Remote IP`, `Remote account`).
+    #[serde(
+        rename = "callerType",
+        alias = "CallerType",
+        deserialize_with = "opt_string"
+    )]
+    pub caller_type: Option<String>,
+    /// The error code, if the call failed.
+    #[serde(
+        rename = "errorCode",
+        alias = "ErrorCode",
+        deserialize_with = "opt_string"
+    )]
+    pub error_code: Option<String>,
+    /// The user agent.
+    #[serde(
+        rename = "userAgent",
+        alias = "UserAgent",
+        deserialize_with = "opt_string_loose"
+    )]
+    pub user_agent: Option<String>,
+    /// The caller's address.
+    #[serde(rename = "remoteIpDetails", alias = "RemoteIpDetails")]
+    pub remote_ip_details: Option<RemoteIpDetails>,
+}
+
+/// `networkConnectionAction`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct NetworkConnectionAction {
+    /// `INBOUND` or `OUTBOUND`.
+    #[serde(
+        rename = "connectionDirection",
+        alias = "ConnectionDirection",
+        deserialize_with = "opt_string"
+    )]
+    pub connection_direction: Option<String>,
+    /// `TCP`, `UDP`, ...
+    #[serde(alias = "Protocol", deserialize_with = "opt_string")]
+    pub protocol: Option<String>,
+    /// Whether the connection was blocked.
+    #[serde(alias = "Blocked", deserialize_with = "opt_bool")]
+    pub blocked: Option<bool>,
+    /// The local port.
+    #[serde(rename = "localPortDetails", alias = "LocalPortDetails")]
+    pub local_port_details: Option<PortDetails>,
+    /// The remote port.
+    #[serde(rename = "remotePortDetails", alias = "RemotePortDetails")]
+    pub remote_port_details: Option<PortDetails>,
+    /// The remote address.
+    #[serde(rename = "remoteIpDetails", alias = "RemoteIpDetails")]
+    pub remote_ip_details: Option<RemoteIpDetails>,
+}
+
+/// One probe of a `portProbeAction`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct PortProbeDetail {
+    /// The probed port.
+    #[serde(rename = "localPortDetails", alias = "LocalPortDetails")]
+    pub local_port_details: Option<PortDetails>,
+    /// The prober.
+    #[serde(rename = "remoteIpDetails", alias = "RemoteIpDetails")]
+    pub remote_ip_details: Option<RemoteIpDetails>,
+}
+
+/// `portProbeAction`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct PortProbeAction {
+    /// Whether the probes were blocked.
+    #[serde(alias = "Blocked", deserialize_with = "opt_bool")]
+    pub blocked: Option<bool>,
+    /// The probes.
+    #[serde(
+        rename = "portProbeDetails",
+        alias = "PortProbeDetails",
+        deserialize_with = "vec_or_null"
+    )]
+    pub port_probe_details: Vec<PortProbeDetail>,
+}
+
+/// `dnsRequestAction`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct DnsRequestAction {
+    /// The domain queried.
+    #[serde(alias = "Domain", deserialize_with = "opt_string")]
+    pub domain: Option<String>,
+    /// The protocol.
+    #[serde(alias = "Protocol", deserialize_with = "opt_string")]
+    pub protocol: Option<String>,
+    /// Whether the request was blocked.
+    #[serde(alias = "Blocked", deserialize_with = "opt_bool")]
+    pub blocked: Option<bool>,
+}
+
+/// `kubernetesApiCallAction`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct KubernetesApiCallAction {
+    /// The request URI.
+    #[serde(
+        rename = "requestUri",
+        alias = "RequestUri",
+        deserialize_with = "opt_string"
+    )]
+    pub request_uri: Option<String>,
+    /// The verb (`get`, `create`, ...).
+    #[serde(alias = "Verb", deserialize_with = "opt_string")]
+    pub verb: Option<String>,
+    /// The user agent.
+    #[serde(
+        rename = "userAgent",
+        alias = "UserAgent",
+        deserialize_with = "opt_string_loose"
+    )]
+    pub user_agent: Option<String>,
+    /// The HTTP status code.
+    #[serde(
+        rename = "statusCode",
+        alias = "StatusCode",
+        deserialize_with = "opt_u64"
+    )]
+    pub status_code: Option<u64>,
+    /// The caller's address.
+    #[serde(rename = "remoteIpDetails", alias = "RemoteIpDetails")]
+    pub remote_ip_details: Option<RemoteIpDetails>,
+}
+
+/// `rdsLoginAttemptAction`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct RdsLoginAttemptAction {
+    /// The client's address.
+    #[serde(rename = "remoteIpDetails", alias = "RemoteIpDetails")]
+    pub remote_ip_details: Option<RemoteIpDetails>,
+}
+
+/// What was observed: the action of a finding, by `actionType`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "ActionRaw")]
+#[non_exhaustive]
+pub enum ServiceAction {
+    /// `AWS_API_CALL`.
+    AwsApiCall(AwsApiCallAction),
+    /// `NETWORK_CONNECTION`.
+    NetworkConnection(NetworkConnectionAction),
+    /// `PORT_PROBE`.
+    PortProbe(PortProbeAction),
+    /// `DNS_REQUEST`.
+    DnsRequest(DnsRequestAction),
+    /// `KUBERNETES_API_CALL`.
+    KubernetesApiCall(KubernetesApiCallAction),
+    /// `RDS_LOGIN_ATTEMPT`.
+    RdsLoginAttempt(RdsLoginAttemptAction),
+    /// Another action type (`KUBERNETES_PERMISSION_CHECKED`, ...), kept by name.
+    Other {
+        /// The `actionType`.
+        action_type: String,
+    },
+    /// The finding has no action (policy and attack-sequence findings).
+    #[default]
+    None,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ActionRaw {
+    #[serde(
+        rename = "actionType",
+        alias = "ActionType",
+        deserialize_with = "opt_string"
+    )]
+    action_type: Option<String>,
+    #[serde(rename = "awsApiCallAction", alias = "AwsApiCallAction")]
+    aws_api_call: Option<AwsApiCallAction>,
+    #[serde(rename = "networkConnectionAction", alias = "NetworkConnectionAction")]
+    network_connection: Option<NetworkConnectionAction>,
+    #[serde(rename = "portProbeAction", alias = "PortProbeAction")]
+    port_probe: Option<PortProbeAction>,
+    #[serde(rename = "dnsRequestAction", alias = "DnsRequestAction")]
+    dns_request: Option<DnsRequestAction>,
+    #[serde(rename = "kubernetesApiCallAction", alias = "KubernetesApiCallAction")]
+    kubernetes_api_call: Option<KubernetesApiCallAction>,
+    #[serde(rename = "rdsLoginAttemptAction", alias = "RdsLoginAttemptAction")]
+    rds_login_attempt: Option<RdsLoginAttemptAction>,
+}
+
+impl From<ActionRaw> for ServiceAction {
+    fn from(mut raw: ActionRaw) -> Self {
+        let ty = raw.action_type.take().unwrap_or_default();
+        match (ty.as_str(), raw) {
+            (
+                "AWS_API_CALL" | "",
+                ActionRaw {
+                    aws_api_call: Some(a),
+                    ..
+                },
+            ) => Self::AwsApiCall(a),
+            (
+                "NETWORK_CONNECTION" | "",
+                ActionRaw {
+                    network_connection: Some(a),
+                    ..
+                },
+            ) => Self::NetworkConnection(a),
+            (
+                "PORT_PROBE" | "",
+                ActionRaw {
+                    port_probe: Some(a),
+                    ..
+                },
+            ) => Self::PortProbe(a),
+            (
+                "DNS_REQUEST" | "",
+                ActionRaw {
+                    dns_request: Some(a),
+                    ..
+                },
+            ) => Self::DnsRequest(a),
+            (
+                "KUBERNETES_API_CALL" | "",
+                ActionRaw {
+                    kubernetes_api_call: Some(a),
+                    ..
+                },
+            ) => Self::KubernetesApiCall(a),
+            (
+                "RDS_LOGIN_ATTEMPT" | "",
+                ActionRaw {
+                    rds_login_attempt: Some(a),
+                    ..
+                },
+            ) => Self::RdsLoginAttempt(a),
+            ("AWS_API_CALL", _) => Self::AwsApiCall(AwsApiCallAction::default()),
+            ("NETWORK_CONNECTION", _) => {
+                Self::NetworkConnection(NetworkConnectionAction::default())
+            }
+            ("PORT_PROBE", _) => Self::PortProbe(PortProbeAction::default()),
+            ("DNS_REQUEST", _) => Self::DnsRequest(DnsRequestAction::default()),
+            ("KUBERNETES_API_CALL", _) => {
+                Self::KubernetesApiCall(KubernetesApiCallAction::default())
+            }
+            ("RDS_LOGIN_ATTEMPT", _) => Self::RdsLoginAttempt(RdsLoginAttemptAction::default()),
+            ("", _) => Self::None,
+            (other, _) => Self::Other {
+                action_type: other.to_owned(),
+            },
+        }
+    }
+}
+
+impl ServiceAction {
+    /// The `actionType` (`AWS_API_CALL`, `NETWORK_CONNECTION`, ...); `None` without an action.
+    pub fn action_type(&self) -> Option<&str> {
+        Some(match self {
+            Self::AwsApiCall(_) => "AWS_API_CALL",
+            Self::NetworkConnection(_) => "NETWORK_CONNECTION",
+            Self::PortProbe(_) => "PORT_PROBE",
+            Self::DnsRequest(_) => "DNS_REQUEST",
+            Self::KubernetesApiCall(_) => "KUBERNETES_API_CALL",
+            Self::RdsLoginAttempt(_) => "RDS_LOGIN_ATTEMPT",
+            Self::Other { action_type } => action_type,
+            Self::None => return None,
+        })
+    }
+
+    /// The remote end of the action (for port probes: the first prober), if any.
+    pub fn remote_ip_details(&self) -> Option<&RemoteIpDetails> {
+        match self {
+            Self::AwsApiCall(a) => a.remote_ip_details.as_ref(),
+            Self::NetworkConnection(a) => a.remote_ip_details.as_ref(),
+            Self::PortProbe(a) => a
+                .port_probe_details
+                .iter()
+                .find_map(|p| p.remote_ip_details.as_ref()),
+            Self::KubernetesApiCall(a) => a.remote_ip_details.as_ref(),
+            Self::RdsLoginAttempt(a) => a.remote_ip_details.as_ref(),
+            Self::DnsRequest(_) | Self::Other { .. } | Self::None => None,
+        }
+    }
+}
+
+/// One threat list entry of `service.evidence.threatIntelligenceDetails`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct ThreatIntelligenceDetail {
+    /// The threat list's name.
+    #[serde(
+        rename = "threatListName",
+        alias = "ThreatListName",
+        deserialize_with = "opt_string"
+    )]
+    pub threat_list_name: Option<String>,
+    /// The threat names.
+    #[serde(
+        rename = "threatNames",
+        alias = "ThreatNames",
+        deserialize_with = "vec_or_null"
+    )]
+    pub threat_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+struct Evidence {
+    #[serde(
+        rename = "threatIntelligenceDetails",
+        alias = "ThreatIntelligenceDetails",
+        deserialize_with = "vec_or_null"
+    )]
+    threat_intelligence_details: Vec<ThreatIntelligenceDetail>,
+}
+
+/// `service.additionalInfo`: the fields remedy reads (the rest is in the finding's JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct AdditionalInfo {
+    /// `sample`: GuardDuty marks generated sample findings with `true`.
+    #[serde(alias = "Sample", deserialize_with = "opt_bool")]
+    pub sample: Option<bool>,
+    /// `value`: a JSON document as a string (older findings carry `sample` in it).
+    #[serde(alias = "Value", deserialize_with = "opt_string_loose")]
+    pub value: Option<String>,
+    /// `threatListName` (older findings).
+    #[serde(
+        rename = "threatListName",
+        alias = "ThreatListName",
+        deserialize_with = "opt_string"
+    )]
+    pub threat_list_name: Option<String>,
+    /// `type` (`default`).
+    #[serde(rename = "type", alias = "Type", deserialize_with = "opt_string_loose")]
+    pub info_type: Option<String>,
+}
+
+/// `service`: how GuardDuty saw the activity.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Service {
+    /// The observed action.
+    #[serde(alias = "Action")]
+    pub action: ServiceAction,
+    /// How many times the activity was seen.
+    #[serde(alias = "Count", deserialize_with = "opt_u64")]
+    pub count: Option<u64>,
+    /// The first time the activity was seen.
+    #[serde(
+        rename = "eventFirstSeen",
+        alias = "EventFirstSeen",
+        deserialize_with = "opt_time"
+    )]
+    pub event_first_seen: Option<OffsetDateTime>,
+    /// The last time the activity was seen.
+    #[serde(
+        rename = "eventLastSeen",
+        alias = "EventLastSeen",
+        deserialize_with = "opt_time"
+    )]
+    pub event_last_seen: Option<OffsetDateTime>,
+    /// Whether the finding was archived.
+    #[serde(alias = "Archived", deserialize_with = "opt_bool")]
+    pub archived: Option<bool>,
+    /// `TARGET` or `ACTOR`: the resource's role in the activity.
+    #[serde(
+        rename = "resourceRole",
+        alias = "ResourceRole",
+        deserialize_with = "opt_string"
+    )]
+    pub resource_role: Option<String>,
+    /// The detector id.
+    #[serde(
+        rename = "detectorId",
+        alias = "DetectorId",
+        deserialize_with = "opt_string"
+    )]
+    pub detector_id: Option<String>,
+    /// The service name (`guardduty`).
+    #[serde(
+        rename = "serviceName",
+        alias = "ServiceName",
+        deserialize_with = "opt_string"
+    )]
+    pub service_name: Option<String>,
+    /// Additional information.
+    #[serde(
+        rename = "additionalInfo",
+        alias = "AdditionalInfo",
+        deserialize_with = "additional_info"
+    )]
+    pub additional_info: AdditionalInfo,
+    #[serde(alias = "Evidence")]
+    evidence: Option<Evidence>,
+}
+
+/// `additionalInfo` is an object, but ASFF and hand-made samples also give a JSON string or `""`.
+fn additional_info<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AdditionalInfo, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = AdditionalInfo;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            AdditionalInfo::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(serde_json::from_str(v).unwrap_or_default())
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(AdditionalInfo::default())
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(AdditionalInfo::default())
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+impl Service {
+    /// The threat list names in `evidence.threatIntelligenceDetails`, then `additionalInfo`.
+    pub fn threat_list_names(&self) -> impl Iterator<Item = &str> {
+        self.evidence
+            .iter()
+            .flat_map(|e| e.threat_intelligence_details.iter())
+            .filter_map(|t| t.threat_list_name.as_deref())
+            .chain(self.additional_info.threat_list_name.as_deref())
+    }
+
+    /// The threat intelligence entries (`evidence.threatIntelligenceDetails`).
+    pub fn threat_intelligence_details(&self) -> &[ThreatIntelligenceDetail] {
+        self.evidence
+            .as_ref()
+            .map_or(&[], |e| e.threat_intelligence_details.as_slice())
+    }
+}
+
+/// The shape a finding arrived in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Shape {
+    /// An EventBridge event (`"detail-type": "GuardDuty Finding"`).
+    Eventbridge,
+    /// A bare finding as the GuardDuty API and S3 export give it (camelCase).
+    Raw,
+    /// `aws guardduty get-findings` output, or a single PascalCase finding.
+    Cli,
+    /// A Security Hub finding (ASFF) produced by GuardDuty.
+    Asff,
+}
+
+impl Shape {
+    /// `eventbridge`, `raw`, `cli` or `asff`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Eventbridge => "eventbridge",
+            Self::Raw => "raw",
+            Self::Cli => "cli",
+            Self::Asff => "asff",
+        }
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The EventBridge envelope a finding arrived in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Envelope {
+    /// The event id.
+    pub id: Option<String>,
+    /// The event time.
+    pub time: Option<OffsetDateTime>,
+    /// The event source (`aws.guardduty`, `aws.securityhub`).
+    pub source: Option<String>,
+    /// The account the event was delivered in.
+    pub account: Option<String>,
+    /// The region the event was delivered in.
+    pub region: Option<String>,
+    /// The `detail-type`.
+    pub detail_type: Option<String>,
+}

@@ -1,0 +1,125 @@
+//! Helper functions for policy authors: glob matching, IP-in-CIDR and list membership.
+
+use std::net::IpAddr;
+
+use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext};
+
+use super::sandbox::ScriptError;
+use crate::plan::FailureKind;
+
+/// Registers `glob_match`, `ip_in_cidr` and `in_list`.
+pub(crate) fn register(engine: &mut Engine) {
+    engine.register_fn("glob_match", |pattern: &str, text: &str| glob_match(pattern, text));
+    engine.register_fn("glob_match", |_: &str, _: ()| false);
+    engine.register_fn(
+        "ip_in_cidr",
+        |ctx: NativeCallContext, ip: Dynamic, cidr: &str| -> Result<bool, Box<EvalAltResult>> {
+            let cidr: ipnet::IpNet = cidr.trim().parse().map_err(|_| {
+                ScriptError::raise(
+                    FailureKind::Runtime,
+                    format!("ip_in_cidr: `{cidr}` is not a CIDR block such as `10.0.0.0/8`"),
+                    ctx.call_position(),
+                )
+            })?;
+            if ip.is_unit() {
+                return Ok(false);
+            }
+            let text = ip.into_immutable_string().map_err(|t| {
+                ScriptError::raise(
+                    FailureKind::Runtime,
+                    format!("ip_in_cidr: the address must be a string, got {t}"),
+                    ctx.call_position(),
+                )
+            })?;
+            Ok(text.trim().parse::<IpAddr>().is_ok_and(|ip| cidr.contains(&ip)))
+        },
+    );
+    engine.register_fn("in_list", |list: rhai::Array, value: Dynamic| in_list(&list, &value));
+    engine.register_fn("in_list", |_: (), _: Dynamic| false);
+}
+
+/// Whether `value` equals an element of `list` (strings, numbers, booleans compared by value).
+fn in_list(list: &[Dynamic], value: &Dynamic) -> bool {
+    if value.is_unit() {
+        return false;
+    }
+    list.iter().any(|item| {
+        if let (Some(a), Some(b)) = (
+            item.read_lock::<rhai::ImmutableString>(),
+            value.read_lock::<rhai::ImmutableString>(),
+        ) {
+            return *a == *b;
+        }
+        match (item.as_int(), value.as_int()) {
+            (Ok(a), Ok(b)) => return a == b,
+            _ => {}
+        }
+        match (number(item), number(value)) {
+            (Some(a), Some(b)) => return a == b,
+            _ => {}
+        }
+        matches!((item.as_bool(), value.as_bool()), (Ok(a), Ok(b)) if a == b)
+    })
+}
+
+fn number(value: &Dynamic) -> Option<f64> {
+    value
+        .as_float()
+        .ok()
+        .or_else(|| value.as_int().ok().map(|i| i as f64))
+}
+
+/// Glob match on the whole text: `*` matches any run of characters, `?` exactly one.
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == '?' || Some(&c) == text.get(t) => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern.get(p..).is_some_and(|rest| rest.iter().all(|&c| c == '*'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("UnauthorizedAccess:IAMUser/*", "UnauthorizedAccess:IAMUser/MaliciousIPCaller"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a?c", "abc"));
+        assert!(glob_match("*B*", "aBc"));
+        assert!(!glob_match("a?c", "ac"));
+        assert!(!glob_match("Recon:*", "UnauthorizedAccess:IAMUser/X"));
+        assert!(glob_match("*.Custom", "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"));
+    }
+
+    #[test]
+    fn list_membership() {
+        let list = vec![Dynamic::from("a"), Dynamic::from(2_i64), Dynamic::from(true)];
+        assert!(in_list(&list, &Dynamic::from("a")));
+        assert!(in_list(&list, &Dynamic::from(2_i64)));
+        assert!(in_list(&list, &Dynamic::from(2.0_f64)));
+        assert!(!in_list(&list, &Dynamic::from("b")));
+        assert!(!in_list(&list, &Dynamic::UNIT));
+    }
+}

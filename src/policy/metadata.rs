@@ -1,0 +1,309 @@
+//! Reading and validating a policy's metadata constants, and finding positions in its source.
+
+use std::sync::Arc;
+
+use rhai::{AST, Dynamic};
+
+use super::error::{DiagnosticKind, PolicyDiagnostic};
+
+/// A policy's validated metadata.
+#[derive(Debug)]
+pub(crate) struct Meta {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) applies_to: Vec<String>,
+    pub(crate) min_severity: Option<f64>,
+}
+
+/// The metadata constants a policy may declare.
+const KNOWN: &[&str] = &["NAME", "DESCRIPTION", "APPLIES_TO", "MIN_SEVERITY"];
+
+/// Reads and validates the metadata of the policy in `file`; pushes every problem found.
+pub(crate) fn read(
+    file: &str,
+    source: &Arc<str>,
+    ast: &AST,
+    problems: &mut Vec<PolicyDiagnostic>,
+) -> Option<Meta> {
+    let mut consts: Vec<(String, Dynamic)> = Vec::new();
+    for (name, _, value) in ast.iter_literal_variables(true, false) {
+        if KNOWN.contains(&name) {
+            consts.push((name.to_owned(), value));
+        }
+    }
+    let get = |name: &str| consts.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let before = problems.len();
+    let problem = |problems: &mut Vec<PolicyDiagnostic>, name: &str, message: String, help: &str| {
+        let d = PolicyDiagnostic::new(DiagnosticKind::Metadata, file, message).with_help(help.to_owned());
+        let d = match const_position(source, name) {
+            Some((line, column)) => d.at(source, line, column),
+            None => d.at(source, 1, 1),
+        };
+        problems.push(d);
+    };
+    let declared_but_not_literal = |name: &str| const_position(source, name).is_some();
+
+    let stem = file.rsplit('/').next().unwrap_or(file);
+    let stem = stem.strip_suffix(".rhai").unwrap_or(stem);
+    let name = match get("NAME") {
+        None if declared_but_not_literal("NAME") => {
+            problem(problems, "NAME", "`NAME` must be a literal string".into(), "write `const NAME = \"my-policy\";`");
+            String::new()
+        }
+        None => stem.to_owned(),
+        Some(v) => match v.into_string() {
+            Ok(s) if valid_name(&s) => s,
+            Ok(s) => {
+                problem(
+                    problems,
+                    "NAME",
+                    format!("`{s}` is not a valid policy name"),
+                    "use 1 to 64 letters, digits and `-_.`",
+                );
+                s
+            }
+            Err(t) => {
+                problem(problems, "NAME", format!("`NAME` must be a string, not {t}"), "write `const NAME = \"my-policy\";`");
+                String::new()
+            }
+        },
+    };
+    if get("NAME").is_none() && !declared_but_not_literal("NAME") && !valid_name(&name) {
+        problem(
+            problems,
+            "NAME",
+            format!("the file stem `{name}` is not a valid policy name"),
+            "rename the file or declare `const NAME = \"my-policy\";` (1 to 64 letters, digits and `-_.`)",
+        );
+    }
+
+    let description = match get("DESCRIPTION").map(Dynamic::into_string) {
+        Some(Ok(s)) if !s.trim().is_empty() => s,
+        Some(Ok(_)) => {
+            problem(problems, "DESCRIPTION", "`DESCRIPTION` must not be empty".into(), "say in one sentence what the policy does");
+            String::new()
+        }
+        Some(Err(t)) => {
+            problem(problems, "DESCRIPTION", format!("`DESCRIPTION` must be a string, not {t}"), "write `const DESCRIPTION = \"…\";`");
+            String::new()
+        }
+        None if declared_but_not_literal("DESCRIPTION") => {
+            problem(problems, "DESCRIPTION", "`DESCRIPTION` must be a literal string".into(), "write `const DESCRIPTION = \"…\";`");
+            String::new()
+        }
+        None => {
+            problem(
+                problems,
+                "DESCRIPTION",
+                "missing `const DESCRIPTION`".into(),
+                "every policy says what it does: `const DESCRIPTION = \"…\";`",
+            );
+            String::new()
+        }
+    };
+
+    let applies_help = "write `const APPLIES_TO = \"Recon:IAMUser/*\";` or an array of finding-type globs (`\"*\"` for every finding)";
+    let applies_to = match get("APPLIES_TO") {
+        None => {
+            let message = if declared_but_not_literal("APPLIES_TO") {
+                "`APPLIES_TO` must be a literal string or array of strings"
+            } else {
+                "missing `const APPLIES_TO`"
+            };
+            problem(problems, "APPLIES_TO", message.into(), applies_help);
+            Vec::new()
+        }
+        Some(v) => {
+            let globs: Option<Vec<String>> = if v.is_array() {
+                v.into_array()
+                    .ok()
+                    .and_then(|items| items.into_iter().map(|i| i.into_string().ok()).collect())
+            } else {
+                v.into_string().ok().map(|s| vec![s])
+            };
+            match globs {
+                Some(globs) if globs.is_empty() => {
+                    problem(problems, "APPLIES_TO", "`APPLIES_TO` must name at least one finding type".into(), applies_help);
+                    globs
+                }
+                Some(globs) => {
+                    for glob in &globs {
+                        if let Some(why) = invalid_glob(glob) {
+                            problem(problems, "APPLIES_TO", format!("`{glob}` is not a finding-type glob: {why}"), applies_help);
+                        }
+                    }
+                    globs
+                }
+                None => {
+                    problem(problems, "APPLIES_TO", "`APPLIES_TO` must be a string or an array of strings".into(), applies_help);
+                    Vec::new()
+                }
+            }
+        }
+    };
+
+    let severity_help = "write a number from 0 to 10 (`5.0`) or a band: `\"low\"`, `\"medium\"`, `\"high\"`, `\"critical\"`";
+    let min_severity = match get("MIN_SEVERITY") {
+        None if declared_but_not_literal("MIN_SEVERITY") => {
+            problem(problems, "MIN_SEVERITY", "`MIN_SEVERITY` must be a literal".into(), severity_help);
+            None
+        }
+        None => None,
+        Some(v) => {
+            let value = v
+                .as_float()
+                .ok()
+                .or_else(|| v.as_int().ok().map(|i| i as f64))
+                .or_else(|| v.clone().into_string().ok().and_then(|s| band_floor(&s)));
+            match value {
+                Some(x) if (0.0..=10.0).contains(&x) => Some(x),
+                _ => {
+                    problem(problems, "MIN_SEVERITY", format!("`{v}` is not a severity"), severity_help);
+                    None
+                }
+            }
+        }
+    };
+
+    let decide = ast.iter_functions().find(|f| f.name == "decide").map(|f| f.params.len());
+    match decide {
+        Some(1) => {}
+        Some(n) => {
+            let (line, column) = fn_position(source, "decide").unwrap_or((1, 1));
+            problems.push(
+                PolicyDiagnostic::new(
+                    DiagnosticKind::MissingDecide,
+                    file,
+                    format!("`decide` takes {n} parameters; it must take one (the finding)"),
+                )
+                .at(source, line, column)
+                .with_help("write `fn decide(finding) { … }`"),
+            );
+        }
+        None => problems.push(
+            PolicyDiagnostic::new(DiagnosticKind::MissingDecide, file, "missing `fn decide(finding)`")
+                .at(source, 1, 1)
+                .with_help("a policy returns its actions from `fn decide(finding) { … }`"),
+        ),
+    }
+
+    (problems.len() == before).then_some(Meta {
+        name,
+        description,
+        applies_to,
+        min_severity,
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+fn invalid_glob(glob: &str) -> Option<&'static str> {
+    if glob.trim().is_empty() {
+        Some("it is empty")
+    } else if glob.chars().any(char::is_whitespace) {
+        Some("finding types contain no spaces")
+    } else {
+        None
+    }
+}
+
+/// The lowest severity of a band named `name` (case-insensitive).
+fn band_floor(name: &str) -> Option<f64> {
+    match name.to_ascii_lowercase().as_str() {
+        "low" => Some(0.0),
+        "medium" => Some(4.0),
+        "high" => Some(7.0),
+        "critical" => Some(9.0),
+        _ => None,
+    }
+}
+
+/// The position (1-based line and column) of the constant `name`'s declaration.
+pub(crate) fn const_position(source: &str, name: &str) -> Option<(usize, usize)> {
+    decl_position(source, "const", name)
+}
+
+/// The position of the definition of function `name`.
+pub(crate) fn fn_position(source: &str, name: &str) -> Option<(usize, usize)> {
+    decl_position(source, "fn", name)
+}
+
+fn decl_position(source: &str, keyword: &str, name: &str) -> Option<(usize, usize)> {
+    source.lines().enumerate().find_map(|(i, line)| {
+        let indent = line.len() - line.trim_start().len();
+        let rest = line.trim_start().strip_prefix(keyword)?;
+        let gap = rest.len() - rest.trim_start().len();
+        if gap == 0 {
+            return None;
+        }
+        let after = rest.trim_start().strip_prefix(name)?;
+        if after.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+            return None;
+        }
+        let column = line.get(..indent + keyword.len() + gap).map_or(1, |s| s.chars().count() + 1);
+        Some((i + 1, column))
+    })
+}
+
+/// The position of the string literal `"text"` (used to point at an `import` path).
+pub(crate) fn string_position(source: &str, text: &str) -> Option<(usize, usize)> {
+    let quoted = format!("\"{text}\"");
+    source.lines().enumerate().find_map(|(i, line)| {
+        let at = line.find(&quoted)?;
+        Some((i + 1, line.get(..at).map_or(1, |s| s.chars().count() + 1)))
+    })
+}
+
+/// Every string literal passed to `.get("…")`, with its position: compiled at load time.
+pub(crate) fn literal_paths(source: &str) -> Vec<(String, usize, usize)> {
+    let mut found = Vec::new();
+    for (i, line) in source.lines().enumerate() {
+        if line.trim_start().starts_with("//") {
+            continue;
+        }
+        let mut rest = line;
+        let mut offset = 0;
+        while let Some(at) = rest.find(".get(\"") {
+            let start = at + ".get(\"".len();
+            let Some(tail) = rest.get(start..) else { break };
+            let Some(end) = tail.find('"') else { break };
+            let path = tail.get(..end).unwrap_or_default();
+            if path.starts_with('$') && !path.contains('\\') {
+                let column = line.get(..offset + start).map_or(1, |s| s.chars().count() + 1);
+                found.push((path.to_owned(), i + 1, column));
+            }
+            offset += start + end;
+            rest = tail.get(end..).unwrap_or_default();
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions() {
+        let src = "// x\n  const DESCRIPTION = \"d\";\nfn decide(f) {\n  f.get(\"$.a\") + f.get(\"$.b\")\n}\nconst NAMES = 1;";
+        assert_eq!(const_position(src, "DESCRIPTION"), Some((2, 9)));
+        assert_eq!(const_position(src, "NAME"), None);
+        assert_eq!(fn_position(src, "decide"), Some((3, 4)));
+        assert_eq!(
+            literal_paths(src),
+            vec![("$.a".to_owned(), 4, 10), ("$.b".to_owned(), 4, 24)]
+        );
+        assert_eq!(string_position("import \"../x\" as m;", "../x"), Some((1, 8)));
+    }
+
+    #[test]
+    fn bands() {
+        assert_eq!(band_floor("High"), Some(7.0));
+        assert_eq!(band_floor("severe"), None);
+    }
+}

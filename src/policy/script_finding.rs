@@ -1,0 +1,219 @@
+//! The finding as scripts see it: a registered type with read-only getters over the shared
+//! [`Finding`] handle (no conversion to a map), plus `get("$.json.path")` and `type_matches`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use jsonpath_rust::parser::model::JpQuery;
+use jsonpath_rust::parser::parse_json_path;
+use jsonpath_rust::query::js_path_process;
+use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallContext};
+use serde_json::Value;
+
+use super::sandbox::ScriptError;
+use crate::finding::Finding;
+use crate::plan::FailureKind;
+
+/// The finding handed to `decide`: a cheap clone of the shared handle.
+#[derive(Debug, Clone)]
+pub(crate) struct ScriptFinding(pub(crate) Finding);
+
+/// Compiled JSONPath expressions, keyed by their text; bounded so a script cannot grow it forever.
+#[derive(Debug, Default)]
+pub(crate) struct PathCache {
+    paths: RwLock<HashMap<String, Arc<JpQuery>>>,
+}
+
+/// How many compiled paths a policy set keeps.
+const PATH_CACHE_SIZE: usize = 512;
+
+impl PathCache {
+    fn get(&self, path: &str) -> Result<Arc<JpQuery>, String> {
+        if let Some(query) = self.paths.read().ok().and_then(|p| p.get(path).cloned()) {
+            return Ok(query);
+        }
+        let query = Arc::new(parse_json_path(path).map_err(|e| e.to_string())?);
+        if let Ok(mut paths) = self.paths.write() {
+            if paths.len() >= PATH_CACHE_SIZE {
+                paths.clear();
+            }
+            paths.insert(path.to_owned(), Arc::clone(&query));
+        }
+        Ok(query)
+    }
+
+    /// Compiles `path` ahead of time (used for string literals found at load time).
+    pub(crate) fn warm(&self, path: &str) -> Result<(), String> {
+        self.get(path).map(|_| ())
+    }
+}
+
+/// Converts JSON into a script value.
+pub(crate) fn from_json(value: &Value) -> Dynamic {
+    match value {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => Dynamic::from(*b),
+        Value::Number(n) => n
+            .as_i64()
+            .map(Dynamic::from)
+            .or_else(|| n.as_f64().map(Dynamic::from))
+            .unwrap_or(Dynamic::UNIT),
+        Value::String(s) => Dynamic::from(s.clone()),
+        Value::Array(items) => Dynamic::from_array(items.iter().map(from_json).collect()),
+        Value::Object(map) => Dynamic::from_map(
+            map.iter()
+                .map(|(k, v)| (k.as_str().into(), from_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn opt(value: Option<&str>) -> Dynamic {
+    value.map_or(Dynamic::UNIT, |s| Dynamic::from(ImmutableString::from(s)))
+}
+
+fn strings<'a>(values: impl IntoIterator<Item = &'a str>) -> Dynamic {
+    Dynamic::from_array(values.into_iter().map(|s| Dynamic::from(ImmutableString::from(s))).collect())
+}
+
+fn rfc3339(at: Option<time::OffsetDateTime>) -> Dynamic {
+    at.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .map_or(Dynamic::UNIT, Dynamic::from)
+}
+
+macro_rules! getters {
+    ($engine:ident; $($name:literal => |$f:ident| $body:expr;)*) => {
+        $(
+            $engine.register_get($name, |s: &mut ScriptFinding| -> Dynamic {
+                let $f = &s.0;
+                $body
+            });
+        )*
+    };
+}
+
+/// The properties scripts can read on a finding: name, script type, meaning (absent values are `()`).
+pub(crate) const PROPERTIES: &[(&str, &str, &str)] = &[
+    ("id", "string", "the finding id"),
+    ("arn", "string", "the finding ARN"),
+    ("account_id", "string", "the AWS account the finding is about"),
+    ("region", "string", "the AWS region"),
+    ("partition", "string", "the AWS partition, e.g. `aws`"),
+    ("schema_version", "string or ()", "the finding schema version"),
+    ("title", "string", "the finding title"),
+    ("description", "string", "the finding description"),
+    ("type", "string", "the whole finding type, e.g. `UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom`"),
+    ("threat_purpose", "string", "the first part of the type, e.g. `UnauthorizedAccess`"),
+    ("resource_type_affected", "string", "the resource part of the type, e.g. `IAMUser`"),
+    ("threat_family", "string", "the threat family of the type, e.g. `MaliciousIPCaller`"),
+    ("detection_mechanism", "string or ()", "the detection mechanism of the type, e.g. `Custom`"),
+    ("artifact", "string or ()", "the artifact of the type, e.g. `DNS`"),
+    ("severity", "float", "the severity, 0 to 10"),
+    ("severity_band", "string", "`Low`, `Medium`, `High` or `Critical`"),
+    ("created_at", "string or ()", "when the finding was created (RFC 3339)"),
+    ("updated_at", "string or ()", "when the finding was last updated (RFC 3339)"),
+    ("resource_type", "string", "the affected resource type, e.g. `AccessKey`, `Instance`, `S3Bucket`"),
+    ("action_type", "string or ()", "the observed action, e.g. `AWS_API_CALL`, `NETWORK_CONNECTION`"),
+    ("count", "int or ()", "how many times the activity was seen"),
+    ("archived", "bool", "whether the finding is archived"),
+    ("resource_role", "string or ()", "`TARGET` or `ACTOR`"),
+    ("detector_id", "string or ()", "the GuardDuty detector id"),
+    ("user_name", "string or ()", "the IAM user name of the access key details"),
+    ("user_type", "string or ()", "the principal type, e.g. `IAMUser`, `AssumedRole`, `Root`"),
+    ("access_key_id", "string or ()", "the access key id"),
+    ("principal_id", "string or ()", "the principal id"),
+    ("instance_id", "string or ()", "the (first) EC2 instance id"),
+    ("instance_ids", "array of strings", "every EC2 instance id in the finding"),
+    ("instance_tags", "map", "the instance tags, key to value"),
+    ("remote_ip", "string or ()", "the remote IP address of the action"),
+    ("remote_country", "string or ()", "the remote IP's country name"),
+    ("remote_organization", "string or ()", "the remote IP's organization (or ASN organization)"),
+    ("api", "string or ()", "the API called, e.g. `GetParameters`"),
+    ("api_service", "string or ()", "the service of the API, e.g. `ssm.amazonaws.com`"),
+    ("bucket_names", "array of strings", "the S3 buckets in the finding"),
+    ("threat_list", "string or ()", "the threat list that matched"),
+    ("sample", "bool", "whether this is a sample (generated) finding"),
+    ("shape", "string", "the input shape: `eventbridge`, `raw`, `cli` or `asff`"),
+];
+
+/// Registers the `Finding` type, its getters, `get` and `type_matches`.
+pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
+    engine.register_type_with_name::<ScriptFinding>("Finding");
+    getters! { engine;
+        "id" => |f| Dynamic::from(ImmutableString::from(f.id()));
+        "arn" => |f| Dynamic::from(ImmutableString::from(f.arn()));
+        "account_id" => |f| Dynamic::from(ImmutableString::from(f.account_id()));
+        "region" => |f| Dynamic::from(ImmutableString::from(f.region()));
+        "partition" => |f| Dynamic::from(ImmutableString::from(f.partition()));
+        "schema_version" => |f| opt(f.schema_version());
+        "title" => |f| Dynamic::from(ImmutableString::from(f.title()));
+        "description" => |f| Dynamic::from(ImmutableString::from(f.description()));
+        "type" => |f| Dynamic::from(ImmutableString::from(f.finding_type().as_str()));
+        "threat_purpose" => |f| Dynamic::from(ImmutableString::from(f.finding_type().threat_purpose()));
+        "resource_type_affected" => |f| Dynamic::from(ImmutableString::from(f.finding_type().resource_type_affected()));
+        "threat_family" => |f| Dynamic::from(ImmutableString::from(f.finding_type().threat_family()));
+        "detection_mechanism" => |f| opt(f.finding_type().detection_mechanism());
+        "artifact" => |f| opt(f.finding_type().artifact());
+        "severity" => |f| Dynamic::from(f.severity().value());
+        "severity_band" => |f| Dynamic::from(f.severity().band().to_string());
+        "created_at" => |f| rfc3339(f.created_at());
+        "updated_at" => |f| rfc3339(f.updated_at());
+        "resource_type" => |f| Dynamic::from(ImmutableString::from(f.resource_type()));
+        "action_type" => |f| opt(f.action_type());
+        "count" => |f| f.count().and_then(|c| i64::try_from(c).ok()).map_or(Dynamic::UNIT, Dynamic::from);
+        "archived" => |f| Dynamic::from(f.archived());
+        "resource_role" => |f| opt(f.resource_role());
+        "detector_id" => |f| opt(f.detector_id());
+        "user_name" => |f| opt(f.user_name());
+        "user_type" => |f| opt(f.user_type());
+        "access_key_id" => |f| opt(f.access_key_id());
+        "principal_id" => |f| opt(f.principal_id());
+        "instance_id" => |f| opt(f.instance_id());
+        "instance_ids" => |f| strings(f.instance_ids());
+        "instance_tags" => |f| Dynamic::from_map(
+            f.instance_tags()
+                .iter()
+                .map(|t| (t.key.as_str().into(), Dynamic::from(ImmutableString::from(t.value.as_str()))))
+                .collect(),
+        );
+        "remote_ip" => |f| f.remote_ip().map_or(Dynamic::UNIT, |ip| Dynamic::from(ip.to_string()));
+        "remote_country" => |f| opt(f.remote_country());
+        "remote_organization" => |f| opt(f.remote_organization());
+        "api" => |f| opt(f.api());
+        "api_service" => |f| opt(f.api_service());
+        "bucket_names" => |f| strings(f.bucket_names());
+        "threat_list" => |f| opt(f.threat_list_name());
+        "sample" => |f| Dynamic::from(f.is_sample());
+        "shape" => |f| Dynamic::from(f.shape().to_string());
+    }
+    engine.register_fn("to_string", |s: &mut ScriptFinding| {
+        format!("Finding({} {})", s.0.finding_type().as_str(), s.0.id())
+    });
+    engine.register_fn("to_debug", |s: &mut ScriptFinding| {
+        format!("Finding({} {})", s.0.finding_type().as_str(), s.0.id())
+    });
+    engine.register_fn(
+        "get",
+        move |ctx: NativeCallContext, s: &mut ScriptFinding, path: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+            let query = paths.get(path).map_err(|e| {
+                ScriptError::raise(
+                    FailureKind::Runtime,
+                    format!("get: `{path}` is not a JSONPath expression: {e}"),
+                    ctx.call_position(),
+                )
+            })?;
+            let found = js_path_process(&query, s.0.json()).map_err(|e| {
+                ScriptError::raise(FailureKind::Runtime, format!("get: `{path}`: {e}"), ctx.call_position())
+            })?;
+            Ok(match found.as_slice() {
+                [] => Dynamic::UNIT,
+                [one] => from_json(one.val),
+                many => Dynamic::from_array(many.iter().map(|r| from_json(r.val)).collect()),
+            })
+        },
+    );
+    engine.register_fn(
+        "type_matches",
+        |s: &mut ScriptFinding, pattern: &str| super::helpers::glob_match(pattern, s.0.finding_type().as_str()),
+    );
+}
