@@ -1,5 +1,7 @@
 //! The CLI's subcommands, one module each.
 
+pub(crate) mod parse;
+
 /// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default: warnings).
 pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

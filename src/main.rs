@@ -15,10 +15,15 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Read findings of any shape and print one normalized JSON object per finding.
+    Parse(cmd::parse::ParseArgs),
+}
 
 fn main() -> ExitCode {
     cmd::init_tracing();
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Parse(args) => cmd::parse::run(&args),
+    }
 }
