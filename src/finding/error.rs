@@ -18,6 +18,11 @@ pub enum FindingErrorKind {
         /// What was found instead (`an object`, `nothing`, `` `abc` ``, ...).
         found: String,
     },
+    /// The document cannot be read for another reason (a duplicate key, nesting too deep, ...).
+    Unsupported {
+        /// What is wrong.
+        message: String,
+    },
     /// The document is JSON but holds no GuardDuty finding (another event, another product).
     NotGuardDuty {
         /// Why it was not recognised.
@@ -165,6 +170,7 @@ impl fmt::Display for FindingError {
             FindingErrorKind::Invalid { expected, found } => {
                 write!(f, "at `{}`: expected {expected}, found {found}", self.path)
             }
+            FindingErrorKind::Unsupported { message } => write!(f, "at `{}`: {message}", self.path),
             FindingErrorKind::NotGuardDuty { reason } => {
                 write!(f, "no GuardDuty finding at `{}`: {reason}", self.path)
             }
@@ -210,7 +216,7 @@ pub(crate) fn from_serde(err: &serde_json::Error, text: &str) -> FindingError {
     match err.classify() {
         serde_json::error::Category::Data => match split_expected(&message) {
             Some((expected, found)) => FindingError::invalid(path, expected, found),
-            None => FindingError::invalid(path, "a valid value", message),
+            None => FindingError::new(path, FindingErrorKind::Unsupported { message }),
         },
         serde_json::error::Category::Eof if text.trim().is_empty() => {
             FindingError::new("$", FindingErrorKind::Empty)

@@ -110,8 +110,35 @@ pub(super) struct Doc {
 #[derive(Debug, Default)]
 pub(super) struct DocObj(pub(super) Doc);
 
+thread_local! {
+    /// How many [`DocObj`]s are being deserialized on this thread, one inside the other.
+    static DOC_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The deepest shape is an array of Security Hub events: `[ {detail: {findings: [ {..} ]}} ]`.
+const MAX_DOC_DEPTH: u32 = 4;
+
 impl<'de> Deserialize<'de> for DocObj {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // `Doc` is large, and `detail`/`Findings` nest it in itself: without this limit a hostile
+        // document could use serde_json's whole recursion budget of 128 `Doc` frames and overflow
+        // a 2 MiB thread stack in debug builds.
+        struct Depth;
+        impl Drop for Depth {
+            fn drop(&mut self) {
+                DOC_DEPTH.with(|c| c.set(c.get().saturating_sub(1)));
+            }
+        }
+        let depth = DOC_DEPTH.with(|c| {
+            c.set(c.get().saturating_add(1));
+            c.get()
+        });
+        let _guard = Depth;
+        if depth > MAX_DOC_DEPTH {
+            return Err(serde::de::Error::custom(format!(
+                "documents nested more than {MAX_DOC_DEPTH} levels deep (`detail`, `Findings`)"
+            )));
+        }
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = DocObj;
