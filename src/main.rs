@@ -20,6 +20,8 @@ enum Command {
     Check(cmd::check::Args),
     /// Print the plan the policies make for each finding (JSON per line, or `--format text`).
     Eval(cmd::eval::Args),
+    /// Read findings of any shape and print one normalized JSON object per finding.
+    Parse(cmd::parse::ParseArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,5 +30,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Eval(args) => cmd::eval::run(args),
+        Command::Parse(args) => cmd::parse::run(&args),
     }
 }
