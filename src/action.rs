@@ -136,6 +136,34 @@ impl FindingContext {
     }
 }
 
+impl From<&crate::finding::Finding> for FindingContext {
+    fn from(f: &crate::finding::Finding) -> Self {
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        Self {
+            id: f.id().to_owned(),
+            finding_type: f.finding_type().to_string(),
+            title: f.title().to_owned(),
+            severity: f.severity().value(),
+            account_id: f.account_id().to_owned(),
+            region: f.region().to_owned(),
+            sample: f.is_sample(),
+            user_name: owned(f.user_name()),
+            user_type: owned(f.user_type()),
+            access_key_id: owned(f.access_key_id()),
+            instance_ids: f.instance_ids().into_iter().map(str::to_owned).collect(),
+            instance_tags: f
+                .instance_tags()
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect(),
+            remote_ip: f.remote_ip().map(|ip| ip.to_string()),
+            remote_country: owned(f.remote_country()),
+            api: owned(f.api()),
+            api_service: owned(f.api_service()),
+        }
+    }
+}
+
 /// What another action of the same plan came to; notifications report it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PriorOutcome {

@@ -22,6 +22,8 @@ enum Command {
     Eval(cmd::eval::Args),
     /// Read findings of any shape and print one normalized JSON object per finding.
     Parse(cmd::parse::ParseArgs),
+    /// Carry out the plans for findings: a dry run unless `--execute`; JSON records on stdout.
+    Run(cmd::run::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,5 +33,6 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Parse(args) => cmd::parse::run(&args),
+        Command::Run(args) => cmd::run::run(args),
     }
 }

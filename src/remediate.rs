@@ -215,6 +215,11 @@ impl Remediator {
         report
     }
 
+    /// Carries out `plan` for a parsed finding (see [`Remediator::run`]).
+    pub async fn run_finding(&self, finding: &crate::finding::Finding, plan: &Plan) -> Report {
+        self.run(&FindingContext::from(finding), plan).await
+    }
+
     /// Runs many plans, at most [`Remediator::concurrency`] findings at once, calling `on_report`
     /// with each finding's index in `items` and its report as it completes. One finding's failure
     /// never stops the others.
