@@ -394,7 +394,10 @@ impl fmt::Display for SkipReason {
                 write!(f, "rate limit of `{action_kind}` reached ({limit})")
             }
             SkipReason::CircuitOpen { cause } => {
-                write!(f, "circuit breaker open, destructive actions stopped: {cause}")
+                write!(
+                    f,
+                    "circuit breaker open, destructive actions stopped: {cause}"
+                )
             }
             SkipReason::KillSwitch { source } => write!(f, "kill switch engaged ({source})"),
             SkipReason::TemporaryCredentials { advice } => {
@@ -522,7 +525,10 @@ pub fn is_idempotent(kind: &ActionKind) -> bool {
 /// Temporary credentials (`ASIA…` keys, principals of type `AssumedRole` or `FederatedUser`)
 /// cannot be disabled with `UpdateAccessKey`; root credentials must be rotated by the account
 /// owner. Both the remediator's guards and the executors use this check.
-pub fn temporary_credentials_advice(access_key_id: &str, user_type: Option<&str>) -> Option<String> {
+pub fn temporary_credentials_advice(
+    access_key_id: &str,
+    user_type: Option<&str>,
+) -> Option<String> {
     match user_type {
         Some("Root") => {
             return Some(
@@ -598,18 +604,26 @@ mod tests {
     fn retryable_follows_kind() {
         assert!(ActionError::new(ErrorKind::Throttled, "x").retryable());
         assert!(!ActionError::new(ErrorKind::NotFound, "x").retryable());
-        assert!(!ActionError::new(ErrorKind::Timeout, "x").with_retryable(false).retryable());
+        assert!(
+            !ActionError::new(ErrorKind::Timeout, "x")
+                .with_retryable(false)
+                .retryable()
+        );
     }
 
     #[test]
     fn temporary_credentials_are_recognised() {
         assert!(temporary_credentials_advice("ASIAAAAAAAAAAAAAAAAA", Some("IAMUser")).is_some());
-        assert!(temporary_credentials_advice("AKIAAAAAAAAAAAAAAAAA", Some("Root"))
-            .unwrap()
-            .contains("rotate"));
-        assert!(temporary_credentials_advice("AKIAAAAAAAAAAAAAAAAA", Some("AssumedRole"))
-            .unwrap()
-            .contains("revoke"));
+        assert!(
+            temporary_credentials_advice("AKIAAAAAAAAAAAAAAAAA", Some("Root"))
+                .unwrap()
+                .contains("rotate")
+        );
+        assert!(
+            temporary_credentials_advice("AKIAAAAAAAAAAAAAAAAA", Some("AssumedRole"))
+                .unwrap()
+                .contains("revoke")
+        );
         assert!(temporary_credentials_advice("AKIAAAAAAAAAAAAAAAAA", Some("IAMUser")).is_none());
     }
 

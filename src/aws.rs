@@ -47,7 +47,10 @@ impl std::fmt::Debug for AwsSettings {
         f.debug_struct("AwsSettings")
             .field("region", &self.region)
             .field("endpoint_url", &self.endpoint_url)
-            .field("static_credentials", &self.credentials.as_ref().map(|(id, _)| id))
+            .field(
+                "static_credentials",
+                &self.credentials.as_ref().map(|(id, _)| id),
+            )
             .field("operation_timeout", &self.operation_timeout())
             .field("attempt_timeout", &self.attempt_timeout())
             .field("max_attempts", &self.max_attempts())

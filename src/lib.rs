@@ -31,13 +31,6 @@ pub use finding::{
     ThreatIntelligenceDetail, TypeGlob, parse_documents,
 };
 pub use id::{AccessKeyId, InstanceId, InvalidId, UserName};
-pub use remediate::{
-    ActionRecord, AuditError, AuditRecord, AuditSink, AwsConfig, BreakerConfig, Claim, Config,
-    ConfigError, DecisionRecord, EnforcementConfig, EntryState, FileLedger, GuardResult,
-    JsonLinesAudit, KillSwitch, Ledger, LedgerEntry, LedgerError, LedgerKey, MemoryAudit,
-    MemoryLedger, Mode, NotifyConfig, PathConfig, ProtectConfig, Protection, RateLimit, Remediator,
-    RemediatorBuilder, Report, TagRule, TracingAudit,
-};
 pub use plan::{
     Action, ActionKind, CustomAction, DisableAccessKey, FailureKind, Notify, Plan, PlannedAction,
     PolicyFailure, RunCommand, Source,
@@ -45,4 +38,11 @@ pub use plan::{
 pub use policy::{
     ActionCheck, DiagnosticKind, HostActionKind, Limits, Policy, PolicyDiagnostic, PolicyError,
     PolicySet, PolicySetBuilder, PolicyStore,
+};
+pub use remediate::{
+    ActionRecord, AuditError, AuditRecord, AuditSink, AwsConfig, BreakerConfig, Claim, Config,
+    ConfigError, DecisionRecord, EnforcementConfig, EntryState, FileLedger, GuardResult,
+    JsonLinesAudit, KillSwitch, Ledger, LedgerEntry, LedgerError, LedgerKey, MemoryAudit,
+    MemoryLedger, Mode, NotifyConfig, PathConfig, ProtectConfig, Protection, RateLimit, Remediator,
+    RemediatorBuilder, Report, TagRule, TracingAudit,
 };

@@ -39,7 +39,9 @@ pub use config::{
     AwsConfig, BreakerConfig, Config, ConfigError, EnforcementConfig, NotifyConfig, PathConfig,
 };
 pub use guard::{GuardResult, KillSwitch, ProtectConfig, Protection, RateLimit, TagRule};
-pub use ledger::{Claim, EntryState, FileLedger, Ledger, LedgerEntry, LedgerError, LedgerKey, MemoryLedger};
+pub use ledger::{
+    Claim, EntryState, FileLedger, Ledger, LedgerEntry, LedgerError, LedgerKey, MemoryLedger,
+};
 
 use guard::{Admission, Limiter};
 use ledger::now_rfc3339;
@@ -205,7 +207,11 @@ impl Remediator {
             }
             records.insert(0, record);
             for record in records {
-                if let Err(e) = inner.audit.record(&AuditRecord::Action(record.clone())).await {
+                if let Err(e) = inner
+                    .audit
+                    .record(&AuditRecord::Action(record.clone()))
+                    .await
+                {
                     tracing::error!("{e}");
                     report.audit_errors.push(e.to_string());
                 }
@@ -230,26 +236,27 @@ impl Remediator {
     {
         let mut tasks = JoinSet::new();
         let mut meta: HashMap<tokio::task::Id, (usize, String, String)> = HashMap::new();
-        let mut finish = |joined: Result<(usize, Report), tokio::task::JoinError>,
-                          meta: &mut HashMap<tokio::task::Id, (usize, String, String)>| {
-            match joined {
-                Ok((index, report)) => on_report(index, report),
-                Err(e) => {
-                    if let Some((index, finding_id, finding_type)) = meta.remove(&e.id()) {
-                        on_report(
-                            index,
-                            Report {
-                                finding_id,
-                                finding_type,
-                                mode: self.mode(),
-                                actions: Vec::new(),
-                                audit_errors: vec![format!("remediation task failed: {e}")],
-                            },
-                        );
+        let mut finish =
+            |joined: Result<(usize, Report), tokio::task::JoinError>,
+             meta: &mut HashMap<tokio::task::Id, (usize, String, String)>| {
+                match joined {
+                    Ok((index, report)) => on_report(index, report),
+                    Err(e) => {
+                        if let Some((index, finding_id, finding_type)) = meta.remove(&e.id()) {
+                            on_report(
+                                index,
+                                Report {
+                                    finding_id,
+                                    finding_type,
+                                    mode: self.mode(),
+                                    actions: Vec::new(),
+                                    audit_errors: vec![format!("remediation task failed: {e}")],
+                                },
+                            );
+                        }
                     }
                 }
-            }
-        };
+            };
         for (index, (finding, plan)) in items.into_iter().enumerate() {
             while tasks.len() >= self.inner.concurrency {
                 if let Some(joined) = tasks.join_next_with_id().await {
@@ -363,7 +370,11 @@ impl Remediator {
             if let Some(outcome) = self.rate_limit(finding, action, guards, extra).await {
                 return outcome;
             }
-            let detail = if inner.enforce { "shadow mode" } else { "dry run" };
+            let detail = if inner.enforce {
+                "shadow mode"
+            } else {
+                "dry run"
+            };
             guards.push(GuardResult::block("enforcement", detail));
             let outcome =
                 execute_isolated(&inner.dry, finding, action, &planned.sources, prior).await;
@@ -387,12 +398,10 @@ impl Remediator {
             }
             Err(e) => {
                 guards.push(GuardResult::block("ledger", e.to_string()));
-                return Outcome::Failed(
-                    crate::ActionError::new(
-                        ErrorKind::Unavailable,
-                        format!("not executed: cannot claim the action in the ledger: {e}"),
-                    ),
-                );
+                return Outcome::Failed(crate::ActionError::new(
+                    ErrorKind::Unavailable,
+                    format!("not executed: cannot claim the action in the ledger: {e}"),
+                ));
             }
         }
         if let Some(outcome) = self.rate_limit(finding, action, guards, extra).await {
@@ -403,7 +412,9 @@ impl Remediator {
             execute_isolated(&inner.executor, finding, action, &planned.sources, prior).await;
         if outcome.is_success() {
             let details = match &outcome {
-                Outcome::Executed { details } | Outcome::AlreadyDone { details } => details.as_str(),
+                Outcome::Executed { details } | Outcome::AlreadyDone { details } => {
+                    details.as_str()
+                }
                 _ => "",
             };
             if let Err(e) = inner.ledger.complete(&key, details).await {

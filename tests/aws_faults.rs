@@ -1,4 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 //! The AWS executors with the endpoint down (a closed loopback port) or hanging (a listener that
 //! never answers): every action ends in a recorded failed outcome, nothing is lost, nothing panics.
 #![cfg(feature = "aws")]
@@ -67,7 +73,10 @@ async fn run_against(url: &str) -> (remedy::Report, MemoryAudit, Duration) {
         .build();
     let start = Instant::now();
     let report = remediator
-        .run(&FindingContext::new("f-down", "UnauthorizedAccess:IAMUser/MaliciousIPCaller"), &plan())
+        .run(
+            &FindingContext::new("f-down", "UnauthorizedAccess:IAMUser/MaliciousIPCaller"),
+            &plan(),
+        )
         .await;
     (report, audit, start.elapsed())
 }
@@ -77,7 +86,10 @@ fn assert_all_failed(report: &remedy::Report, audit: &MemoryAudit, kinds: &[Erro
     let records = audit.actions();
     assert_eq!(records.len(), 3, "every action has its audit record");
     for record in records {
-        let error = record.outcome.error().unwrap_or_else(|| panic!("{}", record.outcome));
+        let error = record
+            .outcome
+            .error()
+            .unwrap_or_else(|| panic!("{}", record.outcome));
         assert!(kinds.contains(&error.kind()), "{error}");
     }
 }
@@ -85,7 +97,11 @@ fn assert_all_failed(report: &remedy::Report, audit: &MemoryAudit, kinds: &[Erro
 #[tokio::test]
 async fn endpoint_down() {
     // A port that was just free: connections are refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let (report, audit, took) = run_against(&format!("http://127.0.0.1:{port}")).await;
     assert_all_failed(&report, &audit, &[ErrorKind::Unavailable]);
     assert!(took < Duration::from_secs(20), "{took:?}");

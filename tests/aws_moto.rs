@@ -1,4 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 //! End to end against moto: `remedy run POLICY_DIR FINDING [--execute]` with the real SDK
 //! clients over HTTP. Needs `AWS_ENDPOINT_URL` (see `scripts/test.sh`); without it every test
 //! says it did not run and why, and passes.
@@ -66,8 +72,15 @@ fn remedy(url: &str, args: &[&str]) -> (Vec<Value>, String, bool) {
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let records = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    (records, String::from_utf8_lossy(&out.stderr).into_owned(), out.status.success())
+    let records = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (
+        records,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.success(),
+    )
 }
 
 /// A copy of a bundled finding with its id, user and key replaced.
@@ -108,7 +121,12 @@ path = "audit.jsonl"
 
 async fn topic(url: &str) -> String {
     let sns = aws_sdk_sns::Client::new(&sdk(url).await);
-    let out = sns.create_topic().name("remedy-security").send().await.unwrap();
+    let out = sns
+        .create_topic()
+        .name("remedy-security")
+        .send()
+        .await
+        .unwrap();
     out.topic_arn().unwrap().to_owned()
 }
 
@@ -116,7 +134,12 @@ async fn user_with_two_keys(iam: &aws_sdk_iam::Client, user: &str) -> (String, S
     iam.create_user().user_name(user).send().await.unwrap();
     let mut keys = Vec::new();
     for _ in 0..2 {
-        let k = iam.create_access_key().user_name(user).send().await.unwrap();
+        let k = iam
+            .create_access_key()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap();
         keys.push(k.access_key().unwrap().access_key_id().to_owned());
     }
     (keys[0].clone(), keys[1].clone())
@@ -147,36 +170,81 @@ async fn iam_scenario_disables_exactly_the_named_key_once() {
     let user = unique("compromised-");
     let (key, other) = user_with_two_keys(&iam, &user).await;
     let id = unique("iam");
-    let finding = finding(dir.path(), IAM_FINDING, &[(IAM_USER, &user), (IAM_KEY, &key), (IAM_ID, &id)]);
+    let finding = finding(
+        dir.path(),
+        IAM_FINDING,
+        &[(IAM_USER, &user), (IAM_KEY, &key), (IAM_ID, &id)],
+    );
     let config = config(dir.path(), &topic(&url).await);
 
     // Without --execute nothing changes.
     let (records, stderr, ok) = remedy(&url, &["run", "policies", &finding, "--config", &config]);
     assert!(ok, "{stderr}");
-    assert_eq!(record(&records, "disable_access_key")["outcome"]["reason"]["kind"], "dry_run");
+    assert_eq!(
+        record(&records, "disable_access_key")["outcome"]["reason"]["kind"],
+        "dry_run"
+    );
     assert!(active(&iam, &user, &key).await);
 
     // With --execute: exactly that key, the other stays active, the notification is published.
-    let (records, stderr, ok) =
-        remedy(&url, &["run", "policies", &finding, "--config", &config, "--execute"]);
+    let (records, stderr, ok) = remedy(
+        &url,
+        &[
+            "run",
+            "policies",
+            &finding,
+            "--config",
+            &config,
+            "--execute",
+        ],
+    );
     assert!(ok, "{stderr}");
-    assert_eq!(record(&records, "disable_access_key")["outcome"]["status"], "executed", "{records:#?}");
+    assert_eq!(
+        record(&records, "disable_access_key")["outcome"]["status"],
+        "executed",
+        "{records:#?}"
+    );
     let notify = record(&records, "notify");
     assert_eq!(notify["outcome"]["status"], "executed", "{notify:#?}");
-    assert!(notify["outcome"]["details"].as_str().unwrap().contains("published"));
+    assert!(
+        notify["outcome"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("published")
+    );
     assert!(!active(&iam, &user, &key).await);
     assert!(active(&iam, &user, &other).await);
 
     // The same finding again: nothing executes again.
-    let (records, stderr, ok) =
-        remedy(&url, &["run", "policies", &finding, "--config", &config, "--execute"]);
+    let (records, stderr, ok) = remedy(
+        &url,
+        &[
+            "run",
+            "policies",
+            &finding,
+            "--config",
+            &config,
+            "--execute",
+        ],
+    );
     assert!(ok, "{stderr}");
-    assert!(records.iter().all(|r| r["outcome"]["status"] == "already_done"), "{records:#?}");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["outcome"]["status"] == "already_done"),
+        "{records:#?}"
+    );
 
     // Every decision and outcome is in the audit trail.
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
-    let lines: Vec<Value> = audit.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.iter().filter(|l| l["record"] == "decision").count(), 3);
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.iter().filter(|l| l["record"] == "decision").count(),
+        3
+    );
     assert_eq!(lines.iter().filter(|l| l["record"] == "action").count(), 6);
 }
 
@@ -188,13 +256,29 @@ async fn a_protected_user_is_never_touched() {
     let user = unique("protected-");
     let (key, _) = user_with_two_keys(&iam, &user).await;
     let id = unique("iam");
-    let finding = finding(dir.path(), IAM_FINDING, &[(IAM_USER, &user), (IAM_KEY, &key), (IAM_ID, &id)]);
+    let finding = finding(
+        dir.path(),
+        IAM_FINDING,
+        &[(IAM_USER, &user), (IAM_KEY, &key), (IAM_ID, &id)],
+    );
     let config = config(dir.path(), &topic(&url).await);
-    let (records, stderr, ok) =
-        remedy(&url, &["run", "policies", &finding, "--config", &config, "--execute"]);
+    let (records, stderr, ok) = remedy(
+        &url,
+        &[
+            "run",
+            "policies",
+            &finding,
+            "--config",
+            &config,
+            "--execute",
+        ],
+    );
     assert!(ok, "{stderr}");
     let disable = record(&records, "disable_access_key");
-    assert_eq!(disable["outcome"]["details"], "protected by user `protected-*`");
+    assert_eq!(
+        disable["outcome"]["details"],
+        "protected by user `protected-*`"
+    );
     assert!(active(&iam, &user, &key).await);
 }
 
@@ -224,10 +308,16 @@ fn decide(finding) {
     let finding = finding(dir.path(), EC2_FINDING, &[(EC2_ID, &id)]);
     let config = config(dir.path(), &topic(&url).await);
     let policies = policies.display().to_string();
-    let (records, stderr, ok) =
-        remedy(&url, &["run", &policies, &finding, "--config", &config, "--execute"]);
+    let (records, stderr, ok) = remedy(
+        &url,
+        &["run", &policies, &finding, "--config", &config, "--execute"],
+    );
     assert!(ok, "{stderr}");
-    assert_eq!(record(&records, "run_command")["outcome"]["status"], "executed", "{records:#?}");
+    assert_eq!(
+        record(&records, "run_command")["outcome"]["status"],
+        "executed",
+        "{records:#?}"
+    );
     let ssm = aws_sdk_ssm::Client::new(&sdk(&url).await);
     let commands = ssm.list_commands().send().await.unwrap();
     let ours: Vec<_> = commands

@@ -1,4 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 //! One conformance suite for every executor: the in-memory ones, the same behind `Box<dyn>`,
 //! `Arc<dyn>`, a router and the retry/timeout wrappers, and the AWS ones against moto (when
 //! `AWS_ENDPOINT_URL` is set, see `scripts/test.sh`).
@@ -99,7 +105,10 @@ fn disable(user: &str, key: &str) -> Action {
 }
 
 fn finding(user_type: &str) -> FindingContext {
-    let mut f = FindingContext::new(unique("finding"), "UnauthorizedAccess:IAMUser/MaliciousIPCaller");
+    let mut f = FindingContext::new(
+        unique("finding"),
+        "UnauthorizedAccess:IAMUser/MaliciousIPCaller",
+    );
     f.user_type = Some(user_type.into());
     f
 }
@@ -120,7 +129,10 @@ async fn iam_conformance(backend: &dyn IamBackend) {
     let o = exec(&*e, &disable(&user, &key), &f).await;
     assert!(matches!(o, Outcome::Executed { .. }), "{name}: {o}");
     assert!(!backend.is_active(&user, &key).await, "{name}");
-    assert!(backend.is_active(&user, &other).await, "{name}: other key touched");
+    assert!(
+        backend.is_active(&user, &other).await,
+        "{name}: other key touched"
+    );
 
     // Second time: already done.
     let o = exec(&*e, &disable(&user, &key), &f).await;
@@ -130,17 +142,28 @@ async fn iam_conformance(backend: &dyn IamBackend) {
     let someone = unique("user");
     let (their_key, _) = backend.user_with_two_keys(&someone).await;
     let o = exec(&*e, &disable(&user, &their_key), &f).await;
-    assert_eq!(o.error().map(|e| e.kind()), Some(ErrorKind::NotFound), "{name}: {o}");
+    assert_eq!(
+        o.error().map(|e| e.kind()),
+        Some(ErrorKind::NotFound),
+        "{name}: {o}"
+    );
     assert!(backend.is_active(&someone, &their_key).await, "{name}");
 
     // An unknown user: not found.
     let o = exec(&*e, &disable(&unique("ghost"), &other), &f).await;
-    assert_eq!(o.error().map(|e| e.kind()), Some(ErrorKind::NotFound), "{name}: {o}");
+    assert_eq!(
+        o.error().map(|e| e.kind()),
+        Some(ErrorKind::NotFound),
+        "{name}: {o}"
+    );
     assert!(backend.is_active(&user, &other).await, "{name}");
 
     // Temporary credentials and assumed roles: skipped with advice, nothing changed.
     let o = exec(&*e, &disable(&user, "ASIAIOSFODNN7EXAMPLE"), &f).await;
-    assert!(matches!(o, Outcome::Skipped(SkipReason::TemporaryCredentials { .. })), "{name}: {o}");
+    assert!(
+        matches!(o, Outcome::Skipped(SkipReason::TemporaryCredentials { .. })),
+        "{name}: {o}"
+    );
     let o = exec(&*e, &disable(&user, &other), &finding("AssumedRole")).await;
     match o {
         Outcome::Skipped(SkipReason::TemporaryCredentials { advice }) => {
@@ -156,7 +179,11 @@ async fn iam_conformance(backend: &dyn IamBackend) {
         message: "m".into(),
     });
     let o = exec(&*e, &notify, &f).await;
-    assert_eq!(o.error().map(|e| e.kind()), Some(ErrorKind::Unsupported), "{name}: {o}");
+    assert_eq!(
+        o.error().map(|e| e.kind()),
+        Some(ErrorKind::Unsupported),
+        "{name}: {o}"
+    );
 
     // Dry run around it: reports, changes nothing.
     // (IAM allows two keys per user: a new user.)
@@ -164,8 +191,14 @@ async fn iam_conformance(backend: &dyn IamBackend) {
     let (k3, _) = backend.user_with_two_keys(&third).await;
     let dry = DryRun::new(Arc::clone(&e));
     let o = exec(&dry, &disable(&third, &k3), &f).await;
-    assert!(matches!(o, Outcome::Skipped(SkipReason::DryRun { .. })), "{name}: {o}");
-    assert!(backend.is_active(&third, &k3).await, "{name}: dry run changed something");
+    assert!(
+        matches!(o, Outcome::Skipped(SkipReason::DryRun { .. })),
+        "{name}: {o}"
+    );
+    assert!(
+        backend.is_active(&third, &k3).await,
+        "{name}: dry run changed something"
+    );
 }
 
 #[tokio::test]
@@ -198,9 +231,17 @@ where
     let f = finding("IAMUser");
     let o = exec(&*e, &run_command(51), &f).await;
     assert!(matches!(o, Outcome::Executed { .. }), "{name}: {o}");
-    assert_eq!(sent(f.id.clone()).await, 2, "{name}: 51 instances take two calls");
+    assert_eq!(
+        sent(f.id.clone()).await,
+        2,
+        "{name}: 51 instances take two calls"
+    );
     let o = exec(&*e, &disable("alice", "AKIAIOSFODNN7EXAMPLE"), &f).await;
-    assert_eq!(o.error().map(|e| e.kind()), Some(ErrorKind::Unsupported), "{name}: {o}");
+    assert_eq!(
+        o.error().map(|e| e.kind()),
+        Some(ErrorKind::Unsupported),
+        "{name}: {o}"
+    );
 }
 
 #[tokio::test]
@@ -209,7 +250,12 @@ async fn in_memory_ssm_conforms() {
     let count = |ssm: MemorySsm| {
         move |id: String| {
             let ssm = ssm.clone();
-            async move { ssm.commands().iter().filter(|c| c.comment.contains(&id)).count() }
+            async move {
+                ssm.commands()
+                    .iter()
+                    .filter(|c| c.comment.contains(&id))
+                    .count()
+            }
         }
     };
     ssm_conformance("memory", ssm.clone().into_arc(), count(ssm.clone())).await;
@@ -227,7 +273,11 @@ async fn notify_conformance(name: &str, e: Arc<dyn Executor>) {
     let o = exec(&*e, &action, &f).await;
     assert!(matches!(o, Outcome::Executed { .. }), "{name}: {o}");
     let o = exec(&*e, &run_command(1), &f).await;
-    assert_eq!(o.error().map(|e| e.kind()), Some(ErrorKind::Unsupported), "{name}: {o}");
+    assert_eq!(
+        o.error().map(|e| e.kind()),
+        Some(ErrorKind::Unsupported),
+        "{name}: {o}"
+    );
 }
 
 #[tokio::test]
@@ -294,7 +344,12 @@ async fn retry_retries_only_transient_failures_of_idempotent_kinds() {
     assert!(o.error().is_some());
     assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
     let inner = flaky(ErrorKind::Unavailable, 1);
-    let o = exec(&backoff(Arc::clone(&inner)).retry_non_idempotent(true), &run_command(1), &f).await;
+    let o = exec(
+        &backoff(Arc::clone(&inner)).retry_non_idempotent(true),
+        &run_command(1),
+        &f,
+    )
+    .await;
     assert!(o.is_success());
 }
 
@@ -319,7 +374,10 @@ async fn timeout_turns_a_slow_action_into_a_failure() {
     .await;
     let e = o.error().unwrap();
     assert_eq!(e.kind(), ErrorKind::Timeout);
-    assert!(!e.retryable(), "run_command's effect is unknown: not retryable");
+    assert!(
+        !e.retryable(),
+        "run_command's effect is unknown: not retryable"
+    );
 }
 
 #[cfg(feature = "aws")]
@@ -331,7 +389,9 @@ mod moto {
         match std::env::var("AWS_ENDPOINT_URL") {
             Ok(url) => Some(url),
             Err(_) => {
-                eprintln!("moto conformance not run: AWS_ENDPOINT_URL is not set (use scripts/test.sh)");
+                eprintln!(
+                    "moto conformance not run: AWS_ENDPOINT_URL is not set (use scripts/test.sh)"
+                );
                 None
             }
         }
@@ -372,13 +432,25 @@ mod moto {
             let _ = self.iam.create_user().user_name(user).send().await;
             let mut keys = Vec::new();
             for _ in 0..2 {
-                let k = self.iam.create_access_key().user_name(user).send().await.unwrap();
+                let k = self
+                    .iam
+                    .create_access_key()
+                    .user_name(user)
+                    .send()
+                    .await
+                    .unwrap();
                 keys.push(k.access_key().unwrap().access_key_id().to_owned());
             }
             (keys[0].clone(), keys[1].clone())
         }
         async fn is_active(&self, user: &str, key: &str) -> bool {
-            let out = self.iam.list_access_keys().user_name(user).send().await.unwrap();
+            let out = self
+                .iam
+                .list_access_keys()
+                .user_name(user)
+                .send()
+                .await
+                .unwrap();
             let meta = out
                 .access_key_metadata()
                 .iter()
@@ -393,7 +465,9 @@ mod moto {
         let Some(url) = endpoint() else { return };
         let backend = Moto {
             iam: aws_sdk_iam::Client::new(&sdk(&url).await),
-            executor: DisableAccessKeyExecutor::new(&settings(&url)).await.into_arc(),
+            executor: DisableAccessKeyExecutor::new(&settings(&url))
+                .await
+                .into_arc(),
         };
         iam_conformance(&backend).await;
     }
@@ -420,9 +494,17 @@ mod moto {
     async fn aws_sns_notifier_conforms_against_moto() {
         let Some(url) = endpoint() else { return };
         let sns = aws_sdk_sns::Client::new(&sdk(&url).await);
-        let topic = sns.create_topic().name("remedy-conformance").send().await.unwrap();
+        let topic = sns
+            .create_topic()
+            .name("remedy-conformance")
+            .send()
+            .await
+            .unwrap();
         let arn = topic.topic_arn().unwrap();
-        notify_conformance("aws (moto)", SnsNotifier::new(&settings(&url), arn).await.into_arc())
-            .await;
+        notify_conformance(
+            "aws (moto)",
+            SnsNotifier::new(&settings(&url), arn).await.into_arc(),
+        )
+        .await;
     }
 }

@@ -1,4 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 //! The remediator: dry run, enforcement, guards, idempotency, audit, concurrency.
 
 use std::sync::Arc;
@@ -8,9 +14,8 @@ use async_trait::async_trait;
 use remedy::{
     AccessKeyId, Action, ActionKind, ActionRequest, AuditRecord, DisableAccessKey, ErrorKind,
     Executor, ExecutorExt, FileLedger, FindingContext, InstanceId, JsonLinesAudit, KillSwitch,
-    MemoryAudit, MemoryIam, MemoryNotifier, MemorySsm, Mode, Notify, Outcome, Plan,
-    ProtectConfig, Protection, RateLimit, Remediator, Router, RunCommand, SkipReason, Source,
-    UserName,
+    MemoryAudit, MemoryIam, MemoryNotifier, MemorySsm, Mode, Notify, Outcome, Plan, ProtectConfig,
+    Protection, RateLimit, Remediator, Router, RunCommand, SkipReason, Source, UserName,
 };
 
 const USER: &str = "alice";
@@ -101,7 +106,11 @@ fn finding(id: &str) -> FindingContext {
 }
 
 fn iam_plan(id: &str) -> Plan {
-    plan(id, vec![notify("key disabled"), disable(USER, KEY)], "disable-key")
+    plan(
+        id,
+        vec![notify("key disabled"), disable(USER, KEY)],
+        "disable-key",
+    )
 }
 
 #[tokio::test]
@@ -133,7 +142,11 @@ async fn enforcing_disables_exactly_the_key_and_reports_it_in_the_notification()
     assert_eq!(w.iam.is_active(USER, OTHER), Some(true));
     let messages = w.notifier.messages();
     assert_eq!(messages.len(), 1);
-    assert!(messages[0].body.contains("set to inactive"), "{}", messages[0].body);
+    assert!(
+        messages[0].body.contains("set to inactive"),
+        "{}",
+        messages[0].body
+    );
     assert!(messages[0].body.contains("finding id: f1"));
 }
 
@@ -181,12 +194,26 @@ async fn protected_users_are_never_touched() {
         ..ProtectConfig::default()
     })
     .unwrap();
-    let r = w.remediator().enforce(true).with_protection(protection).build();
-    let p = plan("f2", vec![disable("break-glass-1", "AKIABREAKGLASS000000")], "p");
+    let r = w
+        .remediator()
+        .enforce(true)
+        .with_protection(protection)
+        .build();
+    let p = plan(
+        "f2",
+        vec![disable("break-glass-1", "AKIABREAKGLASS000000")],
+        "p",
+    );
     let report = r.run(&finding("f2"), &p).await;
     let outcome = &report.actions[0].outcome;
-    assert_eq!(outcome.to_string(), "skipped: protected by user `break-glass-*`");
-    assert_eq!(w.iam.is_active("break-glass-1", "AKIABREAKGLASS000000"), Some(true));
+    assert_eq!(
+        outcome.to_string(),
+        "skipped: protected by user `break-glass-*`"
+    );
+    assert_eq!(
+        w.iam.is_active("break-glass-1", "AKIABREAKGLASS000000"),
+        Some(true)
+    );
     let guards = &report.actions[0].guards;
     assert!(guards.iter().any(|g| g.guard == "protection" && !g.passed));
 }
@@ -235,7 +262,10 @@ async fn sample_findings_never_lead_to_destructive_actions() {
     let mut p = iam_plan("f1");
     p.sample = true;
     let report = r.run(&finding("f1"), &p).await;
-    assert!(matches!(report.actions[0].outcome, Outcome::Skipped(SkipReason::Sample)));
+    assert!(matches!(
+        report.actions[0].outcome,
+        Outcome::Skipped(SkipReason::Sample)
+    ));
     assert_eq!(w.iam.is_active(USER, KEY), Some(true));
 }
 
@@ -243,7 +273,8 @@ async fn sample_findings_never_lead_to_destructive_actions() {
 async fn the_rate_limit_trips_the_breaker_which_notifies_and_blocks() {
     let w = World::new();
     for i in 0..4 {
-        w.iam.add_key(&format!("user{i}"), &format!("AKIAUSERKEY0000000{i:02}"));
+        w.iam
+            .add_key(&format!("user{i}"), &format!("AKIAUSERKEY0000000{i:02}"));
     }
     let r = w
         .remediator()
@@ -262,18 +293,36 @@ async fn the_rate_limit_trips_the_breaker_which_notifies_and_blocks() {
         let id = format!("f{i}");
         let p = plan(
             &id,
-            vec![disable(&format!("user{i}"), &format!("AKIAUSERKEY0000000{i:02}"))],
+            vec![disable(
+                &format!("user{i}"),
+                &format!("AKIAUSERKEY0000000{i:02}"),
+            )],
             "p",
         );
         let report = r.run(&finding(&id), &p).await;
-        outcomes.push(report.actions.iter().map(|a| a.outcome.clone()).collect::<Vec<_>>());
+        outcomes.push(
+            report
+                .actions
+                .iter()
+                .map(|a| a.outcome.clone())
+                .collect::<Vec<_>>(),
+        );
     }
-    assert!(outcomes[0][0].is_success() && outcomes[1][0].is_success(), "{outcomes:#?}");
-    assert!(matches!(outcomes[2][0], Outcome::Skipped(SkipReason::RateLimited { .. })));
+    assert!(
+        outcomes[0][0].is_success() && outcomes[1][0].is_success(),
+        "{outcomes:#?}"
+    );
+    assert!(matches!(
+        outcomes[2][0],
+        Outcome::Skipped(SkipReason::RateLimited { .. })
+    ));
     // The breaker's own notification is part of the report of the finding that tripped it.
     assert_eq!(outcomes[2].len(), 2);
     assert!(outcomes[2][1].is_success());
-    assert!(matches!(outcomes[3][0], Outcome::Skipped(SkipReason::CircuitOpen { .. })));
+    assert!(matches!(
+        outcomes[3][0],
+        Outcome::Skipped(SkipReason::CircuitOpen { .. })
+    ));
     let messages = w.notifier.messages();
     assert_eq!(messages.len(), 1);
     assert!(messages[0].body.contains("circuit breaker tripped"));
@@ -304,7 +353,10 @@ impl Executor for Panicking {
 async fn failures_and_panics_are_recorded_and_can_be_retried_later() {
     let audit = MemoryAudit::new();
     let router = Router::new()
-        .with(ActionKind::DISABLE_ACCESS_KEY, Arc::new(Broken(ErrorKind::Unavailable)))
+        .with(
+            ActionKind::DISABLE_ACCESS_KEY,
+            Arc::new(Broken(ErrorKind::Unavailable)),
+        )
         .with(ActionKind::RUN_COMMAND, Arc::new(Panicking));
     let r = Remediator::builder(router.into_arc())
         .with_audit(Arc::new(audit.clone()))
@@ -319,9 +371,15 @@ async fn failures_and_panics_are_recorded_and_can_be_retried_later() {
     let report = r.run(&finding("f1"), &p).await;
     let statuses: Vec<_> = report.actions.iter().map(|a| a.outcome.status()).collect();
     assert_eq!(statuses, ["failed", "failed", "failed"]);
-    assert_eq!(report.actions[0].outcome.error().unwrap().kind(), ErrorKind::Unavailable);
+    assert_eq!(
+        report.actions[0].outcome.error().unwrap().kind(),
+        ErrorKind::Unavailable
+    );
     assert!(report.actions[1].outcome.to_string().contains("panicked"));
-    assert_eq!(report.actions[2].outcome.error().unwrap().kind(), ErrorKind::Unsupported);
+    assert_eq!(
+        report.actions[2].outcome.error().unwrap().kind(),
+        ErrorKind::Unsupported
+    );
     assert_eq!(audit.actions().len(), 3);
     // The failed claim was released: the next delivery tries again.
     let again = r.run(&finding("f1"), &p).await;
@@ -339,8 +397,10 @@ async fn the_json_lines_audit_holds_every_record() {
         .build();
     r.run(&finding("f1"), &iam_plan("f1")).await;
     let text = std::fs::read_to_string(&path).unwrap();
-    let lines: Vec<serde_json::Value> =
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["record"], "decision");
     let action = &lines[1];
@@ -359,7 +419,8 @@ async fn the_json_lines_audit_holds_every_record() {
 async fn many_findings_run_concurrently_and_a_failure_does_not_stop_the_others() {
     let w = World::new();
     for i in 0..40 {
-        w.iam.add_key(&format!("u{i}"), &format!("AKIACONCURRENT000{i:03}"));
+        w.iam
+            .add_key(&format!("u{i}"), &format!("AKIACONCURRENT000{i:03}"));
     }
     let r = w.remediator().enforce(true).with_concurrency(4).build();
     let items = (0..41).map(|i| {
@@ -367,7 +428,10 @@ async fn many_findings_run_concurrently_and_a_failure_does_not_stop_the_others()
         // Finding 40 names a key that does not exist: it fails, the others succeed.
         let p = plan(
             &id,
-            vec![disable(&format!("u{i}"), &format!("AKIACONCURRENT000{i:03}"))],
+            vec![disable(
+                &format!("u{i}"),
+                &format!("AKIACONCURRENT000{i:03}"),
+            )],
             "p",
         );
         (finding(&id), p)

@@ -16,13 +16,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// User name to the user's keys, each with whether it is active.
+type Users = BTreeMap<String, Vec<(String, bool)>>;
+
 /// An in-memory IAM: users and their access keys; carries out `disable_access_key` exactly as the
 /// AWS executor does (ownership check, already inactive, temporary credentials, read-back).
 ///
 /// Clones share the same store.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryIam {
-    users: Arc<Mutex<BTreeMap<String, Vec<(String, bool)>>>>,
+    users: Arc<Mutex<Users>>,
 }
 
 impl MemoryIam {
@@ -57,7 +60,10 @@ impl MemoryIam {
 
     /// The user's keys with whether each is active.
     pub fn keys(&self, user_name: &str) -> Vec<(String, bool)> {
-        lock(&self.users).get(user_name).cloned().unwrap_or_default()
+        lock(&self.users)
+            .get(user_name)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -71,7 +77,8 @@ impl Executor for MemoryIam {
             );
         };
         let (user, key) = (d.user_name.as_str(), d.access_key_id.as_str());
-        if let Some(advice) = temporary_credentials_advice(key, request.finding.user_type.as_deref())
+        if let Some(advice) =
+            temporary_credentials_advice(key, request.finding.user_type.as_deref())
         {
             return Outcome::Skipped(SkipReason::TemporaryCredentials { advice });
         }

@@ -35,14 +35,24 @@ impl Notification {
             "remedy: {} {} in {}",
             f.severity_band(),
             f.finding_type,
-            if f.account_id.is_empty() { "?" } else { &f.account_id }
+            if f.account_id.is_empty() {
+                "?"
+            } else {
+                &f.account_id
+            }
         );
         if f.sample {
             subject.insert_str(0, "[sample] ");
         }
         let subject: String = subject
             .chars()
-            .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
             .collect();
         let subject = truncate_ascii(&subject, MAX_SUBJECT);
 
@@ -110,7 +120,10 @@ fn truncate_ascii(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
-    let mut out = text.get(..max.saturating_sub(3)).unwrap_or_default().to_owned();
+    let mut out = text
+        .get(..max.saturating_sub(3))
+        .unwrap_or_default()
+        .to_owned();
     out.push_str("...");
     out
 }
@@ -135,7 +148,10 @@ impl Executor for TracingNotifier {
         let Some(n) = Notification::render(request) else {
             return Outcome::failed(
                 ErrorKind::Unsupported,
-                format!("the tracing notifier cannot carry out `{}`", request.action.kind()),
+                format!(
+                    "the tracing notifier cannot carry out `{}`",
+                    request.action.kind()
+                ),
             );
         };
         tracing::warn!(

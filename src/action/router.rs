@@ -99,10 +99,17 @@ impl Executor for ChannelRouter {
         let Action::Notify(notify) = request.action else {
             return Outcome::failed(
                 ErrorKind::Unsupported,
-                format!("a channel router cannot carry out `{}`", request.action.kind()),
+                format!(
+                    "a channel router cannot carry out `{}`",
+                    request.action.kind()
+                ),
             );
         };
-        match self.channels.get(&notify.channel).or(self.fallback.as_ref()) {
+        match self
+            .channels
+            .get(&notify.channel)
+            .or(self.fallback.as_ref())
+        {
             Some(notifier) => notifier.execute(request).await,
             None => Outcome::failed(
                 ErrorKind::Unsupported,

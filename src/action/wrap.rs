@@ -61,7 +61,8 @@ impl<E: Executor> Executor for DryRun<E> {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
         if let Action::DisableAccessKey(d) = request.action {
             let user_type = request.finding.user_type.as_deref();
-            if let Some(advice) = temporary_credentials_advice(d.access_key_id.as_str(), user_type) {
+            if let Some(advice) = temporary_credentials_advice(d.access_key_id.as_str(), user_type)
+            {
                 return Outcome::Skipped(SkipReason::TemporaryCredentials { advice });
             }
         }
@@ -130,11 +131,13 @@ impl<E: Executor> Executor for Retry<E> {
             };
             if !retry {
                 return match outcome {
-                    Outcome::Failed(e) if attempt > 1 => Outcome::Failed(super::ActionError::new(
-                        e.kind(),
-                        format!("{} (after {attempt} attempts)", e.message()),
-                    )
-                    .with_retryable(e.retryable())),
+                    Outcome::Failed(e) if attempt > 1 => Outcome::Failed(
+                        super::ActionError::new(
+                            e.kind(),
+                            format!("{} (after {attempt} attempts)", e.message()),
+                        )
+                        .with_retryable(e.retryable()),
+                    ),
                     other => other,
                 };
             }

@@ -10,29 +10,58 @@ use crate::action::{ActionError, ErrorKind};
 /// The kind of a service error from its code, then its HTTP status.
 fn kind_of(code: Option<&str>, status: Option<u16>) -> ErrorKind {
     match code.unwrap_or_default() {
-        "NoSuchEntity" | "NotFound" | "NotFoundException" | "InvalidInstanceId"
-        | "InvalidDocument" | "InvocationDoesNotExist" | "ResourceNotFoundException" => {
+        "NoSuchEntity"
+        | "NotFound"
+        | "NotFoundException"
+        | "InvalidInstanceId"
+        | "InvalidDocument"
+        | "InvocationDoesNotExist"
+        | "ResourceNotFoundException" => {
             return ErrorKind::NotFound;
         }
-        "AccessDenied" | "AccessDeniedException" | "AuthorizationError" | "UnauthorizedOperation"
-        | "InvalidClientTokenId" | "ExpiredToken" | "ExpiredTokenException"
-        | "UnrecognizedClientException" | "SignatureDoesNotMatch" | "InvalidAccessKeyId" => {
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "AuthorizationError"
+        | "UnauthorizedOperation"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "UnrecognizedClientException"
+        | "SignatureDoesNotMatch"
+        | "InvalidAccessKeyId" => {
             return ErrorKind::PermissionDenied;
         }
-        "Throttling" | "ThrottlingException" | "ThrottledException" | "TooManyRequestsException"
-        | "RequestLimitExceeded" | "TooManyUpdates" | "RequestThrottled" => {
+        "Throttling"
+        | "ThrottlingException"
+        | "ThrottledException"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "TooManyUpdates"
+        | "RequestThrottled" => {
             return ErrorKind::Throttled;
         }
-        "ValidationError" | "ValidationException" | "InvalidInput" | "InvalidParameter"
-        | "InvalidParameterValue" | "InvalidParameterException" | "InvalidParameters"
-        | "MalformedPolicyDocument" | "InvalidOutputFolder" | "InvalidRole" => {
+        "ValidationError"
+        | "ValidationException"
+        | "InvalidInput"
+        | "InvalidParameter"
+        | "InvalidParameterValue"
+        | "InvalidParameterException"
+        | "InvalidParameters"
+        | "MalformedPolicyDocument"
+        | "InvalidOutputFolder"
+        | "InvalidRole" => {
             return ErrorKind::InvalidInput;
         }
         "ConcurrentModification" | "EntityAlreadyExists" | "DuplicateInstanceId" => {
             return ErrorKind::Conflict;
         }
-        "ServiceFailure" | "InternalFailure" | "InternalError" | "InternalServerError"
-        | "ServiceUnavailable" | "ServiceUnavailableException" | "KMSThrottlingException" => {
+        "ServiceFailure"
+        | "InternalFailure"
+        | "InternalError"
+        | "InternalServerError"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "KMSThrottlingException" => {
             return ErrorKind::Unavailable;
         }
         _ => {}
@@ -60,7 +89,10 @@ where
             let kind = kind_of(e.code(), Some(status));
             let code = e.code().unwrap_or("unknown error");
             let message = e.message().unwrap_or("no message");
-            ActionError::new(kind, format!("{call} failed ({code}, HTTP {status}): {message}"))
+            ActionError::new(
+                kind,
+                format!("{call} failed ({code}, HTTP {status}): {message}"),
+            )
         }
         SdkError::TimeoutError(_) => ActionError::new(
             ErrorKind::Timeout,
@@ -103,9 +135,15 @@ mod tests {
 
     #[test]
     fn codes_then_statuses() {
-        assert_eq!(kind_of(Some("NoSuchEntity"), Some(404)), ErrorKind::NotFound);
+        assert_eq!(
+            kind_of(Some("NoSuchEntity"), Some(404)),
+            ErrorKind::NotFound
+        );
         assert_eq!(kind_of(Some("Throttling"), Some(400)), ErrorKind::Throttled);
-        assert_eq!(kind_of(Some("AccessDenied"), Some(403)), ErrorKind::PermissionDenied);
+        assert_eq!(
+            kind_of(Some("AccessDenied"), Some(403)),
+            ErrorKind::PermissionDenied
+        );
         assert_eq!(kind_of(None, Some(503)), ErrorKind::Unavailable);
         assert_eq!(kind_of(Some("Weird"), Some(400)), ErrorKind::InvalidInput);
         assert_eq!(kind_of(None, None), ErrorKind::Other);

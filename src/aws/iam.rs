@@ -74,11 +74,15 @@ impl Executor for DisableAccessKeyExecutor {
         let Action::DisableAccessKey(d) = request.action else {
             return Outcome::failed(
                 ErrorKind::Unsupported,
-                format!("the IAM executor cannot carry out `{}`", request.action.kind()),
+                format!(
+                    "the IAM executor cannot carry out `{}`",
+                    request.action.kind()
+                ),
             );
         };
         let (user, key) = (d.user_name.as_str(), d.access_key_id.as_str());
-        if let Some(advice) = temporary_credentials_advice(key, request.finding.user_type.as_deref())
+        if let Some(advice) =
+            temporary_credentials_advice(key, request.finding.user_type.as_deref())
         {
             return Outcome::Skipped(SkipReason::TemporaryCredentials { advice });
         }
@@ -127,7 +131,10 @@ impl Executor for DisableAccessKeyExecutor {
             ),
             Err(e) => Outcome::Failed(ActionError::new(
                 e.kind(),
-                format!("the key was updated but its status could not be read back: {}", e.message()),
+                format!(
+                    "the key was updated but its status could not be read back: {}",
+                    e.message()
+                ),
             )),
         }
     }

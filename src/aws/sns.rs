@@ -52,7 +52,10 @@ impl Executor for SnsNotifier {
         let Some(n) = Notification::render(request) else {
             return Outcome::failed(
                 ErrorKind::Unsupported,
-                format!("the SNS notifier cannot carry out `{}`", request.action.kind()),
+                format!(
+                    "the SNS notifier cannot carry out `{}`",
+                    request.action.kind()
+                ),
             );
         };
         let result = self

@@ -96,7 +96,10 @@ impl Executor for RunCommandExecutor {
         let Action::RunCommand(r) = request.action else {
             return Outcome::failed(
                 ErrorKind::Unsupported,
-                format!("the SSM executor cannot carry out `{}`", request.action.kind()),
+                format!(
+                    "the SSM executor cannot carry out `{}`",
+                    request.action.kind()
+                ),
             );
         };
         if r.instance_ids.is_empty() {
@@ -171,7 +174,10 @@ impl Executor for RunCommandExecutor {
             if !bad.is_empty() {
                 return Outcome::failed(
                     ErrorKind::Other,
-                    format!("{details}; the command did not succeed on {}", bad.join(", ")),
+                    format!(
+                        "{details}; the command did not succeed on {}",
+                        bad.join(", ")
+                    ),
                 );
             }
             details.push_str(if running {

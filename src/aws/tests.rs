@@ -68,7 +68,10 @@ fn sns(rules: &[&Rule]) -> SnsNotifier {
         .interceptor(interceptor(rules))
         .retry_config(retry())
         .build();
-    SnsNotifier::from_client(aws_sdk_sns::Client::from_conf(conf), "arn:aws:sns:us-east-1:1:t")
+    SnsNotifier::from_client(
+        aws_sdk_sns::Client::from_conf(conf),
+        "arn:aws:sns:us-east-1:1:t",
+    )
 }
 
 fn keys(status: StatusType) -> aws_sdk_iam::operation::list_access_keys::ListAccessKeysOutput {
@@ -94,7 +97,10 @@ fn disable(key: &str) -> Action {
 }
 
 fn finding() -> FindingContext {
-    let mut f = FindingContext::new("finding-123", "UnauthorizedAccess:IAMUser/MaliciousIPCaller");
+    let mut f = FindingContext::new(
+        "finding-123",
+        "UnauthorizedAccess:IAMUser/MaliciousIPCaller",
+    );
     f.user_type = Some("IAMUser".into());
     f
 }
@@ -121,7 +127,9 @@ async fn disables_reads_back_and_names_the_user() {
                 && r.access_key_id() == Some(KEY)
                 && r.status() == Some(&StatusType::Inactive)
         })
-        .then_output(|| aws_sdk_iam::operation::update_access_key::UpdateAccessKeyOutput::builder().build());
+        .then_output(|| {
+            aws_sdk_iam::operation::update_access_key::UpdateAccessKeyOutput::builder().build()
+        });
     let outcome = run(&iam(&[&list, &update]), &disable(KEY)).await;
     assert!(matches!(outcome, Outcome::Executed { .. }), "{outcome}");
     assert_eq!(update.num_calls(), 1);
@@ -130,9 +138,11 @@ async fn disables_reads_back_and_names_the_user() {
 
 #[tokio::test]
 async fn a_key_of_another_user_is_not_found_and_nothing_changes() {
-    let list = mock!(aws_sdk_iam::Client::list_access_keys).then_output(|| keys(StatusType::Active));
-    let update = mock!(aws_sdk_iam::Client::update_access_key)
-        .then_output(|| aws_sdk_iam::operation::update_access_key::UpdateAccessKeyOutput::builder().build());
+    let list =
+        mock!(aws_sdk_iam::Client::list_access_keys).then_output(|| keys(StatusType::Active));
+    let update = mock!(aws_sdk_iam::Client::update_access_key).then_output(|| {
+        aws_sdk_iam::operation::update_access_key::UpdateAccessKeyOutput::builder().build()
+    });
     let outcome = run(&iam(&[&list, &update]), &disable("AKIANOTALICESKEY0000")).await;
     assert_eq!(outcome.error().unwrap().kind(), ErrorKind::NotFound);
     assert_eq!(update.num_calls(), 0);
@@ -140,7 +150,8 @@ async fn a_key_of_another_user_is_not_found_and_nothing_changes() {
 
 #[tokio::test]
 async fn inactive_is_already_done_and_a_bad_read_back_fails() {
-    let list = mock!(aws_sdk_iam::Client::list_access_keys).then_output(|| keys(StatusType::Inactive));
+    let list =
+        mock!(aws_sdk_iam::Client::list_access_keys).then_output(|| keys(StatusType::Inactive));
     let outcome = run(&iam(&[&list]), &disable(KEY)).await;
     assert!(matches!(outcome, Outcome::AlreadyDone { .. }), "{outcome}");
 
@@ -149,17 +160,26 @@ async fn inactive_is_already_done_and_a_bad_read_back_fails() {
         .output(|| keys(StatusType::Active))
         .repeatedly()
         .build();
-    let update = mock!(aws_sdk_iam::Client::update_access_key)
-        .then_output(|| aws_sdk_iam::operation::update_access_key::UpdateAccessKeyOutput::builder().build());
+    let update = mock!(aws_sdk_iam::Client::update_access_key).then_output(|| {
+        aws_sdk_iam::operation::update_access_key::UpdateAccessKeyOutput::builder().build()
+    });
     let outcome = run(&iam(&[&list, &update]), &disable(KEY)).await;
-    assert_eq!(outcome.error().unwrap().kind(), ErrorKind::Conflict, "{outcome}");
+    assert_eq!(
+        outcome.error().unwrap().kind(),
+        ErrorKind::Conflict,
+        "{outcome}"
+    );
 }
 
 #[tokio::test]
 async fn temporary_credentials_are_skipped_without_calling_aws() {
-    let list = mock!(aws_sdk_iam::Client::list_access_keys).then_output(|| keys(StatusType::Active));
+    let list =
+        mock!(aws_sdk_iam::Client::list_access_keys).then_output(|| keys(StatusType::Active));
     let outcome = run(&iam(&[&list]), &disable("ASIAIOSFODNN7EXAMPLE")).await;
-    assert!(matches!(outcome, Outcome::Skipped(SkipReason::TemporaryCredentials { .. })));
+    assert!(matches!(
+        outcome,
+        Outcome::Skipped(SkipReason::TemporaryCredentials { .. })
+    ));
     assert_eq!(list.num_calls(), 0);
 }
 
@@ -210,7 +230,10 @@ async fn throttling_and_server_errors_are_failed_outcomes_in_the_audit() {
     assert_eq!(report.count("failed"), 1);
     let records = audit.actions();
     assert_eq!(records.len(), 1);
-    assert_eq!(records[0].outcome.error().unwrap().kind(), ErrorKind::Unavailable);
+    assert_eq!(
+        records[0].outcome.error().unwrap().kind(),
+        ErrorKind::Unavailable
+    );
 }
 
 fn run_command(n: usize) -> Action {
@@ -225,7 +248,11 @@ fn run_command(n: usize) -> Action {
 
 fn sent(id: &str) -> aws_sdk_ssm::operation::send_command::SendCommandOutput {
     aws_sdk_ssm::operation::send_command::SendCommandOutput::builder()
-        .command(aws_sdk_ssm::types::Command::builder().command_id(id).build())
+        .command(
+            aws_sdk_ssm::types::Command::builder()
+                .command_id(id)
+                .build(),
+        )
         .build()
 }
 
@@ -234,7 +261,8 @@ async fn send_command_is_split_by_fifty_and_carries_the_finding_id() {
     let send = mock!(aws_sdk_ssm::Client::send_command)
         .match_requests(|r| {
             r.instance_ids().len() <= 50
-                && r.comment().is_some_and(|c| c.contains("finding-123") && c.len() <= 100)
+                && r.comment()
+                    .is_some_and(|c| c.contains("finding-123") && c.len() <= 100)
                 && r.document_name() == Some("AWS-RunShellScript")
         })
         .sequence()
@@ -250,11 +278,18 @@ async fn send_command_is_split_by_fifty_and_carries_the_finding_id() {
 async fn send_command_is_never_retried_by_the_sdk() {
     let send = mock!(aws_sdk_ssm::Client::send_command)
         .sequence()
-        .http_status(500, Some(r#"{"__type":"InternalServerError","message":"boom"}"#.into()))
+        .http_status(
+            500,
+            Some(r#"{"__type":"InternalServerError","message":"boom"}"#.into()),
+        )
         .repeatedly()
         .build();
     let outcome = run(&ssm(&[&send], Duration::ZERO), &run_command(1)).await;
-    assert_eq!(outcome.error().unwrap().kind(), ErrorKind::Unavailable, "{outcome}");
+    assert_eq!(
+        outcome.error().unwrap().kind(),
+        ErrorKind::Unavailable,
+        "{outcome}"
+    );
     assert_eq!(send.num_calls(), 1);
 }
 
@@ -277,7 +312,11 @@ async fn waits_for_the_invocation_until_it_ends() {
                 .build()
         })
         .build();
-    let outcome = run(&ssm(&[&send, &get], Duration::from_secs(5)), &run_command(1)).await;
+    let outcome = run(
+        &ssm(&[&send, &get], Duration::from_secs(5)),
+        &run_command(1),
+    )
+    .await;
     assert!(outcome.to_string().contains("did not succeed"), "{outcome}");
     assert_eq!(get.num_calls(), 2);
 }
@@ -294,13 +333,18 @@ async fn publish_failures_are_not_retried() {
         message: "hello".into(),
     });
     let outcome = run(&sns(&[&publish]), &action).await;
-    assert_eq!(outcome.error().unwrap().kind(), ErrorKind::Unavailable, "{outcome}");
+    assert_eq!(
+        outcome.error().unwrap().kind(),
+        ErrorKind::Unavailable,
+        "{outcome}"
+    );
     assert_eq!(publish.num_calls(), 1);
 
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|r| {
             r.subject().is_some_and(|s| s.len() < 100)
-                && r.message().is_some_and(|m| m.contains("finding id: finding-123"))
+                && r.message()
+                    .is_some_and(|m| m.contains("finding id: finding-123"))
         })
         .then_output(|| {
             aws_sdk_sns::operation::publish::PublishOutput::builder()

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use remedy::{Config, Executor, FindingContext, PolicySet, Remediator, Report, Router, parse_documents};
+use remedy::{
+    Config, Executor, FindingContext, PolicySet, Remediator, Report, Router, parse_documents,
+};
 
 /// Evaluate findings against a policy directory and carry out the plans: a dry run unless
 /// `--execute`.
@@ -32,7 +34,10 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -215,7 +220,7 @@ impl Summary {
                 _ => {
                     let why = serde_json::to_value(&record.outcome)
                         .ok()
-                        .and_then(|v| v["reason"]["kind"].as_str().map(str::to_owned))
+                        .and_then(|v| v.pointer("/reason/kind")?.as_str().map(str::to_owned))
                         .unwrap_or_else(|| "other".into())
                         .replace('_', " ");
                     *self.skipped.entry(why).or_default() += 1;
@@ -231,12 +236,19 @@ impl Summary {
             self.actions, self.executed, self.already_done
         );
         if skipped > 0 {
-            let parts: Vec<String> = self.skipped.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            let parts: Vec<String> = self
+                .skipped
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
             s.push_str(&format!(" ({})", parts.join(", ")));
         }
         s.push_str(&format!(", {} failed", self.failed));
         if self.audit_errors > 0 {
-            s.push_str(&format!("; {} audit record(s) not written", self.audit_errors));
+            s.push_str(&format!(
+                "; {} audit record(s) not written",
+                self.audit_errors
+            ));
         }
         if !execute {
             s.push_str("\nremedy: dry run, nothing was changed (add --execute to act)");

@@ -254,7 +254,10 @@ impl Config {
             ActionKind::new(kind.as_str())
                 .map_err(|e| invalid(format!("rate_limits.{kind}"), &e.to_string()))?;
             if limit.per_secs == 0 {
-                return Err(invalid(format!("rate_limits.{kind}.per_secs"), "must be at least 1"));
+                return Err(invalid(
+                    format!("rate_limits.{kind}.per_secs"),
+                    "must be at least 1",
+                ));
             }
         }
         let targets = self
@@ -262,10 +265,18 @@ impl Config {
             .channels
             .iter()
             .map(|(c, t)| (format!("notify.channels.{c}"), t))
-            .chain(self.notify.default.iter().map(|t| ("notify.default".to_owned(), t)));
+            .chain(
+                self.notify
+                    .default
+                    .iter()
+                    .map(|t| ("notify.default".to_owned(), t)),
+            );
         for (field, target) in targets {
             if target != "log" && !target.starts_with("arn:") {
-                return Err(invalid(field, "expected an SNS topic ARN (`arn:aws:sns:…`) or `log`"));
+                return Err(invalid(
+                    field,
+                    "expected an SNS topic ARN (`arn:aws:sns:…`) or `log`",
+                ));
             }
         }
         Ok(())
@@ -301,7 +312,8 @@ mod tests {
         assert!(e.to_string().contains("notify.channels.security"), "{e}");
         let e = Config::from_toml_str("[protect]\nuser = []").unwrap_err();
         assert!(e.to_string().contains("unknown field"), "{e}");
-        let e = Config::from_toml_str("[rate_limits]\nNotify = { max = 1, per_secs = 1 }").unwrap_err();
+        let e =
+            Config::from_toml_str("[rate_limits]\nNotify = { max = 1, per_secs = 1 }").unwrap_err();
         assert!(e.to_string().contains("rate_limits.Notify"), "{e}");
     }
 

@@ -169,9 +169,9 @@ impl Protection {
                 .instance_ids
                 .iter()
                 .find_map(|i| self.check_instance(i.as_str(), finding)),
-            Action::Custom(c) => self.check_instance(&c.target, finding).or_else(|| {
-                first_match(&self.users, &c.target).map(|p| format!("user `{p}`"))
-            }),
+            Action::Custom(c) => self
+                .check_instance(&c.target, finding)
+                .or_else(|| first_match(&self.users, &c.target).map(|p| format!("user `{p}`"))),
             _ => None,
         }
     }
@@ -384,15 +384,25 @@ mod tests {
         let p = protection();
         let f = FindingContext::new("f", "t");
         assert_eq!(
-            p.check(&disable("break-glass-1", "AKIAAAAAAAAAAAAAAAAA"), &f).unwrap(),
+            p.check(&disable("break-glass-1", "AKIAAAAAAAAAAAAAAAAA"), &f)
+                .unwrap(),
             "user `break-glass-*`"
         );
-        assert!(p.check(&disable("alice", "AKIAPROTECTED0000000"), &f).is_some());
-        assert!(p.check(&disable("alice", "AKIAAAAAAAAAAAAAAAAA"), &f).is_none());
+        assert!(
+            p.check(&disable("alice", "AKIAPROTECTED0000000"), &f)
+                .is_some()
+        );
+        assert!(
+            p.check(&disable("alice", "AKIAAAAAAAAAAAAAAAAA"), &f)
+                .is_none()
+        );
         let mut role = f.clone();
         role.user_type = Some("AssumedRole".into());
         role.user_name = Some("OrganizationAccountAccessRole".into());
-        assert!(p.check(&disable("alice", "AKIAAAAAAAAAAAAAAAAA"), &role).is_some());
+        assert!(
+            p.check(&disable("alice", "AKIAAAAAAAAAAAAAAAAA"), &role)
+                .is_some()
+        );
     }
 
     #[test]
@@ -435,10 +445,19 @@ mod tests {
         assert!(matches!(l.admit(&k, true), Admission::Admitted));
         assert!(matches!(l.admit(&k, true), Admission::Admitted));
         assert!(l.open_cause().is_none());
-        assert!(matches!(l.admit(&k, true), Admission::Limited { tripped: true, .. }));
-        assert!(matches!(l.admit(&k, true), Admission::Limited { tripped: false, .. }));
+        assert!(matches!(
+            l.admit(&k, true),
+            Admission::Limited { tripped: true, .. }
+        ));
+        assert!(matches!(
+            l.admit(&k, true),
+            Admission::Limited { tripped: false, .. }
+        ));
         assert!(l.open_cause().unwrap().contains("disable_access_key"));
-        assert!(matches!(l.admit(&ActionKind::NOTIFY, false), Admission::Admitted));
+        assert!(matches!(
+            l.admit(&ActionKind::NOTIFY, false),
+            Admission::Admitted
+        ));
     }
 
     #[test]

@@ -181,7 +181,8 @@ impl FileLedger {
     /// Opens (creating when needed) the ledger directory.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, LedgerError> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|e| error(&dir, "cannot create the directory", &e))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| error(&dir, "cannot create the directory", &e))?;
         Ok(Self { dir: Arc::new(dir) })
     }
 
@@ -236,7 +237,11 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-fn write_entry(file: &mut std::fs::File, entry: &LedgerEntry, path: &Path) -> Result<(), LedgerError> {
+fn write_entry(
+    file: &mut std::fs::File,
+    entry: &LedgerEntry,
+    path: &Path,
+) -> Result<(), LedgerError> {
     let json = serde_json::to_vec(entry).map_err(|e| error(path, "cannot encode the entry", &e))?;
     file.write_all(&json)
         .and_then(|()| file.sync_all())
@@ -292,7 +297,8 @@ impl Ledger for FileLedger {
         };
         self.blocking(move |dir| {
             let tmp = path.with_extension("tmp");
-            let mut file = std::fs::File::create(&tmp).map_err(|e| error(&tmp, "cannot create", &e))?;
+            let mut file =
+                std::fs::File::create(&tmp).map_err(|e| error(&tmp, "cannot create", &e))?;
             write_entry(&mut file, &entry, &tmp)?;
             std::fs::rename(&tmp, &path).map_err(|e| error(&path, "cannot replace", &e))?;
             sync_dir(dir);
@@ -340,7 +346,9 @@ mod tests {
         let k = key("f-1");
         assert_eq!(ledger.get(&k).await.unwrap(), None);
         assert_eq!(ledger.claim(&k).await.unwrap(), Claim::Acquired);
-        assert!(matches!(ledger.claim(&k).await.unwrap(), Claim::Held(e) if e.state == EntryState::Claimed));
+        assert!(
+            matches!(ledger.claim(&k).await.unwrap(), Claim::Held(e) if e.state == EntryState::Claimed)
+        );
         ledger.release(&k).await.unwrap();
         assert_eq!(ledger.claim(&k).await.unwrap(), Claim::Acquired);
         ledger.complete(&k, "done it").await.unwrap();
