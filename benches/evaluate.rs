@@ -1,4 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 //! Policy evaluation cost: one matching policy, 20 policies, 100 and 1000 policies of which 5
 //! match (the prefilter keeps the rest free), compiling 100 policies, and a typed parse of the same
 //! finding for the ratio.
@@ -33,7 +39,7 @@ fn decide(finding) {{
 
 /// A policy for another finding type: exact types and globs with distinct literal prefixes.
 fn other(i: usize) -> (String, String) {
-    let applies = if i % 2 == 0 {
+    let applies = if i.is_multiple_of(2) {
         format!("\"Recon:EC2/Type{i}\"")
     } else {
         format!("\"Backdoor:EC2/Family{i}.*\"")
@@ -47,7 +53,10 @@ fn other(i: usize) -> (String, String) {
 }
 
 fn set(matching_n: usize, total: usize) -> PolicySet {
-    let sources: Vec<_> = (0..matching_n).map(matching).chain((matching_n..total).map(other)).collect();
+    let sources: Vec<_> = (0..matching_n)
+        .map(matching)
+        .chain((matching_n..total).map(other))
+        .collect();
     PolicySet::from_sources(sources).unwrap()
 }
 
@@ -76,7 +85,9 @@ fn bench(c: &mut Criterion) {
         "const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\"; fn decide(finding) { () }",
     )])
     .unwrap();
-    g.bench_function("1_trivial_policy", |b| b.iter(|| trivial.evaluate(black_box(&finding))));
+    g.bench_function("1_trivial_policy", |b| {
+        b.iter(|| trivial.evaluate(black_box(&finding)))
+    });
     let sources: Vec<_> = (0..5).map(matching).chain((5..100).map(other)).collect();
     g.sample_size(10);
     g.bench_function("compile_100_policies", |b| {

@@ -195,7 +195,11 @@ impl PolicySetBuilder {
             .into_iter()
             .map(|(name, source)| {
                 let name: String = name.into();
-                let name = if name.ends_with(".rhai") { name } else { format!("{name}.rhai") };
+                let name = if name.ends_with(".rhai") {
+                    name
+                } else {
+                    format!("{name}.rhai")
+                };
                 (name, Arc::<str>::from(source.into()))
             })
             .collect();
@@ -207,7 +211,11 @@ impl PolicySetBuilder {
         PolicyStore::open_with(self, dir.into())
     }
 
-    fn build(&self, origin: String, files: Vec<(String, Arc<str>)>) -> Result<PolicySet, PolicyError> {
+    fn build(
+        &self,
+        origin: String,
+        files: Vec<(String, Arc<str>)>,
+    ) -> Result<PolicySet, PolicyError> {
         let mut helper_sources = HashMap::new();
         let mut policy_files = Vec::new();
         for (file, source) in files {
@@ -246,7 +254,13 @@ impl PolicySetBuilder {
             let mut ast = match compiled {
                 Ok(ast) => ast,
                 Err(err) => {
-                    problems.push(compile_problem(&file, &source, *err, &helpers, &self.limits));
+                    problems.push(compile_problem(
+                        &file,
+                        &source,
+                        *err,
+                        &helpers,
+                        &self.limits,
+                    ));
                     continue;
                 }
             };
@@ -399,7 +413,7 @@ fn compile_problem(
         EvalAltResult::ErrorParsing(kind, pos) => {
             let message = lowercase_first(&kind.to_string());
             let mut d = PolicyDiagnostic::new(DiagnosticKind::Syntax, file, message);
-            let help = syntax_help(&d.message().to_owned());
+            let help = syntax_help(d.message());
             if let (Some(line), Some(column)) = (pos.line(), pos.position()) {
                 d = d.at(source, line, column);
             } else {
@@ -411,7 +425,11 @@ fn compile_problem(
             }
         }
         EvalAltResult::ErrorInModule(module_file, inner, _) => {
-            if let Some((_, _, module_source)) = helpers.sources().into_iter().find(|(_, f, _)| *f == module_file) {
+            if let Some((_, _, module_source)) = helpers
+                .sources()
+                .into_iter()
+                .find(|(_, f, _)| *f == module_file)
+            {
                 let module_source: Arc<str> = Arc::from(module_source);
                 let d = compile_problem(&module_file, &module_source, *inner, helpers, limits);
                 let message = format!("{} (imported by `{file}`)", d.message());
@@ -473,7 +491,10 @@ fn syntax_help(message: &str) -> Option<String> {
     } else if message.contains("complex") || message.contains("depth") {
         Some("expressions are limited in depth; split the expression or use variables".to_owned())
     } else if message.contains("variable not found") || message.contains("undefined") {
-        Some("variables must be declared with `let` or `const` before use (strict variables)".to_owned())
+        Some(
+            "variables must be declared with `let` or `const` before use (strict variables)"
+                .to_owned(),
+        )
     } else {
         None
     }
@@ -504,15 +525,24 @@ fn describe(err: EvalAltResult, limits: &Limits) -> (FailureKind, String, rhai::
     let (kind, message) = match err {
         EvalAltResult::ErrorTerminated(token, _) if token.is::<DeadlinePassed>() => (
             FailureKind::Timeout,
-            format!("the policy ran past its deadline of {} ms", limits.deadline.as_millis()),
+            format!(
+                "the policy ran past its deadline of {} ms",
+                limits.deadline.as_millis()
+            ),
         ),
         EvalAltResult::ErrorTooManyOperations(_) => (
             FailureKind::Limit,
-            format!("the policy ran more than {} operations", limits.max_operations),
+            format!(
+                "the policy ran more than {} operations",
+                limits.max_operations
+            ),
         ),
         EvalAltResult::ErrorStackOverflow(_) => (
             FailureKind::Limit,
-            format!("function calls nested deeper than {} levels", limits.max_call_levels),
+            format!(
+                "function calls nested deeper than {} levels",
+                limits.max_call_levels
+            ),
         ),
         EvalAltResult::ErrorDataTooLarge(what, _) => (
             FailureKind::Limit,
@@ -568,7 +598,10 @@ impl fmt::Debug for PolicySet {
         f.debug_struct("PolicySet")
             .field("origin", &self.origin)
             .field("version", &self.version)
-            .field("policies", &self.policies.iter().map(Policy::name).collect::<Vec<_>>())
+            .field(
+                "policies",
+                &self.policies.iter().map(Policy::name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -744,7 +777,9 @@ impl PolicySet {
         PolicyFailure {
             policy: policy.name.clone(),
             kind: FailureKind::InvalidResult,
-            message: format!("`decide` returned {what}; expected an action, an array of actions or `()`"),
+            message: format!(
+                "`decide` returned {what}; expected an action, an array of actions or `()`"
+            ),
             line: at.map(|(l, _)| l),
             column: at.map(|(_, c)| c),
         }

@@ -1,4 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 //! `remedy check` and `remedy eval`.
 
 use std::io::Write;
@@ -8,13 +14,21 @@ const BIN: &str = env!("CARGO_BIN_EXE_remedy");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn remedy(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).current_dir(ROOT).output().unwrap()
+    Command::new(BIN)
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn check_accepts_the_bundled_policies() {
     let out = remedy(&["check", "policies"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("disable-key-on-malicious-ip"), "{stdout}");
 }
@@ -32,36 +46,65 @@ fn check_reports_a_broken_policy_with_file_and_line() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("broken.rhai"), "{stderr}");
     assert!(stderr.contains("missing_variable"), "{stderr}");
-    assert!(stderr.contains("4:25") || stderr.contains(":4:"), "{stderr}");
-    assert!(stderr.contains("notify(\"security\", missing_variable)"), "source line: {stderr}");
+    assert!(
+        stderr.contains("4:25") || stderr.contains(":4:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("notify(\"security\", missing_variable)"),
+        "source line: {stderr}"
+    );
 }
 
 #[test]
 fn eval_prints_the_iam_plan_as_json() {
-    let out = remedy(&["eval", "policies", "tests/fixtures/policy/iam-malicious-ip.json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = remedy(&[
+        "eval",
+        "policies",
+        "tests/fixtures/policy/iam-malicious-ip.json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1);
     let plan: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
     assert_eq!(plan["finding_id"], "4ec1d2b7a9f5e3c0b8d6a4f2e0c8b6a4");
-    assert_eq!(plan["finding_type"], "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom");
+    assert_eq!(
+        plan["finding_type"],
+        "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom"
+    );
     assert_eq!(plan["sample"], false);
     assert_eq!(plan["errors"], serde_json::json!([]));
     let actions = plan["actions"].as_array().unwrap();
     assert_eq!(actions[0]["kind"], "disable_access_key");
     assert_eq!(actions[0]["params"]["user_name"], "build-bot");
-    assert_eq!(actions[0]["params"]["access_key_id"], "AKIAI44QH8DHBEXAMPLE");
+    assert_eq!(
+        actions[0]["params"]["access_key_id"],
+        "AKIAI44QH8DHBEXAMPLE"
+    );
     assert_eq!(actions[0]["policy"], "disable-key-on-malicious-ip");
-    assert!(actions[0]["reason"].as_str().unwrap().contains("198.51.100.23"));
+    assert!(
+        actions[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("198.51.100.23")
+    );
     assert_eq!(actions[1]["kind"], "notify");
     assert_eq!(actions[1]["params"]["channel"], "security");
 }
 
 #[test]
 fn eval_reads_stdin_and_several_documents() {
-    let iam = std::fs::read_to_string(format!("{ROOT}/tests/fixtures/policy/iam-malicious-ip.json")).unwrap();
-    let ec2 = std::fs::read_to_string(format!("{ROOT}/tests/fixtures/policy/ec2-bitcoin.json")).unwrap();
+    let iam = std::fs::read_to_string(format!(
+        "{ROOT}/tests/fixtures/policy/iam-malicious-ip.json"
+    ))
+    .unwrap();
+    let ec2 =
+        std::fs::read_to_string(format!("{ROOT}/tests/fixtures/policy/ec2-bitcoin.json")).unwrap();
     let batch = format!("[{iam}, {ec2}]");
     let mut child = Command::new(BIN)
         .args(["eval", "policies", "-"])
@@ -70,7 +113,12 @@ fn eval_reads_stdin_and_several_documents() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(batch.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(batch.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let plans: Vec<serde_json::Value> = String::from_utf8(out.stdout)
@@ -97,7 +145,13 @@ fn eval_text_explains_the_plan_and_failures() {
     )
     .unwrap();
     let fixture = format!("{ROOT}/tests/fixtures/policy/iam-malicious-ip.json");
-    let out = remedy(&["eval", dir.path().to_str().unwrap(), &fixture, "--format", "text"]);
+    let out = remedy(&[
+        "eval",
+        dir.path().to_str().unwrap(),
+        &fixture,
+        "--format",
+        "text",
+    ]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("-> notify"), "{text}");
@@ -115,6 +169,10 @@ fn eval_fails_on_unparsable_input_and_broken_policies() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!out.stderr.is_empty());
     std::fs::write(dir.path().join("x.rhai"), "fn decide(").unwrap();
-    let out = remedy(&["eval", dir.path().to_str().unwrap(), "tests/fixtures/policy/iam-malicious-ip.json"]);
+    let out = remedy(&[
+        "eval",
+        dir.path().to_str().unwrap(),
+        "tests/fixtures/policy/iam-malicious-ip.json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
 }

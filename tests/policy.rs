@@ -1,4 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 //! Policy sets: loading, diagnostics, metadata, evaluation, prefilter, merging, host kinds, helpers,
 //! hot reload and threads.
 
@@ -20,7 +26,9 @@ fn ec2() -> Finding {
 }
 
 fn policy(applies_to: &str, body: &str) -> String {
-    format!("const DESCRIPTION = \"test\";\nconst APPLIES_TO = {applies_to};\nfn decide(finding) {{\n{body}\n}}\n")
+    format!(
+        "const DESCRIPTION = \"test\";\nconst APPLIES_TO = {applies_to};\nfn decide(finding) {{\n{body}\n}}\n"
+    )
 }
 
 fn eval_one(body: &str, finding: &Finding) -> remedy::Plan {
@@ -35,7 +43,11 @@ fn bundled_policies_load_and_disable_the_key_in_the_iam_scenario() {
     assert!(set.len() >= 3);
     let plan = set.evaluate(&iam());
     assert!(plan.errors.is_empty(), "{plan:?}");
-    let kinds: Vec<String> = plan.actions.iter().map(|a| a.action.kind().to_string()).collect();
+    let kinds: Vec<String> = plan
+        .actions
+        .iter()
+        .map(|a| a.action.kind().to_string())
+        .collect();
     assert_eq!(kinds, ["disable_access_key", "notify"]);
     match &plan.actions[0].action {
         Action::DisableAccessKey(d) => {
@@ -46,7 +58,10 @@ fn bundled_policies_load_and_disable_the_key_in_the_iam_scenario() {
     }
     let source = &plan.actions[0].sources[0];
     assert_eq!(source.policy, "disable-key-on-malicious-ip");
-    assert_eq!(source.version, set.get("disable-key-on-malicious-ip").unwrap().version());
+    assert_eq!(
+        source.version,
+        set.get("disable-key-on-malicious-ip").unwrap().version()
+    );
     assert!(source.reason.as_deref().unwrap().contains("198.51.100.23"));
     assert!(source.line.is_some());
 }
@@ -55,16 +70,29 @@ fn bundled_policies_load_and_disable_the_key_in_the_iam_scenario() {
 fn sample_findings_are_marked_and_get_no_destructive_action() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
     let set = PolicySet::from_dir(dir).unwrap();
-    let text = IAM.replace("\"threatListName\": \"team-blocklist\"", "\"threatListName\": \"team-blocklist\", \"sample\": true");
+    let text = IAM.replace(
+        "\"threatListName\": \"team-blocklist\"",
+        "\"threatListName\": \"team-blocklist\", \"sample\": true",
+    );
     let plan = set.evaluate(&Finding::from_json_str(&text).unwrap());
     assert!(plan.sample);
-    assert!(plan.actions.iter().all(|a| !a.action.is_destructive()), "{plan:?}");
+    assert!(
+        plan.actions.iter().all(|a| !a.action.is_destructive()),
+        "{plan:?}"
+    );
 }
 
 #[test]
 fn from_dir_reads_policies_and_helper_modules() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.rhai"), policy("\"*\"", "import \"lib/util\" as u; notify(u::channel(), \"x\")")).unwrap();
+    std::fs::write(
+        dir.path().join("a.rhai"),
+        policy(
+            "\"*\"",
+            "import \"lib/util\" as u; notify(u::channel(), \"x\")",
+        ),
+    )
+    .unwrap();
     std::fs::create_dir(dir.path().join("lib")).unwrap();
     std::fs::write(dir.path().join("lib/util.rhai"), "fn channel() { \"ops\" }").unwrap();
     std::fs::write(dir.path().join("README.md"), "not a policy").unwrap();
@@ -83,7 +111,9 @@ fn a_missing_directory_is_an_io_error() {
 #[test]
 fn syntax_errors_have_file_line_column_and_source_line() {
     let broken = "const DESCRIPTION = \"x\";\nconst APPLIES_TO = \"*\";\nfn decide(finding) {\n    let x = ;\n}\n";
-    let err = PolicySet::from_sources([("ok", policy("\"*\"", "()")), ("broken", broken.to_owned())]).unwrap_err();
+    let err =
+        PolicySet::from_sources([("ok", policy("\"*\"", "()")), ("broken", broken.to_owned())])
+            .unwrap_err();
     assert_eq!(err.diagnostics().len(), 1);
     let d = &err.diagnostics()[0];
     assert_eq!(d.kind(), DiagnosticKind::Syntax);
@@ -108,7 +138,10 @@ fn every_broken_file_is_reported_at_once() {
     .unwrap_err();
     let files: Vec<&str> = err.diagnostics().iter().map(|d| d.file()).collect();
     assert_eq!(files, ["a.rhai", "b.rhai", "c.rhai"]);
-    assert!(err.diagnostics()[0].message().contains("undefined_thing"), "strict variables: {err}");
+    assert!(
+        err.diagnostics()[0].message().contains("undefined_thing"),
+        "strict variables: {err}"
+    );
     assert_eq!(err.diagnostics()[1].kind(), DiagnosticKind::Metadata);
 }
 
@@ -116,16 +149,46 @@ fn every_broken_file_is_reported_at_once() {
 fn metadata_is_validated() {
     let cases = [
         ("fn decide(f) {}", "missing `const DESCRIPTION`"),
-        ("const DESCRIPTION = \"\"; const APPLIES_TO = \"*\"; fn decide(f) {}", "must not be empty"),
-        ("const DESCRIPTION = \"x\"; const APPLIES_TO = []; fn decide(f) {}", "at least one"),
-        ("const DESCRIPTION = \"x\"; const APPLIES_TO = [1]; fn decide(f) {}", "array of strings"),
-        ("const DESCRIPTION = \"x\"; const APPLIES_TO = \"a b\"; fn decide(f) {}", "not a finding-type glob"),
-        ("const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\"; const MIN_SEVERITY = 11; fn decide(f) {}", "not a severity"),
-        ("const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\"; const MIN_SEVERITY = \"severe\"; fn decide(f) {}", "not a severity"),
-        ("const NAME = \"has space\"; const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\"; fn decide(f) {}", "not a valid policy name"),
-        ("const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\";", "missing `fn decide(finding)`"),
-        ("const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\"; fn decide() {}", "must take one"),
-        ("const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\"; fn decide(f) { f.get(\"$[\") }", "not a JSONPath"),
+        (
+            "const DESCRIPTION = \"\"; const APPLIES_TO = \"*\"; fn decide(f) {}",
+            "must not be empty",
+        ),
+        (
+            "const DESCRIPTION = \"x\"; const APPLIES_TO = []; fn decide(f) {}",
+            "at least one",
+        ),
+        (
+            "const DESCRIPTION = \"x\"; const APPLIES_TO = [1]; fn decide(f) {}",
+            "array of strings",
+        ),
+        (
+            "const DESCRIPTION = \"x\"; const APPLIES_TO = \"a b\"; fn decide(f) {}",
+            "not a finding-type glob",
+        ),
+        (
+            "const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\"; const MIN_SEVERITY = 11; fn decide(f) {}",
+            "not a severity",
+        ),
+        (
+            "const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\"; const MIN_SEVERITY = \"severe\"; fn decide(f) {}",
+            "not a severity",
+        ),
+        (
+            "const NAME = \"has space\"; const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\"; fn decide(f) {}",
+            "not a valid policy name",
+        ),
+        (
+            "const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\";",
+            "missing `fn decide(finding)`",
+        ),
+        (
+            "const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\"; fn decide() {}",
+            "must take one",
+        ),
+        (
+            "const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\"; fn decide(f) { f.get(\"$[\") }",
+            "not a JSONPath",
+        ),
     ];
     for (source, expected) in cases {
         let err = PolicySet::from_sources([("p", source)]).unwrap_err();
@@ -137,7 +200,8 @@ fn metadata_is_validated() {
 
 #[test]
 fn metadata_positions_point_at_the_constant() {
-    let source = "// header\nconst DESCRIPTION = \"x\";\n    const APPLIES_TO = [];\nfn decide(f) {}\n";
+    let source =
+        "// header\nconst DESCRIPTION = \"x\";\n    const APPLIES_TO = [];\nfn decide(f) {}\n";
     let err = PolicySet::from_sources([("p", source)]).unwrap_err();
     let d = &err.diagnostics()[0];
     assert_eq!((d.line(), d.column()), (Some(3), Some(11)));
@@ -153,14 +217,22 @@ fn duplicate_names_are_an_error() {
     assert_eq!(d.kind(), DiagnosticKind::DuplicateName);
     assert_eq!(d.file(), "b.rhai");
     assert_eq!(d.line(), Some(1));
-    assert!(d.message().contains("`same`") && d.message().contains("a.rhai"), "{d}");
+    assert!(
+        d.message().contains("`same`") && d.message().contains("a.rhai"),
+        "{d}"
+    );
 }
 
 #[test]
 fn versions_are_content_hashes() {
-    let one = PolicySet::from_sources([("a", policy("\"*\"", "()")), ("b", policy("\"*\"", "()"))]).unwrap();
-    let same = PolicySet::from_sources([("a", policy("\"*\"", "()")), ("b", policy("\"*\"", "()"))]).unwrap();
-    let changed = PolicySet::from_sources([("a", policy("\"*\"", "()")), ("b", policy("\"*\"", "[]"))]).unwrap();
+    let one = PolicySet::from_sources([("a", policy("\"*\"", "()")), ("b", policy("\"*\"", "()"))])
+        .unwrap();
+    let same =
+        PolicySet::from_sources([("a", policy("\"*\"", "()")), ("b", policy("\"*\"", "()"))])
+            .unwrap();
+    let changed =
+        PolicySet::from_sources([("a", policy("\"*\"", "()")), ("b", policy("\"*\"", "[]"))])
+            .unwrap();
     assert_eq!(one.version(), same.version());
     assert_ne!(one.version(), changed.version());
     assert_eq!(one.policies()[0].version(), changed.policies()[0].version());
@@ -171,11 +243,35 @@ fn versions_are_content_hashes() {
 #[test]
 fn prefilter_runs_only_matching_policies() {
     let set = PolicySet::from_sources([
-        ("exact", policy("\"UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom\"", "notify(\"a\", \"exact\")")),
-        ("glob", policy("[\"Recon:*\", \"UnauthorizedAccess:IAMUser/*\"]", "notify(\"a\", \"glob\")")),
-        ("other", policy("\"CryptoCurrency:EC2/*\"", "throw \"must not run\"")),
-        ("suffix", policy("\"*.Custom\"", "notify(\"a\", \"suffix\")")),
-        ("severe", format!("const MIN_SEVERITY = \"high\";\n{}", policy("\"*\"", "throw \"too low\""))),
+        (
+            "exact",
+            policy(
+                "\"UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom\"",
+                "notify(\"a\", \"exact\")",
+            ),
+        ),
+        (
+            "glob",
+            policy(
+                "[\"Recon:*\", \"UnauthorizedAccess:IAMUser/*\"]",
+                "notify(\"a\", \"glob\")",
+            ),
+        ),
+        (
+            "other",
+            policy("\"CryptoCurrency:EC2/*\"", "throw \"must not run\""),
+        ),
+        (
+            "suffix",
+            policy("\"*.Custom\"", "notify(\"a\", \"suffix\")"),
+        ),
+        (
+            "severe",
+            format!(
+                "const MIN_SEVERITY = \"high\";\n{}",
+                policy("\"*\"", "throw \"too low\"")
+            ),
+        ),
     ])
     .unwrap();
     let plan = set.evaluate(&iam());
@@ -188,9 +284,21 @@ fn prefilter_runs_only_matching_policies() {
 #[test]
 fn min_severity_accepts_numbers_and_bands() {
     let set = PolicySet::from_sources([
-        ("five", format!("const MIN_SEVERITY = 5;\n{}", policy("\"*\"", "()"))),
-        ("six", format!("const MIN_SEVERITY = 6.0;\n{}", policy("\"*\"", "()"))),
-        ("medium", format!("const MIN_SEVERITY = \"Medium\";\n{}", policy("\"*\"", "()"))),
+        (
+            "five",
+            format!("const MIN_SEVERITY = 5;\n{}", policy("\"*\"", "()")),
+        ),
+        (
+            "six",
+            format!("const MIN_SEVERITY = 6.0;\n{}", policy("\"*\"", "()")),
+        ),
+        (
+            "medium",
+            format!(
+                "const MIN_SEVERITY = \"Medium\";\n{}",
+                policy("\"*\"", "()")
+            ),
+        ),
     ])
     .unwrap();
     assert_eq!(set.get("medium").unwrap().min_severity(), Some(4.0));
@@ -200,8 +308,17 @@ fn min_severity_accepts_numbers_and_bands() {
 #[test]
 fn identical_actions_are_merged_with_all_sources() {
     let set = PolicySet::from_sources([
-        ("a", policy("\"*\"", "[notify(\"security\", \"same\", \"from a\"), notify(\"security\", \"only a\")]")),
-        ("b", policy("\"*\"", "notify(\"security\", \"same\", \"from b\")")),
+        (
+            "a",
+            policy(
+                "\"*\"",
+                "[notify(\"security\", \"same\", \"from a\"), notify(\"security\", \"only a\")]",
+            ),
+        ),
+        (
+            "b",
+            policy("\"*\"", "notify(\"security\", \"same\", \"from b\")"),
+        ),
     ])
     .unwrap();
     let plan = set.evaluate(&iam());
@@ -217,15 +334,27 @@ fn identical_actions_are_merged_with_all_sources() {
 fn decide_may_return_nothing_one_action_or_an_array() {
     assert!(eval_one("()", &iam()).actions.is_empty());
     assert!(eval_one("[]", &iam()).actions.is_empty());
-    assert!(eval_one("if false { notify(\"a\", \"b\") }", &iam()).actions.is_empty());
+    assert!(
+        eval_one("if false { notify(\"a\", \"b\") }", &iam())
+            .actions
+            .is_empty()
+    );
     assert_eq!(eval_one("notify(\"a\", \"b\")", &iam()).actions.len(), 1);
-    assert_eq!(eval_one("[notify(\"a\", \"b\"), (), notify(\"a\", \"c\")]", &iam()).actions.len(), 2);
+    assert_eq!(
+        eval_one("[notify(\"a\", \"b\"), (), notify(\"a\", \"c\")]", &iam())
+            .actions
+            .len(),
+        2
+    );
 }
 
 #[test]
 fn errors_are_isolated_and_located() {
     let set = PolicySet::from_sources([
-        ("a-fails", policy("\"*\"", "let x = 1;\n    x.no_such_method()")),
+        (
+            "a-fails",
+            policy("\"*\"", "let x = 1;\n    x.no_such_method()"),
+        ),
         ("b-works", policy("\"*\"", "notify(\"security\", \"fine\")")),
     ])
     .unwrap();
@@ -249,16 +378,34 @@ fn constructors_check_their_arguments() {
         ("notify(\"\", \"x\")", "`channel` must not be empty"),
         ("notify(\"security\", 42)", "`message` must be a string"),
         ("notify(\"has space\", \"x\")", "channel"),
-        ("disable_access_key(finding.user_name, finding.instance_id)", "`access_key_id` is absent"),
-        ("disable_access_key(finding.user_name, \"not-a-key\")", "access key id"),
-        ("run_command(\"AWS-RunShellScript\", [], #{})", "at least one instance"),
-        ("run_command(\"AWS-RunShellScript\", \"i-0a1b2c3d4e5f60718\", #{ commands: 1 })", "parameter `commands`"),
-        ("run_command(\"AWS-RunShellScript\", \"i-0a1b2c3d4e5f60718\", \"x\")", "`parameters` must be a map"),
+        (
+            "disable_access_key(finding.user_name, finding.instance_id)",
+            "`access_key_id` is absent",
+        ),
+        (
+            "disable_access_key(finding.user_name, \"not-a-key\")",
+            "access key id",
+        ),
+        (
+            "run_command(\"AWS-RunShellScript\", [], #{})",
+            "at least one instance",
+        ),
+        (
+            "run_command(\"AWS-RunShellScript\", \"i-0a1b2c3d4e5f60718\", #{ commands: 1 })",
+            "parameter `commands`",
+        ),
+        (
+            "run_command(\"AWS-RunShellScript\", \"i-0a1b2c3d4e5f60718\", \"x\")",
+            "`parameters` must be a map",
+        ),
         ("notify(\"a\", \"b\", 42)", "`reason` must be a string"),
     ];
     for (call, expected) in cases {
         let plan = eval_one(call, &iam());
-        let e = plan.errors.first().unwrap_or_else(|| panic!("{call} succeeded"));
+        let e = plan
+            .errors
+            .first()
+            .unwrap_or_else(|| panic!("{call} succeeded"));
         assert_eq!(e.kind, FailureKind::InvalidAction, "{call}: {e:?}");
         assert!(e.message.contains(expected), "{call}: {e:?}");
         assert_eq!((e.line, e.column), (Some(4), Some(1)), "{call}: {e:?}");
@@ -294,7 +441,13 @@ fn host_action_kinds_are_callable_and_checked() {
     assert!(HostActionKind::new("Bad Name").is_err());
     let builder = PolicySet::builder().with_action_kind(isolate);
     let set = builder
-        .from_sources([("p", policy("\"*\"", "isolate_instance(finding.instance_id, \"quarantine\", \"mining\")"))])
+        .from_sources([(
+            "p",
+            policy(
+                "\"*\"",
+                "isolate_instance(finding.instance_id, \"quarantine\", \"mining\")",
+            ),
+        )])
         .unwrap();
     let plan = set.evaluate(&ec2());
     assert!(plan.errors.is_empty(), "{plan:?}");
@@ -311,9 +464,17 @@ fn host_action_kinds_are_callable_and_checked() {
     // The IAM finding has no instance: the check rejects it, with the policy's line.
     let plan = set.evaluate(&iam());
     assert_eq!(plan.errors[0].kind, FailureKind::InvalidAction);
-    assert!(plan.errors[0].message.contains("isolate_instance"), "{:?}", plan.errors[0]);
+    assert!(
+        plan.errors[0].message.contains("isolate_instance"),
+        "{:?}",
+        plan.errors[0]
+    );
     // Unknown to a set built without the kind: a compile-time call is a runtime error.
-    let plain = PolicySet::from_sources([("p", policy("\"*\"", "isolate_instance(\"i-0a1b2c3d4e5f60718\", \"q\")"))]).unwrap();
+    let plain = PolicySet::from_sources([(
+        "p",
+        policy("\"*\"", "isolate_instance(\"i-0a1b2c3d4e5f60718\", \"q\")"),
+    )])
+    .unwrap();
     assert_eq!(plain.evaluate(&ec2()).errors[0].kind, FailureKind::Runtime);
 }
 
@@ -324,12 +485,18 @@ fn finding_properties_are_readable() {
         &iam(),
     );
     assert!(plan.errors.is_empty(), "{plan:?}");
-    let message = plan.actions[0].action.params()["message"].as_str().unwrap().to_owned();
+    let message = plan.actions[0].action.params()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         message,
         "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom|UnauthorizedAccess|IAMUser|MaliciousIPCaller|Custom|5.0|Medium|build-bot|AKIAI44QH8DHBEXAMPLE|198.51.100.23|Examplestan|ListBuckets|s3.amazonaws.com|team-blocklist|false|true|AWS_API_CALL|3|2024-05-02T09:21:10.512Z"
     );
-    let plan = eval_one("notify(\"a\", `${finding.instance_tags.team} ${finding.instance_ids.len()} ${finding.resource_role}`)", &ec2());
+    let plan = eval_one(
+        "notify(\"a\", `${finding.instance_tags.team} ${finding.instance_ids.len()} ${finding.resource_role}`)",
+        &ec2(),
+    );
     assert_eq!(plan.actions[0].action.params()["message"], "data 1 ACTOR");
 }
 
@@ -351,10 +518,17 @@ fn jsonpath_get_returns_one_value_many_or_nothing() {
         &iam(),
     );
     assert!(plan.errors.is_empty(), "{plan:?}");
-    assert_eq!(plan.actions[0].action.params()["message"], "build-bot|4|true|4");
+    assert_eq!(
+        plan.actions[0].action.params()["message"],
+        "build-bot|4|true|4"
+    );
     // A dynamic, invalid path is a runtime error of the policy.
     let plan = eval_one("let p = \"$[\"; finding.get(p)", &iam());
-    assert!(plan.errors[0].message.contains("JSONPath"), "{:?}", plan.errors[0]);
+    assert!(
+        plan.errors[0].message.contains("JSONPath"),
+        "{:?}",
+        plan.errors[0]
+    );
 }
 
 #[test]
@@ -364,16 +538,29 @@ fn helpers_for_authors() {
         &iam(),
     );
     assert!(plan.errors.is_empty(), "{plan:?}");
-    assert_eq!(plan.actions[0].action.params()["message"], "true|false|true|false|false|true|false");
+    assert_eq!(
+        plan.actions[0].action.params()["message"],
+        "true|false|true|false|false|true|false"
+    );
     let plan = eval_one("ip_in_cidr(finding.remote_ip, \"not a cidr\")", &iam());
-    assert!(plan.errors[0].message.contains("not a CIDR"), "{:?}", plan.errors[0]);
+    assert!(
+        plan.errors[0].message.contains("not a CIDR"),
+        "{:?}",
+        plan.errors[0]
+    );
 }
 
 #[test]
 fn global_constants_are_visible_in_decide() {
     let source = "const DESCRIPTION = \"x\";\nconst APPLIES_TO = \"*\";\nconst CHANNEL = \"ops\";\nfn decide(f) { notify(global::CHANNEL, \"x\") }";
-    let plan = PolicySet::from_sources([("p", source)]).unwrap().evaluate(&iam());
-    assert_eq!(plan.actions[0].action.params()["channel"], "ops", "{plan:?}");
+    let plan = PolicySet::from_sources([("p", source)])
+        .unwrap()
+        .evaluate(&iam());
+    assert_eq!(
+        plan.actions[0].action.params()["channel"],
+        "ops",
+        "{plan:?}"
+    );
 }
 
 #[test]
@@ -433,6 +620,10 @@ fn store_reloads_atomically_and_keeps_the_last_good_set() {
     std::fs::write(&file, "fn decide(f) { oops").unwrap();
     let err = store.reload().unwrap_err();
     assert_eq!(err.diagnostics()[0].file(), "p.rhai");
-    assert_eq!(store.current().version(), v2.version(), "the last good set stays");
+    assert_eq!(
+        store.current().version(),
+        v2.version(),
+        "the last good set stays"
+    );
     assert_eq!(message(&store.evaluate(&iam())), "v2");
 }

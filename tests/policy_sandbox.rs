@@ -1,4 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 //! Hostile and buggy policies: each is stopped with a typed error well under a second, and the
 //! other policies of the same set still decide.
 
@@ -50,7 +56,11 @@ fn assert_stopped_with(limits: Limits, body: &str, kind: FailureKind) -> Plan {
     let error = &plan.errors[0];
     assert_eq!(error.policy, "hostile");
     assert_eq!(error.kind, kind, "{error:?}");
-    assert_eq!(plan.actions.len(), 1, "the good policy still decides: {plan:#?}");
+    assert_eq!(
+        plan.actions.len(),
+        1,
+        "the good policy still decides: {plan:#?}"
+    );
     assert_eq!(plan.actions[0].sources[0].policy, "a-good");
     plan
 }
@@ -78,8 +88,16 @@ fn infinite_loop_hits_the_operation_limit() {
     let limits = Limits::default()
         .with_max_operations(20_000)
         .with_deadline(Duration::from_secs(5));
-    let plan = assert_stopped_with(limits, "fn decide(f) { let x = 0;\n loop { x += 1; } }", FailureKind::Limit);
-    assert!(plan.errors[0].message.contains("20000 operations"), "{:?}", plan.errors[0]);
+    let plan = assert_stopped_with(
+        limits,
+        "fn decide(f) { let x = 0;\n loop { x += 1; } }",
+        FailureKind::Limit,
+    );
+    assert!(
+        plan.errors[0].message.contains("20000 operations"),
+        "{:?}",
+        plan.errors[0]
+    );
 }
 
 #[test]
@@ -91,18 +109,28 @@ fn infinite_loop_runs_into_the_deadline() {
     let started = Instant::now();
     let plan = assert_stopped_with(limits, "fn decide(f) { loop { } }", FailureKind::Timeout);
     assert!(started.elapsed() >= Duration::from_millis(50));
-    assert!(plan.errors[0].message.contains("50 ms"), "{:?}", plan.errors[0]);
+    assert!(
+        plan.errors[0].message.contains("50 ms"),
+        "{:?}",
+        plan.errors[0]
+    );
 }
 
 #[test]
 fn busy_loop_times_out_or_hits_the_operation_limit() {
     let set = PolicySet::from_sources([
         ("a-good", GOOD.to_owned()),
-        ("hostile", hostile("fn decide(f) { let x = 0; while true { x += 1; } }")),
+        (
+            "hostile",
+            hostile("fn decide(f) { let x = 0; while true { x += 1; } }"),
+        ),
     ])
     .unwrap();
     let plan = set.evaluate(&finding());
-    assert!(matches!(plan.errors[0].kind, FailureKind::Timeout | FailureKind::Limit));
+    assert!(matches!(
+        plan.errors[0].kind,
+        FailureKind::Timeout | FailureKind::Limit
+    ));
     assert_eq!(plan.actions.len(), 1);
 }
 
@@ -114,42 +142,77 @@ fn operation_limit_stops_long_loops() {
                 .with_max_operations(10_000)
                 .with_deadline(Duration::from_secs(5)),
         )
-        .from_sources([("hostile", hostile("fn decide(f) { let x = 0; for i in 0..1000000 { x += i; } }"))])
+        .from_sources([(
+            "hostile",
+            hostile("fn decide(f) { let x = 0; for i in 0..1000000 { x += i; } }"),
+        )])
         .unwrap();
     let plan = set.evaluate(&finding());
     assert_eq!(plan.errors[0].kind, FailureKind::Limit);
-    assert!(plan.errors[0].message.contains("10000 operations"), "{:?}", plan.errors[0]);
+    assert!(
+        plan.errors[0].message.contains("10000 operations"),
+        "{:?}",
+        plan.errors[0]
+    );
 }
 
 #[test]
 fn deep_recursion_hits_the_call_limit() {
-    let plan = assert_stopped("fn down(n) { down(n + 1) }\nfn decide(f) { down(0) }", FailureKind::Limit);
-    assert!(plan.errors[0].message.contains("nested deeper"), "{:?}", plan.errors[0]);
+    let plan = assert_stopped(
+        "fn down(n) { down(n + 1) }\nfn decide(f) { down(0) }",
+        FailureKind::Limit,
+    );
+    assert!(
+        plan.errors[0].message.contains("nested deeper"),
+        "{:?}",
+        plan.errors[0]
+    );
 }
 
 #[test]
 fn nested_brackets_are_rejected_at_load() {
-    let deep = format!("fn decide(f) {{ {}1{} }}", "(".repeat(100_000), ")".repeat(100_000));
+    let deep = format!(
+        "fn decide(f) {{ {}1{} }}",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
     let d = assert_rejected(&deep, DiagnosticKind::Syntax);
     assert!(d.message().contains("complex"), "{d}");
 }
 
 #[test]
 fn nested_arrays_at_run_time_are_rejected_at_load_too() {
-    let deep = format!("fn decide(f) {{ let x = {}1{}; }}", "[".repeat(10_000), "]".repeat(10_000));
+    let deep = format!(
+        "fn decide(f) {{ let x = {}1{}; }}",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     assert_rejected(&deep, DiagnosticKind::Syntax);
 }
 
 #[test]
 fn string_doubling_hits_the_size_limit() {
-    let plan = assert_stopped(r#"fn decide(f) { let s = "xx"; loop { s += s; } }"#, FailureKind::Limit);
-    assert!(plan.errors[0].message.contains("larger than"), "{:?}", plan.errors[0]);
+    let plan = assert_stopped(
+        r#"fn decide(f) { let s = "xx"; loop { s += s; } }"#,
+        FailureKind::Limit,
+    );
+    assert!(
+        plan.errors[0].message.contains("larger than"),
+        "{:?}",
+        plan.errors[0]
+    );
 }
 
 #[test]
 fn huge_arrays_hit_the_size_limit() {
-    assert_stopped("fn decide(f) { let a = []; a.pad(100000000, 0); }", FailureKind::Limit);
-    assert_stopped("fn decide(f) { let a = [1]; loop { a += a; } }", FailureKind::Limit);
+    assert_stopped(
+        "fn decide(f) { let a = []; a.pad(100000000, 0); }",
+        FailureKind::Limit,
+    );
+    assert_stopped(
+        "fn decide(f) { let a = [1]; loop { a += a; } }",
+        FailureKind::Limit,
+    );
 }
 
 #[test]
@@ -162,7 +225,11 @@ fn huge_maps_hit_the_size_limit() {
         "fn decide(f) { let m = #{}; for i in 0..100 { m.set(`k${i}`, i); } }",
         FailureKind::Limit,
     );
-    assert!(plan.errors[0].message.contains("object map"), "{:?}", plan.errors[0]);
+    assert!(
+        plan.errors[0].message.contains("object map"),
+        "{:?}",
+        plan.errors[0]
+    );
     assert_stopped_with(
         limits,
         "fn decide(f) { let m = #{a: 1}; loop { let n = #{}; for k in m.keys() { n[k + \"x\"] = 1; n[k] = 1; } m = n; } }",
@@ -176,13 +243,22 @@ fn maps_grown_by_index_assignment_are_stopped_by_operations_or_deadline() {
     // is bounded by the operation limit and the deadline (whichever comes first).
     let set = PolicySet::from_sources([
         ("a-good", GOOD.to_owned()),
-        ("hostile", hostile("fn decide(f) { let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; } }")),
+        (
+            "hostile",
+            hostile("fn decide(f) { let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; } }"),
+        ),
     ])
     .unwrap();
     let started = Instant::now();
     let plan = set.evaluate(&finding());
     assert!(started.elapsed() < Duration::from_millis(800));
-    assert!(matches!(plan.errors[0].kind, FailureKind::Limit | FailureKind::Timeout), "{plan:?}");
+    assert!(
+        matches!(
+            plan.errors[0].kind,
+            FailureKind::Limit | FailureKind::Timeout
+        ),
+        "{plan:?}"
+    );
     assert_eq!(plan.actions.len(), 1);
 }
 
@@ -201,17 +277,26 @@ fn sleep_is_forbidden() {
 
 #[test]
 fn eval_is_disabled() {
-    let d = assert_rejected(r#"fn decide(f) { eval("loop {}") }"#, DiagnosticKind::Syntax);
+    let d = assert_rejected(
+        r#"fn decide(f) { eval("loop {}") }"#,
+        DiagnosticKind::Syntax,
+    );
     assert_eq!(d.line(), Some(3));
     assert!(d.message().contains("eval"), "{d}");
 }
 
 #[test]
 fn static_import_outside_the_directory_is_rejected_at_load() {
-    let d = assert_rejected("import \"../../etc/passwd\" as p;\nfn decide(f) { }", DiagnosticKind::Import);
+    let d = assert_rejected(
+        "import \"../../etc/passwd\" as p;\nfn decide(f) { }",
+        DiagnosticKind::Import,
+    );
     assert_eq!(d.line(), Some(3));
     assert_eq!(d.column(), Some(8));
-    let d = assert_rejected("import \"/etc/passwd\" as p;\nfn decide(f) { }", DiagnosticKind::Import);
+    let d = assert_rejected(
+        "import \"/etc/passwd\" as p;\nfn decide(f) { }",
+        DiagnosticKind::Import,
+    );
     assert!(d.message().contains("/etc/passwd"));
 }
 
@@ -221,27 +306,54 @@ fn dynamic_import_outside_the_directory_is_forbidden() {
         "fn decide(f) { let path = \"../\" + \"secret\"; import path as s; }",
         FailureKind::Forbidden,
     );
-    assert!(plan.errors[0].message.contains("../secret"), "{:?}", plan.errors[0]);
+    assert!(
+        plan.errors[0].message.contains("../secret"),
+        "{:?}",
+        plan.errors[0]
+    );
 }
 
 #[test]
 fn panicking_host_call_is_caught() {
-    let plan = assert_stopped(r#"fn decide(f) { explode("everything") }"#, FailureKind::HostPanic);
-    assert!(plan.errors[0].message.contains("host check exploded"), "{:?}", plan.errors[0]);
+    let plan = assert_stopped(
+        r#"fn decide(f) { explode("everything") }"#,
+        FailureKind::HostPanic,
+    );
+    assert!(
+        plan.errors[0].message.contains("host check exploded"),
+        "{:?}",
+        plan.errors[0]
+    );
     assert_eq!(plan.errors[0].line, Some(3));
 }
 
 #[test]
 fn garbage_results_are_rejected() {
-    let plan = assert_stopped(r#"fn decide(f) { "disable everything" }"#, FailureKind::InvalidResult);
-    assert!(plan.errors[0].message.contains("string"), "{:?}", plan.errors[0]);
-    assert_stopped(r#"fn decide(f) { [notify("a", "b"), 42] }"#, FailureKind::InvalidResult);
-    assert_stopped("fn decide(f) { #{ kind: \"notify\" } }", FailureKind::InvalidResult);
+    let plan = assert_stopped(
+        r#"fn decide(f) { "disable everything" }"#,
+        FailureKind::InvalidResult,
+    );
+    assert!(
+        plan.errors[0].message.contains("string"),
+        "{:?}",
+        plan.errors[0]
+    );
+    assert_stopped(
+        r#"fn decide(f) { [notify("a", "b"), 42] }"#,
+        FailureKind::InvalidResult,
+    );
+    assert_stopped(
+        "fn decide(f) { #{ kind: \"notify\" } }",
+        FailureKind::InvalidResult,
+    );
 }
 
 #[test]
 fn a_throwing_policy_is_isolated() {
-    let plan = assert_stopped(r#"fn decide(f) { throw "no thanks"; }"#, FailureKind::Runtime);
+    let plan = assert_stopped(
+        r#"fn decide(f) { throw "no thanks"; }"#,
+        FailureKind::Runtime,
+    );
     assert!(plan.errors[0].message.contains("no thanks"));
     assert_eq!(plan.errors[0].line, Some(3));
 }
@@ -249,7 +361,11 @@ fn a_throwing_policy_is_isolated() {
 #[test]
 fn top_level_code_that_loops_is_stopped() {
     let limits = Limits::default().with_max_operations(u64::MAX);
-    let plan = assert_stopped_with(limits, "let n = 0;\nloop { n += 1; }\nfn decide(f) { }", FailureKind::Timeout);
+    let plan = assert_stopped_with(
+        limits,
+        "let n = 0;\nloop { n += 1; }\nfn decide(f) { }",
+        FailureKind::Timeout,
+    );
     assert!(plan.errors[0].message.contains("deadline"));
 }
 
@@ -261,7 +377,11 @@ fn forged_actions_are_impossible() {
         r#"fn decide(f) { disable_access_key("root; rm -rf /", f.access_key_id) }"#,
         FailureKind::InvalidAction,
     );
-    assert!(plan.errors[0].message.contains("user name"), "{:?}", plan.errors[0]);
+    assert!(
+        plan.errors[0].message.contains("user name"),
+        "{:?}",
+        plan.errors[0]
+    );
 }
 
 #[test]
@@ -291,12 +411,24 @@ fn every_hostile_policy_in_one_set() {
         "loop { }\nfn decide(f) { }",
     ];
     let mut sources = vec![("a-good".to_owned(), GOOD.to_owned())];
-    sources.extend(bodies.iter().enumerate().map(|(i, b)| (format!("hostile-{i}"), hostile(b))));
-    let set = PolicySet::builder().with_action_kind(panicking_kind()).from_sources(sources).unwrap();
+    sources.extend(
+        bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (format!("hostile-{i}"), hostile(b))),
+    );
+    let set = PolicySet::builder()
+        .with_action_kind(panicking_kind())
+        .from_sources(sources)
+        .unwrap();
     let started = Instant::now();
     let plan = set.evaluate(&finding());
     // Two policies run into the 100 ms deadline; everything else stops at once.
-    assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(plan.errors.len(), bodies.len(), "{plan:#?}");
     assert_eq!(plan.actions.len(), 1);
     assert_eq!(plan.evaluated.len(), bodies.len() + 1);

@@ -93,14 +93,22 @@ pub(crate) fn run(args: Args) -> ExitCode {
             }
         }
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// A readable explanation of a plan: the finding, what each policy chose and why, what failed.
 fn explain(plan: &Plan) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
-    let sample = if plan.sample { "  [sample finding]" } else { "" };
+    let sample = if plan.sample {
+        "  [sample finding]"
+    } else {
+        ""
+    };
     let _ = writeln!(
         s,
         "finding {}  {}  severity {:.1}{sample}",
@@ -112,11 +120,23 @@ fn explain(plan: &Plan) -> String {
         let _ = writeln!(s, "  policies that applied: {}", plan.evaluated.join(", "));
     }
     for planned in &plan.actions {
-        let _ = writeln!(s, "  -> {} {}", planned.action.kind(), planned.action.params());
+        let _ = writeln!(
+            s,
+            "  -> {} {}",
+            planned.action.kind(),
+            planned.action.params()
+        );
         for source in &planned.sources {
-            let line = source.line.map(|l| format!(" line {l}")).unwrap_or_default();
+            let line = source
+                .line
+                .map(|l| format!(" line {l}"))
+                .unwrap_or_default();
             let reason = source.reason.as_deref().unwrap_or("no reason given");
-            let _ = writeln!(s, "       chosen by {}@{}{line}: {reason}", source.policy, source.version);
+            let _ = writeln!(
+                s,
+                "       chosen by {}@{}{line}: {reason}",
+                source.policy, source.version
+            );
         }
     }
     if plan.actions.is_empty() && !plan.evaluated.is_empty() {
@@ -128,7 +148,11 @@ fn explain(plan: &Plan) -> String {
             (Some(l), None) => format!(" at line {l}"),
             _ => String::new(),
         };
-        let _ = writeln!(s, "  !! policy {} failed{at}: {}", error.policy, error.message);
+        let _ = writeln!(
+            s,
+            "  !! policy {} failed{at}: {}",
+            error.policy, error.message
+        );
     }
     s
 }

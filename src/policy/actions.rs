@@ -117,14 +117,17 @@ impl HostActionKind {
         self.destructive
     }
 
-    fn build(&self, ctx: &NativeCallContext, args: &[&mut Dynamic]) -> Result<ScriptAction, Box<EvalAltResult>> {
+    fn build(
+        &self,
+        ctx: &NativeCallContext,
+        args: &[&mut Dynamic],
+    ) -> Result<ScriptAction, Box<EvalAltResult>> {
         let kind = &self.kind;
         let pos = ctx.call_position();
         let mut params = Map::new();
         for (name, value) in self.params.iter().zip(args.iter()) {
-            let value = to_json(value, 0).map_err(|m| {
-                invalid(pos, format!("{kind}: `{name}` {m}"))
-            })?;
+            let value =
+                to_json(value, 0).map_err(|m| invalid(pos, format!("{kind}: `{name}` {m}")))?;
             params.insert(name.clone(), value);
         }
         let reason = match args.get(self.params.len()) {
@@ -187,7 +190,9 @@ pub(crate) fn register(engine: &mut Engine, kinds: &[HostActionKind]) {
 
     let dynamic = TypeId::of::<Dynamic>();
     for arity in [2, 3] {
-        engine.register_raw_fn("notify", vec![dynamic; arity], |ctx, args| notify(&ctx, args));
+        engine.register_raw_fn("notify", vec![dynamic; arity], |ctx, args| {
+            notify(&ctx, args)
+        });
         engine.register_raw_fn("disable_access_key", vec![dynamic; arity], |ctx, args| {
             disable_access_key(&ctx, args)
         });
@@ -200,9 +205,11 @@ pub(crate) fn register(engine: &mut Engine, kinds: &[HostActionKind]) {
     for kind in kinds {
         for arity in [kind.params.len(), kind.params.len() + 1] {
             let kind = kind.clone();
-            engine.register_raw_fn(kind.kind.to_string(), vec![dynamic; arity], move |ctx, args| {
-                kind.build(&ctx, args)
-            });
+            engine.register_raw_fn(
+                kind.kind.to_string(),
+                vec![dynamic; arity],
+                move |ctx, args| kind.build(&ctx, args),
+            );
         }
     }
 }
@@ -215,52 +222,99 @@ fn type_of(value: &Dynamic) -> String {
     if value.is_unit() {
         "() (absent)".to_owned()
     } else {
-        value.type_name().rsplit("::").next().unwrap_or("?").to_owned()
+        value
+            .type_name()
+            .rsplit("::")
+            .next()
+            .unwrap_or("?")
+            .to_owned()
     }
 }
 
 /// A required, non-empty string argument of at most `max` bytes.
-fn string_arg(kind: &str, name: &str, value: &Dynamic, max: usize, pos: rhai::Position) -> Result<String, Box<EvalAltResult>> {
+fn string_arg(
+    kind: &str,
+    name: &str,
+    value: &Dynamic,
+    max: usize,
+    pos: rhai::Position,
+) -> Result<String, Box<EvalAltResult>> {
     let Some(s) = value.read_lock::<rhai::ImmutableString>() else {
-        return Err(invalid(pos, format!("{kind}: `{name}` must be a string, got {}", type_of(value))));
+        return Err(invalid(
+            pos,
+            format!("{kind}: `{name}` must be a string, got {}", type_of(value)),
+        ));
     };
     if s.trim().is_empty() {
         return Err(invalid(pos, format!("{kind}: `{name}` must not be empty")));
     }
     if s.len() > max {
-        return Err(invalid(pos, format!("{kind}: `{name}` is longer than {max} bytes")));
+        return Err(invalid(
+            pos,
+            format!("{kind}: `{name}` is longer than {max} bytes"),
+        ));
     }
     Ok(s.to_string())
 }
 
-fn reason_arg(kind: &str, value: &Dynamic, pos: rhai::Position) -> Result<Option<String>, Box<EvalAltResult>> {
+fn reason_arg(
+    kind: &str,
+    value: &Dynamic,
+    pos: rhai::Position,
+) -> Result<Option<String>, Box<EvalAltResult>> {
     if value.is_unit() {
         return Ok(None);
     }
     string_arg(kind, "reason", value, 4096, pos).map(Some)
 }
 
-fn id_arg<T>(kind: &str, name: &str, value: &Dynamic, pos: rhai::Position, new: fn(String) -> Result<T, InvalidId>) -> Result<T, Box<EvalAltResult>> {
+fn id_arg<T>(
+    kind: &str,
+    name: &str,
+    value: &Dynamic,
+    pos: rhai::Position,
+    new: fn(String) -> Result<T, InvalidId>,
+) -> Result<T, Box<EvalAltResult>> {
     if value.is_unit() {
-        return Err(invalid(pos, format!("{kind}: `{name}` is absent (the finding has no such value)")));
+        return Err(invalid(
+            pos,
+            format!("{kind}: `{name}` is absent (the finding has no such value)"),
+        ));
     }
     let s = string_arg(kind, name, value, 256, pos)?;
     new(s).map_err(|e| invalid(pos, format!("{kind}: {e}")))
 }
 
-fn notify(ctx: &NativeCallContext, args: &mut [&mut Dynamic]) -> Result<ScriptAction, Box<EvalAltResult>> {
+fn notify(
+    ctx: &NativeCallContext,
+    args: &mut [&mut Dynamic],
+) -> Result<ScriptAction, Box<EvalAltResult>> {
     let pos = ctx.call_position();
     let (channel, message, reason) = match args {
         [c, m] => (c, m, None),
         [c, m, r] => (c, m, Some(r)),
-        _ => return Err(invalid(pos, "notify: expected (channel, message[, reason])".to_owned())),
+        _ => {
+            return Err(invalid(
+                pos,
+                "notify: expected (channel, message[, reason])".to_owned(),
+            ));
+        }
     };
     let channel = string_arg("notify", "channel", channel, 128, pos)?;
-    if !channel.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/".contains(&b)) {
-        return Err(invalid(pos, format!("notify: channel `{channel}` must be letters, digits and `-_.:/`")));
+    if !channel
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.:/".contains(&b))
+    {
+        return Err(invalid(
+            pos,
+            format!("notify: channel `{channel}` must be letters, digits and `-_.:/`"),
+        ));
     }
     let message = string_arg("notify", "message", message, 16 * 1024, pos)?;
-    let reason = reason.map(|r| reason_arg("notify", r, pos)).transpose()?.flatten();
+    let reason = reason
+        .map(|r| reason_arg("notify", r, pos))
+        .transpose()?
+        .flatten();
     Ok(ScriptAction {
         action: Action::Notify(Notify { channel, message }),
         reason,
@@ -268,17 +322,28 @@ fn notify(ctx: &NativeCallContext, args: &mut [&mut Dynamic]) -> Result<ScriptAc
     })
 }
 
-fn disable_access_key(ctx: &NativeCallContext, args: &mut [&mut Dynamic]) -> Result<ScriptAction, Box<EvalAltResult>> {
+fn disable_access_key(
+    ctx: &NativeCallContext,
+    args: &mut [&mut Dynamic],
+) -> Result<ScriptAction, Box<EvalAltResult>> {
     const KIND: &str = "disable_access_key";
     let pos = ctx.call_position();
     let (user, key, reason) = match args {
         [u, k] => (u, k, None),
         [u, k, r] => (u, k, Some(r)),
-        _ => return Err(invalid(pos, format!("{KIND}: expected (user_name, access_key_id[, reason])"))),
+        _ => {
+            return Err(invalid(
+                pos,
+                format!("{KIND}: expected (user_name, access_key_id[, reason])"),
+            ));
+        }
     };
     let user_name = id_arg(KIND, "user_name", user, pos, UserName::new)?;
     let access_key_id = id_arg(KIND, "access_key_id", key, pos, AccessKeyId::new)?;
-    let reason = reason.map(|r| reason_arg(KIND, r, pos)).transpose()?.flatten();
+    let reason = reason
+        .map(|r| reason_arg(KIND, r, pos))
+        .transpose()?
+        .flatten();
     Ok(ScriptAction {
         action: Action::DisableAccessKey(DisableAccessKey {
             user_name,
@@ -289,24 +354,42 @@ fn disable_access_key(ctx: &NativeCallContext, args: &mut [&mut Dynamic]) -> Res
     })
 }
 
-fn run_command(ctx: &NativeCallContext, args: &mut [&mut Dynamic]) -> Result<ScriptAction, Box<EvalAltResult>> {
+fn run_command(
+    ctx: &NativeCallContext,
+    args: &mut [&mut Dynamic],
+) -> Result<ScriptAction, Box<EvalAltResult>> {
     const KIND: &str = "run_command";
     let pos = ctx.call_position();
     let (document, ids, parameters, reason) = match args {
         [d, i, p] => (d, i, p, None),
         [d, i, p, r] => (d, i, p, Some(r)),
         _ => {
-            return Err(invalid(pos, format!("{KIND}: expected (document, instance_ids, parameters[, reason])")));
+            return Err(invalid(
+                pos,
+                format!("{KIND}: expected (document, instance_ids, parameters[, reason])"),
+            ));
         }
     };
     let document = string_arg(KIND, "document", document, 128, pos)?;
-    if !document.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/".contains(&b)) {
-        return Err(invalid(pos, format!("{KIND}: document `{document}` must be letters, digits and `-_.:/`")));
+    if !document
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.:/".contains(&b))
+    {
+        return Err(invalid(
+            pos,
+            format!("{KIND}: document `{document}` must be letters, digits and `-_.:/`"),
+        ));
     }
     let instance_ids = if ids.is_array() {
-        let list = ids.read_lock::<rhai::Array>().map(|a| a.clone()).unwrap_or_default();
+        let list = ids
+            .read_lock::<rhai::Array>()
+            .map(|a| a.clone())
+            .unwrap_or_default();
         if list.is_empty() {
-            return Err(invalid(pos, format!("{KIND}: `instance_ids` must name at least one instance")));
+            return Err(invalid(
+                pos,
+                format!("{KIND}: `instance_ids` must name at least one instance"),
+            ));
         }
         list.iter()
             .map(|id| id_arg(KIND, "instance_ids", id, pos, InstanceId::new))
@@ -315,12 +398,21 @@ fn run_command(ctx: &NativeCallContext, args: &mut [&mut Dynamic]) -> Result<Scr
         vec![id_arg(KIND, "instance_ids", ids, pos, InstanceId::new)?]
     };
     let Some(map) = parameters.read_lock::<rhai::Map>() else {
-        return Err(invalid(pos, format!("{KIND}: `parameters` must be a map, got {}", type_of(parameters))));
+        return Err(invalid(
+            pos,
+            format!(
+                "{KIND}: `parameters` must be a map, got {}",
+                type_of(parameters)
+            ),
+        ));
     };
     let mut params = BTreeMap::new();
     for (name, value) in map.iter() {
         let values = if value.is_array() {
-            let list = value.read_lock::<rhai::Array>().map(|a| a.clone()).unwrap_or_default();
+            let list = value
+                .read_lock::<rhai::Array>()
+                .map(|a| a.clone())
+                .unwrap_or_default();
             list.iter()
                 .map(|v| string_value(v).ok_or_else(|| param_error(name, v, pos)))
                 .collect::<Result<Vec<_>, _>>()?
@@ -330,7 +422,10 @@ fn run_command(ctx: &NativeCallContext, args: &mut [&mut Dynamic]) -> Result<Scr
         params.insert(name.to_string(), values);
     }
     drop(map);
-    let reason = reason.map(|r| reason_arg(KIND, r, pos)).transpose()?.flatten();
+    let reason = reason
+        .map(|r| reason_arg(KIND, r, pos))
+        .transpose()?
+        .flatten();
     Ok(ScriptAction {
         action: Action::RunCommand(RunCommand {
             document,
@@ -343,13 +438,18 @@ fn run_command(ctx: &NativeCallContext, args: &mut [&mut Dynamic]) -> Result<Scr
 }
 
 fn string_value(value: &Dynamic) -> Option<String> {
-    value.read_lock::<rhai::ImmutableString>().map(|s| s.to_string())
+    value
+        .read_lock::<rhai::ImmutableString>()
+        .map(|s| s.to_string())
 }
 
 fn param_error(name: &str, value: &Dynamic, pos: rhai::Position) -> Box<EvalAltResult> {
     invalid(
         pos,
-        format!("run_command: parameter `{name}` must be a string or an array of strings, got {}", type_of(value)),
+        format!(
+            "run_command: parameter `{name}` must be a string or an array of strings, got {}",
+            type_of(value)
+        ),
     )
 }
 
@@ -376,7 +476,11 @@ pub(crate) fn to_json(value: &Dynamic, depth: usize) -> Result<Value, String> {
         return Ok(Value::String(s.to_string()));
     }
     if let Some(list) = value.read_lock::<rhai::Array>() {
-        return list.iter().map(|v| to_json(v, depth + 1)).collect::<Result<_, _>>().map(Value::Array);
+        return list
+            .iter()
+            .map(|v| to_json(v, depth + 1))
+            .collect::<Result<_, _>>()
+            .map(Value::Array);
     }
     if let Some(map) = value.read_lock::<rhai::Map>() {
         return map
@@ -385,5 +489,8 @@ pub(crate) fn to_json(value: &Dynamic, depth: usize) -> Result<Value, String> {
             .collect::<Result<Map<_, _>, String>>()
             .map(Value::Object);
     }
-    Err(format!("must be a string, number, boolean, array or map, got {}", type_of(value)))
+    Err(format!(
+        "must be a string, number, boolean, array or map, got {}",
+        type_of(value)
+    ))
 }

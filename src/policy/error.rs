@@ -56,7 +56,11 @@ pub struct PolicyDiagnostic {
 
 impl PolicyDiagnostic {
     /// A problem with no position in a file (e.g. an unreadable directory).
-    pub(crate) fn new(kind: DiagnosticKind, file: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        kind: DiagnosticKind,
+        file: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             kind,
             file: file.into(),
@@ -145,7 +149,10 @@ fn span_at(source: &str, line: usize, column: usize) -> SourceSpan {
                 .find(|&(_, c)| !(c.is_alphanumeric() || c == '_'))
                 .map_or(rest.trim_end().len(), |(at, _)| at);
             let len = if len == 0 {
-                rest.chars().next().filter(|c| *c != '\n').map_or(0, char::len_utf8)
+                rest.chars()
+                    .next()
+                    .filter(|c| *c != '\n')
+                    .map_or(0, char::len_utf8)
             } else {
                 len
             };
@@ -187,11 +194,15 @@ impl miette::Diagnostic for PolicyDiagnostic {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.named_source.as_ref().map(|s| s as &dyn miette::SourceCode)
+        self.named_source
+            .as_ref()
+            .map(|s| s as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -237,7 +248,11 @@ impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.diagnostics.len();
         let plural = if n == 1 { "" } else { "s" };
-        write!(f, "could not load policies from `{}`: {n} error{plural}", self.origin)?;
+        write!(
+            f,
+            "could not load policies from `{}`: {n} error{plural}",
+            self.origin
+        )?;
         for d in &self.diagnostics {
             write!(f, "\n  {d}")?;
         }
@@ -254,7 +269,9 @@ impl miette::Diagnostic for PolicyError {
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
         Some(Box::new(
-            self.diagnostics.iter().map(|d| d as &dyn miette::Diagnostic),
+            self.diagnostics
+                .iter()
+                .map(|d| d as &dyn miette::Diagnostic),
         ))
     }
 }

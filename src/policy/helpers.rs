@@ -9,7 +9,9 @@ use crate::plan::FailureKind;
 
 /// Registers `glob_match`, `ip_in_cidr` and `in_list`.
 pub(crate) fn register(engine: &mut Engine) {
-    engine.register_fn("glob_match", |pattern: &str, text: &str| glob_match(pattern, text));
+    engine.register_fn("glob_match", |pattern: &str, text: &str| {
+        glob_match(pattern, text)
+    });
     engine.register_fn("glob_match", |_: &str, _: ()| false);
     engine.register_fn(
         "ip_in_cidr",
@@ -31,10 +33,15 @@ pub(crate) fn register(engine: &mut Engine) {
                     ctx.call_position(),
                 )
             })?;
-            Ok(text.trim().parse::<IpAddr>().is_ok_and(|ip| cidr.contains(&ip)))
+            Ok(text
+                .trim()
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| cidr.contains(&ip)))
         },
     );
-    engine.register_fn("in_list", |list: rhai::Array, value: Dynamic| in_list(&list, &value));
+    engine.register_fn("in_list", |list: rhai::Array, value: Dynamic| {
+        in_list(&list, &value)
+    });
     engine.register_fn("in_list", |_: (), _: Dynamic| false);
 }
 
@@ -50,13 +57,11 @@ fn in_list(list: &[Dynamic], value: &Dynamic) -> bool {
         ) {
             return *a == *b;
         }
-        match (item.as_int(), value.as_int()) {
-            (Ok(a), Ok(b)) => return a == b,
-            _ => {}
+        if let (Ok(a), Ok(b)) = (item.as_int(), value.as_int()) {
+            return a == b;
         }
-        match (number(item), number(value)) {
-            (Some(a), Some(b)) => return a == b,
-            _ => {}
+        if let (Some(a), Some(b)) = (number(item), number(value)) {
+            return a == b;
         }
         matches!((item.as_bool(), value.as_bool()), (Ok(a), Ok(b)) if a == b)
     })
@@ -95,7 +100,9 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
             },
         }
     }
-    pattern.get(p..).is_some_and(|rest| rest.iter().all(|&c| c == '*'))
+    pattern
+        .get(p..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
 }
 
 #[cfg(test)]
@@ -104,18 +111,28 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob_match("UnauthorizedAccess:IAMUser/*", "UnauthorizedAccess:IAMUser/MaliciousIPCaller"));
+        assert!(glob_match(
+            "UnauthorizedAccess:IAMUser/*",
+            "UnauthorizedAccess:IAMUser/MaliciousIPCaller"
+        ));
         assert!(glob_match("*", ""));
         assert!(glob_match("a?c", "abc"));
         assert!(glob_match("*B*", "aBc"));
         assert!(!glob_match("a?c", "ac"));
         assert!(!glob_match("Recon:*", "UnauthorizedAccess:IAMUser/X"));
-        assert!(glob_match("*.Custom", "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"));
+        assert!(glob_match(
+            "*.Custom",
+            "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"
+        ));
     }
 
     #[test]
     fn list_membership() {
-        let list = vec![Dynamic::from("a"), Dynamic::from(2_i64), Dynamic::from(true)];
+        let list = vec![
+            Dynamic::from("a"),
+            Dynamic::from(2_i64),
+            Dynamic::from(true),
+        ];
         assert!(in_list(&list, &Dynamic::from("a")));
         assert!(in_list(&list, &Dynamic::from(2_i64)));
         assert!(in_list(&list, &Dynamic::from(2.0_f64)));

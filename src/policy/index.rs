@@ -16,7 +16,9 @@ pub(crate) struct TypeIndex {
 
 /// The text of a glob before its first wildcard.
 pub(crate) fn literal_prefix(glob: &str) -> &str {
-    glob.find(['*', '?']).and_then(|i| glob.get(..i)).unwrap_or(glob)
+    glob.find(['*', '?'])
+        .and_then(|i| glob.get(..i))
+        .unwrap_or(glob)
 }
 
 impl TypeIndex {
@@ -45,7 +47,8 @@ impl TypeIndex {
         if let Some(policies) = self.exact.get(finding_type) {
             found.extend_from_slice(policies);
         }
-        let matching = |(policy, glob): &(usize, String)| glob_match(glob, finding_type).then_some(*policy);
+        let matching =
+            |(policy, glob): &(usize, String)| glob_match(glob, finding_type).then_some(*policy);
         found.extend(self.always.iter().filter_map(matching));
         for &len in &self.prefix_lens {
             let Some(prefix) = finding_type.get(..len) else {
@@ -78,12 +81,18 @@ mod tests {
         index.insert(4, "UnauthorizedAccess:IAMUser/Malicious*");
         index.insert(4, "UnauthorizedAccess:IAMUser/*");
         index.insert(5, "*.Custom");
-        assert_eq!(index.candidates("Recon:IAMUser/UserPermissions"), vec![0, 2]);
+        assert_eq!(
+            index.candidates("Recon:IAMUser/UserPermissions"),
+            vec![0, 2]
+        );
         assert_eq!(
             index.candidates("UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom"),
             vec![1, 2, 4, 5]
         );
-        assert_eq!(index.candidates("Policy:S3/BucketPublicAccessGranted"), vec![2]);
+        assert_eq!(
+            index.candidates("Policy:S3/BucketPublicAccessGranted"),
+            vec![2]
+        );
         assert_eq!(index.candidates(""), vec![2]);
     }
 }

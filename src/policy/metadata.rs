@@ -31,23 +31,35 @@ pub(crate) fn read(
             consts.push((name.to_owned(), value));
         }
     }
-    let get = |name: &str| consts.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-    let before = problems.len();
-    let problem = |problems: &mut Vec<PolicyDiagnostic>, name: &str, message: String, help: &str| {
-        let d = PolicyDiagnostic::new(DiagnosticKind::Metadata, file, message).with_help(help.to_owned());
-        let d = match const_position(source, name) {
-            Some((line, column)) => d.at(source, line, column),
-            None => d.at(source, 1, 1),
-        };
-        problems.push(d);
+    let get = |name: &str| {
+        consts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     };
+    let before = problems.len();
+    let problem =
+        |problems: &mut Vec<PolicyDiagnostic>, name: &str, message: String, help: &str| {
+            let d = PolicyDiagnostic::new(DiagnosticKind::Metadata, file, message)
+                .with_help(help.to_owned());
+            let d = match const_position(source, name) {
+                Some((line, column)) => d.at(source, line, column),
+                None => d.at(source, 1, 1),
+            };
+            problems.push(d);
+        };
     let declared_but_not_literal = |name: &str| const_position(source, name).is_some();
 
     let stem = file.rsplit('/').next().unwrap_or(file);
     let stem = stem.strip_suffix(".rhai").unwrap_or(stem);
     let name = match get("NAME") {
         None if declared_but_not_literal("NAME") => {
-            problem(problems, "NAME", "`NAME` must be a literal string".into(), "write `const NAME = \"my-policy\";`");
+            problem(
+                problems,
+                "NAME",
+                "`NAME` must be a literal string".into(),
+                "write `const NAME = \"my-policy\";`",
+            );
             String::new()
         }
         None => stem.to_owned(),
@@ -63,7 +75,12 @@ pub(crate) fn read(
                 s
             }
             Err(t) => {
-                problem(problems, "NAME", format!("`NAME` must be a string, not {t}"), "write `const NAME = \"my-policy\";`");
+                problem(
+                    problems,
+                    "NAME",
+                    format!("`NAME` must be a string, not {t}"),
+                    "write `const NAME = \"my-policy\";`",
+                );
                 String::new()
             }
         },
@@ -80,15 +97,30 @@ pub(crate) fn read(
     let description = match get("DESCRIPTION").map(Dynamic::into_string) {
         Some(Ok(s)) if !s.trim().is_empty() => s,
         Some(Ok(_)) => {
-            problem(problems, "DESCRIPTION", "`DESCRIPTION` must not be empty".into(), "say in one sentence what the policy does");
+            problem(
+                problems,
+                "DESCRIPTION",
+                "`DESCRIPTION` must not be empty".into(),
+                "say in one sentence what the policy does",
+            );
             String::new()
         }
         Some(Err(t)) => {
-            problem(problems, "DESCRIPTION", format!("`DESCRIPTION` must be a string, not {t}"), "write `const DESCRIPTION = \"…\";`");
+            problem(
+                problems,
+                "DESCRIPTION",
+                format!("`DESCRIPTION` must be a string, not {t}"),
+                "write `const DESCRIPTION = \"…\";`",
+            );
             String::new()
         }
         None if declared_but_not_literal("DESCRIPTION") => {
-            problem(problems, "DESCRIPTION", "`DESCRIPTION` must be a literal string".into(), "write `const DESCRIPTION = \"…\";`");
+            problem(
+                problems,
+                "DESCRIPTION",
+                "`DESCRIPTION` must be a literal string".into(),
+                "write `const DESCRIPTION = \"…\";`",
+            );
             String::new()
         }
         None => {
@@ -123,19 +155,34 @@ pub(crate) fn read(
             };
             match globs {
                 Some(globs) if globs.is_empty() => {
-                    problem(problems, "APPLIES_TO", "`APPLIES_TO` must name at least one finding type".into(), applies_help);
+                    problem(
+                        problems,
+                        "APPLIES_TO",
+                        "`APPLIES_TO` must name at least one finding type".into(),
+                        applies_help,
+                    );
                     globs
                 }
                 Some(globs) => {
                     for glob in &globs {
                         if let Some(why) = invalid_glob(glob) {
-                            problem(problems, "APPLIES_TO", format!("`{glob}` is not a finding-type glob: {why}"), applies_help);
+                            problem(
+                                problems,
+                                "APPLIES_TO",
+                                format!("`{glob}` is not a finding-type glob: {why}"),
+                                applies_help,
+                            );
                         }
                     }
                     globs
                 }
                 None => {
-                    problem(problems, "APPLIES_TO", "`APPLIES_TO` must be a string or an array of strings".into(), applies_help);
+                    problem(
+                        problems,
+                        "APPLIES_TO",
+                        "`APPLIES_TO` must be a string or an array of strings".into(),
+                        applies_help,
+                    );
                     Vec::new()
                 }
             }
@@ -145,7 +192,12 @@ pub(crate) fn read(
     let severity_help = "write a number from 0 to 10 (`5.0`) or a band: `\"low\"`, `\"medium\"`, `\"high\"`, `\"critical\"`";
     let min_severity = match get("MIN_SEVERITY") {
         None if declared_but_not_literal("MIN_SEVERITY") => {
-            problem(problems, "MIN_SEVERITY", "`MIN_SEVERITY` must be a literal".into(), severity_help);
+            problem(
+                problems,
+                "MIN_SEVERITY",
+                "`MIN_SEVERITY` must be a literal".into(),
+                severity_help,
+            );
             None
         }
         None => None,
@@ -158,14 +210,22 @@ pub(crate) fn read(
             match value {
                 Some(x) if (0.0..=10.0).contains(&x) => Some(x),
                 _ => {
-                    problem(problems, "MIN_SEVERITY", format!("`{v}` is not a severity"), severity_help);
+                    problem(
+                        problems,
+                        "MIN_SEVERITY",
+                        format!("`{v}` is not a severity"),
+                        severity_help,
+                    );
                     None
                 }
             }
         }
     };
 
-    let decide = ast.iter_functions().find(|f| f.name == "decide").map(|f| f.params.len());
+    let decide = ast
+        .iter_functions()
+        .find(|f| f.name == "decide")
+        .map(|f| f.params.len());
     match decide {
         Some(1) => {}
         Some(n) => {
@@ -181,9 +241,13 @@ pub(crate) fn read(
             );
         }
         None => problems.push(
-            PolicyDiagnostic::new(DiagnosticKind::MissingDecide, file, "missing `fn decide(finding)`")
-                .at(source, 1, 1)
-                .with_help("a policy returns its actions from `fn decide(finding) { … }`"),
+            PolicyDiagnostic::new(
+                DiagnosticKind::MissingDecide,
+                file,
+                "missing `fn decide(finding)`",
+            )
+            .at(source, 1, 1)
+            .with_help("a policy returns its actions from `fn decide(finding) { … }`"),
         ),
     }
 
@@ -245,7 +309,9 @@ fn decl_position(source: &str, keyword: &str, name: &str) -> Option<(usize, usiz
         if after.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
             return None;
         }
-        let column = line.get(..indent + keyword.len() + gap).map_or(1, |s| s.chars().count() + 1);
+        let column = line
+            .get(..indent + keyword.len() + gap)
+            .map_or(1, |s| s.chars().count() + 1);
         Some((i + 1, column))
     })
 }
@@ -274,7 +340,9 @@ pub(crate) fn literal_paths(source: &str) -> Vec<(String, usize, usize)> {
             let Some(end) = tail.find('"') else { break };
             let path = tail.get(..end).unwrap_or_default();
             if path.starts_with('$') && !path.contains('\\') {
-                let column = line.get(..offset + start).map_or(1, |s| s.chars().count() + 1);
+                let column = line
+                    .get(..offset + start)
+                    .map_or(1, |s| s.chars().count() + 1);
                 found.push((path.to_owned(), i + 1, column));
             }
             offset += start + end;
@@ -296,9 +364,12 @@ mod tests {
         assert_eq!(fn_position(src, "decide"), Some((3, 4)));
         assert_eq!(
             literal_paths(src),
-            vec![("$.a".to_owned(), 4, 10), ("$.b".to_owned(), 4, 24)]
+            vec![("$.a".to_owned(), 4, 10), ("$.b".to_owned(), 4, 25)]
         );
-        assert_eq!(string_position("import \"../x\" as m;", "../x"), Some((1, 8)));
+        assert_eq!(
+            string_position("import \"../x\" as m;", "../x"),
+            Some((1, 8))
+        );
     }
 
     #[test]

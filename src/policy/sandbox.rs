@@ -23,7 +23,11 @@ pub(crate) struct ScriptError {
 
 impl ScriptError {
     /// Boxes the error as a rhai runtime error at `pos`.
-    pub(crate) fn raise(kind: FailureKind, message: impl Into<String>, pos: Position) -> Box<EvalAltResult> {
+    pub(crate) fn raise(
+        kind: FailureKind,
+        message: impl Into<String>,
+        pos: Position,
+    ) -> Box<EvalAltResult> {
         Box::new(EvalAltResult::ErrorRuntime(
             Dynamic::from(ScriptError {
                 kind,
@@ -65,7 +69,10 @@ pub(crate) fn engine(limits: &Limits, helpers: Arc<HelperModules>) -> Engine {
     engine
         .set_max_operations(limits.max_operations.max(1))
         .set_max_call_levels(limits.max_call_levels)
-        .set_max_expr_depths(limits.max_expr_depth.max(1), limits.max_function_expr_depth.max(1))
+        .set_max_expr_depths(
+            limits.max_expr_depth.max(1),
+            limits.max_function_expr_depth.max(1),
+        )
         .set_max_string_size(limits.max_string_size.max(1))
         .set_max_array_size(limits.max_array_size.max(1))
         .set_max_map_size(limits.max_map_size.max(1))
@@ -100,9 +107,15 @@ pub(crate) fn engine(limits: &Limits, helpers: Arc<HelperModules>) -> Engine {
         ))
     };
     engine
-        .register_fn("sleep", move |ctx: rhai::NativeCallContext, _: i64| sleep_forbidden(ctx))
-        .register_fn("sleep", move |ctx: rhai::NativeCallContext, _: f64| sleep_forbidden(ctx))
-        .register_fn("sleep", move |ctx: rhai::NativeCallContext, _: Dynamic| sleep_forbidden(ctx));
+        .register_fn("sleep", move |ctx: rhai::NativeCallContext, _: i64| {
+            sleep_forbidden(ctx)
+        })
+        .register_fn("sleep", move |ctx: rhai::NativeCallContext, _: f64| {
+            sleep_forbidden(ctx)
+        })
+        .register_fn("sleep", move |ctx: rhai::NativeCallContext, _: Dynamic| {
+            sleep_forbidden(ctx)
+        });
     engine
 }
 
@@ -141,15 +154,24 @@ impl HelperModules {
             && !path.starts_with('/')
             && !path.contains('\\')
             && !path.contains(':')
-            && path.split('/').all(|part| !part.is_empty() && part != "." && part != "..");
+            && path
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..");
         ok.then(|| path.to_owned())
     }
 
-    fn resolve(&self, engine: &Engine, path: &str, pos: Position) -> Result<SharedModule, Box<EvalAltResult>> {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
         let Some(key) = Self::key(path) else {
             return Err(ScriptError::raise(
                 FailureKind::Forbidden,
-                format!("cannot import `{path}`: only helper modules inside the policy directory can be imported"),
+                format!(
+                    "cannot import `{path}`: only helper modules inside the policy directory can be imported"
+                ),
                 pos,
             ));
         };
@@ -157,7 +179,10 @@ impl HelperModules {
             return Ok(module);
         }
         let Some((file, source)) = self.sources.get(&key) else {
-            return Err(Box::new(EvalAltResult::ErrorModuleNotFound(path.to_owned(), pos)));
+            return Err(Box::new(EvalAltResult::ErrorModuleNotFound(
+                path.to_owned(),
+                pos,
+            )));
         };
         let cyclic = IMPORTING.with(|stack| {
             let mut stack = stack.borrow_mut();
@@ -175,10 +200,13 @@ impl HelperModules {
                 pos,
             ));
         }
-        let result = engine.compile(&**source).map_err(|e| Box::new(e.into())).and_then(|mut ast| {
-            ast.set_source(file.as_str());
-            Module::eval_ast_as_new(Scope::new(), &ast, engine)
-        });
+        let result = engine
+            .compile(&**source)
+            .map_err(|e| Box::new(e.into()))
+            .and_then(|mut ast| {
+                ast.set_source(file.as_str());
+                Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            });
         IMPORTING.with(|stack| stack.borrow_mut().retain(|k| k != &key));
         let module: SharedModule = result
             .map_err(|err| Box::new(EvalAltResult::ErrorInModule(file.clone(), err, pos)))?
@@ -212,7 +240,10 @@ mod tests {
     #[test]
     fn import_paths_stay_inside_the_directory() {
         assert_eq!(HelperModules::key("_util").as_deref(), Some("_util"));
-        assert_eq!(HelperModules::key("./lib/ec2.rhai").as_deref(), Some("lib/ec2"));
+        assert_eq!(
+            HelperModules::key("./lib/ec2.rhai").as_deref(),
+            Some("lib/ec2")
+        );
         assert_eq!(HelperModules::key("../secret"), None);
         assert_eq!(HelperModules::key("/etc/passwd"), None);
         assert_eq!(HelperModules::key("lib/../../x"), None);

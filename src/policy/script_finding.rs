@@ -73,12 +73,20 @@ fn opt(value: Option<&str>) -> Dynamic {
 }
 
 fn strings<'a>(values: impl IntoIterator<Item = &'a str>) -> Dynamic {
-    Dynamic::from_array(values.into_iter().map(|s| Dynamic::from(ImmutableString::from(s))).collect())
+    Dynamic::from_array(
+        values
+            .into_iter()
+            .map(|s| Dynamic::from(ImmutableString::from(s)))
+            .collect(),
+    )
 }
 
 fn rfc3339(at: Option<time::OffsetDateTime>) -> Dynamic {
-    at.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .map_or(Dynamic::UNIT, Dynamic::from)
+    at.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+    .map_or(Dynamic::UNIT, Dynamic::from)
 }
 
 macro_rules! getters {
@@ -96,44 +104,144 @@ macro_rules! getters {
 pub(crate) const PROPERTIES: &[(&str, &str, &str)] = &[
     ("id", "string", "the finding id"),
     ("arn", "string", "the finding ARN"),
-    ("account_id", "string", "the AWS account the finding is about"),
+    (
+        "account_id",
+        "string",
+        "the AWS account the finding is about",
+    ),
     ("region", "string", "the AWS region"),
     ("partition", "string", "the AWS partition, e.g. `aws`"),
-    ("schema_version", "string or ()", "the finding schema version"),
+    (
+        "schema_version",
+        "string or ()",
+        "the finding schema version",
+    ),
     ("title", "string", "the finding title"),
     ("description", "string", "the finding description"),
-    ("type", "string", "the whole finding type, e.g. `UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom`"),
-    ("threat_purpose", "string", "the first part of the type, e.g. `UnauthorizedAccess`"),
-    ("resource_type_affected", "string", "the resource part of the type, e.g. `IAMUser`"),
-    ("threat_family", "string", "the threat family of the type, e.g. `MaliciousIPCaller`"),
-    ("detection_mechanism", "string or ()", "the detection mechanism of the type, e.g. `Custom`"),
-    ("artifact", "string or ()", "the artifact of the type, e.g. `DNS`"),
+    (
+        "type",
+        "string",
+        "the whole finding type, e.g. `UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom`",
+    ),
+    (
+        "threat_purpose",
+        "string",
+        "the first part of the type, e.g. `UnauthorizedAccess`",
+    ),
+    (
+        "resource_type_affected",
+        "string",
+        "the resource part of the type, e.g. `IAMUser`",
+    ),
+    (
+        "threat_family",
+        "string",
+        "the threat family of the type, e.g. `MaliciousIPCaller`",
+    ),
+    (
+        "detection_mechanism",
+        "string or ()",
+        "the detection mechanism of the type, e.g. `Custom`",
+    ),
+    (
+        "artifact",
+        "string or ()",
+        "the artifact of the type, e.g. `DNS`",
+    ),
     ("severity", "float", "the severity, 0 to 10"),
-    ("severity_band", "string", "`Low`, `Medium`, `High` or `Critical`"),
-    ("created_at", "string or ()", "when the finding was created (RFC 3339)"),
-    ("updated_at", "string or ()", "when the finding was last updated (RFC 3339)"),
-    ("resource_type", "string", "the affected resource type, e.g. `AccessKey`, `Instance`, `S3Bucket`"),
-    ("action_type", "string or ()", "the observed action, e.g. `AWS_API_CALL`, `NETWORK_CONNECTION`"),
+    (
+        "severity_band",
+        "string",
+        "`Low`, `Medium`, `High` or `Critical`",
+    ),
+    (
+        "created_at",
+        "string or ()",
+        "when the finding was created (RFC 3339)",
+    ),
+    (
+        "updated_at",
+        "string or ()",
+        "when the finding was last updated (RFC 3339)",
+    ),
+    (
+        "resource_type",
+        "string",
+        "the affected resource type, e.g. `AccessKey`, `Instance`, `S3Bucket`",
+    ),
+    (
+        "action_type",
+        "string or ()",
+        "the observed action, e.g. `AWS_API_CALL`, `NETWORK_CONNECTION`",
+    ),
     ("count", "int or ()", "how many times the activity was seen"),
     ("archived", "bool", "whether the finding is archived"),
     ("resource_role", "string or ()", "`TARGET` or `ACTOR`"),
     ("detector_id", "string or ()", "the GuardDuty detector id"),
-    ("user_name", "string or ()", "the IAM user name of the access key details"),
-    ("user_type", "string or ()", "the principal type, e.g. `IAMUser`, `AssumedRole`, `Root`"),
+    (
+        "user_name",
+        "string or ()",
+        "the IAM user name of the access key details",
+    ),
+    (
+        "user_type",
+        "string or ()",
+        "the principal type, e.g. `IAMUser`, `AssumedRole`, `Root`",
+    ),
     ("access_key_id", "string or ()", "the access key id"),
     ("principal_id", "string or ()", "the principal id"),
     ("instance_id", "string or ()", "the (first) EC2 instance id"),
-    ("instance_ids", "array of strings", "every EC2 instance id in the finding"),
+    (
+        "instance_ids",
+        "array of strings",
+        "every EC2 instance id in the finding",
+    ),
     ("instance_tags", "map", "the instance tags, key to value"),
-    ("remote_ip", "string or ()", "the remote IP address of the action"),
-    ("remote_country", "string or ()", "the remote IP's country name"),
-    ("remote_organization", "string or ()", "the remote IP's organization (or ASN organization)"),
-    ("api", "string or ()", "the API called, e.g. `GetParameters`"),
-    ("api_service", "string or ()", "the service of the API, e.g. `ssm.amazonaws.com`"),
-    ("bucket_names", "array of strings", "the S3 buckets in the finding"),
-    ("threat_list", "string or ()", "the threat list that matched"),
-    ("sample", "bool", "whether this is a sample (generated) finding"),
-    ("shape", "string", "the input shape: `eventbridge`, `raw`, `cli` or `asff`"),
+    (
+        "remote_ip",
+        "string or ()",
+        "the remote IP address of the action",
+    ),
+    (
+        "remote_country",
+        "string or ()",
+        "the remote IP's country name",
+    ),
+    (
+        "remote_organization",
+        "string or ()",
+        "the remote IP's organization (or ASN organization)",
+    ),
+    (
+        "api",
+        "string or ()",
+        "the API called, e.g. `GetParameters`",
+    ),
+    (
+        "api_service",
+        "string or ()",
+        "the service of the API, e.g. `ssm.amazonaws.com`",
+    ),
+    (
+        "bucket_names",
+        "array of strings",
+        "the S3 buckets in the finding",
+    ),
+    (
+        "threat_list",
+        "string or ()",
+        "the threat list that matched",
+    ),
+    (
+        "sample",
+        "bool",
+        "whether this is a sample (generated) finding",
+    ),
+    (
+        "shape",
+        "string",
+        "the input shape: `eventbridge`, `raw`, `cli` or `asff`",
+    ),
 ];
 
 /// Registers the `Finding` type, its getters, `get` and `type_matches`.
@@ -194,7 +302,10 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
     });
     engine.register_fn(
         "get",
-        move |ctx: NativeCallContext, s: &mut ScriptFinding, path: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+        move |ctx: NativeCallContext,
+              s: &mut ScriptFinding,
+              path: &str|
+              -> Result<Dynamic, Box<EvalAltResult>> {
             let query = paths.get(path).map_err(|e| {
                 ScriptError::raise(
                     FailureKind::Runtime,
@@ -203,7 +314,11 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
                 )
             })?;
             let found = js_path_process(&query, s.0.json()).map_err(|e| {
-                ScriptError::raise(FailureKind::Runtime, format!("get: `{path}`: {e}"), ctx.call_position())
+                ScriptError::raise(
+                    FailureKind::Runtime,
+                    format!("get: `{path}`: {e}"),
+                    ctx.call_position(),
+                )
             })?;
             Ok(match found.as_slice() {
                 [] => Dynamic::UNIT,
@@ -212,8 +327,7 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
             })
         },
     );
-    engine.register_fn(
-        "type_matches",
-        |s: &mut ScriptFinding, pattern: &str| super::helpers::glob_match(pattern, s.0.finding_type().as_str()),
-    );
+    engine.register_fn("type_matches", |s: &mut ScriptFinding, pattern: &str| {
+        super::helpers::glob_match(pattern, s.0.finding_type().as_str())
+    });
 }
