@@ -2,6 +2,7 @@
 
 pub(crate) mod check;
 pub(crate) mod eval;
+pub(crate) mod parse;
 
 /// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default: warnings).
 pub(crate) fn init_tracing() {

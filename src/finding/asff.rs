@@ -106,6 +106,15 @@ pub(super) fn to_finding(
         service.entry("eventLastSeen").or_insert(Value::String(t));
     }
     map_resources(&resources, &mut resource);
+    let mut service = Value::Object(service);
+    arrayify(&mut service);
+    let Value::Object(service) = service else {
+        return Err(FindingError::invalid(
+            format!("{path}.ProductFields"),
+            "an object",
+            "another value",
+        ));
+    };
 
     let service_value = Value::Object(service);
     let resource_value = Value::Object(resource);
@@ -170,7 +179,7 @@ pub(super) fn to_finding(
         created_at,
         updated_at,
         resource: Resource::from_details(resource_typed),
-        service: service_typed,
+        service: Box::new(service_typed),
         shape: Shape::Asff,
         envelope,
         sample,
@@ -325,6 +334,27 @@ fn insert_path(map: &mut Map<String, Value>, rel: &str, value: Value) {
             Value::Object(next) => node = next,
             _ => return,
         }
+    }
+}
+
+/// Turns objects whose keys are all indices (`0`, `1_`) into arrays, as GuardDuty had them
+/// (`evidence/threatIntelligenceDetails/0_/threatListName`).
+fn arrayify(value: &mut Value) {
+    let index = |k: &str| k.strip_suffix('_').unwrap_or(k).parse::<usize>().ok();
+    match value {
+        Value::Object(map) => {
+            map.values_mut().for_each(arrayify);
+            if !map.is_empty() && map.keys().all(|k| index(k).is_some()) {
+                let mut items: Vec<(usize, Value)> = std::mem::take(map)
+                    .into_iter()
+                    .filter_map(|(k, v)| index(&k).map(|i| (i, v)))
+                    .collect();
+                items.sort_by_key(|(i, _)| *i);
+                *value = Value::Array(items.into_iter().map(|(_, v)| v).collect());
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(arrayify),
+        _ => {}
     }
 }
 
@@ -505,6 +535,16 @@ mod tests {
         assert_eq!(
             convert("additionalInfo", &json!("{\"a\":1}")),
             Some(json!({"a": 1}))
+        );
+    }
+
+    #[test]
+    fn index_objects_become_arrays() {
+        let mut v = json!({"e": {"t": {"1_": {"n": "b"}, "0_": {"n": "a"}}}, "k": {"x": 1}});
+        arrayify(&mut v);
+        assert_eq!(
+            v,
+            json!({"e": {"t": [{"n": "a"}, {"n": "b"}]}, "k": {"x": 1}})
         );
     }
 

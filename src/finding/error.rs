@@ -18,6 +18,11 @@ pub enum FindingErrorKind {
         /// What was found instead (`an object`, `nothing`, `` `abc` ``, ...).
         found: String,
     },
+    /// The document cannot be read for another reason (a duplicate key, nesting too deep, ...).
+    Unsupported {
+        /// What is wrong.
+        message: String,
+    },
     /// The document is JSON but holds no GuardDuty finding (another event, another product).
     NotGuardDuty {
         /// Why it was not recognised.
@@ -29,7 +34,7 @@ pub enum FindingErrorKind {
     TooLarge {
         /// The document's size in bytes.
         size: u64,
-        /// The limit in bytes ([`MAX_DOCUMENT_BYTES`](crate::MAX_DOCUMENT_BYTES)).
+        /// The limit in bytes (for a document: [`MAX_DOCUMENT_BYTES`](crate::MAX_DOCUMENT_BYTES)).
         limit: u64,
     },
     /// The input could not be read.
@@ -81,6 +86,27 @@ impl FindingError {
             path,
             FindingErrorKind::NotGuardDuty {
                 reason: reason.into(),
+            },
+        )
+    }
+
+    /// An input that could not be read.
+    pub fn from_io(err: &std::io::Error) -> Self {
+        Self::new(
+            "$",
+            FindingErrorKind::Io {
+                message: err.to_string(),
+            },
+        )
+    }
+
+    /// An input larger than `limit` bytes.
+    pub fn too_large(size: usize, limit: u64) -> Self {
+        Self::new(
+            "$",
+            FindingErrorKind::TooLarge {
+                size: u64::try_from(size).unwrap_or(u64::MAX),
+                limit,
             },
         )
     }
@@ -144,6 +170,7 @@ impl fmt::Display for FindingError {
             FindingErrorKind::Invalid { expected, found } => {
                 write!(f, "at `{}`: expected {expected}, found {found}", self.path)
             }
+            FindingErrorKind::Unsupported { message } => write!(f, "at `{}`: {message}", self.path),
             FindingErrorKind::NotGuardDuty { reason } => {
                 write!(f, "no GuardDuty finding at `{}`: {reason}", self.path)
             }
@@ -189,7 +216,7 @@ pub(crate) fn from_serde(err: &serde_json::Error, text: &str) -> FindingError {
     match err.classify() {
         serde_json::error::Category::Data => match split_expected(&message) {
             Some((expected, found)) => FindingError::invalid(path, expected, found),
-            None => FindingError::invalid(path, "a valid value", message),
+            None => FindingError::new(path, FindingErrorKind::Unsupported { message }),
         },
         serde_json::error::Category::Eof if text.trim().is_empty() => {
             FindingError::new("$", FindingErrorKind::Empty)
@@ -217,6 +244,8 @@ fn split_expected(message: &str) -> Option<(String, String)> {
         "map" => "an object".to_owned(),
         "sequence" => "an array".to_owned(),
         "null" => "null".to_owned(),
+        "string" => "a string".to_owned(),
+        "boolean" => "a boolean".to_owned(),
         other => other.to_owned(),
     };
     Some((expected.to_owned(), found))
@@ -284,7 +313,15 @@ pub(crate) fn path_at(text: &str, line: usize, column: usize) -> String {
         i += 1;
     }
     let mut path = String::from("$");
-    for seg in &stack {
+    // Keep paths readable for absurdly deep input: the first 16 and the last 8 segments.
+    let depth = stack.len();
+    for (n, seg) in stack.iter().enumerate() {
+        if depth > 24 && (16..depth - 8).contains(&n) {
+            if n == 16 {
+                path.push_str(&format!("…({} levels)…", depth - 24));
+            }
+            continue;
+        }
         match seg {
             Seg::Key(k) if k.is_empty() => {}
             Seg::Key(k) => {
@@ -329,6 +366,7 @@ mod tests {
     #[test]
     fn path_at_quotes_odd_keys() {
         let text = "{\"detail-type\": {\n \"x\": 1}}";
-        assert_eq!(path_at(text, 2, 3), "$[\"detail-type\"]");
+        assert_eq!(path_at(text, 2, 7), "$[\"detail-type\"].x");
+        assert_eq!(path_at(text, 1, 16), "$[\"detail-type\"]");
     }
 }

@@ -33,12 +33,12 @@ pub(super) struct Doc {
     pub(super) time: Option<String>,
     #[serde(deserialize_with = "opt_string")]
     pub(super) account: Option<String>,
-    pub(super) detail: Option<Box<Doc>>,
+    pub(super) detail: Option<Box<DocObj>>,
     // Batches.
     #[serde(rename = "Findings")]
-    pub(super) findings_pascal: Option<Vec<Doc>>,
+    pub(super) findings_pascal: Option<Vec<DocObj>>,
     #[serde(rename = "findings")]
-    pub(super) findings_camel: Option<Vec<Doc>>,
+    pub(super) findings_camel: Option<Vec<DocObj>>,
     // The GuardDuty finding; `Id`, `Region`, `CreatedAt`, ... also serve ASFF.
     #[serde(alias = "Id", deserialize_with = "opt_string")]
     pub(super) id: Option<String>,
@@ -80,9 +80,9 @@ pub(super) struct Doc {
     #[serde(rename = "UpdatedAt", deserialize_with = "opt_time")]
     pub(super) updated_at_pascal: Option<OffsetDateTime>,
     #[serde(alias = "Resource")]
-    pub(super) resource: Option<ResourceDetails>,
+    pub(super) resource: Option<Box<ResourceDetails>>,
     #[serde(alias = "Service")]
-    pub(super) service: Option<Service>,
+    pub(super) service: Option<Box<Service>>,
     // ASFF.
     #[serde(rename = "Types")]
     pub(super) types: Option<Vec<String>>,
@@ -104,6 +104,53 @@ pub(super) struct Doc {
     pub(super) first_observed_at: Option<OffsetDateTime>,
     #[serde(rename = "LastObservedAt", deserialize_with = "opt_time")]
     pub(super) last_observed_at: Option<OffsetDateTime>,
+}
+
+/// A [`Doc`] that must be a JSON object (serde's derived structs also accept arrays).
+#[derive(Debug, Default)]
+pub(super) struct DocObj(pub(super) Doc);
+
+thread_local! {
+    /// How many [`DocObj`]s are being deserialized on this thread, one inside the other.
+    static DOC_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The deepest shape is an array of Security Hub events: `[ {detail: {findings: [ {..} ]}} ]`.
+const MAX_DOC_DEPTH: u32 = 4;
+
+impl<'de> Deserialize<'de> for DocObj {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // `Doc` is large, and `detail`/`Findings` nest it in itself: without this limit a hostile
+        // document could use serde_json's whole recursion budget of 128 `Doc` frames and overflow
+        // a 2 MiB thread stack in debug builds.
+        struct Depth;
+        impl Drop for Depth {
+            fn drop(&mut self) {
+                DOC_DEPTH.with(|c| c.set(c.get().saturating_sub(1)));
+            }
+        }
+        let depth = DOC_DEPTH.with(|c| {
+            c.set(c.get().saturating_add(1));
+            c.get()
+        });
+        let _guard = Depth;
+        if depth > MAX_DOC_DEPTH {
+            return Err(serde::de::Error::custom(format!(
+                "documents nested more than {MAX_DOC_DEPTH} levels deep (`detail`, `Findings`)"
+            )));
+        }
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = DocObj;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<DocObj, A::Error> {
+                Doc::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(DocObj)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl Doc {
@@ -370,12 +417,12 @@ pub(super) fn parse_one_document(bytes: &[u8]) -> Vec<Result<Finding, FindingErr
     });
     let mut out = Vec::new();
     if trimmed.starts_with('[') {
-        match serde_json::from_str::<Vec<Doc>>(text) {
+        match serde_json::from_str::<Vec<DocObj>>(text) {
             Ok(docs) => {
                 if docs.is_empty() {
                     out.push(Err(FindingError::not_guardduty("$", "the array is empty")));
                 }
-                for (i, doc) in docs.into_iter().enumerate() {
+                for (i, DocObj(doc)) in docs.into_iter().enumerate() {
                     let path = format!("$[{i}]");
                     classify(doc, &shared, vec![LocSeg::Index(i)], &path, &mut out);
                 }
@@ -383,8 +430,8 @@ pub(super) fn parse_one_document(bytes: &[u8]) -> Vec<Result<Finding, FindingErr
             Err(e) => out.push(Err(from_serde(&e, text))),
         }
     } else {
-        match serde_json::from_str::<Doc>(text) {
-            Ok(doc) => classify(doc, &shared, Vec::new(), "$", &mut out),
+        match serde_json::from_str::<DocObj>(text) {
+            Ok(DocObj(doc)) => classify(doc, &shared, Vec::new(), "$", &mut out),
             Err(e) => out.push(Err(from_serde(&e, text))),
         }
     }
@@ -402,7 +449,7 @@ pub(super) fn parse_value(value: Value) -> Vec<Result<Finding, FindingError>> {
                 Doc::deserialize(v).map(|d| (d, vec![LocSeg::Index(i)], format!("$[{i}]")))
             })
             .collect(),
-        v => Doc::deserialize(v).map(|d| vec![(d, Vec::new(), "$".to_owned())]),
+        v => DocObj::deserialize(v).map(|DocObj(d)| vec![(d, Vec::new(), "$".to_owned())]),
     };
     let shared = Arc::new(SharedDoc {
         text: "".into(),
@@ -497,7 +544,7 @@ fn eventbridge(
         let shape = Shape::Eventbridge;
         let loc = push(locator, LocSeg::Key("detail"));
         out.push(guardduty(
-            *detail,
+            detail.0,
             shape,
             Some(envelope),
             shared,
@@ -505,7 +552,7 @@ fn eventbridge(
             &detail_path,
         ));
     } else if dt.starts_with("Security Hub Findings") || source == "aws.securityhub" {
-        let detail = *detail;
+        let detail = detail.0;
         let (key, list) = match (detail.findings_camel, detail.findings_pascal) {
             (Some(list), _) => ("findings", list),
             (None, Some(list)) => ("Findings", list),
@@ -533,7 +580,7 @@ fn eventbridge(
 
 /// A list of findings: GuardDuty (PascalCase from the CLI, or camelCase) or ASFF.
 fn batch(
-    list: Vec<Doc>,
+    list: Vec<DocObj>,
     key: &'static str,
     envelope: Option<&Envelope>,
     shared: &Arc<SharedDoc>,
@@ -544,7 +591,7 @@ fn batch(
     let before = out.len();
     let total = list.len();
     let mut skipped = Vec::new();
-    for (i, doc) in list.into_iter().enumerate() {
+    for (i, DocObj(doc)) in list.into_iter().enumerate() {
         let item_path = format!("{path}.{key}[{i}]");
         if doc.is_asff() {
             match asff::to_finding(doc, &item_path, envelope.cloned()) {
@@ -679,7 +726,7 @@ fn guardduty(
         severity,
         created_at: doc.created_at_camel.or(doc.created_at_pascal),
         updated_at: doc.updated_at_camel.or(doc.updated_at_pascal),
-        resource: Resource::from_details(resource),
+        resource: Resource::from_details(*resource),
         service,
         shape,
         envelope,

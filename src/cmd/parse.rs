@@ -1,0 +1,149 @@
+//! `remedy parse [FILE...|-]`: read findings of any shape, print one normalized JSON object per
+//! finding and line.
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use remedy::{Finding, FindingError, FindingErrorKind, parse_documents};
+use serde::Serialize;
+
+/// The largest input read from one file or stdin: 256 MiB (each document inside is further limited
+/// to `remedy::MAX_DOCUMENT_BYTES`).
+const MAX_INPUT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Arguments of `remedy parse`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ParseArgs {
+    /// Files to read (JSON, JSON arrays or JSON Lines); `-` or nothing reads stdin.
+    files: Vec<PathBuf>,
+}
+
+/// One output line.
+#[derive(Serialize)]
+struct Line<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    finding_type: &'a str,
+    severity: f64,
+    severity_label: &'static str,
+    account_id: &'a str,
+    region: &'a str,
+    resource_type: Option<&'a str>,
+    user_name: Option<&'a str>,
+    user_type: Option<&'a str>,
+    access_key_id: Option<&'a str>,
+    instance_id: Option<&'a str>,
+    remote_ip: Option<String>,
+    api: Option<&'a str>,
+    sample: bool,
+    count: Option<u64>,
+    archived: bool,
+    updated_at: Option<String>,
+    shape: &'static str,
+}
+
+impl<'a> Line<'a> {
+    fn new(f: &'a Finding) -> Self {
+        Self {
+            id: f.id(),
+            finding_type: f.finding_type().as_str(),
+            severity: f.severity().value(),
+            severity_label: f.severity().band().as_str(),
+            account_id: f.account_id(),
+            region: f.region(),
+            resource_type: Some(f.resource_type()).filter(|s| !s.is_empty()),
+            user_name: f.user_name(),
+            user_type: f.user_type(),
+            access_key_id: f.access_key_id(),
+            instance_id: f.instance_id(),
+            remote_ip: f.remote_ip().map(|ip| ip.to_string()),
+            api: f.api(),
+            sample: f.is_sample(),
+            count: f.count(),
+            archived: f.archived(),
+            updated_at: f.updated_at().and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            }),
+            shape: f.shape().as_str(),
+        }
+    }
+}
+
+fn read_input(path: &PathBuf) -> Result<(String, Vec<u8>), FindingError> {
+    let name = path.display().to_string();
+    let io_err = |e: io::Error| FindingError::from_io(&e).with_source(name.clone());
+    let mut bytes = Vec::new();
+    if name == "-" {
+        io::stdin()
+            .lock()
+            .take(MAX_INPUT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io_err)?;
+    } else {
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(io_err)?;
+    }
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_INPUT_BYTES {
+        return Err(FindingError::too_large(bytes.len(), MAX_INPUT_BYTES).with_source(name));
+    }
+    Ok((name, bytes))
+}
+
+/// Runs `remedy parse`: exit 0 when every input parsed, 1 otherwise.
+pub(crate) fn run(args: &ParseArgs) -> ExitCode {
+    let files = if args.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.files.clone()
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut failed = false;
+    for path in &files {
+        let (name, bytes) = match read_input(path) {
+            Ok(input) => input,
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        for result in parse_documents(&bytes, &name) {
+            match result {
+                Ok(finding) => {
+                    let written = serde_json::to_writer(&mut out, &Line::new(&finding))
+                        .map_err(io::Error::from)
+                        .and_then(|()| out.write_all(b"\n"));
+                    if let Err(e) = written {
+                        return stdout_failed(&e);
+                    }
+                }
+                Err(e) => {
+                    failed = true;
+                    eprintln!("error: {e}");
+                    if matches!(e.kind(), FindingErrorKind::Empty) {
+                        continue;
+                    }
+                }
+            }
+        }
+    }
+    if let Err(e) = out.flush() {
+        return stdout_failed(&e);
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn stdout_failed(e: &io::Error) -> ExitCode {
+    if e.kind() != io::ErrorKind::BrokenPipe {
+        eprintln!("error: cannot write to stdout: {e}");
+    }
+    ExitCode::FAILURE
+}
