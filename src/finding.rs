@@ -96,7 +96,7 @@ pub(crate) struct FindingData {
     pub(crate) created_at: Option<OffsetDateTime>,
     pub(crate) updated_at: Option<OffsetDateTime>,
     pub(crate) resource: Resource,
-    pub(crate) service: Service,
+    pub(crate) service: Box<Service>,
     pub(crate) shape: Shape,
     pub(crate) envelope: Option<Envelope>,
     pub(crate) sample: bool,
@@ -431,15 +431,10 @@ pub(crate) fn has_placeholders(resource: &ResourceDetails, service: &Service) ->
         s.as_deref()
             .is_some_and(|s| s.starts_with(PLACEHOLDER_PREFIX))
     };
-    if let Some(ak) = &resource.access_key {
-        if ph(&ak.user_name) || ph(&ak.access_key_id) || ph(&ak.principal_id) {
-            return true;
-        }
-    }
-    if let ServiceAction::AwsApiCall(a) = &service.action {
-        if ph(&a.api) || ph(&a.service_name) {
-            return true;
-        }
-    }
-    false
+    let key = resource
+        .access_key
+        .as_ref()
+        .is_some_and(|ak| ph(&ak.user_name) || ph(&ak.access_key_id) || ph(&ak.principal_id));
+    let api = matches!(&service.action, ServiceAction::AwsApiCall(a) if ph(&a.api) || ph(&a.service_name));
+    key || api
 }

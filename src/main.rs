@@ -16,12 +16,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Read findings of any shape and print one normalized JSON object per finding.
+    Parse(cmd::parse::ParseArgs),
     /// Compile and validate a policy directory (rustc-style diagnostics, exit 1 on error).
     Check(cmd::check::Args),
     /// Print the plan the policies make for each finding (JSON per line, or `--format text`).
     Eval(cmd::eval::Args),
-    /// Read findings of any shape and print one normalized JSON object per finding.
-    Parse(cmd::parse::ParseArgs),
     /// Carry out the plans for findings: a dry run unless `--execute`; JSON records on stdout.
     Run(cmd::run::Args),
 }
@@ -30,9 +30,9 @@ fn main() -> ExitCode {
     cmd::init_tracing();
     let cli = Cli::parse();
     match cli.command {
+        Command::Parse(args) => cmd::parse::run(&args),
         Command::Check(args) => cmd::check::run(args),
         Command::Eval(args) => cmd::eval::run(args),
-        Command::Parse(args) => cmd::parse::run(&args),
         Command::Run(args) => cmd::run::run(args),
     }
 }

@@ -413,7 +413,7 @@ fn compile_problem(
         EvalAltResult::ErrorParsing(kind, pos) => {
             let message = lowercase_first(&kind.to_string());
             let mut d = PolicyDiagnostic::new(DiagnosticKind::Syntax, file, message);
-            let help = syntax_help(&d.message().to_owned());
+            let help = syntax_help(d.message());
             if let (Some(line), Some(column)) = (pos.line(), pos.position()) {
                 d = d.at(source, line, column);
             } else {

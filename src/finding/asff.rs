@@ -179,7 +179,7 @@ pub(super) fn to_finding(
         created_at,
         updated_at,
         resource: Resource::from_details(resource_typed),
-        service: service_typed,
+        service: Box::new(service_typed),
         shape: Shape::Asff,
         envelope,
         sample,

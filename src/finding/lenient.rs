@@ -244,15 +244,13 @@ pub(crate) fn parse_time(v: &str) -> Result<Option<OffsetDateTime>, ()> {
     if let Ok(ts) = OffsetDateTime::parse(t, &Rfc3339) {
         return Ok(Some(ts));
     }
-    if t.bytes()
+    // Epoch seconds or milliseconds as a string (`"1544649387012"`, `"-5"`), not a date.
+    let numeric = t
+        .bytes()
         .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-        && !t.contains("--")
-    {
-        if let Ok(n) = t.parse::<f64>() {
-            if !t.contains('-') || t.starts_with('-') {
-                return from_epoch(n).map(Some).ok_or(());
-            }
-        }
+        && !t.get(1..).unwrap_or("").contains('-');
+    if numeric && let Ok(n) = t.parse::<f64>() {
+        return from_epoch(n).map(Some).ok_or(());
     }
     // `2017-11-01T21:31:05.542+0000`
     let with_offset = format_description!(

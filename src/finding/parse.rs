@@ -80,9 +80,9 @@ pub(super) struct Doc {
     #[serde(rename = "UpdatedAt", deserialize_with = "opt_time")]
     pub(super) updated_at_pascal: Option<OffsetDateTime>,
     #[serde(alias = "Resource")]
-    pub(super) resource: Option<ResourceDetails>,
+    pub(super) resource: Option<Box<ResourceDetails>>,
     #[serde(alias = "Service")]
-    pub(super) service: Option<Service>,
+    pub(super) service: Option<Box<Service>>,
     // ASFF.
     #[serde(rename = "Types")]
     pub(super) types: Option<Vec<String>>,
@@ -726,7 +726,7 @@ fn guardduty(
         severity,
         created_at: doc.created_at_camel.or(doc.created_at_pascal),
         updated_at: doc.updated_at_camel.or(doc.updated_at_pascal),
-        resource: Resource::from_details(resource),
+        resource: Resource::from_details(*resource),
         service,
         shape,
         envelope,

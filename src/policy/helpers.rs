@@ -57,13 +57,11 @@ fn in_list(list: &[Dynamic], value: &Dynamic) -> bool {
         ) {
             return *a == *b;
         }
-        match (item.as_int(), value.as_int()) {
-            (Ok(a), Ok(b)) => return a == b,
-            _ => {}
+        if let (Ok(a), Ok(b)) = (item.as_int(), value.as_int()) {
+            return a == b;
         }
-        match (number(item), number(value)) {
-            (Some(a), Some(b)) => return a == b,
-            _ => {}
+        if let (Some(a), Some(b)) = (number(item), number(value)) {
+            return a == b;
         }
         matches!((item.as_bool(), value.as_bool()), (Ok(a), Ok(b)) if a == b)
     })

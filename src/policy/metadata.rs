@@ -364,7 +364,7 @@ mod tests {
         assert_eq!(fn_position(src, "decide"), Some((3, 4)));
         assert_eq!(
             literal_paths(src),
-            vec![("$.a".to_owned(), 4, 10), ("$.b".to_owned(), 4, 24)]
+            vec![("$.a".to_owned(), 4, 10), ("$.b".to_owned(), 4, 25)]
         );
         assert_eq!(
             string_position("import \"../x\" as m;", "../x"),
