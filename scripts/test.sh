@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test, the AWS executor tests included, against moto on loopback.
 # Starts moto (scripts/moto.sh), exports the AWS environment pointing at it, runs
-# `cargo test --all-targets`, and stops moto on exit.
+# `cargo test --all-targets` and the doctests (README examples), and stops moto on exit.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,3 +12,4 @@ eval "$(scripts/moto.sh start)"
 echo "moto answers at $AWS_ENDPOINT_URL" >&2
 
 cargo test --all-targets "$@"
+cargo test --doc "$@"

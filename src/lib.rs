@@ -1,10 +1,4 @@
 #![doc = include_str!("../README.md")]
-//!
-//! # Features
-//!
-//! - `aws` (default): executors built on the official AWS SDK (IAM, SSM, SNS), under `remedy::aws`.
-//! - `cli` (default): the `remedy` command-line tool. The library itself never needs it:
-//!   depend on remedy with `default-features = false` to leave clap and the tracing subscriber out.
 
 mod action;
 #[cfg(feature = "aws")]
