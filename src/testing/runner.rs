@@ -310,7 +310,7 @@ impl fmt::Display for TestReport {
             let status = if r.passed() { "ok  " } else { "FAIL" };
             writeln!(f, "{status}  {}  {}", r.file.display(), r.name)?;
             if let Some(failure) = &r.failure {
-                if let Some(policy) = &r.policy {
+                if let (Some(policy), false) = (&r.policy, matches!(failure, CaseFailure::NoCase)) {
                     writeln!(f, "      policy `{policy}`")?;
                 }
                 for line in failure.to_string().lines() {
