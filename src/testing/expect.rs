@@ -406,7 +406,7 @@ mod tests {
                 .matches(&a)
         );
         assert!(!ExpectedAction::notify("ops").matches(&a));
-        assert!(!ExpectedAction::notify("security").mentioning("c").matches(&a));
+        assert!(!ExpectedAction::notify("security").mentioning("zzz").matches(&a));
         assert!(!ExpectedAction::new("notify").with_outcome("dry_run").matches(&a));
     }
 
