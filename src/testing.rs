@@ -54,8 +54,8 @@ mod expect;
 mod runner;
 
 pub use expect::{
-    ActualAction, ExpectedAction, PlanMismatch, actions_in_scope, check_no_destructive,
-    check_plan, compare, errors_in_scope,
+    ActualAction, ExpectedAction, PlanMismatch, actions_in_scope, check_no_destructive, check_plan,
+    compare, errors_in_scope,
 };
 pub use runner::{
     CaseFailure, CaseFile, CaseResult, CaseRun, TESTS_DIR, TestCase, TestReport, outcome_word,
@@ -169,7 +169,11 @@ pub fn set_pointer(doc: &mut Value, pointer: &str, value: Value) -> Result<(), T
                 .ok()
                 .and_then(|i| items.get_mut(i))
                 .ok_or_else(|| err(&format!("no array element `{token}`")))?,
-            _ => return Err(err(&format!("`{token}` is inside a value that is not a container"))),
+            _ => {
+                return Err(err(&format!(
+                    "`{token}` is inside a value that is not a container"
+                )));
+            }
         };
     }
     match at {
@@ -265,7 +269,10 @@ impl InMemory {
     pub fn with_keys_of(self, plan: &Plan) -> Self {
         for planned in &plan.actions {
             if let Action::DisableAccessKey(d) = &planned.action
-                && self.iam.is_active(d.user_name.as_str(), d.access_key_id.as_str()) != Some(true)
+                && self
+                    .iam
+                    .is_active(d.user_name.as_str(), d.access_key_id.as_str())
+                    != Some(true)
             {
                 self.iam
                     .add_key(d.user_name.as_str(), d.access_key_id.as_str());
@@ -327,7 +334,10 @@ mod tests {
         set_pointer(&mut doc, "/a/c/d", json!(true)).unwrap();
         set_pointer(&mut doc, "/a/b/1", json!(5)).unwrap();
         set_pointer(&mut doc, "/x~1y", json!("s")).unwrap();
-        assert_eq!(doc, json!({"a": {"b": [1, 5], "c": {"d": true}}, "x/y": "s"}));
+        assert_eq!(
+            doc,
+            json!({"a": {"b": [1, 5], "c": {"d": true}}, "x/y": "s"})
+        );
         assert!(set_pointer(&mut doc, "/a/b/7", json!(1)).is_err());
         assert!(set_pointer(&mut doc, "a", json!(1)).is_err());
         remove_pointer(&mut doc, "/a/c").unwrap();

@@ -171,8 +171,17 @@ fn sample_findings_never_lead_to_a_destructive_action() {
             let finding = Finding::from_json_value(sample).unwrap();
             assert!(finding.is_sample(), "{} is not marked", path.display());
             let plan = set.evaluate(&finding);
-            assert!(plan.errors.is_empty(), "{}: {:?}", path.display(), plan.errors);
-            assert!(!plan.actions.is_empty(), "{}: sample findings are still notified", path.display());
+            assert!(
+                plan.errors.is_empty(),
+                "{}: {:?}",
+                path.display(),
+                plan.errors
+            );
+            assert!(
+                !plan.actions.is_empty(),
+                "{}: sample findings are still notified",
+                path.display()
+            );
             if let Err(diff) = check_no_destructive(&plan) {
                 panic!(
                     "{} ({}) as a sample led to a destructive action:\n{diff}",
@@ -185,7 +194,10 @@ fn sample_findings_never_lead_to_a_destructive_action() {
     }
     assert!(checked >= 300, "only {checked} sample findings checked");
     // The check can fail: the same findings, not samples, do lead to destructive actions.
-    assert!(destructive_when_not_sample >= 50, "{destructive_when_not_sample}");
+    assert!(
+        destructive_when_not_sample >= 50,
+        "{destructive_when_not_sample}"
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -256,7 +268,11 @@ fn a_policy_without_cases_fails() {
 fn broken_case_files_and_unknown_policies_are_failures() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(Path::new(POLICIES), dir.path());
-    std::fs::write(dir.path().join("tests/zz-broken.toml"), "[[case]]\nname = 1\n").unwrap();
+    std::fs::write(
+        dir.path().join("tests/zz-broken.toml"),
+        "[[case]]\nname = 1\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("tests/zz-unknown.toml"),
         "policy = \"no-such-policy\"\n[[case]]\nname = \"x\"\nfinding = \"findings/ecs-malicious-file.json\"\nexpect = []\n[[case]]\nname = \"y\"\npolicy = \"recon-notify\"\nfinding = \"findings/missing.json\"\nexpect = []\n",
@@ -296,11 +312,19 @@ fn the_testing_api_runs_plans_through_in_memory_executors() {
     let commands = aws.ssm.commands();
     assert_eq!(commands.len(), 1);
     assert_eq!(commands[0].instance_ids, ["i-0abcdef1234567890"]);
-    assert!(commands[0].parameters["commands"].iter().any(|c| c.starts_with("ps ")));
+    assert!(
+        commands[0].parameters["commands"]
+            .iter()
+            .any(|c| c.starts_with("ps "))
+    );
     assert_eq!(commands[0].parameters["executionTimeout"], ["600"]);
     let messages = aws.notifier.messages();
     assert_eq!(messages.len(), 1);
-    assert!(messages[0].body.contains("executed"), "{}", messages[0].body);
+    assert!(
+        messages[0].body.contains("executed"),
+        "{}",
+        messages[0].body
+    );
     assert_eq!(aws.audit.actions().len(), 2);
 
     // Sample: the same plan made for a sample finding is blocked by the remediator's guard too.
@@ -341,7 +365,12 @@ fn cli_remedy_test_passes_on_the_bundled_policies() {
     let out = remedy().args(["test", POLICIES]).output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success(), "{stdout}");
-    assert!(stdout.lines().all(|l| l.starts_with("ok    ") || l.ends_with(" failed")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .all(|l| l.starts_with("ok    ") || l.ends_with(" failed")),
+        "{stdout}"
+    );
     let last = stdout.lines().last().unwrap();
     let (passed, failed) = last.split_once(" passed, ").unwrap();
     assert!(passed.parse::<usize>().unwrap() >= 20, "{last}");
@@ -354,7 +383,14 @@ fn cli_remedy_test_passes_on_the_bundled_policies() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().last().unwrap(), last);
+    assert_eq!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+        last
+    );
 }
 
 #[test]
@@ -370,7 +406,14 @@ fn cli_remedy_test_fails_with_exit_1_and_a_diff() {
     assert_ne!(failed, "0 failed", "{last}");
     assert!(failed.ends_with(" failed"));
 
-    let out = remedy().args(["test", "/nonexistent/policies"]).output().unwrap();
+    let out = remedy()
+        .args(["test", "/nonexistent/policies"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8(out.stdout).unwrap().ends_with("0 passed, 1 failed\n"));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .ends_with("0 passed, 1 failed\n")
+    );
 }

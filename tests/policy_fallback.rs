@@ -61,7 +61,8 @@ fn a_fallback_runs_only_when_no_other_policy_chose_an_action() {
 #[test]
 fn a_fallback_runs_when_the_other_policies_chose_nothing_or_failed() {
     let nothing = r#"const DESCRIPTION = "d"; const APPLIES_TO = "*"; fn decide(f) { [] }"#;
-    let broken = r#"const DESCRIPTION = "d"; const APPLIES_TO = "*"; fn decide(f) { throw "boom" }"#;
+    let broken =
+        r#"const DESCRIPTION = "d"; const APPLIES_TO = "*"; fn decide(f) { throw "boom" }"#;
     let set = PolicySet::from_sources([
         ("a-nothing", nothing),
         ("b-broken", broken),
@@ -82,7 +83,8 @@ fn fallbacks_respect_min_severity_and_all_fallbacks_run_together() {
         "const FALLBACK = true; const MIN_SEVERITY = \"high\";",
     );
     let other = CATCH_ALL.replace("unhandled", "also unhandled");
-    let set = PolicySet::from_sources([("high", high.as_str()), ("other", other.as_str())]).unwrap();
+    let set =
+        PolicySet::from_sources([("high", high.as_str()), ("other", other.as_str())]).unwrap();
     // The IAM fixture has severity 5: only the fallback without a minimum runs.
     let plan = set.evaluate(&Finding::from_json_str(IAM).unwrap());
     assert_eq!(plan.evaluated, ["other"]);

@@ -216,7 +216,10 @@ impl fmt::Display for PlanMismatch {
         if self.matched.is_empty() && self.missing.is_empty() && self.unexpected.is_empty() {
             writeln!(f, "no action expected, none chosen")?;
         } else {
-            writeln!(f, "actions (- expected, not chosen; + chosen, not expected):")?;
+            writeln!(
+                f,
+                "actions (- expected, not chosen; + chosen, not expected):"
+            )?;
         }
         for (_, actual) in &self.matched {
             writeln!(f, "  {actual}")?;
@@ -406,8 +409,16 @@ mod tests {
                 .matches(&a)
         );
         assert!(!ExpectedAction::notify("ops").matches(&a));
-        assert!(!ExpectedAction::notify("security").mentioning("zzz").matches(&a));
-        assert!(!ExpectedAction::new("notify").with_outcome("dry_run").matches(&a));
+        assert!(
+            !ExpectedAction::notify("security")
+                .mentioning("zzz")
+                .matches(&a)
+        );
+        assert!(
+            !ExpectedAction::new("notify")
+                .with_outcome("dry_run")
+                .matches(&a)
+        );
     }
 
     #[test]
