@@ -4,6 +4,7 @@ pub(crate) mod check;
 pub(crate) mod eval;
 pub(crate) mod parse;
 pub(crate) mod run;
+pub(crate) mod test;
 
 /// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default: warnings).
 pub(crate) fn init_tracing() {

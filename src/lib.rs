@@ -8,6 +8,7 @@ mod id;
 mod plan;
 mod policy;
 mod remediate;
+pub mod testing;
 
 pub use action::{
     ActionError, ActionRequest, ChannelRouter, DryRun, ErrorKind, Executor, ExecutorExt,

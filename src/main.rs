@@ -24,6 +24,8 @@ enum Command {
     Eval(cmd::eval::Args),
     /// Carry out the plans for findings: a dry run unless `--execute`; JSON records on stdout.
     Run(cmd::run::Args),
+    /// Run the decision tests in `POLICY_DIR/tests/*.toml` (`ok`/`FAIL` per case, exit 1 on failure).
+    Test(cmd::test::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,5 +36,6 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Test(args) => cmd::test::run(args),
     }
 }

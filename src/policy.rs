@@ -66,6 +66,7 @@ pub struct Policy {
     description: String,
     applies_to: Vec<String>,
     min_severity: Option<f64>,
+    fallback: bool,
     version: String,
     source: Arc<str>,
     ast: Arc<AST>,
@@ -97,6 +98,12 @@ impl Policy {
         self.min_severity
     }
 
+    /// Whether the policy is a fallback (`const FALLBACK = true`): it runs only when no other
+    /// policy chose an action for the finding.
+    pub fn is_fallback(&self) -> bool {
+        self.fallback
+    }
+
     /// The policy's version: a content hash of its source and of the directory's helper modules.
     pub fn version(&self) -> &str {
         &self.version
@@ -115,6 +122,7 @@ impl fmt::Debug for Policy {
             .field("file", &self.file)
             .field("applies_to", &self.applies_to)
             .field("min_severity", &self.min_severity)
+            .field("fallback", &self.fallback)
             .field("version", &self.version)
             .finish_non_exhaustive()
     }
@@ -305,6 +313,7 @@ impl PolicySetBuilder {
                 description: meta.description,
                 applies_to: meta.applies_to,
                 min_severity: meta.min_severity,
+                fallback: meta.fallback,
                 version: hex(&hash.finalize()),
                 source,
                 ast: Arc::new(ast),
@@ -683,6 +692,9 @@ impl PolicySet {
     /// Decides what to do about `finding`: runs every applicable policy in isolation and merges
     /// their actions into a plan. Pure and synchronous; a policy that fails is recorded in
     /// [`Plan::errors`] and every other policy's decisions stand.
+    ///
+    /// Fallback policies (`const FALLBACK = true`) run in a second pass, only when no other policy
+    /// chose an action.
     pub fn evaluate(&self, finding: &Finding) -> Plan {
         let mut plan = Plan {
             finding_id: finding.id().to_owned(),
@@ -694,26 +706,36 @@ impl PolicySet {
             actions: Vec::new(),
             errors: Vec::new(),
         };
-        for policy in self.applicable(finding) {
-            plan.evaluated.push(policy.name.clone());
-            match self.run(policy, finding) {
-                Ok(actions) => {
-                    for a in actions {
-                        plan.push(
-                            a.action,
-                            Source {
-                                policy: policy.name.clone(),
-                                version: policy.version.clone(),
-                                reason: a.reason,
-                                line: a.line,
-                            },
-                        );
-                    }
-                }
-                Err(failure) => plan.errors.push(failure),
+        for policy in self.applicable(finding).filter(|p| !p.fallback) {
+            self.decide_into(&mut plan, policy, finding);
+        }
+        if plan.actions.is_empty() {
+            for policy in self.applicable(finding).filter(|p| p.fallback) {
+                self.decide_into(&mut plan, policy, finding);
             }
         }
         plan
+    }
+
+    /// Runs one policy and adds its actions (or its failure) to `plan`.
+    fn decide_into(&self, plan: &mut Plan, policy: &Policy, finding: &Finding) {
+        plan.evaluated.push(policy.name.clone());
+        match self.run(policy, finding) {
+            Ok(actions) => {
+                for a in actions {
+                    plan.push(
+                        a.action,
+                        Source {
+                            policy: policy.name.clone(),
+                            version: policy.version.clone(),
+                            reason: a.reason,
+                            line: a.line,
+                        },
+                    );
+                }
+            }
+            Err(failure) => plan.errors.push(failure),
+        }
     }
 
     /// Runs one policy's `decide` on `finding` under the deadline.

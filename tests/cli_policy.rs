@@ -128,7 +128,10 @@ fn eval_reads_stdin_and_several_documents() {
         .collect();
     assert_eq!(plans.len(), 2);
     assert_eq!(plans[1]["sample"], true);
-    assert_eq!(plans[1]["actions"][0]["policy"], "high-severity-notify");
+    // A sample: the EC2 policy only notifies, so the high-severity fallback does not run.
+    assert_eq!(plans[1]["actions"][0]["policy"], "ec2-forensics");
+    assert_eq!(plans[1]["actions"][0]["kind"], "notify");
+    assert_eq!(plans[1]["actions"].as_array().unwrap().len(), 1);
 }
 
 #[test]

@@ -13,10 +13,17 @@ pub(crate) struct Meta {
     pub(crate) description: String,
     pub(crate) applies_to: Vec<String>,
     pub(crate) min_severity: Option<f64>,
+    pub(crate) fallback: bool,
 }
 
 /// The metadata constants a policy may declare.
-const KNOWN: &[&str] = &["NAME", "DESCRIPTION", "APPLIES_TO", "MIN_SEVERITY"];
+const KNOWN: &[&str] = &[
+    "NAME",
+    "DESCRIPTION",
+    "APPLIES_TO",
+    "MIN_SEVERITY",
+    "FALLBACK",
+];
 
 /// Reads and validates the metadata of the policy in `file`; pushes every problem found.
 pub(crate) fn read(
@@ -222,6 +229,32 @@ pub(crate) fn read(
         }
     };
 
+    let fallback_help = "write `const FALLBACK = true;` (the policy runs only when no other policy chose an action) or leave it out";
+    let fallback = match get("FALLBACK") {
+        None if declared_but_not_literal("FALLBACK") => {
+            problem(
+                problems,
+                "FALLBACK",
+                "`FALLBACK` must be a literal `true` or `false`".into(),
+                fallback_help,
+            );
+            false
+        }
+        None => false,
+        Some(v) => match v.as_bool() {
+            Ok(b) => b,
+            Err(t) => {
+                problem(
+                    problems,
+                    "FALLBACK",
+                    format!("`FALLBACK` must be `true` or `false`, not {t}"),
+                    fallback_help,
+                );
+                false
+            }
+        },
+    };
+
     let decide = ast
         .iter_functions()
         .find(|f| f.name == "decide")
@@ -256,6 +289,7 @@ pub(crate) fn read(
         description,
         applies_to,
         min_severity,
+        fallback,
     })
 }
 

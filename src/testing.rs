@@ -1,0 +1,347 @@
+//! Testing policies: fixtures, plan assertions, in-memory execution, and the decision-test runner
+//! behind `remedy test`.
+//!
+//! Everything here is usable from `cargo test` in a crate that embeds remedy:
+//!
+//! - build a policy set from strings or a directory ([`crate::PolicySet::from_sources`],
+//!   [`crate::PolicySet::from_dir`]);
+//! - read fixture findings, patched with JSON pointers ([`finding_from_file`], [`finding_with`]);
+//! - compare a plan with the actions you expect, with a readable diff on failure ([`check_plan`],
+//!   [`check_no_destructive`], [`ExpectedAction`]);
+//! - run a plan through in-memory executors and inspect what they recorded ([`InMemory`]);
+//! - run a directory's decision tests exactly as `remedy test` does ([`run_dir`]).
+//!
+//! ```
+//! use remedy::PolicySet;
+//! use remedy::testing::{ExpectedAction, check_plan, finding_with};
+//! use serde_json::json;
+//!
+//! let set = PolicySet::from_sources([(
+//!     "key",
+//!     r#"const DESCRIPTION = "disable keys used from threat lists";
+//!        const APPLIES_TO = "UnauthorizedAccess:IAMUser/MaliciousIPCaller*";
+//!        fn decide(f) {
+//!            if f.sample { return notify("security", "sample"); }
+//!            disable_access_key(f.user_name, f.access_key_id)
+//!        }"#,
+//! )])?;
+//! let json = include_str!("../examples/findings/01-iam-malicious-ip-custom.json");
+//! let finding = finding_with(json, [])?;
+//! check_plan(
+//!     &set.evaluate(&finding),
+//!     Some("key"),
+//!     &[ExpectedAction::disable_access_key(
+//!         "GuardDuty-Example-Compromised-Simulated",
+//!         "AKIAIOSFODNN7EXAMPLE",
+//!     )],
+//! )?;
+//! let sample = finding_with(json, [("/detail/service/additionalInfo/sample", json!(true))])?;
+//! check_plan(&set.evaluate(&sample), None, &[ExpectedAction::notify("security")])?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::action::{MemoryIam, MemoryNotifier, MemorySsm, Router};
+use crate::finding::{Finding, FindingError};
+use crate::plan::{Action, ActionKind, Plan};
+use crate::remediate::{MemoryAudit, Protection, Remediator, RemediatorBuilder, Report};
+
+mod expect;
+mod runner;
+
+pub use expect::{
+    ActualAction, ExpectedAction, PlanMismatch, actions_in_scope, check_no_destructive, check_plan,
+    compare, errors_in_scope,
+};
+pub use runner::{
+    CaseFailure, CaseFile, CaseResult, CaseRun, TESTS_DIR, TestCase, TestReport, outcome_word,
+    run_dir, run_dir_async, run_dir_with,
+};
+
+/// A fixture that could not be read, patched or parsed, or a case file that is not valid.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestError {
+    /// A file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A document is not JSON.
+    #[error("`{what}` is not JSON: {message}")]
+    Json {
+        /// The file or `finding_json`.
+        what: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A JSON pointer patch could not be applied.
+    #[error("cannot apply `{pointer}`: {message}")]
+    Pointer {
+        /// The pointer, e.g. `/detail/service/resourceRole`.
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The document is not a finding.
+    #[error("not a finding: {0}")]
+    Finding(#[from] FindingError),
+    /// A case file is not valid.
+    #[error("`{path}` is not a valid case file: {message}")]
+    CaseFile {
+        /// The file.
+        path: String,
+        /// What is wrong, with line and column when the TOML parser knows them.
+        message: String,
+    },
+}
+
+/// Reads a JSON document from `path`.
+pub fn json_from_file(path: impl AsRef<Path>) -> Result<Value, TestError> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|source| TestError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| TestError::Json {
+        what: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads the finding in `path` (any shape remedy reads).
+pub fn finding_from_file(path: impl AsRef<Path>) -> Result<Finding, TestError> {
+    Ok(Finding::from_json_value(json_from_file(path)?)?)
+}
+
+/// Parses `json` after setting each `(pointer, value)` (see [`set_pointer`]): the way to make
+/// variants of one fixture (a sample, the other resource role, temporary credentials, ...).
+pub fn finding_with<'a>(
+    json: &str,
+    patches: impl IntoIterator<Item = (&'a str, Value)>,
+) -> Result<Finding, TestError> {
+    let mut doc: Value = serde_json::from_str(json).map_err(|e| TestError::Json {
+        what: "finding".into(),
+        message: e.to_string(),
+    })?;
+    for (pointer, value) in patches {
+        set_pointer(&mut doc, pointer, value)?;
+    }
+    Ok(Finding::from_json_value(doc)?)
+}
+
+/// Sets the value at the JSON pointer `pointer` (RFC 6901), creating missing objects on the way;
+/// array elements must exist. `""` replaces the whole document.
+pub fn set_pointer(doc: &mut Value, pointer: &str, value: Value) -> Result<(), TestError> {
+    let err = |message: &str| TestError::Pointer {
+        pointer: pointer.to_owned(),
+        message: message.to_owned(),
+    };
+    if pointer.is_empty() {
+        *doc = value;
+        return Ok(());
+    }
+    let Some(rest) = pointer.strip_prefix('/') else {
+        return Err(err("a JSON pointer starts with `/`"));
+    };
+    let tokens: Vec<String> = rest
+        .split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let Some((last, parents)) = tokens.split_last() else {
+        return Err(err("empty pointer"));
+    };
+    let mut at = doc;
+    for token in parents {
+        at = match at {
+            Value::Object(map) => map
+                .entry(token.clone())
+                .or_insert_with(|| Value::Object(serde_json::Map::new())),
+            Value::Array(items) => token
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| items.get_mut(i))
+                .ok_or_else(|| err(&format!("no array element `{token}`")))?,
+            _ => {
+                return Err(err(&format!(
+                    "`{token}` is inside a value that is not a container"
+                )));
+            }
+        };
+    }
+    match at {
+        Value::Object(map) => {
+            map.insert(last.clone(), value);
+            Ok(())
+        }
+        Value::Array(items) => {
+            let slot = last
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| items.get_mut(i))
+                .ok_or_else(|| err(&format!("no array element `{last}`")))?;
+            *slot = value;
+            Ok(())
+        }
+        _ => Err(err("the parent is not an object or an array")),
+    }
+}
+
+/// Removes the value at `pointer`; removing something that is not there is not an error.
+pub fn remove_pointer(doc: &mut Value, pointer: &str) -> Result<(), TestError> {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return Err(TestError::Pointer {
+            pointer: pointer.to_owned(),
+            message: "a JSON pointer starts with `/`".into(),
+        });
+    };
+    let last = last.replace("~1", "/").replace("~0", "~");
+    match doc.pointer_mut(parent) {
+        Some(Value::Object(map)) => {
+            map.remove(&last);
+        }
+        Some(Value::Array(items)) => {
+            if let Some(i) = last.parse::<usize>().ok().filter(|i| *i < items.len()) {
+                items.remove(i);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// In-memory IAM, SSM and notifier behind one [`Router`]: run plans without AWS and look at what
+/// they did. Clones share the same stores.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// use remedy::testing::{InMemory, finding_with};
+///
+/// let set = remedy::PolicySet::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"))?;
+/// let json = include_str!("../examples/findings/01-iam-malicious-ip-custom.json");
+/// let finding = finding_with(json, [])?;
+/// let plan = set.evaluate(&finding);
+///
+/// let aws = InMemory::new().with_keys_of(&plan);
+/// let report = aws.enforce(&finding, &plan).await;
+/// assert_eq!(report.count("executed"), 2);
+/// assert_eq!(
+///     aws.iam.is_active("GuardDuty-Example-Compromised-Simulated", "AKIAIOSFODNN7EXAMPLE"),
+///     Some(false)
+/// );
+/// assert_eq!(aws.notifier.messages().len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct InMemory {
+    /// Carries out `disable_access_key`.
+    pub iam: MemoryIam,
+    /// Carries out `run_command`.
+    pub ssm: MemorySsm,
+    /// Carries out `notify` (every channel).
+    pub notifier: MemoryNotifier,
+    /// Every decision and action record of the runs.
+    pub audit: MemoryAudit,
+    protection: Protection,
+}
+
+impl InMemory {
+    /// Empty stores, no protection.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an active access key (and its user) to the in-memory IAM.
+    pub fn with_key(self, user_name: &str, access_key_id: &str) -> Self {
+        self.iam.add_key(user_name, access_key_id);
+        self
+    }
+
+    /// Adds every access key `plan` wants to disable, so that enforcing it can succeed.
+    pub fn with_keys_of(self, plan: &Plan) -> Self {
+        for planned in &plan.actions {
+            if let Action::DisableAccessKey(d) = &planned.action
+                && self
+                    .iam
+                    .is_active(d.user_name.as_str(), d.access_key_id.as_str())
+                    != Some(true)
+            {
+                self.iam
+                    .add_key(d.user_name.as_str(), d.access_key_id.as_str());
+            }
+        }
+        self
+    }
+
+    /// Sets the protection rules runs use.
+    pub fn with_protection(mut self, protection: Protection) -> Self {
+        self.protection = protection;
+        self
+    }
+
+    /// A router sending each built-in kind to its in-memory executor.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .with(ActionKind::NOTIFY, Arc::new(self.notifier.clone()))
+            .with(ActionKind::DISABLE_ACCESS_KEY, Arc::new(self.iam.clone()))
+            .with(ActionKind::RUN_COMMAND, Arc::new(self.ssm.clone()))
+    }
+
+    /// A remediator builder over [`InMemory::router`], auditing to [`InMemory::audit`], with the
+    /// protection set; dry run until you call `.enforce(true)`.
+    pub fn remediator(&self) -> RemediatorBuilder {
+        Remediator::builder(Arc::new(self.router()))
+            .with_audit(Arc::new(self.audit.clone()))
+            .with_protection(self.protection.clone())
+    }
+
+    /// Carries out `plan` in enforce mode (guards, ledger, audit as in production).
+    pub async fn enforce(&self, finding: &Finding, plan: &Plan) -> Report {
+        self.remediator()
+            .enforce(true)
+            .build()
+            .run_finding(finding, plan)
+            .await
+    }
+
+    /// Runs `plan` in dry run: every guard applies, no executor is called.
+    pub async fn dry_run(&self, finding: &Finding, plan: &Plan) -> Report {
+        self.remediator().build().run_finding(finding, plan).await
+    }
+}
+
+/// Where a case file's relative paths are resolved: the directory of `file`.
+pub(crate) fn base_dir(file: &Path) -> PathBuf {
+    file.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pointers_create_objects_and_escape() {
+        let mut doc = json!({"a": {"b": [1, 2]}});
+        set_pointer(&mut doc, "/a/c/d", json!(true)).unwrap();
+        set_pointer(&mut doc, "/a/b/1", json!(5)).unwrap();
+        set_pointer(&mut doc, "/x~1y", json!("s")).unwrap();
+        assert_eq!(
+            doc,
+            json!({"a": {"b": [1, 5], "c": {"d": true}}, "x/y": "s"})
+        );
+        assert!(set_pointer(&mut doc, "/a/b/7", json!(1)).is_err());
+        assert!(set_pointer(&mut doc, "a", json!(1)).is_err());
+        remove_pointer(&mut doc, "/a/c").unwrap();
+        remove_pointer(&mut doc, "/nothing/here").unwrap();
+        assert_eq!(doc, json!({"a": {"b": [1, 5]}, "x/y": "s"}));
+    }
+}
