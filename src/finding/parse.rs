@@ -9,7 +9,7 @@
 use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::error::{FindingError, FindingErrorKind, from_serde};
@@ -95,7 +95,7 @@ pub(super) struct Doc {
     #[serde(rename = "AwsAccountId", deserialize_with = "opt_string")]
     pub(super) aws_account_id: Option<String>,
     #[serde(rename = "ProductFields")]
-    pub(super) product_fields: Option<Map<String, Value>>,
+    pub(super) product_fields: Option<asff::Entries<Value>>,
     #[serde(rename = "Resources")]
     pub(super) resources: Option<Vec<asff::AsffResource>>,
     #[serde(rename = "Sample", deserialize_with = "opt_bool")]
