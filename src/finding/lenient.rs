@@ -224,6 +224,53 @@ pub(crate) fn opt_time<'de, D: Deserializer<'de>>(
     d.deserialize_any(V)
 }
 
+/// A timestamp string as [`opt_time`] reads it, or `None` for anything else (the EventBridge
+/// envelope's `time`, which remedy only reports).
+pub(crate) fn opt_time_loose<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<OffsetDateTime>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<OffsetDateTime>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any value")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(parse_time(v).ok().flatten())
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(parse_time(&v.to_string()).ok().flatten())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(parse_time(&v.to_string()).ok().flatten())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(parse_time(&v.to_string()).ok().flatten())
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// Epoch seconds, or milliseconds when the number is too large to be seconds (after year 5138).
 fn from_epoch(v: f64) -> Option<OffsetDateTime> {
     if !v.is_finite() {

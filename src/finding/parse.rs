@@ -13,7 +13,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::error::{FindingError, FindingErrorKind, from_serde};
-use super::lenient::{opt_bool, opt_string, opt_string_loose, opt_time, parse_time};
+use super::lenient::{opt_bool, opt_string, opt_time, opt_time_loose};
 use super::model::{Envelope, ResourceDetails, Service, Shape};
 use super::{
     Finding, FindingData, FindingType, JsonSource, LocSeg, MAX_DOCUMENT_BYTES, Resource, Severity,
@@ -29,8 +29,8 @@ pub(super) struct Doc {
     pub(super) detail_type: Option<String>,
     #[serde(deserialize_with = "opt_string")]
     pub(super) source: Option<String>,
-    #[serde(deserialize_with = "opt_string_loose")]
-    pub(super) time: Option<String>,
+    #[serde(deserialize_with = "opt_time_loose")]
+    pub(super) time: Option<OffsetDateTime>,
     #[serde(deserialize_with = "opt_string")]
     pub(super) account: Option<String>,
     pub(super) detail: Option<Box<DocObj>>,
@@ -520,10 +520,7 @@ fn eventbridge(
 ) {
     let envelope = Envelope {
         id: doc.id,
-        time: doc
-            .time
-            .as_deref()
-            .and_then(|t| parse_time(t).ok().flatten()),
+        time: doc.time,
         source: doc.source,
         account: doc.account,
         region: doc.region,
