@@ -63,8 +63,8 @@ pub(crate) enum JsonSource {
         locator: Vec<LocSeg>,
         pascal: bool,
     },
-    /// Already built (ASFF, `from_json_value`).
-    Ready,
+    /// Built from an ASFF finding's `ProductFields` and `Resources` on first use.
+    Asff(Box<asff::AsffJson>),
 }
 
 /// One step into a JSON document.
@@ -392,7 +392,7 @@ impl Finding {
                 }
                 value
             }
-            JsonSource::Ready => Value::Null,
+            JsonSource::Asff(source) => asff::canonical(&self.0, source),
         })
     }
 }

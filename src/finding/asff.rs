@@ -9,9 +9,12 @@
 //! - resource: `Resources[]` (`AwsIamAccessKey`, `AwsEc2Instance`, `AwsS3Bucket`, ...);
 //! - sample: `Sample`.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -21,6 +24,135 @@ use super::lenient::opt_string;
 use super::model::{Envelope, ResourceDetails, Service, Shape};
 use super::parse::{Doc, SeverityRaw, arn_parts, value_says_sample};
 use super::{Finding, FindingData, FindingType, JsonSource, Resource, Severity, has_placeholders};
+
+/// A JSON object kept as its entries, in document order, without building a map (`ProductFields`,
+/// `Tags`, `Details`). Lookups take the last entry of a key, as a map would.
+#[derive(Debug)]
+pub(super) struct Entries<V>(Vec<(String, V)>);
+
+impl<V> Default for Entries<V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<V> Entries<V> {
+    fn get(&self, key: &str) -> Option<&V> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for EntriesVisitor<V> {
+            type Value = Entries<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(entry) = map.next_entry::<String, V>()? {
+                    out.push(entry);
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(EntriesVisitor(std::marker::PhantomData))
+    }
+}
+
+/// One block of `Resources[].Details`: its string fields if it is an object (the mapping reads
+/// nothing else), `None` otherwise.
+#[derive(Debug, Default)]
+struct DetailBlock(Option<Vec<(String, String)>>);
+
+impl<'de> Deserialize<'de> for DetailBlock {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// A string, or `None` for any other value (skipped).
+        struct OnlyStr(Option<String>);
+        impl<'de> Deserialize<'de> for OnlyStr {
+            fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = OnlyStr;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("any value")
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<OnlyStr, E> {
+                        Ok(OnlyStr(Some(v.to_owned())))
+                    }
+                    fn visit_string<E: de::Error>(self, v: String) -> Result<OnlyStr, E> {
+                        Ok(OnlyStr(Some(v)))
+                    }
+                    fn visit_bool<E: de::Error>(self, _: bool) -> Result<OnlyStr, E> {
+                        Ok(OnlyStr(None))
+                    }
+                    fn visit_i64<E: de::Error>(self, _: i64) -> Result<OnlyStr, E> {
+                        Ok(OnlyStr(None))
+                    }
+                    fn visit_u64<E: de::Error>(self, _: u64) -> Result<OnlyStr, E> {
+                        Ok(OnlyStr(None))
+                    }
+                    fn visit_f64<E: de::Error>(self, _: f64) -> Result<OnlyStr, E> {
+                        Ok(OnlyStr(None))
+                    }
+                    fn visit_unit<E: de::Error>(self) -> Result<OnlyStr, E> {
+                        Ok(OnlyStr(None))
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<OnlyStr, A::Error> {
+                        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                        Ok(OnlyStr(None))
+                    }
+                    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<OnlyStr, A::Error> {
+                        while s.next_element::<IgnoredAny>()?.is_some() {}
+                        Ok(OnlyStr(None))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DetailBlock;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DetailBlock, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, OnlyStr(v))) = map.next_entry::<String, OnlyStr>()? {
+                    if let Some(v) = v {
+                        out.push((k, v));
+                    }
+                }
+                Ok(DetailBlock(Some(out)))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<DetailBlock, E> {
+                Ok(DetailBlock(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<DetailBlock, E> {
+                Ok(DetailBlock(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<DetailBlock, E> {
+                Ok(DetailBlock(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<DetailBlock, E> {
+                Ok(DetailBlock(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<DetailBlock, E> {
+                Ok(DetailBlock(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<DetailBlock, E> {
+                Ok(DetailBlock(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<DetailBlock, A::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(DetailBlock(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 /// One entry of `Resources[]`.
 #[derive(Debug, Default, Deserialize)]
@@ -35,13 +167,209 @@ pub(super) struct AsffResource {
     #[serde(rename = "Region", deserialize_with = "opt_string")]
     region: Option<String>,
     #[serde(rename = "Tags")]
-    tags: Option<Map<String, Value>>,
+    tags: Option<Entries<Value>>,
     #[serde(rename = "Details")]
-    details: Option<Map<String, Value>>,
+    details: Option<Entries<DetailBlock>>,
+}
+
+/// What the canonical JSON of an ASFF finding is built from, on first use.
+#[derive(Debug)]
+pub(crate) struct AsffJson {
+    fields: Entries<Value>,
+    resources: Vec<AsffResource>,
+    first_observed_at: Option<OffsetDateTime>,
+    last_observed_at: Option<OffsetDateTime>,
 }
 
 /// Leaf keys of `ProductFields` whose values GuardDuty gives as numbers.
 const NUMERIC_KEYS: &[&str] = &["count", "port", "lat", "lon", "severity", "itemCount"];
+
+/// The GuardDuty `service` and `resource` objects rebuilt from `ProductFields` and `Resources[]`
+/// as a tree that borrows their text. The typed model reads it through [`TreeDe`] (the lenient
+/// field deserializers turn `"3"` and `"false"` into numbers and booleans); the canonical JSON is
+/// made from it with [`Tree::to_value`] only when asked for.
+#[derive(Debug)]
+enum Tree<'a> {
+    /// A `ProductFields` string: a number or boolean in the canonical JSON if it reads as one.
+    Field(&'a str),
+    /// A string kept as is.
+    Str(Cow<'a, str>),
+    /// Any other JSON value.
+    Json(Cow<'a, Value>),
+    /// `FirstObservedAt`/`LastObservedAt` standing in for `eventFirstSeen`/`eventLastSeen`.
+    Time(OffsetDateTime),
+    /// An object, in insertion order.
+    Map(Vec<(&'a str, Tree<'a>)>),
+    /// An array.
+    Seq(Vec<Tree<'a>>),
+}
+
+static NULL: Value = Value::Null;
+
+type TreeMap<'a> = Vec<(&'a str, Tree<'a>)>;
+
+fn entry_or_insert<'a>(map: &mut TreeMap<'a>, key: &'a str, value: Tree<'a>) {
+    if !map.iter().any(|(k, _)| *k == key) {
+        map.push((key, value));
+    }
+}
+
+impl Tree<'_> {
+    /// The canonical JSON; `key` is the name this value has in its parent object.
+    fn to_value(&self, key: &str) -> Value {
+        match self {
+            Self::Field(s) => field_value(key, s),
+            Self::Str(s) => Value::String(s.as_ref().to_owned()),
+            Self::Json(v) => v.as_ref().clone(),
+            Self::Time(t) => rfc3339(*t).map_or(Value::Null, Value::String),
+            Self::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.to_value(k)))
+                    .collect(),
+            ),
+            Self::Seq(items) => Value::Array(items.iter().map(|v| v.to_value("")).collect()),
+        }
+    }
+}
+
+/// Reads a [`Tree`] as a serde data source.
+struct TreeDe<'t, 'a>(&'t Tree<'a>);
+
+impl<'de, 'a: 'de> de::Deserializer<'de> for TreeDe<'de, 'a> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Tree::Field(s) => v.visit_borrowed_str(s),
+            Tree::Str(s) => v.visit_str(s),
+            Tree::Json(j) => de::Deserializer::deserialize_any(j.as_ref(), v),
+            // Filled in after deserialization (see `typed_service`).
+            Tree::Time(_) => v.visit_unit(),
+            Tree::Map(entries) => v.visit_map(TreeMapDe {
+                iter: entries.iter(),
+                value: None,
+            }),
+            Tree::Seq(items) => v.visit_seq(TreeSeqDe(items.iter())),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Tree::Json(j) => de::Deserializer::deserialize_option(j.as_ref(), v),
+            Tree::Time(_) => v.visit_none(),
+            _ => v.visit_some(self),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+struct TreeMapDe<'de, 'a> {
+    iter: std::slice::Iter<'de, (&'a str, Tree<'a>)>,
+    value: Option<&'de Tree<'a>>,
+}
+
+impl<'de, 'a: 'de> MapAccess<'de> for TreeMapDe<'de, 'a> {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let Some((key, value)) = self.iter.next() else {
+            return Ok(None);
+        };
+        self.value = Some(value);
+        seed.deserialize(de::value::BorrowedStrDeserializer::new(key))
+            .map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self.value.take() {
+            Some(value) => seed.deserialize(TreeDe(value)),
+            None => Err(de::Error::custom("a map value without its key")),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.iter.len())
+    }
+}
+
+struct TreeSeqDe<'de, 'a>(std::slice::Iter<'de, Tree<'a>>);
+
+impl<'de, 'a: 'de> SeqAccess<'de> for TreeSeqDe<'de, 'a> {
+    type Error = serde_json::Error;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Self::Error> {
+        self.0
+            .next()
+            .map(|item| seed.deserialize(TreeDe(item)))
+            .transpose()
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+/// The `service` and `resource` trees of one ASFF finding.
+struct Trees<'a> {
+    service: TreeMap<'a>,
+    resource: TreeMap<'a>,
+}
+
+/// Rebuilds `service` (from `ProductFields` and the observed times) and `resource` (from
+/// `ProductFields` and `Resources[]`). `None` if `service` would not be an object.
+fn build_trees<'a>(
+    fields: &'a Entries<Value>,
+    resources: &'a [AsffResource],
+    first_observed_at: Option<OffsetDateTime>,
+    last_observed_at: Option<OffsetDateTime>,
+) -> Option<Trees<'a>> {
+    let mut service = Vec::new();
+    let mut resource = Vec::new();
+    for (key, value) in &fields.0 {
+        let (target, rel) = if let Some(rel) = key.strip_prefix("aws/guardduty/service/") {
+            (&mut service, rel)
+        } else if let Some(rel) = key.strip_prefix("aws/guardduty/resource/") {
+            (&mut resource, rel)
+        } else if key.starts_with("aws/") {
+            continue;
+        } else {
+            (&mut service, key.as_str())
+        };
+        if let Some(v) = leaf(rel, value) {
+            insert_path(target, rel, v);
+        }
+    }
+    for (key, t) in [
+        ("eventFirstSeen", first_observed_at),
+        ("eventLastSeen", last_observed_at),
+    ] {
+        if let Some(t) = t.filter(|t| rfc3339(*t).is_some()) {
+            entry_or_insert(&mut service, key, Tree::Time(t));
+        }
+    }
+    map_resources(resources, &mut resource);
+    let mut service = Tree::Map(service);
+    arrayify(&mut service);
+    match service {
+        Tree::Map(service) => Some(Trees { service, resource }),
+        _ => None,
+    }
+}
 
 /// Maps one ASFF finding. `Ok(Err(reason))`: not from GuardDuty (to be skipped in a batch).
 pub(super) fn to_finding(
@@ -83,88 +411,44 @@ pub(super) fn to_finding(
     let created_at = doc.created_at_pascal.or(doc.created_at_camel);
     let updated_at = doc.updated_at_pascal.or(doc.updated_at_camel);
 
-    let mut service = Map::new();
-    let mut resource = Map::new();
-    for (key, value) in &fields {
-        let (target, rel) = if let Some(rel) = key.strip_prefix("aws/guardduty/service/") {
-            (&mut service, rel)
-        } else if let Some(rel) = key.strip_prefix("aws/guardduty/resource/") {
-            (&mut resource, rel)
-        } else if key.starts_with("aws/") {
-            continue;
-        } else {
-            (&mut service, key.as_str())
-        };
-        if let Some(v) = convert(rel, value) {
-            insert_path(target, rel, v);
-        }
-    }
-    if let Some(t) = doc.first_observed_at.and_then(rfc3339) {
-        service.entry("eventFirstSeen").or_insert(Value::String(t));
-    }
-    if let Some(t) = doc.last_observed_at.and_then(rfc3339) {
-        service.entry("eventLastSeen").or_insert(Value::String(t));
-    }
-    map_resources(&resources, &mut resource);
-    let mut service = Value::Object(service);
-    arrayify(&mut service);
-    let Value::Object(service) = service else {
+    let Some(trees) = build_trees(
+        &fields,
+        &resources,
+        doc.first_observed_at,
+        doc.last_observed_at,
+    ) else {
         return Err(FindingError::invalid(
             format!("{path}.ProductFields"),
             "an object",
             "another value",
         ));
     };
-
-    let service_value = Value::Object(service);
-    let resource_value = Value::Object(resource);
-    let service_typed = Service::deserialize(&service_value).map_err(|e| {
+    let service_typed = typed_service(&trees.service).map_err(|e| {
         FindingError::invalid(
             format!("{path}.ProductFields"),
             "GuardDuty service fields",
             e.to_string(),
         )
     })?;
-    let resource_typed = ResourceDetails::deserialize(&resource_value).map_err(|e| {
-        FindingError::invalid(
-            format!("{path}.Resources"),
-            "GuardDuty resources",
-            e.to_string(),
-        )
-    })?;
+    let resource_typed =
+        ResourceDetails::deserialize(TreeMapOwnerDe(&trees.resource)).map_err(|e| {
+            FindingError::invalid(
+                format!("{path}.Resources"),
+                "GuardDuty resources",
+                e.to_string(),
+            )
+        })?;
     let sample = doc.sample == Some(true)
         || service_typed.additional_info.sample == Some(true)
         || value_says_sample(service_typed.additional_info.value.as_deref())
         || has_placeholders(&resource_typed, &service_typed);
 
-    let mut canonical = Map::new();
-    canonical.insert(
-        "accountId".into(),
-        json!(doc.aws_account_id.clone().unwrap_or_default()),
-    );
-    canonical.insert("arn".into(), json!(arn));
-    if let Some(t) = created_at.and_then(rfc3339) {
-        canonical.insert("createdAt".into(), json!(t));
-    }
-    canonical.insert(
-        "description".into(),
-        json!(doc.description.clone().unwrap_or_default()),
-    );
-    canonical.insert("id".into(), json!(id));
-    canonical.insert("partition".into(), json!(partition));
-    canonical.insert("region".into(), json!(region));
-    canonical.insert("resource".into(), resource_value);
-    canonical.insert("service".into(), service_value);
-    canonical.insert("severity".into(), json!(severity.value()));
-    canonical.insert("title".into(), json!(doc.title.clone().unwrap_or_default()));
-    canonical.insert("type".into(), json!(finding_type.as_str()));
-    if let Some(t) = updated_at.and_then(rfc3339) {
-        canonical.insert("updatedAt".into(), json!(t));
-    }
-    if sample {
-        canonical.insert("sample".into(), json!(true));
-    }
-
+    let source = AsffJson {
+        fields,
+        resources,
+        first_observed_at: doc.first_observed_at,
+        last_observed_at: doc.last_observed_at,
+    };
     Ok(Ok(Finding::from_data(FindingData {
         id,
         arn,
@@ -183,9 +467,87 @@ pub(super) fn to_finding(
         shape: Shape::Asff,
         envelope,
         sample,
-        json_source: JsonSource::Ready,
-        json: OnceLock::from(Value::Object(canonical)),
+        json_source: JsonSource::Asff(Box::new(source)),
+        json: OnceLock::new(),
     })))
+}
+
+/// The typed service; the observed times stand in for missing `eventFirstSeen`/`eventLastSeen`.
+fn typed_service(tree: &TreeMap<'_>) -> Result<Service, serde_json::Error> {
+    let mut service = Service::deserialize(TreeMapOwnerDe(tree))?;
+    for (key, value) in tree {
+        match (*key, value) {
+            ("eventFirstSeen", Tree::Time(t)) => service.event_first_seen = Some(*t),
+            ("eventLastSeen", Tree::Time(t)) => service.event_last_seen = Some(*t),
+            _ => {}
+        }
+    }
+    Ok(service)
+}
+
+/// A [`TreeMap`] read as an object.
+struct TreeMapOwnerDe<'t, 'a>(&'t TreeMap<'a>);
+
+impl<'de, 'a: 'de> de::Deserializer<'de> for TreeMapOwnerDe<'de, 'a> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        v.visit_map(TreeMapDe {
+            iter: self.0.iter(),
+            value: None,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple option
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// The canonical camelCase JSON of an ASFF finding (GuardDuty API shape).
+pub(crate) fn canonical(data: &FindingData, source: &AsffJson) -> Value {
+    let trees = build_trees(
+        &source.fields,
+        &source.resources,
+        source.first_observed_at,
+        source.last_observed_at,
+    );
+    let (service, resource) = match &trees {
+        Some(t) => (
+            Value::Object(map_value(&t.service)),
+            Value::Object(map_value(&t.resource)),
+        ),
+        None => (Value::Object(Map::new()), Value::Object(Map::new())),
+    };
+    let mut canonical = Map::new();
+    canonical.insert("accountId".into(), json!(data.account_id));
+    canonical.insert("arn".into(), json!(data.arn));
+    if let Some(t) = data.created_at.and_then(rfc3339) {
+        canonical.insert("createdAt".into(), json!(t));
+    }
+    canonical.insert("description".into(), json!(data.description));
+    canonical.insert("id".into(), json!(data.id));
+    canonical.insert("partition".into(), json!(data.partition));
+    canonical.insert("region".into(), json!(data.region));
+    canonical.insert("resource".into(), resource);
+    canonical.insert("service".into(), service);
+    canonical.insert("severity".into(), json!(data.severity.value()));
+    canonical.insert("title".into(), json!(data.title));
+    canonical.insert("type".into(), json!(data.finding_type.as_str()));
+    if let Some(t) = data.updated_at.and_then(rfc3339) {
+        canonical.insert("updatedAt".into(), json!(t));
+    }
+    if data.sample {
+        canonical.insert("sample".into(), json!(true));
+    }
+    Value::Object(canonical)
+}
+
+fn map_value(map: &TreeMap<'_>) -> Map<String, Value> {
+    map.iter()
+        .map(|(k, v)| ((*k).to_owned(), v.to_value(k)))
+        .collect()
 }
 
 fn rfc3339(t: OffsetDateTime) -> Option<String> {
@@ -195,7 +557,7 @@ fn rfc3339(t: OffsetDateTime) -> Option<String> {
 fn check_product(
     product_arn: Option<&str>,
     product_name: Option<&str>,
-    fields: &Map<String, Value>,
+    fields: &Entries<Value>,
 ) -> Result<(), String> {
     let field_name = fields
         .get("aws/securityhub/ProductName")
@@ -245,7 +607,7 @@ fn asff_type(types: &[String], path: &str) -> Result<FindingType, FindingError> 
 }
 
 /// The GuardDuty finding ARN: `Id`, or the tail of `aws/securityhub/FindingId`.
-fn guardduty_arn(asff_id: &str, fields: &Map<String, Value>) -> Option<String> {
+fn guardduty_arn(asff_id: &str, fields: &Entries<Value>) -> Option<String> {
     if asff_id.contains(":guardduty:") && asff_id.contains("/finding/") {
         return Some(asff_id.to_owned());
     }
@@ -290,60 +652,100 @@ fn asff_severity(raw: Option<SeverityRaw>, path: &str) -> Result<Severity, Findi
     })
 }
 
-/// A `ProductFields` string back to the JSON value GuardDuty had.
-fn convert(rel: &str, value: &Value) -> Option<Value> {
+/// The tree leaf for one `ProductFields` value; `None` for values GuardDuty did not have (an
+/// empty `evidence`/`additionalInfo`, an `additionalInfo` that is not valid JSON).
+fn leaf<'a>(rel: &str, value: &'a Value) -> Option<Tree<'a>> {
     let Value::String(s) = value else {
-        return Some(value.clone());
+        return Some(Tree::Json(Cow::Borrowed(value)));
     };
-    let leaf = rel.rsplit('/').next().unwrap_or(rel);
-    if s.is_empty() && matches!(leaf, "evidence" | "additionalInfo") {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    if s.is_empty() && matches!(name, "evidence" | "additionalInfo") {
         return None;
     }
-    if leaf == "additionalInfo" && s.trim_start().starts_with('{') {
-        return serde_json::from_str(s).ok();
+    if name == "additionalInfo" && s.trim_start().starts_with('{') {
+        return serde_json::from_str(s)
+            .ok()
+            .map(|v| Tree::Json(Cow::Owned(v)));
     }
-    match s.as_str() {
-        "true" => return Some(Value::Bool(true)),
-        "false" => return Some(Value::Bool(false)),
-        _ => {}
-    }
-    if NUMERIC_KEYS.contains(&leaf) || leaf.ends_with("Count") {
-        if let Ok(n) = s.parse::<u64>() {
-            return Some(json!(n));
-        }
-        if let Some(n) = s.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
-            return Some(Value::Number(n));
-        }
-    }
-    Some(Value::String(s.clone()))
+    Some(Tree::Field(s))
 }
 
-/// Inserts `value` at the `/`-separated path, creating objects; conflicting paths are dropped.
-fn insert_path(map: &mut Map<String, Value>, rel: &str, value: Value) {
+/// A `ProductFields` string back to the JSON value GuardDuty had; `name` is its key.
+fn field_value(name: &str, s: &str) -> Value {
+    match s {
+        "true" => return Value::Bool(true),
+        "false" => return Value::Bool(false),
+        _ => {}
+    }
+    if NUMERIC_KEYS.contains(&name) || name.ends_with("Count") {
+        if let Ok(n) = s.parse::<u64>() {
+            return json!(n);
+        }
+        if let Some(n) = s.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+            return Value::Number(n);
+        }
+    }
+    Value::String(s.to_owned())
+}
+
+/// Inserts `value` at the `/`-separated path, creating objects; the first value for a path wins
+/// and conflicting paths are dropped.
+fn insert_path<'a>(map: &mut TreeMap<'a>, rel: &'a str, value: Tree<'a>) {
     let mut segments = rel.split('/').filter(|s| !s.is_empty()).peekable();
     let mut node = map;
     while let Some(seg) = segments.next() {
+        let at = node.iter().position(|(k, _)| *k == seg);
         if segments.peek().is_none() {
-            node.entry(seg.to_owned()).or_insert(value);
+            if at.is_none() {
+                node.push((seg, value));
+            }
             return;
         }
-        let entry = node
-            .entry(seg.to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
-        match entry {
-            Value::Object(next) => node = next,
+        let at = at.unwrap_or_else(|| {
+            node.push((seg, Tree::Map(Vec::new())));
+            node.len().saturating_sub(1)
+        });
+        match node.get_mut(at) {
+            Some((_, Tree::Map(next))) => node = next,
             _ => return,
         }
     }
 }
 
+fn index(key: &str) -> Option<usize> {
+    key.strip_suffix('_').unwrap_or(key).parse::<usize>().ok()
+}
+
 /// Turns objects whose keys are all indices (`0`, `1_`) into arrays, as GuardDuty had them
 /// (`evidence/threatIntelligenceDetails/0_/threatListName`).
-fn arrayify(value: &mut Value) {
-    let index = |k: &str| k.strip_suffix('_').unwrap_or(k).parse::<usize>().ok();
+fn arrayify(tree: &mut Tree<'_>) {
+    match tree {
+        Tree::Map(map) => {
+            map.iter_mut().for_each(|(_, v)| arrayify(v));
+            if !map.is_empty() && map.iter().all(|(k, _)| index(k).is_some()) {
+                let mut items: Vec<(usize, Tree<'_>)> = std::mem::take(map)
+                    .into_iter()
+                    .filter_map(|(k, v)| index(k).map(|i| (i, v)))
+                    .collect();
+                items.sort_by_key(|(i, _)| *i);
+                *tree = Tree::Seq(items.into_iter().map(|(_, v)| v).collect());
+            }
+        }
+        Tree::Seq(items) => items.iter_mut().for_each(arrayify),
+        Tree::Json(v) if v.is_object() || v.is_array() => {
+            let mut owned = std::mem::replace(v, Cow::Borrowed(&NULL)).into_owned();
+            arrayify_value(&mut owned);
+            *v = Cow::Owned(owned);
+        }
+        Tree::Json(_) | Tree::Field(_) | Tree::Str(_) | Tree::Time(_) => {}
+    }
+}
+
+/// [`arrayify`] for JSON values inside `ProductFields`.
+fn arrayify_value(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            map.values_mut().for_each(arrayify);
+            map.values_mut().for_each(arrayify_value);
             if !map.is_empty() && map.keys().all(|k| index(k).is_some()) {
                 let mut items: Vec<(usize, Value)> = std::mem::take(map)
                     .into_iter()
@@ -353,31 +755,64 @@ fn arrayify(value: &mut Value) {
                 *value = Value::Array(items.into_iter().map(|(_, v)| v).collect());
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(arrayify),
+        Value::Array(items) => items.iter_mut().for_each(arrayify_value),
         _ => {}
     }
 }
 
-fn details<'a>(r: &'a AsffResource, key: &str) -> Option<&'a Map<String, Value>> {
-    r.details.as_ref()?.get(key)?.as_object()
+type Block = [(String, String)];
+
+fn details<'a>(r: &'a AsffResource, key: &str) -> Option<&'a Block> {
+    r.details.as_ref()?.get(key)?.0.as_deref()
 }
 
-fn text<'a>(m: Option<&'a Map<String, Value>>, key: &str) -> Option<&'a str> {
-    m?.get(key)?.as_str()
+fn text<'a>(m: Option<&'a Block>, key: &str) -> Option<&'a str> {
+    m?.iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
-fn tags(r: &AsffResource) -> Value {
-    Value::Array(
+fn opt_str(s: Option<&str>) -> Tree<'_> {
+    s.map_or(Tree::Json(Cow::Borrowed(&NULL)), |s| {
+        Tree::Str(Cow::Borrowed(s))
+    })
+}
+
+fn tags(r: &AsffResource) -> Tree<'_> {
+    Tree::Seq(
         r.tags
             .iter()
-            .flatten()
-            .map(|(k, v)| json!({"key": k, "value": v.as_str().map_or_else(|| describe(v), str::to_owned)}))
+            .flat_map(|t| t.0.iter())
+            .map(|(k, v)| {
+                let value = v
+                    .as_str()
+                    .map_or_else(|| Cow::Owned(describe(v)), Cow::Borrowed);
+                Tree::Map(vec![
+                    ("key", Tree::Str(Cow::Borrowed(k))),
+                    ("value", Tree::Str(value)),
+                ])
+            })
             .collect(),
     )
 }
 
+fn named<'a>(
+    name_key: &'static str,
+    name: &'a str,
+    arn_key: &'static str,
+    arn: &'a str,
+    r: &'a AsffResource,
+) -> Tree<'a> {
+    Tree::Map(vec![
+        (name_key, Tree::Str(Cow::Borrowed(name))),
+        (arn_key, Tree::Str(Cow::Borrowed(arn))),
+        ("tags", tags(r)),
+    ])
+}
+
 /// `Resources[]` → `resource` (`accessKeyDetails`, `instanceDetails`, `s3BucketDetails`, ...).
-fn map_resources(resources: &[AsffResource], out: &mut Map<String, Value>) {
+fn map_resources<'a>(resources: &'a [AsffResource], out: &mut TreeMap<'a>) {
     let mut kinds: Vec<&str> = Vec::new();
     let mut buckets = Vec::new();
     for r in resources {
@@ -385,44 +820,42 @@ fn map_resources(resources: &[AsffResource], out: &mut Map<String, Value>) {
         match r.resource_type.as_deref().unwrap_or("") {
             "AwsIamAccessKey" => {
                 let d = details(r, "AwsIamAccessKey");
-                let key_id = text(d, "AccessKeyId").map(str::to_owned).or_else(|| {
+                let key_id = text(d, "AccessKeyId").or_else(|| {
                     id.rsplit_once(':')
                         .map(|(_, k)| k)
                         .filter(|k| !k.is_empty() && *k != "null")
-                        .map(str::to_owned)
                 });
-                let mut ak = Map::new();
+                let mut ak = Vec::new();
                 if let Some(k) = key_id {
-                    ak.insert("accessKeyId".into(), json!(k));
+                    ak.push(("accessKeyId", Tree::Str(Cow::Borrowed(k))));
                 }
                 if let Some(p) = text(d, "PrincipalId") {
-                    ak.insert("principalId".into(), json!(p));
+                    ak.push(("principalId", Tree::Str(Cow::Borrowed(p))));
                 }
                 if let Some(u) = text(d, "UserName").or_else(|| text(d, "PrincipalName")) {
-                    ak.insert("userName".into(), json!(u));
+                    ak.push(("userName", Tree::Str(Cow::Borrowed(u))));
                 }
                 if let Some(t) = text(d, "PrincipalType") {
-                    ak.insert("userType".into(), json!(t));
+                    ak.push(("userType", Tree::Str(Cow::Borrowed(t))));
                 }
-                out.entry("accessKeyDetails").or_insert(Value::Object(ak));
+                entry_or_insert(out, "accessKeyDetails", Tree::Map(ak));
                 kinds.push("AccessKey");
             }
             "AwsEc2Instance" => {
                 let d = details(r, "AwsEc2Instance");
                 let instance_id = id.rsplit_once("instance/").map_or(id, |(_, i)| i);
-                let mut inst = Map::new();
-                inst.insert("instanceId".into(), json!(instance_id));
+                let mut inst = vec![("instanceId", Tree::Str(Cow::Borrowed(instance_id)))];
                 for (from, to) in [
                     ("Type", "instanceType"),
                     ("ImageId", "imageId"),
                     ("LaunchedAt", "launchTime"),
                 ] {
                     if let Some(v) = text(d, from) {
-                        inst.insert(to.into(), json!(v));
+                        inst.push((to, Tree::Str(Cow::Borrowed(v))));
                     }
                 }
-                inst.insert("tags".into(), tags(r));
-                out.entry("instanceDetails").or_insert(Value::Object(inst));
+                inst.push(("tags", tags(r)));
+                entry_or_insert(out, "instanceDetails", Tree::Map(inst));
                 kinds.push("Instance");
             }
             "AwsS3Bucket" => {
@@ -430,51 +863,59 @@ fn map_resources(resources: &[AsffResource], out: &mut Map<String, Value>) {
                     .strip_prefix("arn:aws:s3:::")
                     .or_else(|| id.rsplit(':').next())
                     .unwrap_or(id);
-                buckets.push(json!({"name": name, "arn": id, "tags": tags(r)}));
+                buckets.push(named("name", name, "arn", id, r));
                 kinds.push("S3Bucket");
             }
             "AwsEksCluster" => {
                 let name = text(details(r, "AwsEksCluster"), "Name")
                     .unwrap_or_else(|| id.rsplit('/').next().unwrap_or(id));
-                out.entry("eksClusterDetails")
-                    .or_insert(json!({"name": name, "arn": id, "tags": tags(r)}));
+                entry_or_insert(out, "eksClusterDetails", named("name", name, "arn", id, r));
                 kinds.push("EKSCluster");
             }
             "AwsEcsCluster" => {
                 let name = text(details(r, "AwsEcsCluster"), "ClusterName")
                     .unwrap_or_else(|| id.rsplit('/').next().unwrap_or(id));
-                out.entry("ecsClusterDetails")
-                    .or_insert(json!({"name": name, "arn": id, "tags": tags(r)}));
+                entry_or_insert(out, "ecsClusterDetails", named("name", name, "arn", id, r));
                 kinds.push("ECSCluster");
             }
             "AwsLambdaFunction" => {
                 let name = text(details(r, "AwsLambdaFunction"), "FunctionName")
                     .unwrap_or_else(|| id.rsplit(':').next().unwrap_or(id));
-                out.entry("lambdaDetails")
-                    .or_insert(json!({"functionName": name, "functionArn": id, "tags": tags(r)}));
+                entry_or_insert(
+                    out,
+                    "lambdaDetails",
+                    named("functionName", name, "functionArn", id, r),
+                );
                 kinds.push("Lambda");
             }
             "AwsRdsDbInstance" => {
                 let name = text(details(r, "AwsRdsDbInstance"), "DBInstanceIdentifier")
                     .unwrap_or_else(|| id.rsplit(':').next().unwrap_or(id));
-                out.entry("rdsDbInstanceDetails").or_insert(
-                    json!({"dbInstanceIdentifier": name, "dbInstanceArn": id, "tags": tags(r)}),
+                entry_or_insert(
+                    out,
+                    "rdsDbInstanceDetails",
+                    named("dbInstanceIdentifier", name, "dbInstanceArn", id, r),
                 );
                 kinds.push("RDSDBInstance");
             }
             "Container" => {
                 let d = details(r, "Container");
-                out.entry("containerDetails").or_insert(json!({
-                    "name": text(d, "Name"), "image": text(d, "ImageName"), "id": text(d, "ContainerRuntime").map(|_| id),
-                }));
+                entry_or_insert(
+                    out,
+                    "containerDetails",
+                    Tree::Map(vec![
+                        ("name", opt_str(text(d, "Name"))),
+                        ("image", opt_str(text(d, "ImageName"))),
+                        ("id", opt_str(text(d, "ContainerRuntime").map(|_| id))),
+                    ]),
+                );
                 kinds.push("Container");
             }
             _ => {}
         }
     }
     if !buckets.is_empty() {
-        out.entry("s3BucketDetails")
-            .or_insert(Value::Array(buckets));
+        entry_or_insert(out, "s3BucketDetails", Tree::Seq(buckets));
     }
     let order = [
         "S3Bucket",
@@ -487,7 +928,7 @@ fn map_resources(resources: &[AsffResource], out: &mut Map<String, Value>) {
         "AccessKey",
     ];
     if let Some(kind) = order.iter().find(|k| kinds.contains(k)) {
-        out.entry("resourceType").or_insert(json!(kind));
+        entry_or_insert(out, "resourceType", Tree::Str(Cow::Borrowed(kind)));
     }
 }
 
@@ -519,6 +960,11 @@ mod tests {
         );
     }
 
+    fn convert(rel: &str, value: &Value) -> Option<Value> {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        leaf(rel, value).map(|t| t.to_value(name))
+    }
+
     #[test]
     fn product_fields_convert() {
         assert_eq!(convert("count", &json!("74")), Some(json!(74)));
@@ -540,23 +986,63 @@ mod tests {
 
     #[test]
     fn index_objects_become_arrays() {
-        let mut v = json!({"e": {"t": {"1_": {"n": "b"}, "0_": {"n": "a"}}}, "k": {"x": 1}});
-        arrayify(&mut v);
+        let mut t = Tree::Map(vec![
+            (
+                "e",
+                Tree::Map(vec![(
+                    "t",
+                    Tree::Map(vec![
+                        ("1_", Tree::Map(vec![("n", Tree::Field("b"))])),
+                        ("0_", Tree::Map(vec![("n", Tree::Field("a"))])),
+                    ]),
+                )]),
+            ),
+            (
+                "k",
+                Tree::Map(vec![("x", Tree::Json(Cow::Owned(json!(1))))]),
+            ),
+        ]);
+        arrayify(&mut t);
         assert_eq!(
-            v,
+            t.to_value(""),
             json!({"e": {"t": [{"n": "a"}, {"n": "b"}]}, "k": {"x": 1}})
         );
     }
 
     #[test]
     fn insert_path_builds_objects() {
-        let mut m = Map::new();
-        insert_path(&mut m, "action/actionType", json!("X"));
-        insert_path(&mut m, "action/awsApiCallAction/api", json!("Y"));
-        insert_path(&mut m, "action/actionType/oops", json!("Z"));
+        let mut m = Vec::new();
+        insert_path(&mut m, "action/actionType", Tree::Field("X"));
+        insert_path(&mut m, "action/awsApiCallAction/api", Tree::Field("Y"));
+        insert_path(&mut m, "action/actionType/oops", Tree::Field("Z"));
+        insert_path(&mut m, "action/actionType", Tree::Field("W"));
         assert_eq!(
-            Value::Object(m),
+            Tree::Map(m).to_value(""),
             json!({"action": {"actionType": "X", "awsApiCallAction": {"api": "Y"}}})
+        );
+    }
+
+    #[test]
+    fn tree_reads_as_typed_service() {
+        let fields: Entries<Value> = serde_json::from_value(json!({
+            "aws/guardduty/service/count": "3",
+            "aws/guardduty/service/archived": "true",
+            "aws/guardduty/service/action/actionType": "AWS_API_CALL",
+            "aws/guardduty/service/action/awsApiCallAction/api": "GetParameters",
+            "aws/guardduty/service/evidence/threatIntelligenceDetails/0_/threatListName": "L",
+            "aws/guardduty/service/additionalInfo": "{\"sample\": true}",
+        }))
+        .unwrap();
+        let first = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let trees = build_trees(&fields, &[], Some(first), None).unwrap();
+        let s = typed_service(&trees.service).unwrap();
+        assert_eq!(s.count, Some(3));
+        assert_eq!(s.archived, Some(true));
+        assert_eq!(s.event_first_seen, Some(first));
+        assert_eq!(s.additional_info.sample, Some(true));
+        assert_eq!(s.threat_list_names().collect::<Vec<_>>(), ["L"]);
+        assert!(
+            matches!(&s.action, crate::ServiceAction::AwsApiCall(a) if a.api.as_deref() == Some("GetParameters"))
         );
     }
 }

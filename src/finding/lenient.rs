@@ -224,6 +224,53 @@ pub(crate) fn opt_time<'de, D: Deserializer<'de>>(
     d.deserialize_any(V)
 }
 
+/// A timestamp string as [`opt_time`] reads it, or `None` for anything else (the EventBridge
+/// envelope's `time`, which remedy only reports).
+pub(crate) fn opt_time_loose<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<OffsetDateTime>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<OffsetDateTime>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any value")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(parse_time(v).ok().flatten())
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(parse_time(&v.to_string()).ok().flatten())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(parse_time(&v.to_string()).ok().flatten())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(parse_time(&v.to_string()).ok().flatten())
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// Epoch seconds, or milliseconds when the number is too large to be seconds (after year 5138).
 fn from_epoch(v: f64) -> Option<OffsetDateTime> {
     if !v.is_finite() {
@@ -240,6 +287,9 @@ pub(crate) fn parse_time(v: &str) -> Result<Option<OffsetDateTime>, ()> {
     let t = v.trim();
     if t.is_empty() || is_redacted(t) {
         return Ok(None);
+    }
+    if let Some(ts) = utc_fast(t.as_bytes()) {
+        return Ok(Some(ts));
     }
     if let Ok(ts) = OffsetDateTime::parse(t, &Rfc3339) {
         return Ok(Some(ts));
@@ -267,6 +317,60 @@ pub(crate) fn parse_time(v: &str) -> Result<Option<OffsetDateTime>, ()> {
         return Ok(Some(ts.assume_utc()));
     }
     Err(())
+}
+
+/// The common case, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, without the general parser. `None` for
+/// anything else (the general parsers decide), including leap seconds.
+fn utc_fast(b: &[u8]) -> Option<OffsetDateTime> {
+    fn num(b: &[u8]) -> Option<u32> {
+        b.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    }
+    let (head, rest) = b.split_at_checked(19)?;
+    let [
+        y0,
+        y1,
+        y2,
+        y3,
+        b'-',
+        m0,
+        m1,
+        b'-',
+        d0,
+        d1,
+        b'T',
+        h0,
+        h1,
+        b':',
+        i0,
+        i1,
+        b':',
+        s0,
+        s1,
+    ] = *head
+    else {
+        return None;
+    };
+    let [frac @ .., b'Z'] = rest else {
+        return None;
+    };
+    let nanos = match frac {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            num(digits)? * 10u32.pow(9 - u32::try_from(digits.len()).ok()?)
+        }
+        _ => return None,
+    };
+    let year = i32::try_from(num(&[y0, y1, y2, y3])?).ok()?;
+    let month = time::Month::try_from(u8::try_from(num(&[m0, m1])?).ok()?).ok()?;
+    let day = u8::try_from(num(&[d0, d1])?).ok()?;
+    let hour = u8::try_from(num(&[h0, h1])?).ok()?;
+    let minute = u8::try_from(num(&[i0, i1])?).ok()?;
+    let second = u8::try_from(num(&[s0, s1])?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    let time = time::Time::from_hms_nano(hour, minute, second, nanos).ok()?;
+    Some(time::PrimitiveDateTime::new(date, time).assume_utc())
 }
 
 /// Authors redact timestamps as `XXXX-XX-XXTXX:XX:XXZ`: only placeholders and separators.
@@ -315,6 +419,38 @@ mod tests {
         assert_eq!(t(""), None);
         assert!(parse_time("yesterday").is_err());
         assert!(parse_time("2018-13-12T21:16:27Z").is_err());
+    }
+
+    #[test]
+    fn fast_path_agrees_with_rfc3339() {
+        for s in [
+            "2018-12-12T21:16:27.012Z",
+            "2018-12-12T21:16:27Z",
+            "2024-02-29T23:59:59.123456789Z",
+            "2024-06-11T09:14:02.0Z",
+            "0001-01-01T00:00:00Z",
+        ] {
+            assert_eq!(
+                utc_fast(s.as_bytes()),
+                OffsetDateTime::parse(s, &Rfc3339).ok(),
+                "{s}"
+            );
+        }
+        for s in [
+            "2023-02-29T00:00:00Z",
+            "2018-12-12T24:00:00Z",
+            "2018-12-12T21:16:60Z",
+            "2018-12-12T21:16:27.Z",
+            "2018-12-12T21:16:27.0123456789Z",
+            "2018-12-12t21:16:27Z",
+            "2018-12-12T21:16:27+00:00",
+            "2018-12-12T21:16:27",
+            "2018-1a-12T21:16:27Z",
+            "+018-12-12T21:16:27Z",
+        ] {
+            assert_eq!(utc_fast(s.as_bytes()), None, "{s}");
+        }
+        assert!(t("2018-12-12t21:16:27z").is_some());
     }
 
     #[test]

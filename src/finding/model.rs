@@ -288,8 +288,7 @@ pub enum Resource {
 
 impl Resource {
     pub(crate) fn from_details(details: ResourceDetails) -> Self {
-        let kind = details.resource_type.clone().unwrap_or_default();
-        match kind.as_str() {
+        match details.resource_type.as_deref().unwrap_or("") {
             "AccessKey" => Self::AccessKey(details),
             "Instance" => Self::Instance(details),
             "S3Bucket" => Self::S3Bucket(details),
@@ -302,8 +301,8 @@ impl Resource {
             "RDSLimitlessDB" => Self::RdsLimitlessDb(details),
             "KubernetesCluster" => Self::KubernetesCluster(details),
             "AttackSequence" => Self::AttackSequence(details),
-            _ => Self::Other {
-                resource_type: kind,
+            kind => Self::Other {
+                resource_type: kind.to_owned(),
                 details,
             },
         }
@@ -647,69 +646,118 @@ struct ActionRaw {
     #[serde(
         rename = "actionType",
         alias = "ActionType",
-        deserialize_with = "opt_string"
+        deserialize_with = "action_type_name"
     )]
-    action_type: Option<String>,
+    action_type: Option<std::borrow::Cow<'static, str>>,
     #[serde(rename = "awsApiCallAction", alias = "AwsApiCallAction")]
-    aws_api_call: Option<AwsApiCallAction>,
+    aws_api_call: Option<Box<AwsApiCallAction>>,
     #[serde(rename = "networkConnectionAction", alias = "NetworkConnectionAction")]
-    network_connection: Option<NetworkConnectionAction>,
+    network_connection: Option<Box<NetworkConnectionAction>>,
     #[serde(rename = "portProbeAction", alias = "PortProbeAction")]
-    port_probe: Option<PortProbeAction>,
+    port_probe: Option<Box<PortProbeAction>>,
     #[serde(rename = "dnsRequestAction", alias = "DnsRequestAction")]
-    dns_request: Option<DnsRequestAction>,
+    dns_request: Option<Box<DnsRequestAction>>,
     #[serde(rename = "kubernetesApiCallAction", alias = "KubernetesApiCallAction")]
-    kubernetes_api_call: Option<KubernetesApiCallAction>,
+    kubernetes_api_call: Option<Box<KubernetesApiCallAction>>,
     #[serde(rename = "rdsLoginAttemptAction", alias = "RdsLoginAttemptAction")]
-    rds_login_attempt: Option<RdsLoginAttemptAction>,
+    rds_login_attempt: Option<Box<RdsLoginAttemptAction>>,
+}
+
+/// `actionType` as [`opt_string`] reads it, without allocating for the known action types.
+fn action_type_name<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::borrow::Cow<'static, str>>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<std::borrow::Cow<'static, str>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            const KNOWN: &[&str] = &[
+                "AWS_API_CALL",
+                "NETWORK_CONNECTION",
+                "PORT_PROBE",
+                "DNS_REQUEST",
+                "KUBERNETES_API_CALL",
+                "RDS_LOGIN_ATTEMPT",
+            ];
+            Ok(Some(match KNOWN.iter().find(|k| **k == v) {
+                Some(k) => std::borrow::Cow::Borrowed(*k),
+                None => std::borrow::Cow::Owned(v.to_owned()),
+            }))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(std::borrow::Cow::Owned(v.to_string())))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(std::borrow::Cow::Owned(v.to_string())))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(std::borrow::Cow::Owned(v.to_string())))
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(std::borrow::Cow::Owned(v.to_string())))
+        }
+    }
+    d.deserialize_any(V)
 }
 
 impl From<ActionRaw> for ServiceAction {
     fn from(mut raw: ActionRaw) -> Self {
         let ty = raw.action_type.take().unwrap_or_default();
-        match (ty.as_str(), raw) {
+        match (ty.as_ref(), raw) {
             (
                 "AWS_API_CALL" | "",
                 ActionRaw {
                     aws_api_call: Some(a),
                     ..
                 },
-            ) => Self::AwsApiCall(a),
+            ) => Self::AwsApiCall(*a),
             (
                 "NETWORK_CONNECTION" | "",
                 ActionRaw {
                     network_connection: Some(a),
                     ..
                 },
-            ) => Self::NetworkConnection(a),
+            ) => Self::NetworkConnection(*a),
             (
                 "PORT_PROBE" | "",
                 ActionRaw {
                     port_probe: Some(a),
                     ..
                 },
-            ) => Self::PortProbe(a),
+            ) => Self::PortProbe(*a),
             (
                 "DNS_REQUEST" | "",
                 ActionRaw {
                     dns_request: Some(a),
                     ..
                 },
-            ) => Self::DnsRequest(a),
+            ) => Self::DnsRequest(*a),
             (
                 "KUBERNETES_API_CALL" | "",
                 ActionRaw {
                     kubernetes_api_call: Some(a),
                     ..
                 },
-            ) => Self::KubernetesApiCall(a),
+            ) => Self::KubernetesApiCall(*a),
             (
                 "RDS_LOGIN_ATTEMPT" | "",
                 ActionRaw {
                     rds_login_attempt: Some(a),
                     ..
                 },
-            ) => Self::RdsLoginAttempt(a),
+            ) => Self::RdsLoginAttempt(*a),
             ("AWS_API_CALL", _) => Self::AwsApiCall(AwsApiCallAction::default()),
             ("NETWORK_CONNECTION", _) => {
                 Self::NetworkConnection(NetworkConnectionAction::default())

@@ -9,11 +9,11 @@
 use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::error::{FindingError, FindingErrorKind, from_serde};
-use super::lenient::{opt_bool, opt_string, opt_string_loose, opt_time, parse_time};
+use super::lenient::{opt_bool, opt_string, opt_time, opt_time_loose};
 use super::model::{Envelope, ResourceDetails, Service, Shape};
 use super::{
     Finding, FindingData, FindingType, JsonSource, LocSeg, MAX_DOCUMENT_BYTES, Resource, Severity,
@@ -29,8 +29,8 @@ pub(super) struct Doc {
     pub(super) detail_type: Option<String>,
     #[serde(deserialize_with = "opt_string")]
     pub(super) source: Option<String>,
-    #[serde(deserialize_with = "opt_string_loose")]
-    pub(super) time: Option<String>,
+    #[serde(deserialize_with = "opt_time_loose")]
+    pub(super) time: Option<OffsetDateTime>,
     #[serde(deserialize_with = "opt_string")]
     pub(super) account: Option<String>,
     pub(super) detail: Option<Box<DocObj>>,
@@ -95,7 +95,7 @@ pub(super) struct Doc {
     #[serde(rename = "AwsAccountId", deserialize_with = "opt_string")]
     pub(super) aws_account_id: Option<String>,
     #[serde(rename = "ProductFields")]
-    pub(super) product_fields: Option<Map<String, Value>>,
+    pub(super) product_fields: Option<asff::Entries<Value>>,
     #[serde(rename = "Resources")]
     pub(super) resources: Option<Vec<asff::AsffResource>>,
     #[serde(rename = "Sample", deserialize_with = "opt_bool")]
@@ -520,10 +520,7 @@ fn eventbridge(
 ) {
     let envelope = Envelope {
         id: doc.id,
-        time: doc
-            .time
-            .as_deref()
-            .and_then(|t| parse_time(t).ok().flatten()),
+        time: doc.time,
         source: doc.source,
         account: doc.account,
         region: doc.region,
