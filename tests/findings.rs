@@ -453,6 +453,25 @@ fn json_lines_stream_reports_the_bad_line_and_keeps_going() {
 }
 
 #[test]
+fn json_lines_stream_with_malformed_lines_keeps_the_good_ones() {
+    let raw: serde_json::Value =
+        serde_json::from_slice(&read("iam/malicious-ip-custom.raw.json")).unwrap();
+    let line = serde_json::to_string(&raw).unwrap();
+    // A truncated line in the middle and one at the end (a writer killed mid-record).
+    let text = format!("{line}\n{{\"broken\":\n\n{line}\n{{\"id\": \"x\", ");
+    let batch = parse_documents(text.as_bytes(), "cut.jsonl");
+    assert_eq!(batch.len(), 4);
+    assert_eq!(batch.findings().count(), 2);
+    let lines: Vec<Option<u64>> = batch.errors().map(|e| e.line()).collect();
+    assert_eq!(lines, vec![Some(2), Some(5)]);
+    let first = batch.errors().next().unwrap().to_string();
+    assert!(
+        first.starts_with("`cut.jsonl` line 2: invalid JSON"),
+        "{first}"
+    );
+}
+
+#[test]
 fn arrays_of_documents_of_mixed_shapes() {
     let raw: serde_json::Value =
         serde_json::from_slice(&read("iam/malicious-ip-custom.raw.json")).unwrap();

@@ -343,27 +343,26 @@ pub fn parse_documents(bytes: &[u8], source_name: &str) -> ParsedBatch {
     ParsedBatch { items }
 }
 
-/// Splits JSON Lines input: at least two non-empty lines, each a complete-looking JSON object or
-/// array. Returns (1-based line number, line).
+/// Splits JSON Lines input: at least two non-empty lines, the first of which is a complete JSON
+/// value on its own (a pretty-printed document's first line never is). Every non-empty line is
+/// then a document of its own, so one broken line gives one error and the others are still read.
+/// Returns (1-based line number, line).
 fn json_lines(bytes: &[u8]) -> Option<Vec<(u64, &[u8])>> {
-    let mut lines = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let t = line.trim_ascii();
-        if t.is_empty() {
-            continue;
-        }
-        let first = t.first().copied();
-        let last = t.last().copied();
-        let whole = matches!(
-            (first, last),
-            (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']'))
-        );
-        if !whole {
-            return None;
-        }
-        lines.push((u64::try_from(i).unwrap_or(u64::MAX).saturating_add(1), t));
-    }
-    (lines.len() >= 2).then_some(lines)
+    let lines: Vec<(u64, &[u8])> = bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, line)| {
+            (
+                u64::try_from(i).unwrap_or(u64::MAX).saturating_add(1),
+                line.trim_ascii(),
+            )
+        })
+        .filter(|(_, line)| !line.is_empty())
+        .collect();
+    let (_, first) = lines.first()?;
+    let first_is_whole = matches!(first.first(), Some(b'{' | b'['))
+        && serde_json::from_slice::<serde::de::IgnoredAny>(first).is_ok();
+    (lines.len() >= 2 && first_is_whole).then_some(lines)
 }
 
 /// Exactly one finding from the results of one document.
