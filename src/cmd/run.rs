@@ -31,6 +31,9 @@ pub(crate) struct Args {
     /// Execute the actions of enforced policies (default: dry run, nothing is changed).
     #[arg(long)]
     execute: bool,
+    /// Print only the totals on stderr, not a line per action.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
@@ -170,6 +173,9 @@ async fn run_async(args: Args) -> ExitCode {
             while let Some(report) = pending.remove(&next) {
                 next += 1;
                 summary.add(&report);
+                if !args.quiet {
+                    eprint!("{}", explain(&report));
+                }
                 for record in &report.actions {
                     let line = serde_json::to_string(record).map_err(std::io::Error::other);
                     if line.and_then(|l| writeln!(out, "{l}")).is_err() {
@@ -190,6 +196,26 @@ async fn run_async(args: Args) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// A person's view of one finding's report: what happened to each action, and who chose it why.
+fn explain(report: &Report) -> String {
+    let mut s = format!("{}  {}\n", report.finding_id, report.finding_type);
+    if report.actions.is_empty() {
+        s.push_str("  no action: no policy chose one\n");
+    }
+    for record in &report.actions {
+        s.push_str(&format!("  {}\n", record.outcome));
+        for source in &record.sources {
+            match &source.reason {
+                Some(reason) => {
+                    s.push_str(&format!("      chosen by {}: {reason}\n", source.policy))
+                }
+                None => s.push_str(&format!("      chosen by {}\n", source.policy)),
+            }
+        }
+    }
+    s
 }
 
 #[derive(Default)]
