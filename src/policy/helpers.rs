@@ -75,18 +75,29 @@ fn number(value: &Dynamic) -> Option<f64> {
 }
 
 /// Glob match on the whole text: `*` matches any run of characters, `?` exactly one.
+///
+/// Finding types are ASCII, so that case matches on bytes without allocating; other text is matched
+/// character by character.
 pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
+    if pattern.is_ascii() && text.is_ascii() {
+        glob_match_units(pattern.as_bytes(), text.as_bytes(), b'*', b'?')
+    } else {
+        let pattern: Vec<char> = pattern.chars().collect();
+        let text: Vec<char> = text.chars().collect();
+        glob_match_units(&pattern, &text, '*', '?')
+    }
+}
+
+fn glob_match_units<T: Copy + PartialEq>(pattern: &[T], text: &[T], any: T, one: T) -> bool {
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
         match pattern.get(p) {
-            Some('*') => {
+            Some(&c) if c == any => {
                 star = Some((p, t));
                 p += 1;
             }
-            Some(&c) if c == '?' || Some(&c) == text.get(t) => {
+            Some(&c) if c == one || Some(&c) == text.get(t) => {
                 p += 1;
                 t += 1;
             }
@@ -102,7 +113,7 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     }
     pattern
         .get(p..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
+        .is_some_and(|rest| rest.iter().all(|&c| c == any))
 }
 
 #[cfg(test)]
@@ -124,6 +135,9 @@ mod tests {
             "*.Custom",
             "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"
         ));
+        assert!(glob_match("é?*", "éàbc"));
+        assert!(!glob_match("é?", "é"));
+        assert!(glob_match("*ü", "Grüß dich ü"));
     }
 
     #[test]
