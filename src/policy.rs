@@ -68,6 +68,7 @@ pub struct Policy {
     min_severity: Option<f64>,
     version: String,
     source: Arc<str>,
+    /// What `decide` runs with (see [`metadata::runtime_ast`]).
     ast: Arc<AST>,
 }
 
@@ -299,6 +300,7 @@ impl PolicySetBuilder {
             let mut hash = Sha256::new();
             hash.update(source.as_bytes());
             hash.update(helper_hash);
+            let ast = Arc::new(metadata::runtime_ast(&ast, &source));
             policies.push(Policy {
                 name: meta.name,
                 file,
@@ -307,7 +309,7 @@ impl PolicySetBuilder {
                 min_severity: meta.min_severity,
                 version: hex(&hash.finalize()),
                 source,
-                ast: Arc::new(ast),
+                ast,
             });
         }
         if !problems.is_empty() {
