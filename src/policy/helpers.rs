@@ -89,7 +89,24 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 fn glob_match_units<T: Copy + PartialEq>(pattern: &[T], text: &[T], any: T, one: T) -> bool {
-    let (mut p, mut t) = (0, 0);
+    // The literal prefix compares at once; a glob such as `Recon:EC2/*` is then decided.
+    let literal = pattern
+        .iter()
+        .position(|&c| c == any || c == one)
+        .unwrap_or(pattern.len());
+    let (Some(prefix), Some(rest)) = (pattern.get(..literal), pattern.get(literal..)) else {
+        return false;
+    };
+    if text.get(..literal) != Some(prefix) {
+        return false;
+    }
+    if rest.is_empty() {
+        return text.len() == literal;
+    }
+    if rest.len() == 1 && rest.first() == Some(&any) {
+        return true;
+    }
+    let (mut p, mut t) = (literal, literal);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
         match pattern.get(p) {
@@ -138,6 +155,14 @@ mod tests {
         assert!(glob_match("é?*", "éàbc"));
         assert!(!glob_match("é?", "é"));
         assert!(glob_match("*ü", "Grüß dich ü"));
+        assert!(glob_match("abc", "abc"));
+        assert!(!glob_match("abc", "abcd"));
+        assert!(!glob_match("ab*", "a"));
+        assert!(glob_match("ab*", "ab"));
+        assert!(glob_match("a*c?e", "abbcde"));
+        assert!(!glob_match("a*c?e", "abbce"));
+        assert!(glob_match("", ""));
+        assert!(!glob_match("", "a"));
     }
 
     #[test]
