@@ -439,6 +439,10 @@ mod tests {
         assert!(run.has_functions());
         assert_eq!(word_count("a_B B Bb B", "B"), 2);
         let plain = engine.compile("fn decide(f) { () }").unwrap();
-        assert!(runtime_ast(&plain, "fn decide(f) { () }").statements().is_empty());
+        assert!(
+            runtime_ast(&plain, "fn decide(f) { () }")
+                .statements()
+                .is_empty()
+        );
     }
 }

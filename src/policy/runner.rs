@@ -69,9 +69,7 @@ impl Runner {
         finding: &Finding,
     ) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
         let Some(call) = call.filter(|_| self.warm) else {
-            let options = rhai::CallFnOptions::new()
-                .eval_ast(true)
-                .rewind_scope(true);
+            let options = rhai::CallFnOptions::new().eval_ast(true).rewind_scope(true);
             return engine.call_fn_with_options::<Dynamic>(
                 options,
                 &mut Scope::new(),
@@ -97,10 +95,10 @@ impl Runner {
         let result =
             engine.eval_statements_raw(&mut global, &mut caches, &mut scope, call.statements());
         scope.clear();
-        if let Ok(mut pool) = self.pool.lock() {
-            if pool.len() < POOL_SIZE {
-                pool.push((caches, scope));
-            }
+        if let Ok(mut pool) = self.pool.lock()
+            && pool.len() < POOL_SIZE
+        {
+            pool.push((caches, scope));
         }
         result
     }
