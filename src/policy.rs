@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use rhai::{AST, CallFnOptions, Dynamic, EvalAltResult, Scope};
+use rhai::{AST, Dynamic, EvalAltResult, Scope};
 use sha2::{Digest, Sha256};
 
 use crate::finding::Finding;
@@ -41,6 +41,7 @@ mod helpers;
 mod index;
 mod limits;
 mod metadata;
+mod runner;
 mod sandbox;
 mod script_finding;
 mod store;
@@ -52,8 +53,9 @@ pub use store::PolicyStore;
 
 use actions::ScriptAction;
 use index::TypeIndex;
+use runner::Runner;
 use sandbox::{DeadlinePassed, HelperModules, ScriptError, with_deadline};
-use script_finding::{PathCache, ScriptFinding};
+use script_finding::PathCache;
 
 /// The name of the entry point every policy defines.
 const ENTRY_POINT: &str = "decide";
@@ -69,7 +71,9 @@ pub struct Policy {
     fallback: bool,
     version: String,
     source: Arc<str>,
+    /// What `decide` runs with (see [`metadata::runtime_ast`]).
     ast: Arc<AST>,
+    runner: Arc<Runner>,
 }
 
 impl Policy {
@@ -307,6 +311,8 @@ impl PolicySetBuilder {
             let mut hash = Sha256::new();
             hash.update(source.as_bytes());
             hash.update(helper_hash);
+            let ast = Arc::new(metadata::runtime_ast(&ast, &source));
+            let runner = Arc::new(Runner::new(&ast, &file));
             policies.push(Policy {
                 name: meta.name,
                 file,
@@ -316,7 +322,8 @@ impl PolicySetBuilder {
                 fallback: meta.fallback,
                 version: hex(&hash.finalize()),
                 source,
-                ast: Arc::new(ast),
+                ast,
+                runner,
             });
         }
         if !problems.is_empty() {
@@ -338,6 +345,7 @@ impl PolicySetBuilder {
         }
         set_hash.update(helper_hash);
         Ok(PolicySet {
+            call: runner::call_script(&engine).map(Arc::new),
             engine: Arc::new(engine),
             policies,
             index,
@@ -595,6 +603,8 @@ fn rhai_message(mut err: EvalAltResult) -> String {
 /// any number of threads.
 pub struct PolicySet {
     engine: Arc<rhai::Engine>,
+    /// `decide(finding)` as a script (see [`runner`]).
+    call: Option<Arc<AST>>,
     policies: Vec<Policy>,
     index: TypeIndex,
     version: String,
@@ -742,15 +752,9 @@ impl PolicySet {
     fn run(&self, policy: &Policy, finding: &Finding) -> Result<Vec<ScriptAction>, PolicyFailure> {
         let deadline = Instant::now() + self.limits.deadline;
         let call = AssertUnwindSafe(|| {
-            let mut scope = Scope::new();
-            let options = CallFnOptions::new().eval_ast(true).rewind_scope(true);
-            self.engine.call_fn_with_options::<Dynamic>(
-                options,
-                &mut scope,
-                &policy.ast,
-                ENTRY_POINT,
-                (ScriptFinding(finding.clone()),),
-            )
+            policy
+                .runner
+                .call(&self.engine, self.call.as_deref(), &policy.ast, finding)
         });
         let result = with_deadline(deadline, || catch_unwind(call));
         match result {

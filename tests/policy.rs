@@ -373,6 +373,41 @@ fn errors_are_isolated_and_located() {
 }
 
 #[test]
+fn repeated_evaluations_decide_the_same() {
+    // Policies without top-level statements reuse rhai's caches between calls: a failure, a
+    // different finding or an operation budget must not leak from one evaluation into the next.
+    let set = PolicySet::builder()
+        .with_limits(remedy::Limits::default().with_max_operations(20_000))
+        .from_sources([
+            (
+                "busy",
+                policy(
+                    "\"*\"",
+                    "let n = 0;\n    for i in 0..1500 { n += i; }\n    notify(\"ops\", `${finding.type} ${n}`)",
+                ),
+            ),
+            (
+                "fails-on-ec2",
+                policy(
+                    "\"*\"",
+                    "if finding.instance_id != () { finding.no_such_property }\n    notify(\"ops\", finding.id)",
+                ),
+            ),
+        ])
+        .unwrap();
+    let (iam, ec2) = (iam(), ec2());
+    let first = (set.evaluate(&iam), set.evaluate(&ec2));
+    assert!(first.0.errors.is_empty(), "{:?}", first.0);
+    assert_eq!(first.0.actions.len(), 2);
+    assert_eq!(first.1.errors.len(), 1, "{:?}", first.1);
+    assert_eq!(first.1.errors[0].line, Some(4));
+    for _ in 0..20 {
+        assert_eq!(set.evaluate(&iam), first.0);
+        assert_eq!(set.evaluate(&ec2), first.1);
+    }
+}
+
+#[test]
 fn constructors_check_their_arguments() {
     let cases = [
         ("notify(\"\", \"x\")", "`channel` must not be empty"),

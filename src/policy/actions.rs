@@ -254,7 +254,7 @@ fn string_arg(
             format!("{kind}: `{name}` is longer than {max} bytes"),
         ));
     }
-    Ok(s.to_string())
+    Ok(s.as_str().to_owned())
 }
 
 fn reason_arg(
@@ -440,7 +440,7 @@ fn run_command(
 fn string_value(value: &Dynamic) -> Option<String> {
     value
         .read_lock::<rhai::ImmutableString>()
-        .map(|s| s.to_string())
+        .map(|s| s.as_str().to_owned())
 }
 
 fn param_error(name: &str, value: &Dynamic, pos: rhai::Position) -> Box<EvalAltResult> {
@@ -473,7 +473,7 @@ pub(crate) fn to_json(value: &Dynamic, depth: usize) -> Result<Value, String> {
             .ok_or_else(|| "is not a finite number".to_owned());
     }
     if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
-        return Ok(Value::String(s.to_string()));
+        return Ok(Value::String(s.as_str().to_owned()));
     }
     if let Some(list) = value.read_lock::<rhai::Array>() {
         return list
@@ -485,7 +485,7 @@ pub(crate) fn to_json(value: &Dynamic, depth: usize) -> Result<Value, String> {
     if let Some(map) = value.read_lock::<rhai::Map>() {
         return map
             .iter()
-            .map(|(k, v)| Ok((k.to_string(), to_json(v, depth + 1)?)))
+            .map(|(k, v)| Ok((k.as_str().to_owned(), to_json(v, depth + 1)?)))
             .collect::<Result<Map<_, _>, String>>()
             .map(Value::Object);
     }

@@ -58,7 +58,11 @@ impl TypeIndex {
                 continue;
             };
             if let Some(globs) = self.by_prefix.get(prefix) {
-                found.extend(globs.iter().filter_map(matching));
+                // The prefix matched: only the rest of each glob is left to match.
+                let rest = finding_type.get(len..).unwrap_or_default();
+                found.extend(globs.iter().filter_map(|(policy, glob)| {
+                    glob_match(glob.get(len..).unwrap_or(glob), rest).then_some(*policy)
+                }));
             }
         }
         found.sort_unstable();

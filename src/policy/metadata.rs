@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rhai::{AST, Dynamic};
+use rhai::{AST, ASTFlags, Dynamic, Module, Stmt};
 
 use super::error::{DiagnosticKind, PolicyDiagnostic};
 
@@ -293,6 +293,48 @@ pub(crate) fn read(
     })
 }
 
+/// The AST `decide` runs with: the compiled policy without the top-level `const` statements whose
+/// value is a literal and whose name appears nowhere else in the source.
+///
+/// rhai runs a script's top level before every call of one of its functions. For most policies
+/// the top level is only metadata (`DESCRIPTION`, `APPLIES_TO`, …), read once at load; running it
+/// again for each finding costs time (an array literal allocates) and changes nothing: functions see
+/// top-level constants only as `global::NAME`, which mentions the name again, and so does any other
+/// statement that reads the constant. Imports and every other statement stay.
+pub(crate) fn runtime_ast(ast: &AST, source: &str) -> AST {
+    let statements = ast.statements();
+    let kept: Vec<Stmt> = statements
+        .iter()
+        .filter(|stmt| match stmt {
+            Stmt::Var(decl, flags, _) if flags.contains(ASTFlags::CONSTANT) => {
+                let (name, value, _) = &**decl;
+                value.get_literal_value(None).is_none() || word_count(source, name.as_str()) != 1
+            }
+            _ => true,
+        })
+        .cloned()
+        .collect();
+    if kept.len() == statements.len() {
+        return ast.clone();
+    }
+    let mut run = ast.clone();
+    run.clear_statements();
+    run.combine(AST::new(kept, Module::new()));
+    run
+}
+
+/// How often `word` occurs in `text` as a whole identifier (comments and strings included).
+fn word_count(text: &str, word: &str) -> usize {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word)
+        .filter(|&(at, _)| {
+            let before = text.get(..at).and_then(|t| t.chars().next_back());
+            let after = text.get(at + word.len()..).and_then(|t| t.chars().next());
+            !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+        })
+        .count()
+}
+
 fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
@@ -410,5 +452,31 @@ mod tests {
     fn bands() {
         assert_eq!(band_floor("High"), Some(7.0));
         assert_eq!(band_floor("severe"), None);
+    }
+
+    #[test]
+    fn runtime_ast_drops_only_unread_literal_constants() {
+        let engine = rhai::Engine::new();
+        let source = "const DESCRIPTION = \"d\";\nconst APPLIES_TO = [\"*\"];\nconst A = 1;\nconst B = A + 1;\nconst C = \"c\";\nlet x = 2;\nfn decide(f) { global::C }";
+        let ast = engine.compile(source).unwrap();
+        let run = runtime_ast(&ast, source);
+        let kept: Vec<_> = run
+            .statements()
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::Var(decl, ..) => Some(decl.0.as_str()),
+                _ => None,
+            })
+            .collect();
+        // `A` is read by `B`; `B` (folded to a literal) and the metadata are read by nothing.
+        assert_eq!(kept, ["A", "C", "x"]);
+        assert!(run.has_functions());
+        assert_eq!(word_count("a_B B Bb B", "B"), 2);
+        let plain = engine.compile("fn decide(f) { () }").unwrap();
+        assert!(
+            runtime_ast(&plain, "fn decide(f) { () }")
+                .statements()
+                .is_empty()
+        );
     }
 }
