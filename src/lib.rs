@@ -4,6 +4,7 @@ mod action;
 #[cfg(feature = "aws")]
 pub mod aws;
 mod finding;
+mod glob;
 mod id;
 mod plan;
 mod policy;

@@ -151,8 +151,7 @@ impl TypeGlob {
 
     /// The text before the first wildcard (the whole pattern if it has none).
     pub fn literal_prefix(&self) -> &str {
-        let end = self.pattern.find(['*', '?']).unwrap_or(self.pattern.len());
-        self.pattern.get(..end).unwrap_or("")
+        crate::glob::literal_prefix(&self.pattern)
     }
 
     /// Whether the pattern has no wildcard.
@@ -162,7 +161,7 @@ impl TypeGlob {
 
     /// Whether the pattern matches the whole of `text`.
     pub fn matches(&self, text: &str) -> bool {
-        glob_match(&self.pattern, text)
+        crate::glob::glob_match(&self.pattern, text)
     }
 }
 
@@ -177,36 +176,6 @@ impl FromStr for TypeGlob {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::new(s))
     }
-}
-
-/// Linear-time wildcard match (`*`, `?`) with single-star backtracking.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || Some(&c) == t.get(ti) => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
 }
 
 #[cfg(test)]
@@ -250,28 +219,5 @@ mod tests {
         ] {
             assert!(FindingType::new(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn glob_matching() {
-        assert!(glob_match("*", ""));
-        assert!(glob_match("*", "Recon:IAMUser/X"));
-        assert!(glob_match(
-            "Recon:*/User?ermissions",
-            "Recon:IAMUser/UserPermissions"
-        ));
-        assert!(!glob_match(
-            "Recon:*/User?ermissions",
-            "Recon:IAMUser/UserPermissionsX"
-        ));
-        assert!(glob_match(
-            "*Custom",
-            "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom"
-        ));
-        assert!(!glob_match("a*b*c", "aXbY"));
-        assert!(glob_match("a*b*c", "aXbYc"));
-        assert!(!glob_match("abc", "ab"));
-        assert_eq!(TypeGlob::new("Recon:*").literal_prefix(), "Recon:");
-        assert_eq!(TypeGlob::new("?x").literal_prefix(), "");
     }
 }

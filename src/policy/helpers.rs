@@ -1,5 +1,6 @@
 //! Helper functions for policy authors: glob matching, IP-in-CIDR and list membership.
 
+use crate::glob::glob_match;
 use std::net::IpAddr;
 
 use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext};
@@ -72,65 +73,6 @@ fn number(value: &Dynamic) -> Option<f64> {
         .as_float()
         .ok()
         .or_else(|| value.as_int().ok().map(|i| i as f64))
-}
-
-/// Glob match on the whole text: `*` matches any run of characters, `?` exactly one.
-///
-/// Finding types are ASCII, so that case matches on bytes without allocating; other text is matched
-/// character by character.
-pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
-    if pattern.is_ascii() && text.is_ascii() {
-        glob_match_units(pattern.as_bytes(), text.as_bytes(), b'*', b'?')
-    } else {
-        let pattern: Vec<char> = pattern.chars().collect();
-        let text: Vec<char> = text.chars().collect();
-        glob_match_units(&pattern, &text, '*', '?')
-    }
-}
-
-fn glob_match_units<T: Copy + PartialEq>(pattern: &[T], text: &[T], any: T, one: T) -> bool {
-    // The literal prefix compares at once; a glob such as `Recon:EC2/*` is then decided.
-    let literal = pattern
-        .iter()
-        .position(|&c| c == any || c == one)
-        .unwrap_or(pattern.len());
-    let (Some(prefix), Some(rest)) = (pattern.get(..literal), pattern.get(literal..)) else {
-        return false;
-    };
-    if text.get(..literal) != Some(prefix) {
-        return false;
-    }
-    if rest.is_empty() {
-        return text.len() == literal;
-    }
-    if rest.len() == 1 && rest.first() == Some(&any) {
-        return true;
-    }
-    let (mut p, mut t) = (literal, literal);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(&c) if c == any => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == one || Some(&c) == text.get(t) => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern
-        .get(p..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == any))
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use super::helpers::glob_match;
+use crate::glob::glob_match;
+pub(crate) use crate::glob::literal_prefix;
 
 /// Policies indexed by the finding types they apply to: exact types in a map, globs by their literal
 /// prefix, and `*`-like globs (no literal prefix) always.
@@ -12,13 +13,6 @@ pub(crate) struct TypeIndex {
     by_prefix: HashMap<String, Vec<(usize, String)>>,
     prefix_lens: Vec<usize>,
     always: Vec<(usize, String)>,
-}
-
-/// The text of a glob before its first wildcard.
-pub(crate) fn literal_prefix(glob: &str) -> &str {
-    glob.find(['*', '?'])
-        .and_then(|i| glob.get(..i))
-        .unwrap_or(glob)
 }
 
 impl TypeIndex {

@@ -328,6 +328,6 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
         },
     );
     engine.register_fn("type_matches", |s: &mut ScriptFinding, pattern: &str| {
-        super::helpers::glob_match(pattern, s.0.finding_type().as_str())
+        crate::glob::glob_match(pattern, s.0.finding_type().as_str())
     });
 }

@@ -28,16 +28,6 @@ pub enum ConfigError {
         /// What the parser said, with line and column.
         message: String,
     },
-    /// A protection glob does not compile.
-    #[error("invalid glob `{pattern}` in `{field}`: {message}")]
-    Glob {
-        /// The field, e.g. `protect.users`.
-        field: String,
-        /// The pattern.
-        pattern: String,
-        /// What is wrong with it.
-        message: String,
-    },
     /// A value is out of range or unusable.
     #[error("invalid `{field}`: {message}")]
     Invalid {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use globset::{Glob, GlobMatcher};
+use crate::glob::glob_match;
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
@@ -83,33 +83,32 @@ pub struct TagRule {
 #[derive(Debug, Clone)]
 struct Rule {
     pattern: String,
-    matcher: GlobMatcher,
 }
 
 impl Rule {
-    fn compile(field: &str, pattern: &str) -> Result<Self, ConfigError> {
-        let matcher = Glob::new(pattern)
-            .map_err(|e| ConfigError::Glob {
-                field: field.to_owned(),
-                pattern: pattern.to_owned(),
-                message: e.kind().to_string(),
-            })?
-            .compile_matcher();
-        Ok(Self {
-            pattern: pattern.to_owned(),
-            matcher,
-        })
+    fn all(patterns: &[String]) -> Vec<Self> {
+        patterns
+            .iter()
+            .map(|p| Rule { pattern: p.clone() })
+            .collect()
     }
 
-    fn all(field: &str, patterns: &[String]) -> Result<Vec<Self>, ConfigError> {
-        patterns.iter().map(|p| Rule::compile(field, p)).collect()
+    fn matches(&self, name: &str) -> bool {
+        glob_match(&self.pattern, name)
+    }
+}
+
+fn empty_pattern(field: &str) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.to_owned(),
+        message: "an empty pattern protects nothing; remove it or write a name or glob".to_owned(),
     }
 }
 
 fn first_match<'r>(rules: &'r [Rule], name: &str) -> Option<&'r str> {
     rules
         .iter()
-        .find(|r| r.matcher.is_match(name))
+        .find(|r| r.matches(name))
         .map(|r| r.pattern.as_str())
 }
 
@@ -124,26 +123,36 @@ pub struct Protection {
 }
 
 impl Protection {
-    /// Compiles the rules; a bad glob is an error naming the field and the pattern.
+    /// Compiles the rules. Every pattern is a glob in remedy's one dialect (`*`, `?`); an empty
+    /// pattern, which could only match an empty name, is an error naming the field.
     pub fn new(config: &ProtectConfig) -> Result<Self, ConfigError> {
-        let tags = config
-            .instance_tags
-            .iter()
-            .map(|t| {
-                let value = t
-                    .value
-                    .as_deref()
-                    .map(|v| Rule::compile("protect.instance_tags", v))
-                    .transpose()?;
-                Ok((t.key.clone(), value))
-            })
-            .collect::<Result<_, ConfigError>>()?;
+        let fields = [
+            ("protect.users", &config.users),
+            ("protect.roles", &config.roles),
+            ("protect.access_keys", &config.access_keys),
+            ("protect.instances", &config.instances),
+        ];
+        for (field, patterns) in fields {
+            if patterns.iter().any(String::is_empty) {
+                return Err(empty_pattern(field));
+            }
+        }
+        if config.instance_tags.iter().any(|t| t.key.is_empty()) {
+            return Err(empty_pattern("protect.instance_tags"));
+        }
         Ok(Self {
-            users: Rule::all("protect.users", &config.users)?,
-            roles: Rule::all("protect.roles", &config.roles)?,
-            access_keys: Rule::all("protect.access_keys", &config.access_keys)?,
-            instances: Rule::all("protect.instances", &config.instances)?,
-            tags,
+            users: Rule::all(&config.users),
+            roles: Rule::all(&config.roles),
+            access_keys: Rule::all(&config.access_keys),
+            instances: Rule::all(&config.instances),
+            tags: config
+                .instance_tags
+                .iter()
+                .map(|t| {
+                    let value = t.value.as_ref().map(|v| Rule { pattern: v.clone() });
+                    (t.key.clone(), value)
+                })
+                .collect(),
         })
     }
 
@@ -191,7 +200,7 @@ impl Protection {
                 }
                 match value_rule {
                     None => return Some(format!("instance tag `{key}`")),
-                    Some(rule) if rule.matcher.is_match(v) => {
+                    Some(rule) if rule.matches(v) => {
                         return Some(format!("instance tag `{key}={}`", rule.pattern));
                     }
                     Some(_) => {}
@@ -422,13 +431,20 @@ mod tests {
     }
 
     #[test]
-    fn bad_globs_are_reported() {
+    fn empty_patterns_are_reported() {
         let err = Protection::new(&ProtectConfig {
-            users: vec!["a[".into()],
+            users: vec!["admin".into(), String::new()],
             ..Default::default()
         })
         .unwrap_err();
-        assert!(err.to_string().contains("`a[`"), "{err}");
+        assert!(err.to_string().contains("`protect.users`"), "{err}");
+        // Brackets are plain characters in remedy's globs, not an error.
+        let p = Protection::new(&ProtectConfig {
+            users: vec!["a[".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(p.users.len(), 1);
     }
 
     #[test]
