@@ -173,14 +173,7 @@ impl Remediator {
         let decision = AuditRecord::Decision(DecisionRecord {
             time: now_rfc3339(),
             mode,
-            finding_id: finding.id.clone(),
-            finding_type: finding.finding_type.clone(),
-            severity: plan.severity,
-            sample: plan.sample,
-            policy_set_version: plan.policy_set_version.clone(),
-            evaluated: plan.evaluated.clone(),
-            actions: plan.actions.clone(),
-            errors: plan.errors.clone(),
+            plan: plan.clone(),
         });
         if let Err(e) = inner.audit.record(&decision).await {
             tracing::error!("{e}");

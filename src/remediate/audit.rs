@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::guard::GuardResult;
 use crate::action::Outcome;
-use crate::plan::{ActionKind, PlannedAction, PolicyFailure, Source};
+use crate::plan::{ActionKind, Plan, Source};
 
 /// Whether a run executes or only reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -22,29 +22,17 @@ pub enum Mode {
     Enforce,
 }
 
-/// What the policies decided for a finding, recorded before anything runs.
+/// What the policies decided for a finding, recorded before anything runs: the whole plan, with
+/// the time and the run's mode.
 #[derive(Debug, Clone, Serialize)]
 pub struct DecisionRecord {
     /// When (RFC 3339).
     pub time: String,
     /// The run's mode.
     pub mode: Mode,
-    /// The finding's id.
-    pub finding_id: String,
-    /// The finding's type.
-    pub finding_type: String,
-    /// The finding's severity.
-    pub severity: f64,
-    /// Whether the finding is a sample.
-    pub sample: bool,
-    /// The policy set's version.
-    pub policy_set_version: String,
-    /// The policies that ran.
-    pub evaluated: Vec<String>,
-    /// The chosen actions with their sources.
-    pub actions: Vec<PlannedAction>,
-    /// Policies that failed.
-    pub errors: Vec<PolicyFailure>,
+    /// The plan, its fields inlined in the record.
+    #[serde(flatten)]
+    pub plan: Plan,
 }
 
 /// What came of one action: the guards it went through and the outcome.
