@@ -2,7 +2,6 @@
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::action::{ActionError, ErrorKind};
@@ -108,7 +107,7 @@ where
             };
             ActionError::new(
                 kind,
-                format!("{call} could not be sent: {}", DisplayErrorContext(err)),
+                format!("{call} could not be sent: {}", error_chain(err)),
             )
         }
         SdkError::ResponseError(r) => {
@@ -124,8 +123,27 @@ where
         }
         _ => ActionError::new(
             ErrorKind::Other,
-            format!("{call} failed: {}", DisplayErrorContext(err)),
+            format!("{call} failed: {}", error_chain(err)),
         ),
+    }
+}
+
+/// The messages of an error and its sources joined with `: `, each once and without the `Debug`
+/// dumps the SDK's own display helper appends (they can be kilobytes long); at most 600 characters.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    let joined = parts.join(": ");
+    match joined.char_indices().nth(600) {
+        Some((cut, _)) => format!("{}…", joined.get(..cut).unwrap_or_default()),
+        None => joined,
     }
 }
 
@@ -147,5 +165,37 @@ mod tests {
         assert_eq!(kind_of(None, Some(503)), ErrorKind::Unavailable);
         assert_eq!(kind_of(Some("Weird"), Some(400)), ErrorKind::InvalidInput);
         assert_eq!(kind_of(None, None), ErrorKind::Other);
+    }
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn error_chains_are_short_and_say_each_thing_once() {
+        let e = Layer(
+            "dispatch failure",
+            Some(Box::new(Layer(
+                "other",
+                Some(Box::new(Layer("no credentials in the environment", None))),
+            ))),
+        );
+        assert_eq!(
+            error_chain(&e),
+            "dispatch failure: other: no credentials in the environment"
+        );
+        let repeated = Layer("io error: refused", Some(Box::new(Layer("refused", None))));
+        assert_eq!(error_chain(&repeated), "io error: refused");
     }
 }
