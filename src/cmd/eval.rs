@@ -1,6 +1,6 @@
 //! `remedy eval POLICY_DIR [FILE...|-]`: print the plan the policies make for each finding.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -43,33 +43,17 @@ pub(crate) fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let files = if args.files.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        args.files
-    };
+    let files = super::input_files(&args.files);
     let mut ok = true;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for file in files {
-        let (name, bytes) = if file.as_os_str() == "-" {
-            let mut bytes = Vec::new();
-            match std::io::stdin().read_to_end(&mut bytes) {
-                Ok(_) => ("<stdin>".to_owned(), bytes),
-                Err(e) => {
-                    eprintln!("error: cannot read standard input: {e}");
-                    ok = false;
-                    continue;
-                }
-            }
-        } else {
-            match std::fs::read(&file) {
-                Ok(bytes) => (file.display().to_string(), bytes),
-                Err(e) => {
-                    eprintln!("error: cannot read `{}`: {e}", file.display());
-                    ok = false;
-                    continue;
-                }
+        let (name, bytes) = match super::read_input(&file) {
+            Ok(input) => input,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ok = false;
+                continue;
             }
         };
         for result in parse_documents(&bytes, &name).into_results() {

@@ -1,16 +1,12 @@
 //! `remedy parse [FILE...|-]`: read findings of any shape, print one normalized JSON object per
 //! finding and line.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use remedy::{Finding, FindingError, FindingErrorKind, parse_documents};
+use remedy::{Finding, FindingErrorKind, parse_documents};
 use serde::Serialize;
-
-/// The largest input read from one file or stdin: 256 MiB (each document inside is further limited
-/// to `remedy::MAX_DOCUMENT_BYTES`).
-const MAX_INPUT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Arguments of `remedy parse`.
 #[derive(Debug, clap::Args)]
@@ -71,39 +67,14 @@ impl<'a> Line<'a> {
     }
 }
 
-fn read_input(path: &PathBuf) -> Result<(String, Vec<u8>), FindingError> {
-    let name = path.display().to_string();
-    let io_err = |e: io::Error| FindingError::from_io(&e).with_source(name.clone());
-    let mut bytes = Vec::new();
-    if name == "-" {
-        io::stdin()
-            .lock()
-            .take(MAX_INPUT_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io_err)?;
-    } else {
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes))
-            .map_err(io_err)?;
-    }
-    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_INPUT_BYTES {
-        return Err(FindingError::too_large(bytes.len(), MAX_INPUT_BYTES).with_source(name));
-    }
-    Ok((name, bytes))
-}
-
 /// Runs `remedy parse`: exit 0 when every input parsed, 1 otherwise.
 pub(crate) fn run(args: &ParseArgs) -> ExitCode {
-    let files = if args.files.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        args.files.clone()
-    };
+    let files = super::input_files(&args.files);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut failed = false;
     for path in &files {
-        let (name, bytes) = match read_input(path) {
+        let (name, bytes) = match super::read_input(path) {
             Ok(input) => input,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -1,7 +1,7 @@
 //! `remedy run POLICY_DIR [FILE...|-] [--config FILE] [--execute]`: carry out the plans.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -48,20 +48,6 @@ pub(crate) fn run(args: Args) -> ExitCode {
         }
     };
     runtime.block_on(run_async(args))
-}
-
-fn read_input(file: &PathBuf) -> Result<(String, Vec<u8>), String> {
-    if file.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
-        Ok(("<stdin>".to_owned(), bytes))
-    } else {
-        std::fs::read(file)
-            .map(|b| (file.display().to_string(), b))
-            .map_err(|e| format!("cannot read `{}`: {e}", file.display()))
-    }
 }
 
 async fn executor(config: &Config, execute: bool) -> Result<Arc<dyn Executor>, String> {
@@ -120,15 +106,11 @@ async fn run_async(args: Args) -> ExitCode {
         }
     };
 
-    let files = if args.files.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        args.files
-    };
+    let files = super::input_files(&args.files);
     let mut ok = true;
     let mut items = Vec::new();
     for file in &files {
-        let (name, bytes) = match read_input(file) {
+        let (name, bytes) = match super::read_input(file) {
             Ok(x) => x,
             Err(e) => {
                 eprintln!("error: {e}");
