@@ -40,6 +40,7 @@ mod error;
 mod helpers;
 mod index;
 mod limits;
+mod lint;
 mod metadata;
 mod runner;
 mod sandbox;
@@ -279,6 +280,7 @@ impl PolicySetBuilder {
             ast.set_source(file.as_str());
             let before = problems.len();
             let meta = metadata::read(&file, &source, &ast, &mut problems);
+            lint::unknown_properties(&file, &source, &ast, &mut problems);
             for (path, line, column) in metadata::literal_paths(&source) {
                 if let Err(e) = paths.warm(&path) {
                     problems.push(

@@ -390,7 +390,7 @@ fn repeated_evaluations_decide_the_same() {
                 "fails-on-ec2",
                 policy(
                     "\"*\"",
-                    "if finding.instance_id != () { finding.no_such_property }\n    notify(\"ops\", finding.id)",
+                    "if finding.instance_id != () { throw \"no instance expected\" }\n    notify(\"ops\", finding.id)",
                 ),
             ),
         ])
@@ -542,7 +542,10 @@ fn every_documented_property_exists() {
         let plan = eval_one(&format!("let v = finding.{name}; ()"), &iam());
         assert!(plan.errors.is_empty(), "`{name}`: {:?}", plan.errors);
     }
-    let plan = eval_one("finding.no_such_property", &iam());
+    // Read through `finding`, an unknown property fails the load (see
+    // `an_unknown_finding_property_is_a_load_error_with_a_suggestion`); read through another
+    // name, it is still a runtime error, never a silent `()`.
+    let plan = eval_one("let f = finding; f.no_such_property", &iam());
     assert_eq!(plan.errors.len(), 1);
 }
 
@@ -661,4 +664,24 @@ fn store_reloads_atomically_and_keeps_the_last_good_set() {
         "the last good set stays"
     );
     assert_eq!(message(&store.evaluate(&iam())), "v2");
+}
+
+#[test]
+fn an_unknown_finding_property_is_a_load_error_with_a_suggestion() {
+    let err = PolicySet::from_sources([(
+        "typo",
+        "const DESCRIPTION = \"typo\";\nconst APPLIES_TO = \"*\";\nfn decide(finding) {\n    notify(\"security\", finding.acces_key_id)\n}\n",
+    )])
+    .unwrap_err();
+    let d = &err.diagnostics()[0];
+    assert_eq!(d.kind(), remedy::DiagnosticKind::UnknownProperty);
+    assert_eq!((d.line(), d.column()), (Some(4), Some(32)));
+    assert!(d.message().contains("`acces_key_id`"), "{}", d.message());
+    assert!(d.help().unwrap().contains("`access_key_id`"));
+    // Known properties, chains, indexing and methods load fine.
+    PolicySet::from_sources([(
+        "fine",
+        "const DESCRIPTION = \"fine\";\nconst APPLIES_TO = \"*\";\nfn decide(finding) {\n    let t = finding.instance_tags[\"env\"];\n    if finding.type.ends_with(\"X\") || finding.get(\"$.id\") == () { return []; }\n    notify(\"security\", finding.user_name ?? \"nobody\")\n}\n",
+    )])
+    .unwrap();
 }

@@ -21,6 +21,8 @@ pub enum DiagnosticKind {
     DuplicateName,
     /// An `import` could not be resolved inside the policy directory.
     Import,
+    /// The policy reads a property the finding does not have (`finding.user_nme`).
+    UnknownProperty,
 }
 
 impl DiagnosticKind {
@@ -33,6 +35,7 @@ impl DiagnosticKind {
             DiagnosticKind::MissingDecide => "remedy::policy::missing_decide",
             DiagnosticKind::DuplicateName => "remedy::policy::duplicate_name",
             DiagnosticKind::Import => "remedy::policy::import",
+            DiagnosticKind::UnknownProperty => "remedy::policy::unknown_property",
         }
     }
 }
