@@ -3,7 +3,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use remedy::FindingError;
+use remedy::{Finding, FindingError, parse_documents};
 
 pub(crate) mod check;
 pub(crate) mod eval;
@@ -45,6 +45,37 @@ pub(crate) fn read_input(path: &Path) -> Result<(String, Vec<u8>), FindingError>
         return Err(FindingError::too_large(bytes.len(), MAX_INPUT_BYTES).with_source(name));
     }
     Ok((name, bytes))
+}
+
+/// Reads every input (`-` is standard input), parses every document in it and hands each finding
+/// to `on_finding`. Read and parse errors go to stderr, naming the input, and the other findings
+/// are still handled. Returns whether every input parsed, or the first error `on_finding` returned
+/// (writing the output failed: there is no point going on).
+pub(crate) fn each_finding(
+    files: &[PathBuf],
+    mut on_finding: impl FnMut(Finding) -> io::Result<()>,
+) -> io::Result<bool> {
+    let mut all_parsed = true;
+    for file in input_files(files) {
+        let (name, bytes) = match read_input(&file) {
+            Ok(input) => input,
+            Err(e) => {
+                eprintln!("error: {e}");
+                all_parsed = false;
+                continue;
+            }
+        };
+        for result in parse_documents(&bytes, &name) {
+            match result {
+                Ok(finding) => on_finding(finding)?,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    all_parsed = false;
+                }
+            }
+        }
+    }
+    Ok(all_parsed)
 }
 
 /// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default: warnings).

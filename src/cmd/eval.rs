@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use remedy::{Plan, PolicySet, parse_documents};
+use remedy::{Plan, PolicySet};
 
 /// How `remedy eval` prints plans.
 #[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
@@ -43,40 +43,18 @@ pub(crate) fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let files = super::input_files(&args.files);
-    let mut ok = true;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for file in files {
-        let (name, bytes) = match super::read_input(&file) {
-            Ok(input) => input,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ok = false;
-                continue;
-            }
-        };
-        for result in parse_documents(&bytes, &name).into_results() {
-            match result {
-                Ok(finding) => {
-                    let plan = set.evaluate(&finding);
-                    let written = match args.format {
-                        Format::Json => serde_json::to_string(&plan)
-                            .map_err(std::io::Error::other)
-                            .and_then(|line| writeln!(out, "{line}")),
-                        Format::Text => write!(out, "{}", explain(&plan)),
-                    };
-                    if written.is_err() {
-                        return ExitCode::FAILURE;
-                    }
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ok = false;
-                }
-            }
+    let ok = super::each_finding(&args.files, |finding| {
+        let plan = set.evaluate(&finding);
+        match args.format {
+            Format::Json => serde_json::to_string(&plan)
+                .map_err(std::io::Error::other)
+                .and_then(|line| writeln!(out, "{line}")),
+            Format::Text => write!(out, "{}", explain(&plan)),
         }
-    }
+    })
+    .unwrap_or(false);
     if ok {
         ExitCode::SUCCESS
     } else {

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use remedy::{Finding, FindingErrorKind, parse_documents};
+use remedy::Finding;
 use serde::Serialize;
 
 /// Arguments of `remedy parse`.
@@ -69,39 +69,16 @@ impl<'a> Line<'a> {
 
 /// Runs `remedy parse`: exit 0 when every input parsed, 1 otherwise.
 pub(crate) fn run(args: &ParseArgs) -> ExitCode {
-    let files = super::input_files(&args.files);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let mut failed = false;
-    for path in &files {
-        let (name, bytes) = match super::read_input(path) {
-            Ok(input) => input,
-            Err(e) => {
-                eprintln!("error: {e}");
-                failed = true;
-                continue;
-            }
-        };
-        for result in parse_documents(&bytes, &name) {
-            match result {
-                Ok(finding) => {
-                    let written = serde_json::to_writer(&mut out, &Line::new(&finding))
-                        .map_err(io::Error::from)
-                        .and_then(|()| out.write_all(b"\n"));
-                    if let Err(e) = written {
-                        return stdout_failed(&e);
-                    }
-                }
-                Err(e) => {
-                    failed = true;
-                    eprintln!("error: {e}");
-                    if matches!(e.kind(), FindingErrorKind::Empty) {
-                        continue;
-                    }
-                }
-            }
-        }
-    }
+    let all_parsed = super::each_finding(&args.files, |finding| {
+        serde_json::to_writer(&mut out, &Line::new(&finding)).map_err(io::Error::from)?;
+        out.write_all(b"\n")
+    });
+    let failed = match all_parsed {
+        Ok(all_parsed) => !all_parsed,
+        Err(e) => return stdout_failed(&e),
+    };
     if let Err(e) = out.flush() {
         return stdout_failed(&e);
     }

@@ -7,9 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use remedy::{
-    Config, Executor, FindingContext, PolicySet, Remediator, Report, Router, parse_documents,
-};
+use remedy::{Config, Executor, FindingContext, PolicySet, Remediator, Report, Router};
 
 /// Evaluate findings against a policy directory and carry out the plans: a dry run unless
 /// `--execute`.
@@ -106,37 +104,19 @@ async fn run_async(args: Args) -> ExitCode {
         }
     };
 
-    let files = super::input_files(&args.files);
-    let mut ok = true;
     let mut items = Vec::new();
-    for file in &files {
-        let (name, bytes) = match super::read_input(file) {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ok = false;
-                continue;
-            }
-        };
-        for result in parse_documents(&bytes, &name).into_results() {
-            match result {
-                Ok(finding) => {
-                    let plan = set.evaluate(&finding);
-                    for error in &plan.errors {
-                        eprintln!(
-                            "warning: policy `{}` failed on finding {}: {}",
-                            error.policy, plan.finding_id, error.message
-                        );
-                    }
-                    items.push((FindingContext::from(&finding), plan));
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ok = false;
-                }
-            }
+    let ok = super::each_finding(&args.files, |finding| {
+        let plan = set.evaluate(&finding);
+        for error in &plan.errors {
+            eprintln!(
+                "warning: policy `{}` failed on finding {}: {}",
+                error.policy, plan.finding_id, error.message
+            );
         }
-    }
+        items.push((FindingContext::from(&finding), plan));
+        Ok(())
+    })
+    .unwrap_or(false);
 
     let total = items.len();
     let mut summary = Summary::default();
