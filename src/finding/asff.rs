@@ -23,7 +23,9 @@ use super::error::{FindingError, describe};
 use super::lenient::opt_string;
 use super::model::{Envelope, ResourceDetails, Service, Shape};
 use super::parse::{Doc, SeverityRaw, arn_parts, value_says_sample};
-use super::{Finding, FindingData, FindingType, JsonSource, Resource, Severity, has_placeholders};
+use super::{
+    Finding, FindingData, FindingType, JsonSource, Resource, Severity, Text, has_placeholders,
+};
 
 /// A JSON object kept as its entries, in document order, without building a map (`ProductFields`,
 /// `Tags`, `Details`). Lookups take the last entry of a key, as a map would.
@@ -163,9 +165,9 @@ pub(super) struct AsffResource {
     #[serde(rename = "Id", deserialize_with = "opt_string")]
     id: Option<String>,
     #[serde(rename = "Partition", deserialize_with = "opt_string")]
-    partition: Option<String>,
+    partition: Option<Text>,
     #[serde(rename = "Region", deserialize_with = "opt_string")]
-    region: Option<String>,
+    region: Option<Text>,
     #[serde(rename = "Tags")]
     tags: Option<Entries<Value>>,
     #[serde(rename = "Details")]
@@ -390,7 +392,7 @@ pub(super) fn to_finding(
     let arn = guardduty_arn(&asff_id, &fields).unwrap_or_default();
     let id = arn
         .rsplit_once("/finding/")
-        .map(|(_, id)| id.to_owned())
+        .map(|(_, id)| Text::from(id))
         .or_else(|| (!asff_id.is_empty()).then(|| asff_id.clone()))
         .ok_or_else(|| {
             FindingError::invalid(format!("{path}.Id"), "the GuardDuty finding ARN", "nothing")
@@ -401,11 +403,11 @@ pub(super) fn to_finding(
     let region = doc
         .region
         .or_else(|| first.and_then(|r| r.region.clone()))
-        .or_else(|| arn_region.map(str::to_owned))
+        .or_else(|| arn_region.map(Text::from))
         .unwrap_or_default();
     let partition = first
         .and_then(|r| r.partition.clone())
-        .or_else(|| arn_partition.map(str::to_owned))
+        .or_else(|| arn_partition.map(Text::from))
         .unwrap_or_default();
     let severity = asff_severity(doc.severity, path)?;
     let created_at = doc.created_at_pascal.or(doc.created_at_camel);
@@ -451,7 +453,7 @@ pub(super) fn to_finding(
     };
     Ok(Ok(Finding::from_data(FindingData {
         id,
-        arn,
+        arn: Text::from(arn),
         account_id: doc.aws_account_id.unwrap_or_default(),
         region,
         partition,

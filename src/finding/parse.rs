@@ -17,7 +17,7 @@ use super::lenient::{opt_bool, opt_string, opt_time, opt_time_loose};
 use super::model::{Envelope, ResourceDetails, Service, Shape};
 use super::{
     Finding, FindingData, FindingType, JsonSource, LocSeg, MAX_DOCUMENT_BYTES, Resource, Severity,
-    SharedDoc, asff, has_placeholders,
+    SharedDoc, Text, asff, has_placeholders,
 };
 
 /// Any top-level document (or EventBridge `detail`, or element of a `Findings` array).
@@ -26,13 +26,13 @@ use super::{
 pub(super) struct Doc {
     // EventBridge envelope.
     #[serde(rename = "detail-type", deserialize_with = "opt_string")]
-    pub(super) detail_type: Option<String>,
+    pub(super) detail_type: Option<Text>,
     #[serde(deserialize_with = "opt_string")]
-    pub(super) source: Option<String>,
+    pub(super) source: Option<Text>,
     #[serde(deserialize_with = "opt_time_loose")]
     pub(super) time: Option<OffsetDateTime>,
     #[serde(deserialize_with = "opt_string")]
-    pub(super) account: Option<String>,
+    pub(super) account: Option<Text>,
     pub(super) detail: Option<Box<DocObj>>,
     // Batches.
     #[serde(rename = "Findings")]
@@ -41,25 +41,25 @@ pub(super) struct Doc {
     pub(super) findings_camel: Option<Vec<DocObj>>,
     // The GuardDuty finding; `Id`, `Region`, `CreatedAt`, ... also serve ASFF.
     #[serde(alias = "Id", deserialize_with = "opt_string")]
-    pub(super) id: Option<String>,
+    pub(super) id: Option<Text>,
     #[serde(alias = "Arn", deserialize_with = "opt_string")]
-    pub(super) arn: Option<String>,
+    pub(super) arn: Option<Text>,
     #[serde(
         rename = "accountId",
         alias = "AccountId",
         deserialize_with = "opt_string"
     )]
-    pub(super) account_id: Option<String>,
+    pub(super) account_id: Option<Text>,
     #[serde(alias = "Region", deserialize_with = "opt_string")]
-    pub(super) region: Option<String>,
+    pub(super) region: Option<Text>,
     #[serde(alias = "Partition", deserialize_with = "opt_string")]
-    pub(super) partition: Option<String>,
+    pub(super) partition: Option<Text>,
     #[serde(
         rename = "schemaVersion",
         alias = "SchemaVersion",
         deserialize_with = "opt_string"
     )]
-    pub(super) schema_version: Option<String>,
+    pub(super) schema_version: Option<Text>,
     #[serde(rename = "type")]
     pub(super) type_camel: Option<String>,
     #[serde(rename = "Type")]
@@ -87,13 +87,13 @@ pub(super) struct Doc {
     #[serde(rename = "Types")]
     pub(super) types: Option<Vec<String>>,
     #[serde(rename = "ProductArn", deserialize_with = "opt_string")]
-    pub(super) product_arn: Option<String>,
+    pub(super) product_arn: Option<Text>,
     #[serde(rename = "ProductName", deserialize_with = "opt_string")]
-    pub(super) product_name: Option<String>,
+    pub(super) product_name: Option<Text>,
     #[serde(rename = "GeneratorId", deserialize_with = "opt_string")]
-    pub(super) generator_id: Option<String>,
+    pub(super) generator_id: Option<Text>,
     #[serde(rename = "AwsAccountId", deserialize_with = "opt_string")]
-    pub(super) aws_account_id: Option<String>,
+    pub(super) aws_account_id: Option<Text>,
     #[serde(rename = "ProductFields")]
     pub(super) product_fields: Option<asff::Entries<Value>>,
     #[serde(rename = "Resources")]
@@ -698,11 +698,11 @@ fn guardduty(
     let (arn_partition, arn_region) = arn_parts(&arn);
     let region = doc
         .region
-        .or_else(|| arn_region.map(str::to_owned))
+        .or_else(|| arn_region.map(Text::from))
         .unwrap_or_default();
     let partition = doc
         .partition
-        .or_else(|| arn_partition.map(str::to_owned))
+        .or_else(|| arn_partition.map(Text::from))
         .unwrap_or_default();
     let resource = doc.resource.unwrap_or_default();
     let service = doc.service.unwrap_or_default();
