@@ -291,11 +291,12 @@ fn from_epoch(v: f64) -> Option<OffsetDateTime> {
 /// Parses the timestamp formats seen in GuardDuty findings; `Ok(None)` for redacted or empty.
 pub(crate) fn parse_time(v: &str) -> Result<Option<OffsetDateTime>, ()> {
     let t = v.trim();
-    if t.is_empty() || is_redacted(t) {
-        return Ok(None);
-    }
+    // A redacted value never passes the fast path (it wants digits), so test for it after.
     if let Some(ts) = utc_fast(t.as_bytes()) {
         return Ok(Some(ts));
+    }
+    if t.is_empty() || is_redacted(t) {
+        return Ok(None);
     }
     if let Ok(ts) = OffsetDateTime::parse(t, &Rfc3339) {
         return Ok(Some(ts));
