@@ -279,7 +279,7 @@ impl Finding {
     }
 
     fn instance(&self) -> Option<&InstanceDetails> {
-        self.0.resource.details().instance.as_ref()
+        self.0.resource.details().instance.as_deref()
     }
 
     /// The EC2 instance id, if the finding names an instance.

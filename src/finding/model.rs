@@ -207,7 +207,8 @@ pub struct ContainerDetails {
     pub image: Option<Text>,
 }
 
-/// The resource a finding is about, with every details block it carries.
+/// The resource a finding is about, with every details block it carries. The blocks of
+/// resource families other than access keys are boxed, which keeps this struct small to move.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
@@ -224,7 +225,7 @@ pub struct ResourceDetails {
     pub access_key: Option<AccessKeyDetails>,
     /// `instanceDetails`.
     #[serde(rename = "instanceDetails", alias = "InstanceDetails")]
-    pub instance: Option<InstanceDetails>,
+    pub instance: Option<Box<InstanceDetails>>,
     /// `s3BucketDetails`.
     #[serde(
         rename = "s3BucketDetails",
@@ -234,19 +235,19 @@ pub struct ResourceDetails {
     pub s3_buckets: Vec<S3BucketDetails>,
     /// `eksClusterDetails`.
     #[serde(rename = "eksClusterDetails", alias = "EksClusterDetails")]
-    pub eks_cluster: Option<NamedResource>,
+    pub eks_cluster: Option<Box<NamedResource>>,
     /// `ecsClusterDetails`.
     #[serde(rename = "ecsClusterDetails", alias = "EcsClusterDetails")]
-    pub ecs_cluster: Option<NamedResource>,
+    pub ecs_cluster: Option<Box<NamedResource>>,
     /// `containerDetails`.
     #[serde(rename = "containerDetails", alias = "ContainerDetails")]
-    pub container: Option<ContainerDetails>,
+    pub container: Option<Box<ContainerDetails>>,
     /// `lambdaDetails`.
     #[serde(rename = "lambdaDetails", alias = "LambdaDetails")]
-    pub lambda: Option<NamedResource>,
+    pub lambda: Option<Box<NamedResource>>,
     /// `rdsDbInstanceDetails`.
     #[serde(rename = "rdsDbInstanceDetails", alias = "RdsDbInstanceDetails")]
-    pub rds_db_instance: Option<NamedResource>,
+    pub rds_db_instance: Option<Box<NamedResource>>,
 }
 
 /// The resource of a finding, by `resourceType`. Every variant keeps all details the finding
