@@ -95,7 +95,7 @@ pub(super) struct Doc {
     #[serde(rename = "AwsAccountId", deserialize_with = "opt_string")]
     pub(super) aws_account_id: Option<Text>,
     #[serde(rename = "ProductFields")]
-    pub(super) product_fields: Option<asff::Entries<Value>>,
+    pub(super) product_fields: Option<asff::Fields>,
     #[serde(rename = "Resources")]
     pub(super) resources: Option<Vec<asff::AsffResource>>,
     #[serde(rename = "Sample", deserialize_with = "opt_bool")]
