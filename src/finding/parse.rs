@@ -500,7 +500,7 @@ fn classify(
         } else {
             Shape::Raw
         };
-        out.push(guardduty(doc, shape, None, shared, locator, path));
+        out.push(guardduty(doc, shape, None, shared, locator, At(path, "")));
     } else {
         out.push(Err(FindingError::not_guardduty(
             path,
@@ -527,10 +527,11 @@ fn eventbridge(
     };
     let dt = envelope.detail_type.as_deref().unwrap_or("");
     let source = envelope.source.as_deref().unwrap_or("");
-    let detail_path = format!("{path}.detail");
+    // Formatted only when needed (errors, Security Hub batches).
+    let detail_path = At(path, ".detail");
     let Some(detail) = doc.detail else {
         out.push(Err(FindingError::invalid(
-            detail_path,
+            detail_path.to_string(),
             "the event's detail object",
             "nothing",
         )));
@@ -545,7 +546,7 @@ fn eventbridge(
             Some(envelope),
             shared,
             loc,
-            &detail_path,
+            detail_path,
         ));
     } else if dt.starts_with("Security Hub Findings") || source == "aws.securityhub" {
         let detail = detail.0;
@@ -562,6 +563,7 @@ fn eventbridge(
             }
         };
         let loc = push(locator, LocSeg::Key("detail"));
+        let detail_path = detail_path.to_string();
         batch(list, key, Some(&envelope), shared, &loc, &detail_path, out);
     } else {
         out.push(Err(FindingError::not_guardduty(
@@ -611,7 +613,7 @@ fn batch(
                 envelope.cloned(),
                 shared,
                 loc,
-                &item_path,
+                At(&item_path, ""),
             ));
         }
     }
@@ -631,23 +633,34 @@ fn batch(
     }
 }
 
+/// A JSON path `base` + `suffix`, formatted only when an error needs it.
+#[derive(Debug, Clone, Copy)]
+struct At<'a>(&'a str, &'static str);
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)?;
+        f.write_str(self.1)
+    }
+}
+
 /// Resolves a GuardDuty severity (a number, or a numeric string).
-fn guardduty_severity(raw: Option<SeverityRaw>, path: &str) -> Result<Severity, FindingError> {
-    let p = format!("{path}.severity");
+fn guardduty_severity(raw: Option<SeverityRaw>, path: At<'_>) -> Result<Severity, FindingError> {
+    let p = || format!("{path}.severity");
     let expected = "a number from 0 to 10";
     let n = match raw {
-        None => return Err(FindingError::invalid(p, expected, "nothing")),
+        None => return Err(FindingError::invalid(p(), expected, "nothing")),
         Some(SeverityRaw::Number(n)) => n,
         Some(SeverityRaw::Text(s)) => match s.trim().parse::<f64>() {
             Ok(n) => n,
-            Err(_) => return Err(FindingError::invalid(p, expected, format!("`{s}`"))),
+            Err(_) => return Err(FindingError::invalid(p(), expected, format!("`{s}`"))),
         },
         Some(SeverityRaw::Object { .. }) => {
-            return Err(FindingError::invalid(p, expected, "an object"));
+            return Err(FindingError::invalid(p(), expected, "an object"));
         }
-        Some(SeverityRaw::Other(what)) => return Err(FindingError::invalid(p, expected, what)),
+        Some(SeverityRaw::Other(what)) => return Err(FindingError::invalid(p(), expected, what)),
     };
-    Severity::new(n).ok_or_else(|| FindingError::invalid(p, expected, format!("`{n}`")))
+    Severity::new(n).ok_or_else(|| FindingError::invalid(p(), expected, format!("`{n}`")))
 }
 
 /// Region and partition from an ARN `arn:PARTITION:guardduty:REGION:ACCOUNT:...`.
@@ -682,13 +695,13 @@ fn guardduty(
     envelope: Option<Envelope>,
     shared: &Arc<SharedDoc>,
     locator: Vec<LocSeg>,
-    path: &str,
+    path: At<'_>,
 ) -> Result<Finding, FindingError> {
     let pascal = doc.type_camel.is_none() && doc.type_pascal.is_some();
     let type_text = doc.type_camel.or(doc.type_pascal).ok_or_else(|| {
         FindingError::invalid(format!("{path}.type"), "a finding type string", "nothing")
     })?;
-    let finding_type = FindingType::new(type_text).map_err(|e| e.within(path))?;
+    let finding_type = FindingType::new(type_text).map_err(|e| e.within(&path.to_string()))?;
     let severity = guardduty_severity(doc.severity, path)?;
     let id = doc
         .id
