@@ -154,7 +154,7 @@ impl From<&crate::finding::Finding> for FindingContext {
             instance_tags: f
                 .instance_tags()
                 .iter()
-                .map(|t| (t.key.clone(), t.value.clone()))
+                .map(|t| (t.key.as_str().to_owned(), t.value.as_str().to_owned()))
                 .collect(),
             remote_ip: f.remote_ip().map(|ip| ip.to_string()),
             remote_country: owned(f.remote_country()),

@@ -31,6 +31,7 @@ mod lenient;
 mod model;
 mod parse;
 mod severity;
+mod text;
 
 pub use error::{FindingError, FindingErrorKind};
 pub use kind::{FindingType, TypeGlob};
@@ -43,6 +44,7 @@ pub use model::{
 };
 pub use parse::{ParsedBatch, parse_documents};
 pub use severity::{Severity, SeverityBand};
+pub use text::Text;
 
 /// The largest document remedy parses: 16 MiB. A JSON Lines stream may be longer; each of its
 /// lines is a document. Larger documents are rejected before parsing.
@@ -83,12 +85,12 @@ pub(crate) struct SharedDoc {
 
 #[derive(Debug)]
 pub(crate) struct FindingData {
-    pub(crate) id: String,
-    pub(crate) arn: String,
-    pub(crate) account_id: String,
-    pub(crate) region: String,
-    pub(crate) partition: String,
-    pub(crate) schema_version: Option<String>,
+    pub(crate) id: Text,
+    pub(crate) arn: Text,
+    pub(crate) account_id: Text,
+    pub(crate) region: Text,
+    pub(crate) partition: Text,
+    pub(crate) schema_version: Option<Text>,
     pub(crate) title: String,
     pub(crate) description: String,
     pub(crate) finding_type: FindingType,
@@ -277,7 +279,7 @@ impl Finding {
     }
 
     fn instance(&self) -> Option<&InstanceDetails> {
-        self.0.resource.details().instance.as_ref()
+        self.0.resource.details().instance.as_deref()
     }
 
     /// The EC2 instance id, if the finding names an instance.
@@ -427,7 +429,7 @@ fn camel_key(key: &str) -> String {
 
 /// Whether any of the principal/instance/API values is one of GuardDuty's sample placeholders.
 pub(crate) fn has_placeholders(resource: &ResourceDetails, service: &Service) -> bool {
-    let ph = |s: &Option<String>| {
+    let ph = |s: &Option<Text>| {
         s.as_deref()
             .is_some_and(|s| s.starts_with(PLACEHOLDER_PREFIX))
     };

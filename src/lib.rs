@@ -24,7 +24,7 @@ pub use finding::{
     NamedResource, NetworkConnectionAction, Organization, ParsedBatch, PortDetails,
     PortProbeAction, PortProbeDetail, RdsLoginAttemptAction, RemoteIpDetails, Resource,
     ResourceDetails, S3BucketDetails, Service, ServiceAction, Severity, SeverityBand, Shape, Tag,
-    ThreatIntelligenceDetail, TypeGlob, parse_documents,
+    Text, ThreatIntelligenceDetail, TypeGlob, parse_documents,
 };
 pub use id::{AccessKeyId, InstanceId, InvalidId, UserName};
 pub use plan::{

@@ -23,7 +23,9 @@ use super::error::{FindingError, describe};
 use super::lenient::opt_string;
 use super::model::{Envelope, ResourceDetails, Service, Shape};
 use super::parse::{Doc, SeverityRaw, arn_parts, value_says_sample};
-use super::{Finding, FindingData, FindingType, JsonSource, Resource, Severity, has_placeholders};
+use super::{
+    Finding, FindingData, FindingType, JsonSource, Resource, Severity, Text, has_placeholders,
+};
 
 /// A JSON object kept as its entries, in document order, without building a map (`ProductFields`,
 /// `Tags`, `Details`). Lookups take the last entry of a key, as a map would.
@@ -59,6 +61,150 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
             }
         }
         d.deserialize_map(EntriesVisitor(std::marker::PhantomData))
+    }
+}
+
+/// `ProductFields`: its keys and string values copied into one buffer (one allocation instead of
+/// two per entry), other values as JSON. Lookups take the last entry of a key, as a map would.
+#[derive(Debug, Default)]
+pub(super) struct Fields {
+    text: String,
+    entries: Vec<(Span, FieldVal)>,
+}
+
+/// A byte range of [`Fields::text`].
+#[derive(Debug, Clone, Copy)]
+struct Span(usize, usize);
+
+#[derive(Debug)]
+enum FieldVal {
+    Str(Span),
+    Json(Value),
+}
+
+/// A value of [`Fields`].
+#[derive(Debug, Clone, Copy)]
+enum FieldRef<'a> {
+    Str(&'a str),
+    Json(&'a Value),
+}
+
+impl<'a> FieldRef<'a> {
+    fn as_str(self) -> Option<&'a str> {
+        match self {
+            Self::Str(s) => Some(s),
+            Self::Json(v) => v.as_str(),
+        }
+    }
+}
+
+impl Fields {
+    fn span(&self, span: Span) -> &str {
+        self.text.get(span.0..span.1).unwrap_or("")
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, FieldRef<'_>)> {
+        self.entries.iter().map(|(k, v)| {
+            let v = match v {
+                FieldVal::Str(s) => FieldRef::Str(self.span(*s)),
+                FieldVal::Json(j) => FieldRef::Json(j),
+            };
+            (self.span(*k), v)
+        })
+    }
+
+    fn get(&self, key: &str) -> Option<FieldRef<'_>> {
+        self.iter()
+            .filter(|(k, _)| *k == key)
+            .last()
+            .map(|(_, v)| v)
+    }
+}
+
+/// Appends a string to the buffer and gives its span.
+struct Append<'b>(&'b mut String);
+
+impl<'de> DeserializeSeed<'de> for Append<'_> {
+    type Value = Span;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Span, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for Append<'_> {
+    type Value = Span;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Span, E> {
+        let start = self.0.len();
+        self.0.push_str(v);
+        Ok(Span(start, self.0.len()))
+    }
+}
+
+/// A `ProductFields` value: strings into the buffer, anything else as JSON.
+struct FieldSeed<'b>(&'b mut String);
+
+impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
+    type Value = FieldVal;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<FieldVal, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldSeed<'_> {
+    type Value = FieldVal;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldVal, E> {
+        Append(self.0).visit_str(v).map(FieldVal::Str)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<FieldVal, E> {
+        Ok(FieldVal::Json(Value::Bool(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<FieldVal, E> {
+        Ok(FieldVal::Json(Value::from(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<FieldVal, E> {
+        Ok(FieldVal::Json(Value::from(v)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<FieldVal, E> {
+        Ok(FieldVal::Json(Value::from(v)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<FieldVal, E> {
+        Ok(FieldVal::Json(Value::Null))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FieldVal, A::Error> {
+        Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(FieldVal::Json)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<FieldVal, A::Error> {
+        Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(FieldVal::Json)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Fields;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+                let mut out = Fields {
+                    text: String::with_capacity(2048),
+                    entries: Vec::with_capacity(map.size_hint().unwrap_or(32)),
+                };
+                while let Some(key) = map.next_key_seed(Append(&mut out.text))? {
+                    let value = map.next_value_seed(FieldSeed(&mut out.text))?;
+                    out.entries.push((key, value));
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
@@ -163,9 +309,9 @@ pub(super) struct AsffResource {
     #[serde(rename = "Id", deserialize_with = "opt_string")]
     id: Option<String>,
     #[serde(rename = "Partition", deserialize_with = "opt_string")]
-    partition: Option<String>,
+    partition: Option<Text>,
     #[serde(rename = "Region", deserialize_with = "opt_string")]
-    region: Option<String>,
+    region: Option<Text>,
     #[serde(rename = "Tags")]
     tags: Option<Entries<Value>>,
     #[serde(rename = "Details")]
@@ -175,7 +321,7 @@ pub(super) struct AsffResource {
 /// What the canonical JSON of an ASFF finding is built from, on first use.
 #[derive(Debug)]
 pub(crate) struct AsffJson {
-    fields: Entries<Value>,
+    fields: Fields,
     resources: Vec<AsffResource>,
     first_observed_at: Option<OffsetDateTime>,
     last_observed_at: Option<OffsetDateTime>,
@@ -333,14 +479,14 @@ struct Trees<'a> {
 /// Rebuilds `service` (from `ProductFields` and the observed times) and `resource` (from
 /// `ProductFields` and `Resources[]`). `None` if `service` would not be an object.
 fn build_trees<'a>(
-    fields: &'a Entries<Value>,
+    fields: &'a Fields,
     resources: &'a [AsffResource],
     first_observed_at: Option<OffsetDateTime>,
     last_observed_at: Option<OffsetDateTime>,
 ) -> Option<Trees<'a>> {
     let mut service = Vec::new();
     let mut resource = Vec::new();
-    for (key, value) in &fields.0 {
+    for (key, value) in fields.iter() {
         let (target, rel) = if let Some(rel) = key.strip_prefix("aws/guardduty/service/") {
             (&mut service, rel)
         } else if let Some(rel) = key.strip_prefix("aws/guardduty/resource/") {
@@ -348,7 +494,7 @@ fn build_trees<'a>(
         } else if key.starts_with("aws/") {
             continue;
         } else {
-            (&mut service, key.as_str())
+            (&mut service, key)
         };
         if let Some(v) = leaf(rel, value) {
             insert_path(target, rel, v);
@@ -390,7 +536,7 @@ pub(super) fn to_finding(
     let arn = guardduty_arn(&asff_id, &fields).unwrap_or_default();
     let id = arn
         .rsplit_once("/finding/")
-        .map(|(_, id)| id.to_owned())
+        .map(|(_, id)| Text::from(id))
         .or_else(|| (!asff_id.is_empty()).then(|| asff_id.clone()))
         .ok_or_else(|| {
             FindingError::invalid(format!("{path}.Id"), "the GuardDuty finding ARN", "nothing")
@@ -401,11 +547,11 @@ pub(super) fn to_finding(
     let region = doc
         .region
         .or_else(|| first.and_then(|r| r.region.clone()))
-        .or_else(|| arn_region.map(str::to_owned))
+        .or_else(|| arn_region.map(Text::from))
         .unwrap_or_default();
     let partition = first
         .and_then(|r| r.partition.clone())
-        .or_else(|| arn_partition.map(str::to_owned))
+        .or_else(|| arn_partition.map(Text::from))
         .unwrap_or_default();
     let severity = asff_severity(doc.severity, path)?;
     let created_at = doc.created_at_pascal.or(doc.created_at_camel);
@@ -451,7 +597,7 @@ pub(super) fn to_finding(
     };
     Ok(Ok(Finding::from_data(FindingData {
         id,
-        arn,
+        arn: Text::from(arn),
         account_id: doc.aws_account_id.unwrap_or_default(),
         region,
         partition,
@@ -557,11 +703,11 @@ fn rfc3339(t: OffsetDateTime) -> Option<String> {
 fn check_product(
     product_arn: Option<&str>,
     product_name: Option<&str>,
-    fields: &Entries<Value>,
+    fields: &Fields,
 ) -> Result<(), String> {
     let field_name = fields
         .get("aws/securityhub/ProductName")
-        .and_then(Value::as_str);
+        .and_then(FieldRef::as_str);
     let is_gd = product_arn.is_some_and(|a| a.ends_with("/aws/guardduty"))
         || product_name.is_some_and(|n| n.eq_ignore_ascii_case("GuardDuty"))
         || field_name.is_some_and(|n| n.eq_ignore_ascii_case("GuardDuty"));
@@ -607,7 +753,7 @@ fn asff_type(types: &[String], path: &str) -> Result<FindingType, FindingError> 
 }
 
 /// The GuardDuty finding ARN: `Id`, or the tail of `aws/securityhub/FindingId`.
-fn guardduty_arn(asff_id: &str, fields: &Entries<Value>) -> Option<String> {
+fn guardduty_arn(asff_id: &str, fields: &Fields) -> Option<String> {
     if asff_id.contains(":guardduty:") && asff_id.contains("/finding/") {
         return Some(asff_id.to_owned());
     }
@@ -654,9 +800,11 @@ fn asff_severity(raw: Option<SeverityRaw>, path: &str) -> Result<Severity, Findi
 
 /// The tree leaf for one `ProductFields` value; `None` for values GuardDuty did not have (an
 /// empty `evidence`/`additionalInfo`, an `additionalInfo` that is not valid JSON).
-fn leaf<'a>(rel: &str, value: &'a Value) -> Option<Tree<'a>> {
-    let Value::String(s) = value else {
-        return Some(Tree::Json(Cow::Borrowed(value)));
+fn leaf<'a>(rel: &str, value: FieldRef<'a>) -> Option<Tree<'a>> {
+    let s = match value {
+        FieldRef::Str(s) => s,
+        FieldRef::Json(Value::String(s)) => s.as_str(),
+        FieldRef::Json(value) => return Some(Tree::Json(Cow::Borrowed(value))),
     };
     let name = rel.rsplit('/').next().unwrap_or(rel);
     if s.is_empty() && matches!(name, "evidence" | "additionalInfo") {
@@ -962,7 +1110,7 @@ mod tests {
 
     fn convert(rel: &str, value: &Value) -> Option<Value> {
         let name = rel.rsplit('/').next().unwrap_or(rel);
-        leaf(rel, value).map(|t| t.to_value(name))
+        leaf(rel, FieldRef::Json(value)).map(|t| t.to_value(name))
     }
 
     #[test]
@@ -1024,7 +1172,7 @@ mod tests {
 
     #[test]
     fn tree_reads_as_typed_service() {
-        let fields: Entries<Value> = serde_json::from_value(json!({
+        let fields: Fields = serde_json::from_value(json!({
             "aws/guardduty/service/count": "3",
             "aws/guardduty/service/archived": "true",
             "aws/guardduty/service/action/actionType": "AWS_API_CALL",

@@ -10,30 +10,34 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 /// A string; numbers and booleans are kept as their text.
-pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<String>;
+pub(crate) fn opt_string<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: for<'a> From<&'a str> + From<String>,
+{
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: for<'a> From<&'a str> + From<String>> Visitor<'de> for V<T> {
+        type Value = Option<T>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a string")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(v.to_owned()))
+            Ok(Some(T::from(v)))
         }
         fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(v))
+            Ok(Some(T::from(v)))
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(T::from(v.to_string())))
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(T::from(v.to_string())))
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(T::from(v.to_string())))
         }
         fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(T::from(v.to_string())))
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
@@ -45,37 +49,39 @@ pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Strin
             d.deserialize_any(self)
         }
     }
-    d.deserialize_any(V)
+    d.deserialize_any(V(std::marker::PhantomData))
 }
 
 /// A string, or nothing if the value is of another type (for fields whose type AWS changed over
 /// time and that no accessor depends on strictly).
-pub(crate) fn opt_string_loose<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<String>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<String>;
+pub(crate) fn opt_string_loose<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: for<'a> From<&'a str> + From<String>,
+{
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: for<'a> From<&'a str> + From<String>> Visitor<'de> for V<T> {
+        type Value = Option<T>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("any value")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(v.to_owned()))
+            Ok(Some(T::from(v)))
         }
         fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(v))
+            Ok(Some(T::from(v)))
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(T::from(v.to_string())))
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(T::from(v.to_string())))
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(T::from(v.to_string())))
         }
         fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(T::from(v.to_string())))
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
@@ -95,7 +101,7 @@ pub(crate) fn opt_string_loose<'de, D: Deserializer<'de>>(
             Ok(None)
         }
     }
-    d.deserialize_any(V)
+    d.deserialize_any(V(std::marker::PhantomData))
 }
 
 /// A non-negative integer; also from an integral float or a numeric string.
@@ -285,11 +291,12 @@ fn from_epoch(v: f64) -> Option<OffsetDateTime> {
 /// Parses the timestamp formats seen in GuardDuty findings; `Ok(None)` for redacted or empty.
 pub(crate) fn parse_time(v: &str) -> Result<Option<OffsetDateTime>, ()> {
     let t = v.trim();
-    if t.is_empty() || is_redacted(t) {
-        return Ok(None);
-    }
+    // A redacted value never passes the fast path (it wants digits), so test for it after.
     if let Some(ts) = utc_fast(t.as_bytes()) {
         return Ok(Some(ts));
+    }
+    if t.is_empty() || is_redacted(t) {
+        return Ok(None);
     }
     if let Ok(ts) = OffsetDateTime::parse(t, &Rfc3339) {
         return Ok(Some(ts));

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::lenient::{opt_bool, opt_string, opt_string_loose, opt_time, opt_u64};
+use super::text::Text;
 
 /// A resource tag (`key` = `value`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -18,13 +19,13 @@ use super::lenient::{opt_bool, opt_string, opt_string_loose, opt_time, opt_u64};
 pub struct Tag {
     /// The tag key.
     #[serde(alias = "Key", deserialize_with = "opt_string_or_empty")]
-    pub key: String,
+    pub key: Text,
     /// The tag value (empty if absent).
     #[serde(alias = "Value", deserialize_with = "opt_string_or_empty")]
-    pub value: String,
+    pub value: Text,
 }
 
-fn opt_string_or_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+fn opt_string_or_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
     opt_string(d).map(Option::unwrap_or_default)
 }
 
@@ -47,28 +48,28 @@ pub struct AccessKeyDetails {
         alias = "AccessKeyId",
         deserialize_with = "opt_string"
     )]
-    pub access_key_id: Option<String>,
+    pub access_key_id: Option<Text>,
     /// The principal id (`AIDA…`, `AROA…:session`).
     #[serde(
         rename = "principalId",
         alias = "PrincipalId",
         deserialize_with = "opt_string"
     )]
-    pub principal_id: Option<String>,
+    pub principal_id: Option<Text>,
     /// The user name (or role name for assumed roles).
     #[serde(
         rename = "userName",
         alias = "UserName",
         deserialize_with = "opt_string"
     )]
-    pub user_name: Option<String>,
+    pub user_name: Option<Text>,
     /// The user type (`IAMUser`, `AssumedRole`, `Root`, `FederatedUser`, ...).
     #[serde(
         rename = "userType",
         alias = "UserType",
         deserialize_with = "opt_string"
     )]
-    pub user_type: Option<String>,
+    pub user_type: Option<Text>,
 }
 
 /// An IAM instance profile.
@@ -78,10 +79,10 @@ pub struct AccessKeyDetails {
 pub struct IamInstanceProfile {
     /// The profile ARN.
     #[serde(alias = "Arn", deserialize_with = "opt_string")]
-    pub arn: Option<String>,
+    pub arn: Option<Text>,
     /// The profile id.
     #[serde(alias = "Id", deserialize_with = "opt_string")]
-    pub id: Option<String>,
+    pub id: Option<Text>,
 }
 
 /// An EC2 instance (`resource.instanceDetails`).
@@ -95,34 +96,34 @@ pub struct InstanceDetails {
         alias = "InstanceId",
         deserialize_with = "opt_string"
     )]
-    pub instance_id: Option<String>,
+    pub instance_id: Option<Text>,
     /// The instance type (`t3.micro`).
     #[serde(
         rename = "instanceType",
         alias = "InstanceType",
         deserialize_with = "opt_string"
     )]
-    pub instance_type: Option<String>,
+    pub instance_type: Option<Text>,
     /// The instance state (`running`).
     #[serde(
         rename = "instanceState",
         alias = "InstanceState",
         deserialize_with = "opt_string"
     )]
-    pub instance_state: Option<String>,
+    pub instance_state: Option<Text>,
     /// The AMI id.
     #[serde(rename = "imageId", alias = "ImageId", deserialize_with = "opt_string")]
-    pub image_id: Option<String>,
+    pub image_id: Option<Text>,
     /// The availability zone.
     #[serde(
         rename = "availabilityZone",
         alias = "AvailabilityZone",
         deserialize_with = "opt_string"
     )]
-    pub availability_zone: Option<String>,
+    pub availability_zone: Option<Text>,
     /// The platform (`windows`), if given.
     #[serde(alias = "Platform", deserialize_with = "opt_string_loose")]
-    pub platform: Option<String>,
+    pub platform: Option<Text>,
     /// When the instance was launched.
     #[serde(
         rename = "launchTime",
@@ -145,13 +146,13 @@ pub struct InstanceDetails {
 pub struct S3BucketDetails {
     /// The bucket name.
     #[serde(alias = "Name", deserialize_with = "opt_string")]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// The bucket ARN.
     #[serde(alias = "Arn", deserialize_with = "opt_string")]
-    pub arn: Option<String>,
+    pub arn: Option<Text>,
     /// The bucket's role in the finding (`Destination`, `Source`).
     #[serde(rename = "type", alias = "Type", deserialize_with = "opt_string")]
-    pub bucket_type: Option<String>,
+    pub bucket_type: Option<Text>,
     /// The bucket's tags.
     #[serde(alias = "Tags", deserialize_with = "vec_or_null")]
     pub tags: Vec<Tag>,
@@ -171,7 +172,7 @@ pub struct NamedResource {
         alias = "DbInstanceIdentifier",
         deserialize_with = "opt_string"
     )]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// The ARN (`arn`, `functionArn`, `dbInstanceArn`).
     #[serde(
         alias = "Arn",
@@ -181,10 +182,10 @@ pub struct NamedResource {
         alias = "DbInstanceArn",
         deserialize_with = "opt_string"
     )]
-    pub arn: Option<String>,
+    pub arn: Option<Text>,
     /// The status, if given.
     #[serde(alias = "Status", deserialize_with = "opt_string_loose")]
-    pub status: Option<String>,
+    pub status: Option<Text>,
     /// The tags.
     #[serde(alias = "Tags", deserialize_with = "vec_or_null")]
     pub tags: Vec<Tag>,
@@ -197,16 +198,17 @@ pub struct NamedResource {
 pub struct ContainerDetails {
     /// The container id.
     #[serde(alias = "Id", deserialize_with = "opt_string")]
-    pub id: Option<String>,
+    pub id: Option<Text>,
     /// The container name.
     #[serde(alias = "Name", deserialize_with = "opt_string")]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// The image.
     #[serde(alias = "Image", deserialize_with = "opt_string")]
-    pub image: Option<String>,
+    pub image: Option<Text>,
 }
 
-/// The resource a finding is about, with every details block it carries.
+/// The resource a finding is about, with every details block it carries. The blocks of
+/// resource families other than access keys are boxed, which keeps this struct small to move.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
@@ -217,13 +219,13 @@ pub struct ResourceDetails {
         alias = "ResourceType",
         deserialize_with = "opt_string"
     )]
-    pub resource_type: Option<String>,
+    pub resource_type: Option<Text>,
     /// `accessKeyDetails`.
     #[serde(rename = "accessKeyDetails", alias = "AccessKeyDetails")]
     pub access_key: Option<AccessKeyDetails>,
     /// `instanceDetails`.
     #[serde(rename = "instanceDetails", alias = "InstanceDetails")]
-    pub instance: Option<InstanceDetails>,
+    pub instance: Option<Box<InstanceDetails>>,
     /// `s3BucketDetails`.
     #[serde(
         rename = "s3BucketDetails",
@@ -233,19 +235,19 @@ pub struct ResourceDetails {
     pub s3_buckets: Vec<S3BucketDetails>,
     /// `eksClusterDetails`.
     #[serde(rename = "eksClusterDetails", alias = "EksClusterDetails")]
-    pub eks_cluster: Option<NamedResource>,
+    pub eks_cluster: Option<Box<NamedResource>>,
     /// `ecsClusterDetails`.
     #[serde(rename = "ecsClusterDetails", alias = "EcsClusterDetails")]
-    pub ecs_cluster: Option<NamedResource>,
+    pub ecs_cluster: Option<Box<NamedResource>>,
     /// `containerDetails`.
     #[serde(rename = "containerDetails", alias = "ContainerDetails")]
-    pub container: Option<ContainerDetails>,
+    pub container: Option<Box<ContainerDetails>>,
     /// `lambdaDetails`.
     #[serde(rename = "lambdaDetails", alias = "LambdaDetails")]
-    pub lambda: Option<NamedResource>,
+    pub lambda: Option<Box<NamedResource>>,
     /// `rdsDbInstanceDetails`.
     #[serde(rename = "rdsDbInstanceDetails", alias = "RdsDbInstanceDetails")]
-    pub rds_db_instance: Option<NamedResource>,
+    pub rds_db_instance: Option<Box<NamedResource>>,
 }
 
 /// The resource of a finding, by `resourceType`. Every variant keeps all details the finding
@@ -353,14 +355,14 @@ pub struct Country {
         alias = "CountryName",
         deserialize_with = "opt_string"
     )]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// The ISO code (`US`), if given.
     #[serde(
         rename = "countryCode",
         alias = "CountryCode",
         deserialize_with = "opt_string"
     )]
-    pub code: Option<String>,
+    pub code: Option<Text>,
 }
 
 /// The network owner of an IP address.
@@ -370,16 +372,16 @@ pub struct Country {
 pub struct Organization {
     /// The autonomous system number (a string in GuardDuty's format).
     #[serde(alias = "Asn", deserialize_with = "opt_string")]
-    pub asn: Option<String>,
+    pub asn: Option<Text>,
     /// The autonomous system's organization.
     #[serde(rename = "asnOrg", alias = "AsnOrg", deserialize_with = "opt_string")]
-    pub asn_org: Option<String>,
+    pub asn_org: Option<Text>,
     /// The ISP.
     #[serde(alias = "Isp", deserialize_with = "opt_string")]
-    pub isp: Option<String>,
+    pub isp: Option<Text>,
     /// The organization.
     #[serde(alias = "Org", deserialize_with = "opt_string")]
-    pub org: Option<String>,
+    pub org: Option<Text>,
 }
 
 /// A city.
@@ -393,7 +395,7 @@ pub struct City {
         alias = "CityName",
         deserialize_with = "opt_string"
     )]
-    pub name: Option<String>,
+    pub name: Option<Text>,
 }
 
 /// The remote end of an action (`remoteIpDetails`).
@@ -407,14 +409,14 @@ pub struct RemoteIpDetails {
         alias = "IpAddressV4",
         deserialize_with = "opt_string"
     )]
-    pub ip_address_v4: Option<String>,
+    pub ip_address_v4: Option<Text>,
     /// The IPv6 address as written.
     #[serde(
         rename = "ipAddressV6",
         alias = "IpAddressV6",
         deserialize_with = "opt_string"
     )]
-    pub ip_address_v6: Option<String>,
+    pub ip_address_v6: Option<Text>,
     /// The country.
     #[serde(alias = "Country")]
     pub country: Option<Country>,
@@ -450,7 +452,7 @@ pub struct PortDetails {
         alias = "PortName",
         deserialize_with = "opt_string"
     )]
-    pub port_name: Option<String>,
+    pub port_name: Option<Text>,
 }
 
 /// `awsApiCallAction`.
@@ -460,35 +462,35 @@ pub struct PortDetails {
 pub struct AwsApiCallAction {
     /// The API name (`GetParameters`).
     #[serde(alias = "Api", deserialize_with = "opt_string")]
-    pub api: Option<String>,
+    pub api: Option<Text>,
     /// The service (`ssm.amazonaws.com`).
     #[serde(
         rename = "serviceName",
         alias = "ServiceName",
         deserialize_with = "opt_string"
     )]
-    pub service_name: Option<String>,
+    pub service_name: Option<Text>,
     /// The caller type (`Remote IP`, `Remote account`).
     #[serde(
         rename = "callerType",
         alias = "CallerType",
         deserialize_with = "opt_string"
     )]
-    pub caller_type: Option<String>,
+    pub caller_type: Option<Text>,
     /// The error code, if the call failed.
     #[serde(
         rename = "errorCode",
         alias = "ErrorCode",
         deserialize_with = "opt_string"
     )]
-    pub error_code: Option<String>,
+    pub error_code: Option<Text>,
     /// The user agent.
     #[serde(
         rename = "userAgent",
         alias = "UserAgent",
         deserialize_with = "opt_string_loose"
     )]
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Text>,
     /// The caller's address.
     #[serde(rename = "remoteIpDetails", alias = "RemoteIpDetails")]
     pub remote_ip_details: Option<RemoteIpDetails>,
@@ -505,10 +507,10 @@ pub struct NetworkConnectionAction {
         alias = "ConnectionDirection",
         deserialize_with = "opt_string"
     )]
-    pub connection_direction: Option<String>,
+    pub connection_direction: Option<Text>,
     /// `TCP`, `UDP`, ...
     #[serde(alias = "Protocol", deserialize_with = "opt_string")]
-    pub protocol: Option<String>,
+    pub protocol: Option<Text>,
     /// Whether the connection was blocked.
     #[serde(alias = "Blocked", deserialize_with = "opt_bool")]
     pub blocked: Option<bool>,
@@ -560,10 +562,10 @@ pub struct PortProbeAction {
 pub struct DnsRequestAction {
     /// The domain queried.
     #[serde(alias = "Domain", deserialize_with = "opt_string")]
-    pub domain: Option<String>,
+    pub domain: Option<Text>,
     /// The protocol.
     #[serde(alias = "Protocol", deserialize_with = "opt_string")]
-    pub protocol: Option<String>,
+    pub protocol: Option<Text>,
     /// Whether the request was blocked.
     #[serde(alias = "Blocked", deserialize_with = "opt_bool")]
     pub blocked: Option<bool>,
@@ -580,17 +582,17 @@ pub struct KubernetesApiCallAction {
         alias = "RequestUri",
         deserialize_with = "opt_string"
     )]
-    pub request_uri: Option<String>,
+    pub request_uri: Option<Text>,
     /// The verb (`get`, `create`, ...).
     #[serde(alias = "Verb", deserialize_with = "opt_string")]
-    pub verb: Option<String>,
+    pub verb: Option<Text>,
     /// The user agent.
     #[serde(
         rename = "userAgent",
         alias = "UserAgent",
         deserialize_with = "opt_string_loose"
     )]
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Text>,
     /// The HTTP status code.
     #[serde(
         rename = "statusCode",
@@ -818,7 +820,7 @@ pub struct ThreatIntelligenceDetail {
         alias = "ThreatListName",
         deserialize_with = "opt_string"
     )]
-    pub threat_list_name: Option<String>,
+    pub threat_list_name: Option<Text>,
     /// The threat names.
     #[serde(
         rename = "threatNames",
@@ -849,17 +851,17 @@ pub struct AdditionalInfo {
     pub sample: Option<bool>,
     /// `value`: a JSON document as a string (older findings carry `sample` in it).
     #[serde(alias = "Value", deserialize_with = "opt_string_loose")]
-    pub value: Option<String>,
+    pub value: Option<Text>,
     /// `threatListName` (older findings).
     #[serde(
         rename = "threatListName",
         alias = "ThreatListName",
         deserialize_with = "opt_string"
     )]
-    pub threat_list_name: Option<String>,
+    pub threat_list_name: Option<Text>,
     /// `type` (`default`).
     #[serde(rename = "type", alias = "Type", deserialize_with = "opt_string_loose")]
-    pub info_type: Option<String>,
+    pub info_type: Option<Text>,
 }
 
 /// `service`: how GuardDuty saw the activity.
@@ -896,21 +898,21 @@ pub struct Service {
         alias = "ResourceRole",
         deserialize_with = "opt_string"
     )]
-    pub resource_role: Option<String>,
+    pub resource_role: Option<Text>,
     /// The detector id.
     #[serde(
         rename = "detectorId",
         alias = "DetectorId",
         deserialize_with = "opt_string"
     )]
-    pub detector_id: Option<String>,
+    pub detector_id: Option<Text>,
     /// The service name (`guardduty`).
     #[serde(
         rename = "serviceName",
         alias = "ServiceName",
         deserialize_with = "opt_string"
     )]
-    pub service_name: Option<String>,
+    pub service_name: Option<Text>,
     /// Additional information.
     #[serde(
         rename = "additionalInfo",
@@ -1004,15 +1006,15 @@ impl fmt::Display for Shape {
 #[non_exhaustive]
 pub struct Envelope {
     /// The event id.
-    pub id: Option<String>,
+    pub id: Option<Text>,
     /// The event time.
     pub time: Option<OffsetDateTime>,
     /// The event source (`aws.guardduty`, `aws.securityhub`).
-    pub source: Option<String>,
+    pub source: Option<Text>,
     /// The account the event was delivered in.
-    pub account: Option<String>,
+    pub account: Option<Text>,
     /// The region the event was delivered in.
-    pub region: Option<String>,
+    pub region: Option<Text>,
     /// The `detail-type`.
-    pub detail_type: Option<String>,
+    pub detail_type: Option<Text>,
 }

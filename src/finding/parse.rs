@@ -17,7 +17,7 @@ use super::lenient::{opt_bool, opt_string, opt_time, opt_time_loose};
 use super::model::{Envelope, ResourceDetails, Service, Shape};
 use super::{
     Finding, FindingData, FindingType, JsonSource, LocSeg, MAX_DOCUMENT_BYTES, Resource, Severity,
-    SharedDoc, asff, has_placeholders,
+    SharedDoc, Text, asff, has_placeholders,
 };
 
 /// Any top-level document (or EventBridge `detail`, or element of a `Findings` array).
@@ -26,13 +26,13 @@ use super::{
 pub(super) struct Doc {
     // EventBridge envelope.
     #[serde(rename = "detail-type", deserialize_with = "opt_string")]
-    pub(super) detail_type: Option<String>,
+    pub(super) detail_type: Option<Text>,
     #[serde(deserialize_with = "opt_string")]
-    pub(super) source: Option<String>,
+    pub(super) source: Option<Text>,
     #[serde(deserialize_with = "opt_time_loose")]
     pub(super) time: Option<OffsetDateTime>,
     #[serde(deserialize_with = "opt_string")]
-    pub(super) account: Option<String>,
+    pub(super) account: Option<Text>,
     pub(super) detail: Option<Box<DocObj>>,
     // Batches.
     #[serde(rename = "Findings")]
@@ -41,25 +41,25 @@ pub(super) struct Doc {
     pub(super) findings_camel: Option<Vec<DocObj>>,
     // The GuardDuty finding; `Id`, `Region`, `CreatedAt`, ... also serve ASFF.
     #[serde(alias = "Id", deserialize_with = "opt_string")]
-    pub(super) id: Option<String>,
+    pub(super) id: Option<Text>,
     #[serde(alias = "Arn", deserialize_with = "opt_string")]
-    pub(super) arn: Option<String>,
+    pub(super) arn: Option<Text>,
     #[serde(
         rename = "accountId",
         alias = "AccountId",
         deserialize_with = "opt_string"
     )]
-    pub(super) account_id: Option<String>,
+    pub(super) account_id: Option<Text>,
     #[serde(alias = "Region", deserialize_with = "opt_string")]
-    pub(super) region: Option<String>,
+    pub(super) region: Option<Text>,
     #[serde(alias = "Partition", deserialize_with = "opt_string")]
-    pub(super) partition: Option<String>,
+    pub(super) partition: Option<Text>,
     #[serde(
         rename = "schemaVersion",
         alias = "SchemaVersion",
         deserialize_with = "opt_string"
     )]
-    pub(super) schema_version: Option<String>,
+    pub(super) schema_version: Option<Text>,
     #[serde(rename = "type")]
     pub(super) type_camel: Option<String>,
     #[serde(rename = "Type")]
@@ -87,15 +87,15 @@ pub(super) struct Doc {
     #[serde(rename = "Types")]
     pub(super) types: Option<Vec<String>>,
     #[serde(rename = "ProductArn", deserialize_with = "opt_string")]
-    pub(super) product_arn: Option<String>,
+    pub(super) product_arn: Option<Text>,
     #[serde(rename = "ProductName", deserialize_with = "opt_string")]
-    pub(super) product_name: Option<String>,
+    pub(super) product_name: Option<Text>,
     #[serde(rename = "GeneratorId", deserialize_with = "opt_string")]
-    pub(super) generator_id: Option<String>,
+    pub(super) generator_id: Option<Text>,
     #[serde(rename = "AwsAccountId", deserialize_with = "opt_string")]
-    pub(super) aws_account_id: Option<String>,
+    pub(super) aws_account_id: Option<Text>,
     #[serde(rename = "ProductFields")]
-    pub(super) product_fields: Option<asff::Entries<Value>>,
+    pub(super) product_fields: Option<asff::Fields>,
     #[serde(rename = "Resources")]
     pub(super) resources: Option<Vec<asff::AsffResource>>,
     #[serde(rename = "Sample", deserialize_with = "opt_bool")]
@@ -500,7 +500,7 @@ fn classify(
         } else {
             Shape::Raw
         };
-        out.push(guardduty(doc, shape, None, shared, locator, path));
+        out.push(guardduty(doc, shape, None, shared, locator, At(path, "")));
     } else {
         out.push(Err(FindingError::not_guardduty(
             path,
@@ -527,10 +527,11 @@ fn eventbridge(
     };
     let dt = envelope.detail_type.as_deref().unwrap_or("");
     let source = envelope.source.as_deref().unwrap_or("");
-    let detail_path = format!("{path}.detail");
+    // Formatted only when needed (errors, Security Hub batches).
+    let detail_path = At(path, ".detail");
     let Some(detail) = doc.detail else {
         out.push(Err(FindingError::invalid(
-            detail_path,
+            detail_path.to_string(),
             "the event's detail object",
             "nothing",
         )));
@@ -545,7 +546,7 @@ fn eventbridge(
             Some(envelope),
             shared,
             loc,
-            &detail_path,
+            detail_path,
         ));
     } else if dt.starts_with("Security Hub Findings") || source == "aws.securityhub" {
         let detail = detail.0;
@@ -562,6 +563,7 @@ fn eventbridge(
             }
         };
         let loc = push(locator, LocSeg::Key("detail"));
+        let detail_path = detail_path.to_string();
         batch(list, key, Some(&envelope), shared, &loc, &detail_path, out);
     } else {
         out.push(Err(FindingError::not_guardduty(
@@ -611,7 +613,7 @@ fn batch(
                 envelope.cloned(),
                 shared,
                 loc,
-                &item_path,
+                At(&item_path, ""),
             ));
         }
     }
@@ -631,23 +633,34 @@ fn batch(
     }
 }
 
+/// A JSON path `base` + `suffix`, formatted only when an error needs it.
+#[derive(Debug, Clone, Copy)]
+struct At<'a>(&'a str, &'static str);
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)?;
+        f.write_str(self.1)
+    }
+}
+
 /// Resolves a GuardDuty severity (a number, or a numeric string).
-fn guardduty_severity(raw: Option<SeverityRaw>, path: &str) -> Result<Severity, FindingError> {
-    let p = format!("{path}.severity");
+fn guardduty_severity(raw: Option<SeverityRaw>, path: At<'_>) -> Result<Severity, FindingError> {
+    let p = || format!("{path}.severity");
     let expected = "a number from 0 to 10";
     let n = match raw {
-        None => return Err(FindingError::invalid(p, expected, "nothing")),
+        None => return Err(FindingError::invalid(p(), expected, "nothing")),
         Some(SeverityRaw::Number(n)) => n,
         Some(SeverityRaw::Text(s)) => match s.trim().parse::<f64>() {
             Ok(n) => n,
-            Err(_) => return Err(FindingError::invalid(p, expected, format!("`{s}`"))),
+            Err(_) => return Err(FindingError::invalid(p(), expected, format!("`{s}`"))),
         },
         Some(SeverityRaw::Object { .. }) => {
-            return Err(FindingError::invalid(p, expected, "an object"));
+            return Err(FindingError::invalid(p(), expected, "an object"));
         }
-        Some(SeverityRaw::Other(what)) => return Err(FindingError::invalid(p, expected, what)),
+        Some(SeverityRaw::Other(what)) => return Err(FindingError::invalid(p(), expected, what)),
     };
-    Severity::new(n).ok_or_else(|| FindingError::invalid(p, expected, format!("`{n}`")))
+    Severity::new(n).ok_or_else(|| FindingError::invalid(p(), expected, format!("`{n}`")))
 }
 
 /// Region and partition from an ARN `arn:PARTITION:guardduty:REGION:ACCOUNT:...`.
@@ -682,13 +695,13 @@ fn guardduty(
     envelope: Option<Envelope>,
     shared: &Arc<SharedDoc>,
     locator: Vec<LocSeg>,
-    path: &str,
+    path: At<'_>,
 ) -> Result<Finding, FindingError> {
     let pascal = doc.type_camel.is_none() && doc.type_pascal.is_some();
     let type_text = doc.type_camel.or(doc.type_pascal).ok_or_else(|| {
         FindingError::invalid(format!("{path}.type"), "a finding type string", "nothing")
     })?;
-    let finding_type = FindingType::new(type_text).map_err(|e| e.within(path))?;
+    let finding_type = FindingType::new(type_text).map_err(|e| e.within(&path.to_string()))?;
     let severity = guardduty_severity(doc.severity, path)?;
     let id = doc
         .id
@@ -698,11 +711,11 @@ fn guardduty(
     let (arn_partition, arn_region) = arn_parts(&arn);
     let region = doc
         .region
-        .or_else(|| arn_region.map(str::to_owned))
+        .or_else(|| arn_region.map(Text::from))
         .unwrap_or_default();
     let partition = doc
         .partition
-        .or_else(|| arn_partition.map(str::to_owned))
+        .or_else(|| arn_partition.map(Text::from))
         .unwrap_or_default();
     let resource = doc.resource.unwrap_or_default();
     let service = doc.service.unwrap_or_default();

@@ -1,0 +1,151 @@
+//! [`Text`]: the string type of the finding model's fields.
+
+use std::fmt;
+use std::ops::Deref;
+
+use compact_str::CompactString;
+
+/// A string field of a finding (ids, names, addresses, ...). Strings up to 24 bytes are stored
+/// inline, so parsing a finding does not allocate for most of its fields.
+///
+/// Reads like a `&str`: it dereferences to `str` (`text.len()`, `opt.as_deref()`), compares with
+/// `str` and `String`, displays and serializes as the string.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Text(CompactString);
+
+impl Text {
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0.as_str(), f)
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0.as_str(), f)
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Self(CompactString::from(s))
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Self(CompactString::from(s))
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> Self {
+        t.0.into_string()
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.0.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.0.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        self.0.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<Text> for str {
+    fn eq(&self, other: &Text) -> bool {
+        self == other.0.as_str()
+    }
+}
+
+impl PartialEq<Text> for &str {
+    fn eq(&self, other: &Text) -> bool {
+        *self == other.0.as_str()
+    }
+}
+
+impl serde::Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text::from(v))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text, E> {
+                Ok(Text::from(v))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_like_a_str() {
+        let t = Text::from("AKIAIOSFODNN7EXAMPLE");
+        assert_eq!(t, "AKIAIOSFODNN7EXAMPLE");
+        assert_eq!(t.as_str().len(), 20);
+        assert_eq!(Some(t.clone()).as_deref(), Some("AKIAIOSFODNN7EXAMPLE"));
+        assert_eq!(
+            format!("{t}/{t:?}"),
+            "AKIAIOSFODNN7EXAMPLE/\"AKIAIOSFODNN7EXAMPLE\""
+        );
+        let long = Text::from("x".repeat(100));
+        assert_eq!(long.len(), 100);
+        assert_eq!(String::from(long), "x".repeat(100));
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"AKIAIOSFODNN7EXAMPLE\""
+        );
+        let back: Text = serde_json::from_str("\"a\\nb\"").unwrap();
+        assert_eq!(back, "a\nb");
+    }
+}
