@@ -64,13 +64,13 @@ const ENTRY_POINT: &str = "decide";
 /// One compiled, validated policy.
 #[derive(Clone)]
 pub struct Policy {
-    name: String,
+    name: Arc<str>,
     file: String,
     description: String,
     applies_to: Vec<String>,
     min_severity: Option<f64>,
     fallback: bool,
-    version: String,
+    version: Arc<str>,
     source: Arc<str>,
     /// What `decide` runs with (see [`metadata::runtime_ast`]).
     ast: Arc<AST>,
@@ -316,13 +316,13 @@ impl PolicySetBuilder {
             let ast = Arc::new(metadata::runtime_ast(&ast, &source));
             let runner = Arc::new(Runner::new(&ast, &file));
             policies.push(Policy {
-                name: meta.name,
+                name: meta.name.into(),
                 file,
                 description: meta.description,
                 applies_to: meta.applies_to,
                 min_severity: meta.min_severity,
                 fallback: meta.fallback,
-                version: hex(&hash.finalize()),
+                version: hex(&hash.finalize()).into(),
                 source,
                 ast,
                 runner,
@@ -351,7 +351,7 @@ impl PolicySetBuilder {
             engine: Arc::new(engine),
             policies,
             index,
-            version: hex(&set_hash.finalize()),
+            version: hex(&set_hash.finalize()).into(),
             origin,
             limits: self.limits.clone(),
         })
@@ -609,7 +609,7 @@ pub struct PolicySet {
     call: Option<Arc<AST>>,
     policies: Vec<Policy>,
     index: TypeIndex,
-    version: String,
+    version: Arc<str>,
     origin: String,
     limits: Limits,
 }
@@ -662,7 +662,7 @@ impl PolicySet {
 
     /// The policy named `name`.
     pub fn get(&self, name: &str) -> Option<&Policy> {
-        self.policies.iter().find(|p| p.name == name)
+        self.policies.iter().find(|p| &*p.name == name)
     }
 
     /// How many policies the set holds.
@@ -713,7 +713,7 @@ impl PolicySet {
             finding_type: finding.finding_type().as_str().to_owned(),
             severity: finding.severity().value(),
             sample: finding.is_sample(),
-            policy_set_version: self.version.clone(),
+            policy_set_version: Arc::clone(&self.version),
             evaluated: Vec::new(),
             actions: Vec::new(),
             errors: Vec::new(),
@@ -731,15 +731,15 @@ impl PolicySet {
 
     /// Runs one policy and adds its actions (or its failure) to `plan`.
     fn decide_into(&self, plan: &mut Plan, policy: &Policy, finding: &Finding) {
-        plan.evaluated.push(policy.name.clone());
+        plan.evaluated.push(Arc::clone(&policy.name));
         match self.run(policy, finding) {
             Ok(actions) => {
                 for a in actions {
                     plan.push(
                         a.action,
                         Source {
-                            policy: policy.name.clone(),
-                            version: policy.version.clone(),
+                            policy: Arc::clone(&policy.name),
+                            version: Arc::clone(&policy.version),
                             reason: a.reason,
                             line: a.line,
                         },
@@ -763,7 +763,7 @@ impl PolicySet {
             Ok(Ok(value)) => self.collect(policy, value),
             Ok(Err(err)) => Err(self.failure(policy, *err)),
             Err(_) => Err(PolicyFailure {
-                policy: policy.name.clone(),
+                policy: policy.name.to_string(),
                 kind: FailureKind::HostPanic,
                 message: "the policy engine panicked while running the policy".to_owned(),
                 line: None,
@@ -803,7 +803,7 @@ impl PolicySet {
     fn garbage(&self, policy: &Policy, what: String) -> PolicyFailure {
         let at = metadata::fn_position(&policy.source, ENTRY_POINT);
         PolicyFailure {
-            policy: policy.name.clone(),
+            policy: policy.name.to_string(),
             kind: FailureKind::InvalidResult,
             message: format!(
                 "`decide` returned {what}; expected an action, an array of actions or `()`"
@@ -816,7 +816,7 @@ impl PolicySet {
     fn failure(&self, policy: &Policy, err: EvalAltResult) -> PolicyFailure {
         let (kind, message, pos) = describe(err, &self.limits);
         PolicyFailure {
-            policy: policy.name.clone(),
+            policy: policy.name.to_string(),
             kind,
             message,
             line: pos.line(),

@@ -61,7 +61,7 @@ fn assert_stopped_with(limits: Limits, body: &str, kind: FailureKind) -> Plan {
         1,
         "the good policy still decides: {plan:#?}"
     );
-    assert_eq!(plan.actions[0].sources[0].policy, "a-good");
+    assert_eq!(&*plan.actions[0].sources[0].policy, "a-good");
     plan
 }
 
