@@ -718,11 +718,19 @@ impl PolicySet {
             actions: Vec::new(),
             errors: Vec::new(),
         };
-        for policy in self.applicable(finding).filter(|p| !p.fallback) {
+        let severity = finding.severity().value();
+        let candidates = self.index.candidates(finding.finding_type().as_str());
+        let applicable = || {
+            candidates
+                .iter()
+                .filter_map(|&i| self.policies.get(i))
+                .filter(move |p| p.min_severity.is_none_or(|min| severity >= min))
+        };
+        for policy in applicable().filter(|p| !p.fallback) {
             self.decide_into(&mut plan, policy, finding);
         }
         if plan.actions.is_empty() {
-            for policy in self.applicable(finding).filter(|p| p.fallback) {
+            for policy in applicable().filter(|p| p.fallback) {
                 self.decide_into(&mut plan, policy, finding);
             }
         }
