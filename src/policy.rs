@@ -347,7 +347,6 @@ impl PolicySetBuilder {
         }
         set_hash.update(helper_hash);
         Ok(PolicySet {
-            call: runner::call_script(&engine).map(Arc::new),
             engine: Arc::new(engine),
             policies,
             index,
@@ -605,8 +604,6 @@ fn rhai_message(mut err: EvalAltResult) -> String {
 /// any number of threads.
 pub struct PolicySet {
     engine: Arc<rhai::Engine>,
-    /// `decide(finding)` as a script (see [`runner`]).
-    call: Option<Arc<AST>>,
     policies: Vec<Policy>,
     index: TypeIndex,
     version: Arc<str>,
@@ -764,7 +761,7 @@ impl PolicySet {
         let call = AssertUnwindSafe(|| {
             policy
                 .runner
-                .call(&self.engine, self.call.as_deref(), &policy.ast, finding)
+                .call(&self.engine, &policy.ast, finding)
         });
         let result = with_deadline(deadline, || catch_unwind(call));
         match result {
