@@ -758,11 +758,7 @@ impl PolicySet {
     /// Runs one policy's `decide` on `finding` under the deadline.
     fn run(&self, policy: &Policy, finding: &Finding) -> Result<Vec<ScriptAction>, PolicyFailure> {
         let deadline = Instant::now() + self.limits.deadline;
-        let call = AssertUnwindSafe(|| {
-            policy
-                .runner
-                .call(&self.engine, &policy.ast, finding)
-        });
+        let call = AssertUnwindSafe(|| policy.runner.call(&self.engine, &policy.ast, finding));
         let result = with_deadline(deadline, || catch_unwind(call));
         match result {
             Ok(Ok(value)) => self.collect(policy, value),

@@ -433,3 +433,79 @@ fn every_hostile_policy_in_one_set() {
     assert_eq!(plan.actions.len(), 1);
     assert_eq!(plan.evaluated.len(), bodies.len() + 1);
 }
+
+/// Policies with nothing at the top level run `decide`'s body in place with reused caches; the same
+/// policy with a top-level statement goes through `call_fn`. Both must decide and fail alike: same
+/// actions, same errors (kind, message, line, column), same call-depth limit, evaluated repeatedly.
+#[test]
+fn in_place_and_called_decide_behave_the_same() {
+    let max = Limits::default().max_call_levels;
+    let mut bodies = vec![
+        r#"fn decide(f) { if f.severity > 1.0 { return notify("a", "early"); } notify("a", "late") }"#
+            .to_owned(),
+        r#"fn helper(x) { x + 1 }
+fn decide(f) { const K = 2; let n = helper(K); notify("a", `n=${n}`) }"#
+            .to_owned(),
+        "fn decide(f) {\n  let x = 1;\n  x.nope()\n}".to_owned(),
+        "fn decide(f) { throw \"boom\" }".to_owned(),
+        "fn decide(f) {\n    42\n}".to_owned(),
+        "fn r(n) { r(n + 1) }\nfn decide(f) { r(0) }".to_owned(),
+        r#"fn decide(f) { let g = || f.id; notify("a", g.call()) }"#.to_owned(),
+        r#"fn decide(f) { f = 1; notify("a", `${f}`) }"#.to_owned(),
+        "fn decide(f) { let x = [1]; x.push(f.user_name); x.len(); }".to_owned(),
+        "fn decide(f) { for i in 0..1000000000 { } }".to_owned(),
+    ];
+    for depth in max.saturating_sub(3)..=max + 1 {
+        bodies.push(format!(
+            "fn d(n) {{ if n == 0 {{ 0 }} else {{ d(n - 1) }} }}\nfn decide(f) {{ d({depth}); notify(\"a\", \"deep\") }}"
+        ));
+    }
+    let finding = finding();
+    for body in &bodies {
+        let in_place = hostile(body);
+        let called = format!("{in_place}let top_level_statement = 1;\n");
+        let results: Vec<Vec<Plan>> = [in_place, called]
+            .iter()
+            .map(
+                |source| match PolicySet::from_sources([("p", source.as_str())]) {
+                    Ok(set) => (0..3).map(|_| set.evaluate(&finding)).collect(),
+                    Err(e) => panic!("{body}: {e:?}"),
+                },
+            )
+            .collect();
+        for plans in &results {
+            assert!(plans.iter().all(|p| p == &plans[0]), "{body}: {plans:?}");
+        }
+        // Everything but the version, which hashes the source.
+        let strip = |p: &Plan| {
+            let actions: Vec<_> = p
+                .actions
+                .iter()
+                .map(|a| {
+                    let sources: Vec<_> = a
+                        .sources
+                        .iter()
+                        .map(|s| (s.policy.clone(), s.reason.clone(), s.line))
+                        .collect();
+                    (a.action.clone(), sources)
+                })
+                .collect();
+            (actions, p.errors.clone())
+        };
+        let (in_place, called) = (strip(&results[0][0]), strip(&results[1][0]));
+        assert_eq!(in_place.0, called.0, "{body}");
+        assert_eq!(in_place.1.len(), called.1.len(), "{body}");
+        for (a, b) in in_place.1.iter().zip(&called.1) {
+            assert_eq!(
+                (&a.policy, a.kind, &a.message),
+                (&b.policy, b.kind, &b.message),
+                "{body}"
+            );
+            // A too-deep recursion has no position through `call_fn`; in place it points at the
+            // outermost call in `decide`.
+            if b.line.is_some() {
+                assert_eq!((a.line, a.column), (b.line, b.column), "{body}");
+            }
+        }
+    }
+}

@@ -8,8 +8,8 @@
 //! [`super::metadata::runtime_ast`]) and that imports nothing, the resolution of a call depends only
 //! on the engine and the policy's own functions, both fixed once the set is built; such a policy
 //! runs the body of `decide` in place: its statements, with the finding bound to `decide`'s
-//! parameter as the only variable, under a fresh global state set up as inside a function call
-//! (call level 1, block level 1), with caches taken from a small per-policy pool. That is what rhai
+//! parameter as the only variable, under a fresh global state set up as inside `decide` (same call
+//! level as through `call_fn`, block level 1), with caches taken from a small per-policy pool. That is what rhai
 //! does when it calls `decide`, without resolving the call, cloning the finding into a new argument
 //! and building a scope for it. Every other policy (top-level statements, imports: module functions
 //! can enter the caches) runs through `call_fn` as before.
@@ -103,16 +103,18 @@ impl Runner {
         let mut global = engine.new_global_runtime_state();
         global.lib.push(ast.shared_lib().clone());
         global.source = Some(self.source.clone());
-        // As inside `decide`: one call level deep (so `max_call_levels` counts the same), one
-        // block deep (so a `const` in the body stays local instead of becoming a global constant).
-        global.level = 1;
+        // As inside `decide` called by `call_fn`: call level 0 (so `max_call_levels` allows the
+        // same depth; a test checks the limit on both paths), one block deep (so a `const` in the
+        // body stays local instead of becoming a global constant).
+        global.level = 0;
         global.scope_level = 1;
         scope.push(body.param.clone(), ScriptFinding(finding.clone()));
         #[expect(
             deprecated,
             reason = "the only rhai API that runs statements with caller-owned caches"
         )]
-        let result = engine.eval_statements_raw(&mut global, &mut caches, &mut scope, &body.statements);
+        let result =
+            engine.eval_statements_raw(&mut global, &mut caches, &mut scope, &body.statements);
         scope.clear();
         if let Ok(mut pool) = self.pool.lock()
             && pool.len() < POOL_SIZE
