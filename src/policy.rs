@@ -787,13 +787,11 @@ impl PolicySet {
                 if item.is_unit() {
                     continue;
                 }
-                let name = self.engine.map_type_name(item.type_name()).to_owned();
-                match item.try_cast::<ScriptAction>() {
-                    Some(action) => actions.push(action),
-                    None => {
-                        return Err(self.garbage(policy, format!("an array containing a `{name}`")));
-                    }
+                if !item.is::<ScriptAction>() {
+                    let name = self.engine.map_type_name(item.type_name());
+                    return Err(self.garbage(policy, format!("an array containing a `{name}`")));
                 }
+                actions.extend(item.try_cast::<ScriptAction>());
             }
             return Ok(actions);
         }
