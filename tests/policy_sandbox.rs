@@ -452,6 +452,8 @@ fn decide(f) { const K = 2; let n = helper(K); notify("a", `n=${n}`) }"#
         "fn r(n) { r(n + 1) }\nfn decide(f) { r(0) }".to_owned(),
         r#"fn decide(f) { let g = || f.id; notify("a", g.call()) }"#.to_owned(),
         r#"fn decide(f) { f = 1; notify("a", `${f}`) }"#.to_owned(),
+        r#"fn decide(f) { let f = 2; const f = 3; notify("a", `${f}`) }"#.to_owned(),
+        "fn decide(f) { || f.id }".to_owned(),
         "fn decide(f) { let x = [1]; x.push(f.user_name); x.len(); }".to_owned(),
         "fn decide(f) { for i in 0..1000000000 { } }".to_owned(),
     ];

@@ -39,7 +39,7 @@ pub(crate) struct Runner {
     warm: Option<Body>,
     /// The policy's file, as rhai reports the source of errors and `debug` output.
     source: ImmutableString,
-    /// Caches (and an empty scope, to keep its allocation) left by earlier calls.
+    /// Caches, and a scope holding only `decide`'s parameter (set to `()`), left by earlier calls.
     pool: Mutex<Vec<(Caches, Scope<'static>)>>,
 }
 
@@ -108,14 +108,29 @@ impl Runner {
         // body stays local instead of becoming a global constant).
         global.level = 0;
         global.scope_level = 1;
-        scope.push(body.param.clone(), ScriptFinding(finding.clone()));
+        // The pooled scope keeps the parameter's entry between calls (pushing a name allocates).
+        let value = Dynamic::from(ScriptFinding(finding.clone()));
+        let single = scope.len() == 1;
+        match scope.get_mut(&body.param).filter(|_| single) {
+            Some(slot) => *slot = value,
+            None => {
+                scope.clear();
+                scope.push_dynamic(body.param.clone(), value);
+            }
+        }
         #[expect(
             deprecated,
             reason = "the only rhai API that runs statements with caller-owned caches"
         )]
         let result =
             engine.eval_statements_raw(&mut global, &mut caches, &mut scope, &body.statements);
-        scope.clear();
+        // Drop what the body declared and the finding; keep the empty entry.
+        scope.rewind(1);
+        if let Some(slot) = scope.get_mut(&body.param) {
+            *slot = Dynamic::UNIT;
+        } else {
+            scope.clear();
+        }
         if let Ok(mut pool) = self.pool.lock()
             && pool.len() < POOL_SIZE
         {
