@@ -511,3 +511,30 @@ fn decide(f) { const K = 2; let n = helper(K); notify("a", `n=${n}`) }"#
         }
     }
 }
+
+/// Property values a script changes are its own copies: reading the property again gives the
+/// finding's value (string properties are built once per policy run and shared).
+#[test]
+fn changing_a_read_property_value_does_not_change_the_finding() {
+    let source = hostile(
+        r#"fn decide(f) {
+    let u = f.user_name; u += "-x"; u.make_upper();
+    let k = f.access_key_id; k.clear();
+    notify("a", `${u} ${f.user_name} ${k}|${f.access_key_id}`)
+}"#,
+    );
+    let set = PolicySet::from_sources([("p", source.as_str())]).unwrap();
+    let finding = finding();
+    let expected = format!(
+        "{}-X {} |{}",
+        finding.user_name().unwrap().to_uppercase(),
+        finding.user_name().unwrap(),
+        finding.access_key_id().unwrap()
+    );
+    for _ in 0..3 {
+        let plan = set.evaluate(&finding);
+        assert!(plan.errors.is_empty(), "{plan:?}");
+        let json = serde_json::to_value(&plan.actions[0]).unwrap();
+        assert_eq!(json["params"]["message"], expected.as_str());
+    }
+}

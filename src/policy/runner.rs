@@ -91,7 +91,7 @@ impl Runner {
                 &mut Scope::new(),
                 ast,
                 ENTRY_POINT,
-                (ScriptFinding(finding.clone()),),
+                (ScriptFinding::new(finding.clone()),),
             );
         };
         let (mut caches, mut scope) = self
@@ -109,7 +109,7 @@ impl Runner {
         global.level = 0;
         global.scope_level = 1;
         // The pooled scope keeps the parameter's entry between calls (pushing a name allocates).
-        let value = Dynamic::from(ScriptFinding(finding.clone()));
+        let value = Dynamic::from(ScriptFinding::new(finding.clone()));
         let single = scope.len() == 1;
         match scope.get_mut(&body.param).filter(|_| single) {
             Some(slot) => *slot = value,
