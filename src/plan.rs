@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
@@ -199,10 +200,12 @@ impl Serialize for Action {
 /// Which policy chose an action, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
-    /// The policy's name.
-    pub policy: String,
+    /// The policy's name (shared with the policy set: building a plan copies no names).
+    #[serde(with = "arc_str")]
+    pub policy: Arc<str>,
     /// The policy's version (content hash).
-    pub version: String,
+    #[serde(with = "arc_str")]
+    pub version: Arc<str>,
     /// The reason the policy gave, if any.
     pub reason: Option<String>,
     /// The script line that chose the action, when known.
@@ -222,7 +225,7 @@ pub struct PlannedAction {
 impl PlannedAction {
     /// The first policy that chose the action.
     pub fn policy(&self) -> Option<&str> {
-        self.sources.first().map(|s| s.policy.as_str())
+        self.sources.first().map(|s| &*s.policy)
     }
 
     /// The first reason given for the action.
@@ -294,9 +297,11 @@ pub struct Plan {
     /// Whether the finding is a sample (generated) finding.
     pub sample: bool,
     /// The version (content hash) of the policy set that decided.
-    pub policy_set_version: String,
+    #[serde(serialize_with = "arc_str::serialize")]
+    pub policy_set_version: Arc<str>,
     /// The policies whose selectors matched and that ran, in order.
-    pub evaluated: Vec<String>,
+    #[serde(serialize_with = "arc_str::serialize_all")]
+    pub evaluated: Vec<Arc<str>>,
     /// The chosen actions, each once, with every policy that chose it.
     pub actions: Vec<PlannedAction>,
     /// Policies that failed; their decisions are absent, everything else stands.
@@ -319,6 +324,33 @@ impl Plan {
     /// Whether no policy chose any action.
     pub fn is_empty(&self) -> bool {
         self.actions.is_empty()
+    }
+}
+
+/// Serde for `Arc<str>` as a plain string (without serde's `rc` feature).
+mod arc_str {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Arc<str>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(value)
+    }
+
+    pub(super) fn serialize_all<S: Serializer>(
+        values: &[Arc<str>],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(values.iter().map(|v| &**v))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Arc<str>, D::Error> {
+        String::deserialize(deserializer).map(Arc::from)
     }
 }
 
@@ -349,7 +381,7 @@ mod tests {
             finding_type: "Recon:IAMUser/UserPermissions".into(),
             severity: 5.0,
             sample: false,
-            policy_set_version: String::new(),
+            policy_set_version: "".into(),
             evaluated: vec![],
             actions: vec![],
             errors: vec![],

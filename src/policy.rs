@@ -64,13 +64,13 @@ const ENTRY_POINT: &str = "decide";
 /// One compiled, validated policy.
 #[derive(Clone)]
 pub struct Policy {
-    name: String,
+    name: Arc<str>,
     file: String,
     description: String,
     applies_to: Vec<String>,
     min_severity: Option<f64>,
     fallback: bool,
-    version: String,
+    version: Arc<str>,
     source: Arc<str>,
     /// What `decide` runs with (see [`metadata::runtime_ast`]).
     ast: Arc<AST>,
@@ -316,13 +316,13 @@ impl PolicySetBuilder {
             let ast = Arc::new(metadata::runtime_ast(&ast, &source));
             let runner = Arc::new(Runner::new(&ast, &file));
             policies.push(Policy {
-                name: meta.name,
+                name: meta.name.into(),
                 file,
                 description: meta.description,
                 applies_to: meta.applies_to,
                 min_severity: meta.min_severity,
                 fallback: meta.fallback,
-                version: hex(&hash.finalize()),
+                version: hex(&hash.finalize()).into(),
                 source,
                 ast,
                 runner,
@@ -347,11 +347,10 @@ impl PolicySetBuilder {
         }
         set_hash.update(helper_hash);
         Ok(PolicySet {
-            call: runner::call_script(&engine).map(Arc::new),
             engine: Arc::new(engine),
             policies,
             index,
-            version: hex(&set_hash.finalize()),
+            version: hex(&set_hash.finalize()).into(),
             origin,
             limits: self.limits.clone(),
         })
@@ -605,11 +604,9 @@ fn rhai_message(mut err: EvalAltResult) -> String {
 /// any number of threads.
 pub struct PolicySet {
     engine: Arc<rhai::Engine>,
-    /// `decide(finding)` as a script (see [`runner`]).
-    call: Option<Arc<AST>>,
     policies: Vec<Policy>,
     index: TypeIndex,
-    version: String,
+    version: Arc<str>,
     origin: String,
     limits: Limits,
 }
@@ -662,7 +659,7 @@ impl PolicySet {
 
     /// The policy named `name`.
     pub fn get(&self, name: &str) -> Option<&Policy> {
-        self.policies.iter().find(|p| p.name == name)
+        self.policies.iter().find(|p| &*p.name == name)
     }
 
     /// How many policies the set holds.
@@ -713,16 +710,24 @@ impl PolicySet {
             finding_type: finding.finding_type().as_str().to_owned(),
             severity: finding.severity().value(),
             sample: finding.is_sample(),
-            policy_set_version: self.version.clone(),
+            policy_set_version: Arc::clone(&self.version),
             evaluated: Vec::new(),
             actions: Vec::new(),
             errors: Vec::new(),
         };
-        for policy in self.applicable(finding).filter(|p| !p.fallback) {
+        let severity = finding.severity().value();
+        let candidates = self.index.candidates(finding.finding_type().as_str());
+        let applicable = || {
+            candidates
+                .iter()
+                .filter_map(|&i| self.policies.get(i))
+                .filter(move |p| p.min_severity.is_none_or(|min| severity >= min))
+        };
+        for policy in applicable().filter(|p| !p.fallback) {
             self.decide_into(&mut plan, policy, finding);
         }
         if plan.actions.is_empty() {
-            for policy in self.applicable(finding).filter(|p| p.fallback) {
+            for policy in applicable().filter(|p| p.fallback) {
                 self.decide_into(&mut plan, policy, finding);
             }
         }
@@ -731,15 +736,15 @@ impl PolicySet {
 
     /// Runs one policy and adds its actions (or its failure) to `plan`.
     fn decide_into(&self, plan: &mut Plan, policy: &Policy, finding: &Finding) {
-        plan.evaluated.push(policy.name.clone());
+        plan.evaluated.push(Arc::clone(&policy.name));
         match self.run(policy, finding) {
             Ok(actions) => {
                 for a in actions {
                     plan.push(
                         a.action,
                         Source {
-                            policy: policy.name.clone(),
-                            version: policy.version.clone(),
+                            policy: Arc::clone(&policy.name),
+                            version: Arc::clone(&policy.version),
                             reason: a.reason,
                             line: a.line,
                         },
@@ -753,17 +758,13 @@ impl PolicySet {
     /// Runs one policy's `decide` on `finding` under the deadline.
     fn run(&self, policy: &Policy, finding: &Finding) -> Result<Vec<ScriptAction>, PolicyFailure> {
         let deadline = Instant::now() + self.limits.deadline;
-        let call = AssertUnwindSafe(|| {
-            policy
-                .runner
-                .call(&self.engine, self.call.as_deref(), &policy.ast, finding)
-        });
+        let call = AssertUnwindSafe(|| policy.runner.call(&self.engine, &policy.ast, finding));
         let result = with_deadline(deadline, || catch_unwind(call));
         match result {
             Ok(Ok(value)) => self.collect(policy, value),
             Ok(Err(err)) => Err(self.failure(policy, *err)),
             Err(_) => Err(PolicyFailure {
-                policy: policy.name.clone(),
+                policy: policy.name.to_string(),
                 kind: FailureKind::HostPanic,
                 message: "the policy engine panicked while running the policy".to_owned(),
                 line: None,
@@ -786,13 +787,11 @@ impl PolicySet {
                 if item.is_unit() {
                     continue;
                 }
-                let name = self.engine.map_type_name(item.type_name()).to_owned();
-                match item.try_cast::<ScriptAction>() {
-                    Some(action) => actions.push(action),
-                    None => {
-                        return Err(self.garbage(policy, format!("an array containing a `{name}`")));
-                    }
+                if !item.is::<ScriptAction>() {
+                    let name = self.engine.map_type_name(item.type_name());
+                    return Err(self.garbage(policy, format!("an array containing a `{name}`")));
                 }
+                actions.extend(item.try_cast::<ScriptAction>());
             }
             return Ok(actions);
         }
@@ -803,7 +802,7 @@ impl PolicySet {
     fn garbage(&self, policy: &Policy, what: String) -> PolicyFailure {
         let at = metadata::fn_position(&policy.source, ENTRY_POINT);
         PolicyFailure {
-            policy: policy.name.clone(),
+            policy: policy.name.to_string(),
             kind: FailureKind::InvalidResult,
             message: format!(
                 "`decide` returned {what}; expected an action, an array of actions or `()`"
@@ -816,7 +815,7 @@ impl PolicySet {
     fn failure(&self, policy: &Policy, err: EvalAltResult) -> PolicyFailure {
         let (kind, message, pos) = describe(err, &self.limits);
         PolicyFailure {
-            policy: policy.name.clone(),
+            policy: policy.name.to_string(),
             kind,
             message,
             line: pos.line(),

@@ -300,8 +300,8 @@ impl Remediator {
             kind: planned.action.kind(),
             target: planned.action.target(),
             params: planned.action.params(),
-            policy: first.map_or_else(|| "remedy".into(), |s| s.policy.clone()),
-            policy_version: first.map(|s| s.version.clone()).unwrap_or_default(),
+            policy: first.map_or_else(|| "remedy".into(), |s| s.policy.to_string()),
+            policy_version: first.map(|s| s.version.to_string()).unwrap_or_default(),
             sources: planned.sources.clone(),
             guards,
             outcome,
@@ -439,7 +439,7 @@ impl Remediator {
         if sources.is_empty() || sources.iter().any(|s| enforced(&s.policy)) {
             return Vec::new();
         }
-        sources.iter().map(|s| s.policy.clone()).collect()
+        sources.iter().map(|s| s.policy.to_string()).collect()
     }
 
     async fn rate_limit(

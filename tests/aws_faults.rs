@@ -24,7 +24,7 @@ fn plan() -> Plan {
         finding_type: "UnauthorizedAccess:IAMUser/MaliciousIPCaller".into(),
         severity: 8.0,
         sample: false,
-        policy_set_version: String::new(),
+        policy_set_version: "".into(),
         evaluated: vec!["p".into()],
         actions: vec![],
         errors: vec![],

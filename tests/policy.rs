@@ -57,9 +57,9 @@ fn bundled_policies_load_and_disable_the_key_in_the_iam_scenario() {
         other => panic!("{other:?}"),
     }
     let source = &plan.actions[0].sources[0];
-    assert_eq!(source.policy, "disable-key-on-malicious-ip");
+    assert_eq!(&*source.policy, "disable-key-on-malicious-ip");
     assert_eq!(
-        source.version,
+        &*source.version,
         set.get("disable-key-on-malicious-ip").unwrap().version()
     );
     assert!(source.reason.as_deref().unwrap().contains("198.51.100.23"));
@@ -275,7 +275,10 @@ fn prefilter_runs_only_matching_policies() {
     ])
     .unwrap();
     let plan = set.evaluate(&iam());
-    assert_eq!(plan.evaluated, ["exact", "glob", "suffix"]);
+    assert_eq!(
+        plan.evaluated.iter().map(|s| &**s).collect::<Vec<_>>(),
+        ["exact", "glob", "suffix"]
+    );
     assert!(plan.errors.is_empty());
     let names: Vec<&str> = set.applicable(&ec2()).map(|p| p.name()).collect();
     assert_eq!(names, ["other", "severe"]);
@@ -302,7 +305,14 @@ fn min_severity_accepts_numbers_and_bands() {
     ])
     .unwrap();
     assert_eq!(set.get("medium").unwrap().min_severity(), Some(4.0));
-    assert_eq!(set.evaluate(&iam()).evaluated, ["five", "medium"]);
+    assert_eq!(
+        set.evaluate(&iam())
+            .evaluated
+            .iter()
+            .map(|s| &**s)
+            .collect::<Vec<_>>(),
+        ["five", "medium"]
+    );
 }
 
 #[test]
@@ -326,7 +336,7 @@ fn identical_actions_are_merged_with_all_sources() {
     let merged = &plan.actions[0];
     assert_eq!(merged.sources.len(), 2);
     assert_eq!(merged.sources[0].reason.as_deref(), Some("from a"));
-    assert_eq!(merged.sources[1].policy, "b");
+    assert_eq!(&*merged.sources[1].policy, "b");
     assert_eq!(merged.sources[1].line, Some(4));
 }
 

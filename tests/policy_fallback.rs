@@ -48,14 +48,21 @@ fn a_fallback_runs_only_when_no_other_policy_chose_an_action() {
         kinds_and_policies(&handled),
         [("iam".to_owned(), "iam".to_owned())]
     );
-    assert_eq!(handled.evaluated, ["iam"], "the fallback did not even run");
+    assert_eq!(
+        handled.evaluated.iter().map(|s| &**s).collect::<Vec<_>>(),
+        ["iam"],
+        "the fallback did not even run"
+    );
 
     let unhandled = set.evaluate(&Finding::from_json_str(EC2).unwrap());
     assert_eq!(
         kinds_and_policies(&unhandled),
         [("security".to_owned(), "catch-all".to_owned())]
     );
-    assert_eq!(unhandled.evaluated, ["catch-all"]);
+    assert_eq!(
+        unhandled.evaluated.iter().map(|s| &**s).collect::<Vec<_>>(),
+        ["catch-all"]
+    );
 }
 
 #[test]
@@ -70,7 +77,10 @@ fn a_fallback_runs_when_the_other_policies_chose_nothing_or_failed() {
     ])
     .unwrap();
     let plan = set.evaluate(&Finding::from_json_str(IAM).unwrap());
-    assert_eq!(plan.evaluated, ["a-nothing", "b-broken", "z-catch-all"]);
+    assert_eq!(
+        plan.evaluated.iter().map(|s| &**s).collect::<Vec<_>>(),
+        ["a-nothing", "b-broken", "z-catch-all"]
+    );
     assert_eq!(plan.errors.len(), 1);
     assert_eq!(plan.actions.len(), 1);
     assert_eq!(plan.actions[0].policy(), Some("z-catch-all"));
@@ -87,10 +97,16 @@ fn fallbacks_respect_min_severity_and_all_fallbacks_run_together() {
         PolicySet::from_sources([("high", high.as_str()), ("other", other.as_str())]).unwrap();
     // The IAM fixture has severity 5: only the fallback without a minimum runs.
     let plan = set.evaluate(&Finding::from_json_str(IAM).unwrap());
-    assert_eq!(plan.evaluated, ["other"]);
+    assert_eq!(
+        plan.evaluated.iter().map(|s| &**s).collect::<Vec<_>>(),
+        ["other"]
+    );
     // The EC2 fixture has severity 8: both run, and both notifications are in the plan.
     let plan = set.evaluate(&Finding::from_json_str(EC2).unwrap());
-    assert_eq!(plan.evaluated, ["high", "other"]);
+    assert_eq!(
+        plan.evaluated.iter().map(|s| &**s).collect::<Vec<_>>(),
+        ["high", "other"]
+    );
     assert_eq!(plan.actions.len(), 2);
 }
 

@@ -61,7 +61,7 @@ fn assert_stopped_with(limits: Limits, body: &str, kind: FailureKind) -> Plan {
         1,
         "the good policy still decides: {plan:#?}"
     );
-    assert_eq!(plan.actions[0].sources[0].policy, "a-good");
+    assert_eq!(&*plan.actions[0].sources[0].policy, "a-good");
     plan
 }
 
@@ -432,4 +432,109 @@ fn every_hostile_policy_in_one_set() {
     assert_eq!(plan.errors.len(), bodies.len(), "{plan:#?}");
     assert_eq!(plan.actions.len(), 1);
     assert_eq!(plan.evaluated.len(), bodies.len() + 1);
+}
+
+/// Policies with nothing at the top level run `decide`'s body in place with reused caches; the same
+/// policy with a top-level statement goes through `call_fn`. Both must decide and fail alike: same
+/// actions, same errors (kind, message, line, column), same call-depth limit, evaluated repeatedly.
+#[test]
+fn in_place_and_called_decide_behave_the_same() {
+    let max = Limits::default().max_call_levels;
+    let mut bodies = vec![
+        r#"fn decide(f) { if f.severity > 1.0 { return notify("a", "early"); } notify("a", "late") }"#
+            .to_owned(),
+        r#"fn helper(x) { x + 1 }
+fn decide(f) { const K = 2; let n = helper(K); notify("a", `n=${n}`) }"#
+            .to_owned(),
+        "fn decide(f) {\n  let x = 1;\n  x.nope()\n}".to_owned(),
+        "fn decide(f) { throw \"boom\" }".to_owned(),
+        "fn decide(f) {\n    42\n}".to_owned(),
+        "fn r(n) { r(n + 1) }\nfn decide(f) { r(0) }".to_owned(),
+        r#"fn decide(f) { let g = || f.id; notify("a", g.call()) }"#.to_owned(),
+        r#"fn decide(f) { f = 1; notify("a", `${f}`) }"#.to_owned(),
+        r#"fn decide(f) { let f = 2; const f = 3; notify("a", `${f}`) }"#.to_owned(),
+        "fn decide(f) { || f.id }".to_owned(),
+        "fn decide(f) { let x = [1]; x.push(f.user_name); x.len(); }".to_owned(),
+        "fn decide(f) { for i in 0..1000000000 { } }".to_owned(),
+    ];
+    for depth in max.saturating_sub(3)..=max + 1 {
+        bodies.push(format!(
+            "fn d(n) {{ if n == 0 {{ 0 }} else {{ d(n - 1) }} }}\nfn decide(f) {{ d({depth}); notify(\"a\", \"deep\") }}"
+        ));
+    }
+    let finding = finding();
+    for body in &bodies {
+        let in_place = hostile(body);
+        let called = format!("{in_place}let top_level_statement = 1;\n");
+        let results: Vec<Vec<Plan>> = [in_place, called]
+            .iter()
+            .map(
+                |source| match PolicySet::from_sources([("p", source.as_str())]) {
+                    Ok(set) => (0..3).map(|_| set.evaluate(&finding)).collect(),
+                    Err(e) => panic!("{body}: {e:?}"),
+                },
+            )
+            .collect();
+        for plans in &results {
+            assert!(plans.iter().all(|p| p == &plans[0]), "{body}: {plans:?}");
+        }
+        // Everything but the version, which hashes the source.
+        let strip = |p: &Plan| {
+            let actions: Vec<_> = p
+                .actions
+                .iter()
+                .map(|a| {
+                    let sources: Vec<_> = a
+                        .sources
+                        .iter()
+                        .map(|s| (s.policy.clone(), s.reason.clone(), s.line))
+                        .collect();
+                    (a.action.clone(), sources)
+                })
+                .collect();
+            (actions, p.errors.clone())
+        };
+        let (in_place, called) = (strip(&results[0][0]), strip(&results[1][0]));
+        assert_eq!(in_place.0, called.0, "{body}");
+        assert_eq!(in_place.1.len(), called.1.len(), "{body}");
+        for (a, b) in in_place.1.iter().zip(&called.1) {
+            assert_eq!(
+                (&a.policy, a.kind, &a.message),
+                (&b.policy, b.kind, &b.message),
+                "{body}"
+            );
+            // A too-deep recursion has no position through `call_fn`; in place it points at the
+            // outermost call in `decide`.
+            if b.line.is_some() {
+                assert_eq!((a.line, a.column), (b.line, b.column), "{body}");
+            }
+        }
+    }
+}
+
+/// Property values a script changes are its own copies: reading the property again gives the
+/// finding's value (string properties are built once per policy run and shared).
+#[test]
+fn changing_a_read_property_value_does_not_change_the_finding() {
+    let source = hostile(
+        r#"fn decide(f) {
+    let u = f.user_name; u += "-x"; u.make_upper();
+    let k = f.access_key_id; k.clear();
+    notify("a", `${u} ${f.user_name} ${k}|${f.access_key_id}`)
+}"#,
+    );
+    let set = PolicySet::from_sources([("p", source.as_str())]).unwrap();
+    let finding = finding();
+    let expected = format!(
+        "{}-X {} |{}",
+        finding.user_name().unwrap().to_uppercase(),
+        finding.user_name().unwrap(),
+        finding.access_key_id().unwrap()
+    );
+    for _ in 0..3 {
+        let plan = set.evaluate(&finding);
+        assert!(plan.errors.is_empty(), "{plan:?}");
+        let json = serde_json::to_value(&plan.actions[0]).unwrap();
+        assert_eq!(json["params"]["message"], expected.as_str());
+    }
 }

@@ -212,7 +212,7 @@ async fn throttling_and_server_errors_are_failed_outcomes_in_the_audit() {
         finding_type: "UnauthorizedAccess:IAMUser/MaliciousIPCaller".into(),
         severity: 8.0,
         sample: false,
-        policy_set_version: String::new(),
+        policy_set_version: "".into(),
         evaluated: vec![],
         actions: vec![],
         errors: vec![],

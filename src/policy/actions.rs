@@ -245,7 +245,10 @@ fn string_arg(
             format!("{kind}: `{name}` must be a string, got {}", type_of(value)),
         ));
     };
-    if s.trim().is_empty() {
+    // Most arguments start with a visible ASCII character: no need to trim them to know they are
+    // not blank.
+    let blank = !s.as_bytes().first().is_some_and(u8::is_ascii_graphic) && s.trim().is_empty();
+    if blank {
         return Err(invalid(pos, format!("{kind}: `{name}` must not be empty")));
     }
     if s.len() > max {

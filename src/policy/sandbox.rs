@@ -82,6 +82,9 @@ pub(crate) fn engine(limits: &Limits, helpers: Arc<HelperModules>) -> Engine {
         .set_strict_variables(true)
         .set_fail_on_invalid_map_property(true)
         .set_module_resolver(HelperResolver(helpers));
+    // No string interner: it is state shared by every policy (and thread) of the set, behind a
+    // write lock taken for every interpolated string and every string stored in a variable.
+    engine.set_max_strings_interned(0);
     engine.disable_symbol("eval");
     engine.on_progress(|operations| {
         if operations % CLOCK_EVERY != 0 {

@@ -14,9 +14,35 @@ use super::sandbox::ScriptError;
 use crate::finding::Finding;
 use crate::plan::FailureKind;
 
-/// The finding handed to `decide`: a cheap clone of the shared handle.
+/// The finding handed to `decide`: a cheap clone of the shared handle, with the values of the
+/// most read string properties kept once built (a script reading `finding.user_name` twice gets
+/// the same immutable string instead of a second allocation).
 #[derive(Debug, Clone)]
-pub(crate) struct ScriptFinding(pub(crate) Finding);
+pub(crate) struct ScriptFinding {
+    finding: Finding,
+    cache: [Option<Dynamic>; CACHED],
+}
+
+/// How many property values a [`ScriptFinding`] keeps.
+const CACHED: usize = 8;
+
+impl ScriptFinding {
+    pub(crate) fn new(finding: Finding) -> Self {
+        Self {
+            finding,
+            cache: Default::default(),
+        }
+    }
+
+    /// The value of the property in `slot`, built by `make` the first time.
+    fn cached(&mut self, slot: usize, make: fn(&Finding) -> Dynamic) -> Dynamic {
+        match self.cache.get_mut(slot) {
+            Some(Some(value)) => value.clone(),
+            Some(empty) => empty.insert(make(&self.finding)).clone(),
+            None => make(&self.finding),
+        }
+    }
+}
 
 /// Compiled JSONPath expressions, keyed by their text; bounded so a script cannot grow it forever.
 #[derive(Debug, Default)]
@@ -89,11 +115,21 @@ fn rfc3339(at: Option<time::OffsetDateTime>) -> Dynamic {
     .map_or(Dynamic::UNIT, Dynamic::from)
 }
 
+macro_rules! cached_getters {
+    ($engine:ident; $($slot:literal $name:literal => |$f:ident| $body:expr;)*) => {
+        $(
+            $engine.register_get($name, |s: &mut ScriptFinding| -> Dynamic {
+                s.cached($slot, |$f| $body)
+            });
+        )*
+    };
+}
+
 macro_rules! getters {
     ($engine:ident; $($name:literal => |$f:ident| $body:expr;)*) => {
         $(
             $engine.register_get($name, |s: &mut ScriptFinding| -> Dynamic {
-                let $f = &s.0;
+                let $f = &s.finding;
                 $body
             });
         )*
@@ -247,8 +283,17 @@ pub(crate) const PROPERTIES: &[(&str, &str, &str)] = &[
 /// Registers the `Finding` type, its getters, `get` and `type_matches`.
 pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
     engine.register_type_with_name::<ScriptFinding>("Finding");
+    cached_getters! { engine;
+        0 "id" => |f| Dynamic::from(ImmutableString::from(f.id()));
+        1 "type" => |f| Dynamic::from(ImmutableString::from(f.finding_type().as_str()));
+        2 "user_name" => |f| opt(f.user_name());
+        3 "access_key_id" => |f| opt(f.access_key_id());
+        4 "principal_id" => |f| opt(f.principal_id());
+        5 "instance_id" => |f| opt(f.instance_id());
+        6 "remote_ip" => |f| f.remote_ip().map_or(Dynamic::UNIT, |ip| Dynamic::from(ip.to_string()));
+        7 "api" => |f| opt(f.api());
+    }
     getters! { engine;
-        "id" => |f| Dynamic::from(ImmutableString::from(f.id()));
         "arn" => |f| Dynamic::from(ImmutableString::from(f.arn()));
         "account_id" => |f| Dynamic::from(ImmutableString::from(f.account_id()));
         "region" => |f| Dynamic::from(ImmutableString::from(f.region()));
@@ -256,7 +301,6 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
         "schema_version" => |f| opt(f.schema_version());
         "title" => |f| Dynamic::from(ImmutableString::from(f.title()));
         "description" => |f| Dynamic::from(ImmutableString::from(f.description()));
-        "type" => |f| Dynamic::from(ImmutableString::from(f.finding_type().as_str()));
         "threat_purpose" => |f| Dynamic::from(ImmutableString::from(f.finding_type().threat_purpose()));
         "resource_type_affected" => |f| Dynamic::from(ImmutableString::from(f.finding_type().resource_type_affected()));
         "threat_family" => |f| Dynamic::from(ImmutableString::from(f.finding_type().threat_family()));
@@ -272,11 +316,7 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
         "archived" => |f| Dynamic::from(f.archived());
         "resource_role" => |f| opt(f.resource_role());
         "detector_id" => |f| opt(f.detector_id());
-        "user_name" => |f| opt(f.user_name());
         "user_type" => |f| opt(f.user_type());
-        "access_key_id" => |f| opt(f.access_key_id());
-        "principal_id" => |f| opt(f.principal_id());
-        "instance_id" => |f| opt(f.instance_id());
         "instance_ids" => |f| strings(f.instance_ids());
         "instance_tags" => |f| Dynamic::from_map(
             f.instance_tags()
@@ -284,10 +324,8 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
                 .map(|t| (t.key.as_str().into(), Dynamic::from(ImmutableString::from(t.value.as_str()))))
                 .collect(),
         );
-        "remote_ip" => |f| f.remote_ip().map_or(Dynamic::UNIT, |ip| Dynamic::from(ip.to_string()));
         "remote_country" => |f| opt(f.remote_country());
         "remote_organization" => |f| opt(f.remote_organization());
-        "api" => |f| opt(f.api());
         "api_service" => |f| opt(f.api_service());
         "bucket_names" => |f| strings(f.bucket_names());
         "threat_list" => |f| opt(f.threat_list_name());
@@ -295,10 +333,18 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
         "shape" => |f| Dynamic::from(f.shape().to_string());
     }
     engine.register_fn("to_string", |s: &mut ScriptFinding| {
-        format!("Finding({} {})", s.0.finding_type().as_str(), s.0.id())
+        format!(
+            "Finding({} {})",
+            s.finding.finding_type().as_str(),
+            s.finding.id()
+        )
     });
     engine.register_fn("to_debug", |s: &mut ScriptFinding| {
-        format!("Finding({} {})", s.0.finding_type().as_str(), s.0.id())
+        format!(
+            "Finding({} {})",
+            s.finding.finding_type().as_str(),
+            s.finding.id()
+        )
     });
     engine.register_fn(
         "get",
@@ -313,7 +359,7 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
                     ctx.call_position(),
                 )
             })?;
-            let found = js_path_process(&query, s.0.json()).map_err(|e| {
+            let found = js_path_process(&query, s.finding.json()).map_err(|e| {
                 ScriptError::raise(
                     FailureKind::Runtime,
                     format!("get: `{path}`: {e}"),
@@ -328,6 +374,6 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
         },
     );
     engine.register_fn("type_matches", |s: &mut ScriptFinding, pattern: &str| {
-        crate::glob::glob_match(pattern, s.0.finding_type().as_str())
+        crate::glob::glob_match(pattern, s.finding.finding_type().as_str())
     });
 }

@@ -170,11 +170,11 @@ impl fmt::Display for ActualAction {
 pub fn actions_in_scope(plan: &Plan, policy: Option<&str>) -> Vec<ActualAction> {
     plan.actions
         .iter()
-        .filter(|a| policy.is_none_or(|p| a.sources.iter().any(|s| s.policy == p)))
+        .filter(|a| policy.is_none_or(|p| a.sources.iter().any(|s| &*s.policy == p)))
         .map(|a| ActualAction {
             kind: a.action.kind().to_string(),
             params: a.action.params(),
-            policies: a.sources.iter().map(|s| s.policy.clone()).collect(),
+            policies: a.sources.iter().map(|s| s.policy.to_string()).collect(),
             outcome: None,
         })
         .collect()
@@ -366,7 +366,7 @@ pub fn check_no_destructive(plan: &Plan) -> Result<(), PlanMismatch> {
         .map(|a| ActualAction {
             kind: a.action.kind().to_string(),
             params: a.action.params(),
-            policies: a.sources.iter().map(|s| s.policy.clone()).collect(),
+            policies: a.sources.iter().map(|s| s.policy.to_string()).collect(),
             outcome: None,
         })
         .collect();

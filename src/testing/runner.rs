@@ -156,11 +156,11 @@ impl TestCase {
                 .actions
                 .iter()
                 .filter(|r| !r.sources.is_empty())
-                .filter(|r| scope.is_none_or(|p| r.sources.iter().any(|s| s.policy == p)))
+                .filter(|r| scope.is_none_or(|p| r.sources.iter().any(|s| &*s.policy == p)))
                 .map(|r| ActualAction {
                     kind: r.kind.to_string(),
                     params: r.params.clone(),
-                    policies: r.sources.iter().map(|s| s.policy.clone()).collect(),
+                    policies: r.sources.iter().map(|s| s.policy.to_string()).collect(),
                     outcome: Some(outcome_word(&r.outcome)),
                 })
                 .collect();
@@ -174,7 +174,7 @@ impl TestCase {
         let result = compare(&self.expect, &actual, &errors);
         Ok(CaseRun {
             scope: scope.map(str::to_owned),
-            evaluated: plan.evaluated,
+            evaluated: plan.evaluated.iter().map(|p| p.to_string()).collect(),
             actions: actual,
             result,
         })
