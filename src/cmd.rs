@@ -12,7 +12,7 @@ pub(crate) mod run;
 pub(crate) mod test;
 
 /// The largest input read from one file or stdin: 256 MiB (each document inside is further limited
-/// to `remedy::MAX_DOCUMENT_BYTES`).
+/// to `remedy::finding::MAX_DOCUMENT_BYTES`).
 const MAX_INPUT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The files a command reads: the ones named, or standard input (`-`) when none is.

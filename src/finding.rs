@@ -19,92 +19,40 @@
 //! syntax error (serde_json's recursion limit), so hostile input cannot exhaust the stack.
 
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 use time::OffsetDateTime;
 
 mod asff;
+mod data;
+mod document;
 mod error;
+mod guardduty;
 mod kind;
 mod lenient;
-mod model;
 mod parse;
+mod resource;
+mod service;
 mod severity;
+mod shape;
 mod text;
 
+pub use data::Finding;
 pub use error::{FindingError, FindingErrorKind};
 pub use kind::{FindingType, TypeGlob};
-pub use model::{
-    AccessKeyDetails, AdditionalInfo, AwsApiCallAction, City, ContainerDetails, Country,
-    DnsRequestAction, Envelope, IamInstanceProfile, InstanceDetails, KubernetesApiCallAction,
-    NamedResource, NetworkConnectionAction, Organization, PortDetails, PortProbeAction,
-    PortProbeDetail, RdsLoginAttemptAction, RemoteIpDetails, Resource, ResourceDetails,
-    S3BucketDetails, Service, ServiceAction, Shape, Tag, ThreatIntelligenceDetail,
+pub use parse::{MAX_DOCUMENT_BYTES, ParsedBatch, parse_documents};
+pub use resource::{
+    AccessKeyDetails, ContainerDetails, IamInstanceProfile, InstanceDetails, NamedResource,
+    Resource, ResourceDetails, ResourceKind, S3BucketDetails, Tag,
 };
-pub use parse::{ParsedBatch, parse_documents};
+pub use service::{
+    AdditionalInfo, AwsApiCallAction, City, Country, DnsRequestAction, KubernetesApiCallAction,
+    NetworkConnectionAction, Organization, PortDetails, PortProbeAction, PortProbeDetail,
+    RdsLoginAttemptAction, RemoteIpDetails, Service, ServiceAction, ThreatIntelligenceDetail,
+};
 pub use severity::{Severity, SeverityBand};
+pub use shape::{Envelope, Shape};
 pub use text::Text;
-
-/// The largest document remedy parses: 16 MiB. A JSON Lines stream may be longer; each of its
-/// lines is a document. Larger documents are rejected before parsing.
-pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
-
-/// A GuardDuty finding, from any shape. A cheap-clone handle (`Arc` inside): clone it freely and
-/// share it across threads.
-#[derive(Clone)]
-pub struct Finding(Arc<FindingData>);
-
-/// Where the canonical JSON comes from.
-#[derive(Debug)]
-pub(crate) enum JsonSource {
-    /// Built from a shared document on first use: the finding is at `locator` inside `doc`; if
-    /// `pascal`, keys are converted to camelCase.
-    Lazy {
-        doc: Arc<SharedDoc>,
-        locator: Vec<LocSeg>,
-        pascal: bool,
-    },
-    /// Built from an ASFF finding's `ProductFields` and `Resources` on first use.
-    Asff(Box<asff::AsffJson>),
-}
-
-/// One step into a JSON document.
-#[derive(Debug, Clone)]
-pub(crate) enum LocSeg {
-    Key(&'static str),
-    Index(usize),
-}
-
-/// The text of one document, parsed into a [`Value`] at most once for all its findings.
-#[derive(Debug)]
-pub(crate) struct SharedDoc {
-    pub(crate) text: Box<str>,
-    pub(crate) value: OnceLock<Value>,
-}
-
-#[derive(Debug)]
-pub(crate) struct FindingData {
-    pub(crate) id: Text,
-    pub(crate) arn: Text,
-    pub(crate) account_id: Text,
-    pub(crate) region: Text,
-    pub(crate) partition: Text,
-    pub(crate) schema_version: Option<Text>,
-    pub(crate) title: String,
-    pub(crate) description: String,
-    pub(crate) finding_type: FindingType,
-    pub(crate) severity: Severity,
-    pub(crate) created_at: Option<OffsetDateTime>,
-    pub(crate) updated_at: Option<OffsetDateTime>,
-    pub(crate) resource: Resource,
-    pub(crate) service: Box<Service>,
-    pub(crate) shape: Shape,
-    pub(crate) envelope: Option<Envelope>,
-    pub(crate) sample: bool,
-    pub(crate) json_source: JsonSource,
-    pub(crate) json: OnceLock<Value>,
-}
 
 impl std::fmt::Debug for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,14 +69,7 @@ impl std::fmt::Debug for Finding {
     }
 }
 
-/// Placeholder values GuardDuty puts in generated sample findings.
-const PLACEHOLDER_PREFIX: &str = "GeneratedFinding";
-
 impl Finding {
-    pub(crate) fn from_data(data: FindingData) -> Self {
-        Self(Arc::new(data))
-    }
-
     /// Reads one document holding exactly one GuardDuty finding (any shape).
     pub fn from_json_str(text: &str) -> Result<Self, FindingError> {
         Self::from_slice(text.as_bytes())
@@ -147,6 +88,16 @@ impl Finding {
     /// The finding id (for ASFF: the last segment of the GuardDuty finding ARN).
     pub fn id(&self) -> &str {
         &self.0.id
+    }
+
+    /// The id, shared (plans hold it without a copy).
+    pub(crate) fn shared_id(&self) -> std::sync::Arc<str> {
+        std::sync::Arc::clone(&self.0.id)
+    }
+
+    /// The title, shared.
+    pub(crate) fn shared_title(&self) -> std::sync::Arc<str> {
+        std::sync::Arc::clone(&self.0.title)
     }
 
     /// The finding ARN (empty if the document had none).
@@ -371,72 +322,6 @@ impl Finding {
     /// Built on first use and kept: EventBridge, raw and CLI findings from the document text
     /// (PascalCase keys turned to camelCase), ASFF findings from the mapping.
     pub fn json(&self) -> &Value {
-        self.0.json.get_or_init(|| match &self.0.json_source {
-            JsonSource::Lazy {
-                doc,
-                locator,
-                pascal,
-            } => {
-                let root = doc
-                    .value
-                    .get_or_init(|| serde_json::from_str(&doc.text).unwrap_or(Value::Null));
-                let mut node = root;
-                for seg in locator {
-                    node = match seg {
-                        LocSeg::Key(k) => node.get(*k),
-                        LocSeg::Index(i) => node.get(*i),
-                    }
-                    .unwrap_or(&Value::Null);
-                }
-                let mut value = node.clone();
-                if *pascal {
-                    camelize(&mut value);
-                }
-                value
-            }
-            JsonSource::Asff(source) => asff::canonical(&self.0, source),
-        })
+        self.0.json()
     }
-}
-
-/// Lower-cases the first letter of every object key, recursively (`AccountId` → `accountId`).
-pub(crate) fn camelize(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            let old = std::mem::take(map);
-            for (key, mut v) in old {
-                camelize(&mut v);
-                map.insert(camel_key(&key), v);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(camelize),
-        _ => {}
-    }
-}
-
-fn camel_key(key: &str) -> String {
-    let mut chars = key.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_uppercase() => {
-            let mut out = String::with_capacity(key.len());
-            out.push(c.to_ascii_lowercase());
-            out.push_str(chars.as_str());
-            out
-        }
-        _ => key.to_owned(),
-    }
-}
-
-/// Whether any of the principal/instance/API values is one of GuardDuty's sample placeholders.
-pub(crate) fn has_placeholders(resource: &ResourceDetails, service: &Service) -> bool {
-    let ph = |s: &Option<Text>| {
-        s.as_deref()
-            .is_some_and(|s| s.starts_with(PLACEHOLDER_PREFIX))
-    };
-    let key = resource
-        .access_key
-        .as_ref()
-        .is_some_and(|ak| ph(&ak.user_name) || ph(&ak.access_key_id) || ph(&ak.principal_id));
-    let api = matches!(&service.action, ServiceAction::AwsApiCall(a) if ph(&a.api) || ph(&a.service_name));
-    key || api
 }

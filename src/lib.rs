@@ -1,44 +1,44 @@
 #![doc = include_str!("../README.md")]
+//!
+//! # Modules
+//!
+//! The crate root holds the names most programs write; the details live in the modules, in the
+//! order the data flows:
+//!
+//! | module | what it is for |
+//! | --- | --- |
+//! | [`finding`] | the typed [`Finding`], read from every shape GuardDuty findings arrive in |
+//! | [`policy`] | rhai policies: load, validate, sandbox and evaluate them into a [`Plan`] |
+//! | [`plan`] | the self-contained, serializable plan: the finding's context and typed actions |
+//! | [`action`] | executors: the [`Executor`] trait, outcomes, routers, in-memory twins, wrappers |
+//! | [`remediate`] | carrying a plan out: guards, ledger, audit, configuration |
+//! | [`aws`] | (feature `aws`) executors on the official AWS SDK |
+//! | [`testing`] | decision tests and fixtures for policy authors and embedders |
+//! | [`id`] | identifier newtypes validated at the boundary |
+//!
+//! # Features
+//!
+//! - `aws` (default): the SDK executors under [`aws`].
+//! - `cli` (default): the `remedy` binary and its dependencies.
 
-mod action;
+pub mod action;
 #[cfg(feature = "aws")]
 pub mod aws;
-mod finding;
+mod engine;
+pub mod finding;
 mod glob;
-mod id;
-mod plan;
-mod policy;
-mod remediate;
+pub mod id;
+pub mod plan;
+pub mod policy;
+pub mod remediate;
 pub mod testing;
 
 pub use action::{
-    ActionError, ActionRequest, ChannelRouter, DryRun, ErrorKind, Executor, ExecutorExt,
-    FindingContext, MemoryIam, MemoryNotifier, MemorySsm, Notification, Outcome, PriorOutcome,
-    Retry, Router, SentCommand, SkipReason, Timeout, TracingNotifier, is_idempotent,
-    temporary_credentials_advice,
+    ActionError, ActionRequest, ErrorKind, Executor, ExecutorExt, Outcome, Router, Status,
 };
-pub use finding::{
-    AccessKeyDetails, AdditionalInfo, AwsApiCallAction, City, ContainerDetails, Country,
-    DnsRequestAction, Envelope, Finding, FindingError, FindingErrorKind, FindingType,
-    IamInstanceProfile, InstanceDetails, KubernetesApiCallAction, MAX_DOCUMENT_BYTES,
-    NamedResource, NetworkConnectionAction, Organization, ParsedBatch, PortDetails,
-    PortProbeAction, PortProbeDetail, RdsLoginAttemptAction, RemoteIpDetails, Resource,
-    ResourceDetails, S3BucketDetails, Service, ServiceAction, Severity, SeverityBand, Shape, Tag,
-    Text, ThreatIntelligenceDetail, TypeGlob, parse_documents,
-};
-pub use id::{AccessKeyId, InstanceId, InvalidId, UserName};
-pub use plan::{
-    Action, ActionKind, CustomAction, DisableAccessKey, FailureKind, Notify, Plan, PlannedAction,
-    PolicyFailure, RunCommand, Source,
-};
-pub use policy::{
-    ActionCheck, DiagnosticKind, HostActionKind, Limits, Policy, PolicyDiagnostic, PolicyError,
-    PolicySet, PolicySetBuilder, PolicyStore,
-};
-pub use remediate::{
-    ActionRecord, AuditError, AuditRecord, AuditSink, AwsConfig, BreakerConfig, Claim, Config,
-    ConfigError, DecisionRecord, EnforcementConfig, EntryState, FileLedger, GuardResult,
-    JsonLinesAudit, KillSwitch, Ledger, LedgerEntry, LedgerError, LedgerKey, MemoryAudit,
-    MemoryLedger, Mode, NotifyConfig, PathConfig, ProtectConfig, Protection, RateLimit, Remediator,
-    RemediatorBuilder, Report, TagRule, TracingAudit,
-};
+pub use async_trait::async_trait;
+pub use engine::{Engine, Policies};
+pub use finding::{Finding, FindingError, FindingType, Severity, parse_documents};
+pub use plan::{Action, ActionKind, Plan, PlannedAction};
+pub use policy::{HostActionKind, PolicyError, PolicySet, PolicyStore};
+pub use remediate::{Config, ConfigError, Remediator, Report};

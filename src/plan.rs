@@ -1,212 +1,52 @@
-//! The plan: what the policies decided for one finding, as plain data.
+//! The plan: what the policies decided for one finding, as plain, self-contained data.
 //!
-//! Evaluating policies produces a [`Plan`]; dry run, tests, replay and the remediator all consume
-//! the same value, so they cannot diverge.
+//! Evaluating policies produces a [`Plan`]: the finding's context ([`FindingContext`]), the typed
+//! actions with every policy that chose them, and the policies that failed. The remediator needs
+//! nothing else to carry it out, so a plan can cross any boundary (a queue, an approval that waits
+//! hours, the audit trail replayed next month) as JSON and run the same:
+//!
+//! ```
+//! use remedy::Plan;
+//!
+//! let json = r#"{"schema": 1, "finding_id": "f-1",
+//!   "finding_type": "Recon:IAMUser/UserPermissions", "severity": 5.0, "sample": false,
+//!   "policy_set_version": "v1", "evaluated": ["recon-notify"],
+//!   "actions": [{"kind": "notify", "params": {"channel": "security", "message": "recon"},
+//!                "sources": [{"policy": "recon-notify", "version": "v1", "reason": null}]}],
+//!   "errors": []}"#;
+//! let plan = Plan::from_json_str(json)?;
+//! assert_eq!(&*plan.finding.id, "f-1");
+//! assert_eq!(Plan::from_json_str(&serde_json::to_string(&plan)?)?, plan);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use crate::id::{AccessKeyId, InstanceId, InvalidId, UserName};
+mod action;
+mod context;
 
-/// The kind of an action: one of the built-ins or a kind a host registered.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ActionKind(Cow<'static, str>);
+pub use action::{
+    Action, ActionKind, ActionPayload, CustomAction, DisableAccessKey, InvalidAction, Notify,
+    RunCommand, is_idempotent,
+};
+pub use context::{FindingContext, Principal};
 
-impl ActionKind {
-    /// `notify`: tell people through a channel.
-    pub const NOTIFY: ActionKind = ActionKind(Cow::Borrowed("notify"));
-    /// `disable_access_key`: set one IAM access key to inactive.
-    pub const DISABLE_ACCESS_KEY: ActionKind = ActionKind(Cow::Borrowed("disable_access_key"));
-    /// `run_command`: run an SSM Run Command document on instances.
-    pub const RUN_COMMAND: ActionKind = ActionKind(Cow::Borrowed("run_command"));
-
-    /// A kind name: a lower-case identifier (`[a-z][a-z0-9_]*`, at most 64 characters).
-    pub fn new(name: impl Into<String>) -> Result<Self, InvalidId> {
-        let name = name.into();
-        let ok = (1..=64).contains(&name.len())
-            && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if ok {
-            Ok(Self(Cow::Owned(name)))
-        } else {
-            Err(InvalidId {
-                what: "action kind",
-                value: name,
-                expected: "a lower-case identifier such as `isolate_instance`",
-            })
-        }
-    }
-
-    /// The kind's name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether this is one of the built-in kinds.
-    pub fn is_builtin(&self) -> bool {
-        matches!(
-            self.as_str(),
-            "notify" | "disable_access_key" | "run_command"
-        )
-    }
-}
-
-impl fmt::Display for ActionKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for ActionKind {
-    type Error = InvalidId;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::new(value)
-    }
-}
-
-impl From<ActionKind> for String {
-    fn from(kind: ActionKind) -> String {
-        kind.0.into_owned()
-    }
-}
-
-/// Tell people about a finding through a named channel (mapped to e.g. an SNS topic by configuration).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Notify {
-    /// The channel name, e.g. `security`.
-    pub channel: String,
-    /// What the policy wants to say; executors add the finding's context.
-    pub message: String,
-}
-
-/// Set one IAM access key of one user to inactive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct DisableAccessKey {
-    /// The user the key must belong to.
-    pub user_name: UserName,
-    /// The key to disable.
-    pub access_key_id: AccessKeyId,
-}
-
-/// Run an SSM Run Command document on instances.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct RunCommand {
-    /// The SSM document name, e.g. `AWS-RunShellScript`.
-    pub document: String,
-    /// The target instances (at least one).
-    pub instance_ids: Vec<InstanceId>,
-    /// Document parameters: name to list of values, as SSM takes them.
-    pub parameters: BTreeMap<String, Vec<String>>,
-}
-
-/// An action of a kind registered by the host.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CustomAction {
-    /// The registered kind.
-    pub kind: ActionKind,
-    /// The parameters the script gave, as JSON.
-    pub params: Map<String, Value>,
-    /// What the action acts on (used for idempotency and guards), e.g. an instance id.
-    pub target: String,
-    /// Whether the action changes something (destructive actions are guarded and made idempotent).
-    pub destructive: bool,
-}
-
-/// One typed action a policy can choose.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Action {
-    /// See [`Notify`].
-    Notify(Notify),
-    /// See [`DisableAccessKey`].
-    DisableAccessKey(DisableAccessKey),
-    /// See [`RunCommand`].
-    RunCommand(RunCommand),
-    /// See [`CustomAction`].
-    Custom(CustomAction),
-}
-
-impl Action {
-    /// The action's kind.
-    pub fn kind(&self) -> ActionKind {
-        match self {
-            Action::Notify(_) => ActionKind::NOTIFY,
-            Action::DisableAccessKey(_) => ActionKind::DISABLE_ACCESS_KEY,
-            Action::RunCommand(_) => ActionKind::RUN_COMMAND,
-            Action::Custom(c) => c.kind.clone(),
-        }
-    }
-
-    /// The action's parameters as a JSON object (the `params` of the plan's JSON form).
-    pub fn params(&self) -> Value {
-        match self {
-            Action::Notify(n) => json!({ "channel": n.channel, "message": n.message }),
-            Action::DisableAccessKey(d) => {
-                json!({ "user_name": d.user_name, "access_key_id": d.access_key_id })
-            }
-            Action::RunCommand(r) => json!({
-                "document": r.document,
-                "instance_ids": r.instance_ids,
-                "parameters": r.parameters,
-            }),
-            Action::Custom(c) => Value::Object(c.params.clone()),
-        }
-    }
-
-    /// What the action acts on, stable across runs: the key for idempotency and rate limits.
-    pub fn target(&self) -> String {
-        match self {
-            Action::Notify(n) => format!("channel:{}", n.channel),
-            Action::DisableAccessKey(d) => {
-                format!("access_key:{}/{}", d.user_name, d.access_key_id)
-            }
-            Action::RunCommand(r) => {
-                let ids: Vec<&str> = r.instance_ids.iter().map(InstanceId::as_str).collect();
-                format!("instances:{}:{}", r.document, ids.join(","))
-            }
-            Action::Custom(c) => format!("{}:{}", c.kind, c.target),
-        }
-    }
-
-    /// Whether the action changes something in the account (everything but `notify`, unless a
-    /// custom kind says otherwise).
-    pub fn is_destructive(&self) -> bool {
-        match self {
-            Action::Notify(_) => false,
-            Action::DisableAccessKey(_) | Action::RunCommand(_) => true,
-            Action::Custom(c) => c.destructive,
-        }
-    }
-}
-
-impl Serialize for Action {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Action", 2)?;
-        s.serialize_field("kind", &self.kind())?;
-        s.serialize_field("params", &self.params())?;
-        s.end()
-    }
-}
+/// The version of the plan's JSON form; a plan of a newer schema is refused.
+pub const PLAN_SCHEMA: u32 = 1;
 
 /// Which policy chose an action, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     /// The policy's name (shared with the policy set: building a plan copies no names).
-    #[serde(with = "arc_str")]
     pub policy: Arc<str>,
     /// The policy's version (content hash).
-    #[serde(with = "arc_str")]
     pub version: Arc<str>,
     /// The reason the policy gave, if any.
+    #[serde(default)]
     pub reason: Option<String>,
     /// The script line that chose the action, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -236,13 +76,43 @@ impl PlannedAction {
 
 impl Serialize for PlannedAction {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("PlannedAction", 5)?;
+        let mut s = serializer.serialize_struct("PlannedAction", 7)?;
         s.serialize_field("kind", &self.action.kind())?;
         s.serialize_field("params", &self.action.params())?;
+        s.serialize_field("target", &self.action.target())?;
+        s.serialize_field("destructive", &self.action.is_destructive())?;
         s.serialize_field("policy", &self.policy())?;
         s.serialize_field("reason", &self.reason())?;
         s.serialize_field("sources", &self.sources)?;
         s.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for PlannedAction {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// The JSON form; `policy` and `reason` are derived from `sources` and ignored.
+        #[derive(Deserialize)]
+        struct Form {
+            kind: ActionKind,
+            params: Value,
+            #[serde(default)]
+            target: Option<String>,
+            #[serde(default)]
+            destructive: Option<bool>,
+            sources: Vec<Source>,
+        }
+        let form = Form::deserialize(deserializer)?;
+        let action = Action::from_parts(
+            &form.kind,
+            form.params,
+            form.target.as_deref(),
+            form.destructive,
+        )
+        .map_err(serde::de::Error::custom)?;
+        Ok(Self {
+            action,
+            sources: form.sources,
+        })
     }
 }
 
@@ -285,22 +155,17 @@ pub struct PolicyFailure {
     pub column: Option<usize>,
 }
 
-/// What the policies decided for one finding.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What the policies decided for one finding, with everything needed to carry it out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
-    /// The finding's id.
-    pub finding_id: String,
-    /// The finding's type, e.g. `UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom`.
-    pub finding_type: String,
-    /// The finding's severity.
-    pub severity: f64,
-    /// Whether the finding is a sample (generated) finding.
-    pub sample: bool,
+    /// The version of the JSON form ([`PLAN_SCHEMA`]).
+    pub schema: u32,
+    /// The finding the plan is for (flattened into the JSON form).
+    #[serde(flatten)]
+    pub finding: FindingContext,
     /// The version (content hash) of the policy set that decided.
-    #[serde(serialize_with = "arc_str::serialize")]
     pub policy_set_version: Arc<str>,
     /// The policies whose selectors matched and that ran, in order.
-    #[serde(serialize_with = "arc_str::serialize_all")]
     pub evaluated: Vec<Arc<str>>,
     /// The chosen actions, each once, with every policy that chose it.
     pub actions: Vec<PlannedAction>,
@@ -308,7 +173,49 @@ pub struct Plan {
     pub errors: Vec<PolicyFailure>,
 }
 
+/// A plan that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The text is not a plan.
+    #[error("not a plan: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The plan was written by a newer remedy.
+    #[error("plan schema {found} is newer than this remedy reads (up to {PLAN_SCHEMA})")]
+    Schema {
+        /// The plan's schema.
+        found: u32,
+    },
+}
+
 impl Plan {
+    /// An empty plan for `finding`, decided by the policy set of `policy_set_version`.
+    pub fn new(finding: FindingContext, policy_set_version: impl Into<Arc<str>>) -> Self {
+        Self {
+            schema: PLAN_SCHEMA,
+            finding,
+            policy_set_version: policy_set_version.into(),
+            evaluated: Vec::new(),
+            actions: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Reads a plan from its JSON form (also a decision record of the audit trail, whose extra
+    /// fields are ignored).
+    pub fn from_json_str(text: &str) -> Result<Self, PlanError> {
+        Self::from_json_value(serde_json::from_str(text)?)
+    }
+
+    /// Reads a plan from its JSON form as a value.
+    pub fn from_json_value(value: Value) -> Result<Self, PlanError> {
+        let plan: Plan = serde_json::from_value(value)?;
+        if plan.schema > PLAN_SCHEMA {
+            return Err(PlanError::Schema { found: plan.schema });
+        }
+        Ok(plan)
+    }
+
     /// Adds an action chosen by `source`, merging it with an identical action already planned.
     pub fn push(&mut self, action: Action, source: Source) {
         if let Some(existing) = self.actions.iter_mut().find(|p| p.action == action) {
@@ -327,36 +234,11 @@ impl Plan {
     }
 }
 
-/// Serde for `Arc<str>` as a plain string (without serde's `rc` feature).
-mod arc_str {
-    use std::sync::Arc;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        value: &Arc<str>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(value)
-    }
-
-    pub(super) fn serialize_all<S: Serializer>(
-        values: &[Arc<str>],
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(values.iter().map(|v| &**v))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Arc<str>, D::Error> {
-        String::deserialize(deserializer).map(Arc::from)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::{FindingType, Severity};
+    use crate::id::{AccessKeyId, InstanceId, UserName};
 
     fn notify(message: &str) -> Action {
         Action::Notify(Notify {
@@ -374,18 +256,18 @@ mod tests {
         }
     }
 
+    fn plan() -> Plan {
+        let context = FindingContext::new(
+            "f",
+            FindingType::new("Recon:IAMUser/UserPermissions").unwrap(),
+            Severity::new(5.0).unwrap(),
+        );
+        Plan::new(context, "set")
+    }
+
     #[test]
     fn identical_actions_merge_their_sources() {
-        let mut plan = Plan {
-            finding_id: "f".into(),
-            finding_type: "Recon:IAMUser/UserPermissions".into(),
-            severity: 5.0,
-            sample: false,
-            policy_set_version: "".into(),
-            evaluated: vec![],
-            actions: vec![],
-            errors: vec![],
-        };
+        let mut plan = plan();
         plan.push(notify("a"), source("p1"));
         plan.push(notify("a"), source("p2"));
         plan.push(notify("b"), source("p3"));
@@ -415,5 +297,55 @@ mod tests {
         assert_eq!(a.target(), "access_key:alice/AKIAIOSFODNN7EXAMPLE");
         assert!(a.is_destructive());
         assert!(!notify("x").is_destructive());
+    }
+
+    #[test]
+    fn every_action_kind_round_trips() {
+        let mut plan = plan();
+        plan.finding.principal = Some(Principal {
+            user_name: Some("alice".into()),
+            ..Principal::default()
+        });
+        plan.finding
+            .instance_tags
+            .insert("env".into(), "prod".into());
+        plan.push(notify("a"), source("p1"));
+        plan.push(
+            Action::RunCommand(RunCommand {
+                document: "AWS-RunShellScript".into(),
+                instance_ids: vec![InstanceId::new("i-0123456789abcdef0").unwrap()],
+                parameters: [("commands".to_owned(), vec!["uptime".to_owned()])].into(),
+            }),
+            source("p2"),
+        );
+        plan.push(
+            Action::Custom(CustomAction {
+                kind: ActionKind::new("isolate_instance").unwrap(),
+                params: serde_json::Map::from_iter([("instance_id".into(), "i-1".into())]),
+                target: "i-1".into(),
+                destructive: false,
+            }),
+            source("p3"),
+        );
+        let json = serde_json::to_string(&plan).unwrap();
+        let back = Plan::from_json_str(&json).unwrap();
+        assert_eq!(back, plan);
+        assert!(!back.actions[2].action.is_destructive());
+    }
+
+    #[test]
+    fn newer_schemas_and_bad_actions_are_refused() {
+        let mut value = serde_json::to_value(plan()).unwrap();
+        value["schema"] = 2.into();
+        assert!(matches!(
+            Plan::from_json_value(value),
+            Err(PlanError::Schema { found: 2 })
+        ));
+        let mut value = serde_json::to_value(plan()).unwrap();
+        value["actions"] = serde_json::json!([{"kind": "disable_access_key",
+            "params": {"user_name": "a b", "access_key_id": "AKIAIOSFODNN7EXAMPLE"},
+            "sources": []}]);
+        let err = Plan::from_json_value(value).unwrap_err().to_string();
+        assert!(err.contains("user name"), "{err}");
     }
 }

@@ -46,8 +46,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::action::{MemoryIam, MemoryNotifier, MemorySsm, Router};
-use crate::finding::{Finding, FindingError};
-use crate::plan::{Action, ActionKind, Plan};
+use crate::finding::{Finding, FindingError, FindingType, Severity};
+use crate::plan::{Action, ActionKind, FindingContext, Plan, Source};
 use crate::remediate::{MemoryAudit, Protection, Remediator, RemediatorBuilder, Report};
 
 mod expect;
@@ -101,6 +101,38 @@ pub enum TestError {
         /// What is wrong, with line and column when the TOML parser knows them.
         message: String,
     },
+}
+
+/// A finding context for hand-made plans: `id` and `finding_type`, severity 5, nothing else
+/// (set the other fields as the test needs).
+pub fn context(id: &str, finding_type: &str) -> Result<FindingContext, TestError> {
+    let finding_type = FindingType::new(finding_type)?;
+    Ok(FindingContext::new(
+        id,
+        finding_type,
+        Severity::new(5.0).unwrap_or(Severity::MIN),
+    ))
+}
+
+/// A plan for `finding` holding `actions`, each chosen by `policy` (version `test`, no reason).
+pub fn plan_of(
+    finding: FindingContext,
+    actions: impl IntoIterator<Item = Action>,
+    policy: &str,
+) -> Plan {
+    let mut plan = Plan::new(finding, "test");
+    for action in actions {
+        plan.push(
+            action,
+            Source {
+                policy: policy.into(),
+                version: "test".into(),
+                reason: None,
+                line: None,
+            },
+        );
+    }
+    plan
 }
 
 /// Reads a JSON document from `path`.
@@ -230,8 +262,8 @@ pub fn remove_pointer(doc: &mut Value, pointer: &str) -> Result<(), TestError> {
 /// let plan = set.evaluate(&finding);
 ///
 /// let aws = InMemory::new().with_keys_of(&plan);
-/// let report = aws.enforce(&finding, &plan).await;
-/// assert_eq!(report.count("executed"), 2);
+/// let report = aws.enforce(&plan).await;
+/// assert_eq!(report.count(remedy::Status::Executed), 2);
 /// assert_eq!(
 ///     aws.iam.is_active("GuardDuty-Example-Compromised-Simulated", "AKIAIOSFODNN7EXAMPLE"),
 ///     Some(false)
@@ -304,17 +336,13 @@ impl InMemory {
     }
 
     /// Carries out `plan` in enforce mode (guards, ledger, audit as in production).
-    pub async fn enforce(&self, finding: &Finding, plan: &Plan) -> Report {
-        self.remediator()
-            .enforce(true)
-            .build()
-            .run_finding(finding, plan)
-            .await
+    pub async fn enforce(&self, plan: &Plan) -> Report {
+        self.remediator().enforce(true).build().run(plan).await
     }
 
     /// Runs `plan` in dry run: every guard applies, no executor is called.
-    pub async fn dry_run(&self, finding: &Finding, plan: &Plan) -> Report {
-        self.remediator().build().run_finding(finding, plan).await
+    pub async fn dry_run(&self, plan: &Plan) -> Report {
+        self.remediator().build().run(plan).await
     }
 }
 

@@ -13,22 +13,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use remedy::aws::{AwsSettings, router};
-use remedy::{
-    AccessKeyId, Action, Config, DisableAccessKey, ErrorKind, FindingContext, InstanceId,
-    MemoryAudit, Notify, Plan, Remediator, RunCommand, Source, UserName,
-};
+use remedy::id::{AccessKeyId, InstanceId, UserName};
+use remedy::plan::{DisableAccessKey, Notify, RunCommand, Source};
+use remedy::remediate::MemoryAudit;
+use remedy::testing::context;
+use remedy::{Action, Config, ErrorKind, Plan, Remediator};
 
 fn plan() -> Plan {
-    let mut plan = Plan {
-        finding_id: "f-down".into(),
-        finding_type: "UnauthorizedAccess:IAMUser/MaliciousIPCaller".into(),
-        severity: 8.0,
-        sample: false,
-        policy_set_version: "".into(),
-        evaluated: vec!["p".into()],
-        actions: vec![],
-        errors: vec![],
-    };
+    let finding = context("f-down", "UnauthorizedAccess:IAMUser/MaliciousIPCaller").unwrap();
+    let mut plan = Plan::new(finding, "");
+    plan.evaluated = vec!["p".into()];
     let source = Source {
         policy: "p".into(),
         version: "v".into(),
@@ -72,12 +66,7 @@ async fn run_against(url: &str) -> (remedy::Report, MemoryAudit, Duration) {
         .enforce(true)
         .build();
     let start = Instant::now();
-    let report = remediator
-        .run(
-            &FindingContext::new("f-down", "UnauthorizedAccess:IAMUser/MaliciousIPCaller"),
-            &plan(),
-        )
-        .await;
+    let report = remediator.run(&plan()).await;
     (report, audit, start.elapsed())
 }
 

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use remedy::Status;
 use remedy::testing::{self, ExpectedAction, InMemory, check_no_destructive, check_plan};
 use remedy::{Finding, PolicySet};
 use serde_json::{Value, json};
@@ -186,7 +187,7 @@ fn sample_findings_never_lead_to_a_destructive_action() {
                 panic!(
                     "{} ({}) as a sample led to a destructive action:\n{diff}",
                     path.display(),
-                    plan.finding_type
+                    plan.finding.finding_type
                 );
             }
             checked += 1;
@@ -307,8 +308,8 @@ fn the_testing_api_runs_plans_through_in_memory_executors() {
         .enable_time()
         .build()
         .unwrap()
-        .block_on(aws.enforce(&finding, &plan));
-    assert_eq!(report.count("executed"), 2, "{report:?}");
+        .block_on(aws.enforce(&plan));
+    assert_eq!(report.count(Status::Executed), 2, "{report:?}");
     let commands = aws.ssm.commands();
     assert_eq!(commands.len(), 1);
     assert_eq!(commands[0].instance_ids, ["i-0abcdef1234567890"]);
@@ -327,18 +328,22 @@ fn the_testing_api_runs_plans_through_in_memory_executors() {
     );
     assert_eq!(aws.audit.actions().len(), 2);
 
-    // Sample: the same plan made for a sample finding is blocked by the remediator's guard too.
+    // Sample: the same actions planned for a sample finding are blocked by the remediator's
+    // guard too (the plan carries the flag).
     let sample = testing::finding_with(
         json,
         [("/detail/service/additionalInfo/sample", json!(true))],
     )
     .unwrap();
+    let mut plan = plan;
+    plan.finding = remedy::plan::FindingContext::from(&sample);
+    assert!(plan.finding.sample);
     let aws = InMemory::new();
     let report = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .unwrap()
-        .block_on(aws.enforce(&sample, &plan));
+        .block_on(aws.enforce(&plan));
     let outcomes: Vec<String> = report
         .actions
         .iter()

@@ -12,7 +12,8 @@
 
 use std::path::PathBuf;
 
-use remedy::{Shape, parse_documents};
+use remedy::finding::Shape;
+use remedy::parse_documents;
 use serde_json::Value;
 
 fn corpus_dir() -> Option<PathBuf> {

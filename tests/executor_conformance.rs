@@ -14,10 +14,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use remedy::action::{
+    DryRun, MemoryIam, MemoryNotifier, MemorySsm, Retry, SkipReason, TracingNotifier,
+};
+use remedy::id::{AccessKeyId, InstanceId, UserName};
+use remedy::plan::{DisableAccessKey, FindingContext, Notify, Principal, RunCommand};
+use remedy::testing::{context, plan_of};
 use remedy::{
-    AccessKeyId, Action, ActionKind, ActionRequest, DisableAccessKey, DryRun, ErrorKind, Executor,
-    ExecutorExt, FindingContext, InstanceId, MemoryIam, MemoryNotifier, MemorySsm, Notify, Outcome,
-    Retry, Router, RunCommand, SkipReason, TracingNotifier, UserName,
+    Action, ActionKind, ActionRequest, ErrorKind, Executor, ExecutorExt, Outcome, Remediator,
+    Router,
 };
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -105,12 +110,23 @@ fn disable(user: &str, key: &str) -> Action {
 }
 
 fn finding(user_type: &str) -> FindingContext {
-    let mut f = FindingContext::new(
-        unique("finding"),
+    let mut f = context(
+        &unique("finding"),
         "UnauthorizedAccess:IAMUser/MaliciousIPCaller",
-    );
-    f.user_type = Some(user_type.into());
+    )
+    .unwrap();
+    f.principal = Some(Principal {
+        user_type: Some(user_type.into()),
+        ..Principal::default()
+    });
     f
+}
+
+/// Carries out one action through a remediator in enforce mode (every guard applies).
+async fn remediate(e: &Arc<dyn Executor>, action: Action, f: FindingContext) -> Outcome {
+    let remediator = Remediator::builder(Arc::clone(e)).enforce(true).build();
+    let report = remediator.run(&plan_of(f, [action], "p")).await;
+    report.actions[0].outcome.clone()
 }
 
 async fn exec(e: &dyn Executor, action: &Action, f: &FindingContext) -> Outcome {
@@ -158,13 +174,14 @@ async fn iam_conformance(backend: &dyn IamBackend) {
     );
     assert!(backend.is_active(&user, &other).await, "{name}");
 
-    // Temporary credentials and assumed roles: skipped with advice, nothing changed.
-    let o = exec(&*e, &disable(&user, "ASIAIOSFODNN7EXAMPLE"), &f).await;
+    // Temporary credentials and assumed roles: the remediator's guard skips them with advice
+    // before the executor is called; nothing changed.
+    let o = remediate(&e, disable(&user, "ASIAIOSFODNN7EXAMPLE"), f.clone()).await;
     assert!(
         matches!(o, Outcome::Skipped(SkipReason::TemporaryCredentials { .. })),
         "{name}: {o}"
     );
-    let o = exec(&*e, &disable(&user, &other), &finding("AssumedRole")).await;
+    let o = remediate(&e, disable(&user, &other), finding("AssumedRole")).await;
     match o {
         Outcome::Skipped(SkipReason::TemporaryCredentials { advice }) => {
             assert!(advice.contains("revoke"), "{name}: {advice}")
@@ -227,12 +244,12 @@ where
     let f = finding("IAMUser");
     let o = exec(&*e, &run_command(2), &f).await;
     assert!(matches!(o, Outcome::Executed { .. }), "{name}: {o}");
-    assert_eq!(sent(f.id.clone()).await, 1, "{name}");
+    assert_eq!(sent(f.id.to_string()).await, 1, "{name}");
     let f = finding("IAMUser");
     let o = exec(&*e, &run_command(51), &f).await;
     assert!(matches!(o, Outcome::Executed { .. }), "{name}: {o}");
     assert_eq!(
-        sent(f.id.clone()).await,
+        sent(f.id.to_string()).await,
         2,
         "{name}: 51 instances take two calls"
     );

@@ -9,10 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
-use remedy::{
-    Finding, FindingErrorKind, FindingType, MAX_DOCUMENT_BYTES, Resource, ServiceAction, Severity,
-    SeverityBand, Shape, TypeGlob, parse_documents,
+use remedy::finding::{
+    FindingErrorKind, MAX_DOCUMENT_BYTES, ResourceKind, ServiceAction, SeverityBand, Shape,
+    TypeGlob,
 };
+use remedy::{Finding, FindingType, Severity, parse_documents};
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -106,7 +107,7 @@ fn iam_scenario_fields() {
     assert_eq!(f.severity().value(), 5.0);
     assert_eq!(f.severity().band(), SeverityBand::Medium);
     assert_eq!(f.resource_type(), "AccessKey");
-    assert!(matches!(f.resource(), Resource::AccessKey(_)));
+    assert!(f.resource().kind() == &ResourceKind::AccessKey);
     assert_eq!(
         f.user_name(),
         Some("GuardDuty-Example-Compromised-Simulated")
@@ -230,7 +231,7 @@ const FAMILIES: &[Family] = &[
         finding_type: "Backdoor:EC2/C&CActivity.B!DNS",
         resource_type: "Instance",
         check: |f| {
-            assert!(matches!(f.resource(), Resource::Instance(_)));
+            assert!(f.resource().kind() == &ResourceKind::Instance);
             assert_eq!(f.instance_id(), Some("i-0abcdef1234567890"));
             assert_eq!(f.instance_ids(), vec!["i-0abcdef1234567890"]);
             let tags: Vec<(&str, &str)> = f
@@ -264,9 +265,8 @@ const FAMILIES: &[Family] = &[
         finding_type: "Discovery:Kubernetes/MaliciousIPCaller",
         resource_type: "EKSCluster",
         check: |f| {
-            let Resource::EksCluster(d) = f.resource() else {
-                panic!("not EKS")
-            };
+            assert_eq!(f.resource().kind(), &ResourceKind::EksCluster, "not EKS");
+            let d = f.resource().details();
             assert_eq!(
                 d.eks_cluster.as_ref().unwrap().name.as_deref(),
                 Some("prod-cluster")
@@ -283,9 +283,8 @@ const FAMILIES: &[Family] = &[
         finding_type: "Execution:ECS/MaliciousFile",
         resource_type: "ECSCluster",
         check: |f| {
-            let Resource::EcsCluster(d) = f.resource() else {
-                panic!("not ECS")
-            };
+            assert_eq!(f.resource().kind(), &ResourceKind::EcsCluster, "not ECS");
+            let d = f.resource().details();
             assert_eq!(
                 d.ecs_cluster.as_ref().unwrap().name.as_deref(),
                 Some("payments-cluster")
@@ -302,9 +301,12 @@ const FAMILIES: &[Family] = &[
         finding_type: "Execution:Container/SuspiciousFile",
         resource_type: "Container",
         check: |f| {
-            let Resource::Container(d) = f.resource() else {
-                panic!("not a container")
-            };
+            assert_eq!(
+                f.resource().kind(),
+                &ResourceKind::Container,
+                "not a container"
+            );
+            let d = f.resource().details();
             assert_eq!(
                 d.container.as_ref().unwrap().image.as_deref(),
                 Some("nginx:1.25")
@@ -319,9 +321,8 @@ const FAMILIES: &[Family] = &[
         finding_type: "Backdoor:Lambda/C&CActivity.B",
         resource_type: "Lambda",
         check: |f| {
-            let Resource::Lambda(d) = f.resource() else {
-                panic!("not lambda")
-            };
+            assert_eq!(f.resource().kind(), &ResourceKind::Lambda, "not lambda");
+            let d = f.resource().details();
             assert_eq!(
                 d.lambda.as_ref().unwrap().name.as_deref(),
                 Some("resize-images")
@@ -339,9 +340,8 @@ const FAMILIES: &[Family] = &[
         finding_type: "CredentialAccess:RDS/MaliciousIPCaller.SuccessfulLogin",
         resource_type: "RDSDBInstance",
         check: |f| {
-            let Resource::RdsDbInstance(d) = f.resource() else {
-                panic!("not RDS")
-            };
+            assert_eq!(f.resource().kind(), &ResourceKind::RdsDbInstance, "not RDS");
+            let d = f.resource().details();
             assert_eq!(
                 d.rds_db_instance.as_ref().unwrap().name.as_deref(),
                 Some("orders-db")

@@ -10,9 +10,9 @@
 
 use std::sync::Arc;
 
-use remedy::{
-    Action, DiagnosticKind, FailureKind, Finding, HostActionKind, PolicySet, PolicyStore,
-};
+use remedy::plan::FailureKind;
+use remedy::policy::DiagnosticKind;
+use remedy::{Action, Finding, HostActionKind, PolicySet, PolicyStore};
 
 const IAM: &str = include_str!("fixtures/policy/iam-malicious-ip.json");
 const EC2: &str = include_str!("fixtures/policy/ec2-bitcoin.json");
@@ -75,7 +75,7 @@ fn sample_findings_are_marked_and_get_no_destructive_action() {
         "\"threatListName\": \"team-blocklist\", \"sample\": true",
     );
     let plan = set.evaluate(&Finding::from_json_str(&text).unwrap());
-    assert!(plan.sample);
+    assert!(plan.finding.sample);
     assert!(
         plan.actions.iter().all(|a| !a.action.is_destructive()),
         "{plan:?}"
@@ -387,7 +387,7 @@ fn repeated_evaluations_decide_the_same() {
     // Policies without top-level statements reuse rhai's caches between calls: a failure, a
     // different finding or an operation budget must not leak from one evaluation into the next.
     let set = PolicySet::builder()
-        .with_limits(remedy::Limits::default().with_max_operations(20_000))
+        .with_limits(remedy::policy::Limits::default().with_max_operations(20_000))
         .from_sources([
             (
                 "busy",
@@ -684,7 +684,7 @@ fn an_unknown_finding_property_is_a_load_error_with_a_suggestion() {
     )])
     .unwrap_err();
     let d = &err.diagnostics()[0];
-    assert_eq!(d.kind(), remedy::DiagnosticKind::UnknownProperty);
+    assert_eq!(d.kind(), remedy::policy::DiagnosticKind::UnknownProperty);
     assert_eq!((d.line(), d.column()), (Some(4), Some(32)));
     assert!(d.message().contains("`acces_key_id`"), "{}", d.message());
     assert!(d.help().unwrap().contains("`access_key_id`"));

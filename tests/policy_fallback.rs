@@ -7,7 +7,8 @@
 )]
 //! Fallback policies (`const FALLBACK = true`): they run only when no other policy chose an action.
 
-use remedy::{DiagnosticKind, Finding, PolicySet};
+use remedy::policy::DiagnosticKind;
+use remedy::{Finding, PolicySet};
 
 const IAM: &str = include_str!("fixtures/policy/iam-malicious-ip.json");
 const EC2: &str = include_str!("fixtures/policy/ec2-bitcoin.json");

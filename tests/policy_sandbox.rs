@@ -10,7 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use remedy::{DiagnosticKind, FailureKind, Finding, HostActionKind, Limits, Plan, PolicySet};
+use remedy::plan::FailureKind;
+use remedy::policy::{DiagnosticKind, Limits};
+use remedy::{Finding, HostActionKind, Plan, PolicySet};
 
 const FIXTURE: &str = include_str!("fixtures/policy/iam-malicious-ip.json");
 
@@ -67,7 +69,7 @@ fn assert_stopped_with(limits: Limits, body: &str, kind: FailureKind) -> Plan {
 
 /// Loading a policy that is hostile at compile time fails quickly with a typed diagnostic naming
 /// that file only; the same set without it loads and decides.
-fn assert_rejected(body: &str, kind: DiagnosticKind) -> remedy::PolicyDiagnostic {
+fn assert_rejected(body: &str, kind: DiagnosticKind) -> remedy::policy::PolicyDiagnostic {
     let started = Instant::now();
     let err = PolicySet::from_sources([("a-good", GOOD.to_owned()), ("hostile", hostile(body))])
         .unwrap_err();

@@ -11,11 +11,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use remedy::action::{MemoryIam, MemoryNotifier, MemorySsm, SkipReason};
+use remedy::id::{AccessKeyId, InstanceId, UserName};
+use remedy::plan::{DisableAccessKey, FindingContext, Notify, Principal, RunCommand, Source};
+use remedy::remediate::{
+    AuditRecord, FileLedger, Guard, JsonLinesAudit, KillSwitch, MemoryAudit, Mode, ProtectConfig,
+    Protection, RateLimit,
+};
 use remedy::{
-    AccessKeyId, Action, ActionKind, ActionRequest, AuditRecord, DisableAccessKey, ErrorKind,
-    Executor, ExecutorExt, FileLedger, FindingContext, InstanceId, JsonLinesAudit, KillSwitch,
-    MemoryAudit, MemoryIam, MemoryNotifier, MemorySsm, Mode, Notify, Outcome, Plan, ProtectConfig,
-    Protection, RateLimit, Remediator, Router, RunCommand, SkipReason, Source, UserName,
+    Action, ActionKind, ActionRequest, ErrorKind, Executor, ExecutorExt, FindingType, Outcome,
+    Plan, Remediator, Router, Severity, Status,
 };
 
 const USER: &str = "alice";
@@ -50,7 +55,7 @@ impl World {
             .into_arc()
     }
 
-    fn remediator(&self) -> remedy::RemediatorBuilder {
+    fn remediator(&self) -> remedy::remediate::RemediatorBuilder {
         Remediator::builder(self.router()).with_audit(Arc::new(self.audit.clone()))
     }
 }
@@ -79,16 +84,12 @@ fn notify(message: &str) -> Action {
 }
 
 fn plan(id: &str, actions: Vec<Action>, policy: &str) -> Plan {
-    let mut plan = Plan {
-        finding_id: id.into(),
-        finding_type: "UnauthorizedAccess:IAMUser/MaliciousIPCaller".into(),
-        severity: 8.0,
-        sample: false,
-        policy_set_version: "set-v1".into(),
-        evaluated: vec![policy.into()],
-        actions: vec![],
-        errors: vec![],
-    };
+    plan_for(finding(id), actions, policy)
+}
+
+fn plan_for(finding: FindingContext, actions: Vec<Action>, policy: &str) -> Plan {
+    let mut plan = Plan::new(finding, "set-v1");
+    plan.evaluated = vec![policy.into()];
     // Notification first on purpose: the remediator runs it last.
     for a in actions {
         plan.push(a, source(policy));
@@ -97,11 +98,17 @@ fn plan(id: &str, actions: Vec<Action>, policy: &str) -> Plan {
 }
 
 fn finding(id: &str) -> FindingContext {
-    let mut f = FindingContext::new(id, "UnauthorizedAccess:IAMUser/MaliciousIPCaller");
-    f.user_name = Some(USER.into());
-    f.user_type = Some("IAMUser".into());
-    f.access_key_id = Some(KEY.into());
-    f.severity = 8.0;
+    let mut f = FindingContext::new(
+        id,
+        FindingType::new("UnauthorizedAccess:IAMUser/MaliciousIPCaller").unwrap(),
+        Severity::new(8.0).unwrap(),
+    );
+    f.principal = Some(Principal {
+        user_name: Some(USER.into()),
+        user_type: Some("IAMUser".into()),
+        access_key_id: Some(KEY.into()),
+        principal_id: None,
+    });
     f
 }
 
@@ -117,7 +124,7 @@ fn iam_plan(id: &str) -> Plan {
 async fn dry_run_is_the_default_and_changes_nothing() {
     let w = World::new();
     let r = w.remediator().build();
-    let report = r.run(&finding("f1"), &iam_plan("f1")).await;
+    let report = r.run(&iam_plan("f1")).await;
     assert_eq!(report.mode, Mode::DryRun);
     assert_eq!(report.actions.len(), 2);
     assert_eq!(report.actions[0].kind, ActionKind::DISABLE_ACCESS_KEY);
@@ -136,8 +143,8 @@ async fn dry_run_is_the_default_and_changes_nothing() {
 async fn enforcing_disables_exactly_the_key_and_reports_it_in_the_notification() {
     let w = World::new();
     let r = w.remediator().enforce(true).build();
-    let report = r.run(&finding("f1"), &iam_plan("f1")).await;
-    assert_eq!(report.count("executed"), 2, "{report:#?}");
+    let report = r.run(&iam_plan("f1")).await;
+    assert_eq!(report.count(Status::Executed), 2, "{report:#?}");
     assert_eq!(w.iam.is_active(USER, KEY), Some(false));
     assert_eq!(w.iam.is_active(USER, OTHER), Some(true));
     let messages = w.notifier.messages();
@@ -154,9 +161,9 @@ async fn enforcing_disables_exactly_the_key_and_reports_it_in_the_notification()
 async fn a_repeated_finding_is_already_done() {
     let w = World::new();
     let r = w.remediator().enforce(true).build();
-    r.run(&finding("f1"), &iam_plan("f1")).await;
-    let again = r.run(&finding("f1"), &iam_plan("f1")).await;
-    assert_eq!(again.count("already_done"), 2, "{again:#?}");
+    r.run(&iam_plan("f1")).await;
+    let again = r.run(&iam_plan("f1")).await;
+    assert_eq!(again.count(Status::AlreadyDone), 2, "{again:#?}");
     assert_eq!(w.notifier.messages().len(), 1);
     assert_eq!(w.iam.is_active(USER, OTHER), Some(true));
 }
@@ -171,19 +178,19 @@ async fn the_file_ledger_survives_a_restart() {
             .with_ledger(Arc::new(FileLedger::open(dir.path()).unwrap()))
             .build()
     };
-    let first = build().run(&finding("f1"), &iam_plan("f1")).await;
-    assert_eq!(first.count("executed"), 2);
+    let first = build().run(&iam_plan("f1")).await;
+    assert_eq!(first.count(Status::Executed), 2);
     // Someone re-enables the key; a redelivered finding still must not act twice.
-    let second = build().run(&finding("f1"), &iam_plan("f1")).await;
-    assert_eq!(second.count("already_done"), 2);
+    let second = build().run(&iam_plan("f1")).await;
+    assert_eq!(second.count(Status::AlreadyDone), 2);
     // A dry run reads the same ledger.
     let dry = w
         .remediator()
         .with_ledger(Arc::new(FileLedger::open(dir.path()).unwrap()))
         .build()
-        .run(&finding("f1"), &iam_plan("f1"))
+        .run(&iam_plan("f1"))
         .await;
-    assert_eq!(dry.count("already_done"), 2);
+    assert_eq!(dry.count(Status::AlreadyDone), 2);
 }
 
 #[tokio::test]
@@ -204,7 +211,7 @@ async fn protected_users_are_never_touched() {
         vec![disable("break-glass-1", "AKIABREAKGLASS000000")],
         "p",
     );
-    let report = r.run(&finding("f2"), &p).await;
+    let report = r.run(&p).await;
     let outcome = &report.actions[0].outcome;
     assert_eq!(
         outcome.to_string(),
@@ -215,7 +222,11 @@ async fn protected_users_are_never_touched() {
         Some(true)
     );
     let guards = &report.actions[0].guards;
-    assert!(guards.iter().any(|g| g.guard == "protection" && !g.passed));
+    assert!(
+        guards
+            .iter()
+            .any(|g| g.guard == Guard::Protection && !g.passed)
+    );
 }
 
 #[tokio::test]
@@ -226,7 +237,7 @@ async fn shadow_policies_report_but_do_not_execute() {
         .enforce(true)
         .with_shadow_policy("disable-key")
         .build();
-    let report = r.run(&finding("f1"), &iam_plan("f1")).await;
+    let report = r.run(&iam_plan("f1")).await;
     assert!(matches!(
         &report.actions[0].outcome,
         Outcome::Skipped(SkipReason::Shadow { policies, .. }) if policies == &["disable-key"]
@@ -245,7 +256,7 @@ async fn the_kill_switch_stops_destructive_actions_but_not_notifications() {
         .with_kill_switch(kill.clone())
         .build();
     kill.engage();
-    let report = r.run(&finding("f1"), &iam_plan("f1")).await;
+    let report = r.run(&iam_plan("f1")).await;
     assert!(matches!(
         report.actions[0].outcome,
         Outcome::Skipped(SkipReason::KillSwitch { .. })
@@ -260,8 +271,8 @@ async fn sample_findings_never_lead_to_destructive_actions() {
     let w = World::new();
     let r = w.remediator().enforce(true).build();
     let mut p = iam_plan("f1");
-    p.sample = true;
-    let report = r.run(&finding("f1"), &p).await;
+    p.finding.sample = true;
+    let report = r.run(&p).await;
     assert!(matches!(
         report.actions[0].outcome,
         Outcome::Skipped(SkipReason::Sample)
@@ -299,7 +310,7 @@ async fn the_rate_limit_trips_the_breaker_which_notifies_and_blocks() {
             )],
             "p",
         );
-        let report = r.run(&finding(&id), &p).await;
+        let report = r.run(&p).await;
         outcomes.push(
             report
                 .actions
@@ -368,9 +379,9 @@ async fn failures_and_panics_are_recorded_and_can_be_retried_later() {
         parameters: Default::default(),
     });
     let p = plan("f1", vec![disable(USER, KEY), run, notify("hello")], "p");
-    let report = r.run(&finding("f1"), &p).await;
+    let report = r.run(&p).await;
     let statuses: Vec<_> = report.actions.iter().map(|a| a.outcome.status()).collect();
-    assert_eq!(statuses, ["failed", "failed", "failed"]);
+    assert_eq!(statuses, [Status::Failed; 3]);
     assert_eq!(
         report.actions[0].outcome.error().unwrap().kind(),
         ErrorKind::Unavailable
@@ -382,8 +393,8 @@ async fn failures_and_panics_are_recorded_and_can_be_retried_later() {
     );
     assert_eq!(audit.actions().len(), 3);
     // The failed claim was released: the next delivery tries again.
-    let again = r.run(&finding("f1"), &p).await;
-    assert_eq!(again.count("failed"), 3);
+    let again = r.run(&p).await;
+    assert_eq!(again.count(Status::Failed), 3);
 }
 
 #[tokio::test]
@@ -395,7 +406,7 @@ async fn the_json_lines_audit_holds_every_record() {
         .with_audit(Arc::new(JsonLinesAudit::open(&path).unwrap()))
         .enforce(true)
         .build();
-    r.run(&finding("f1"), &iam_plan("f1")).await;
+    r.run(&iam_plan("f1")).await;
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<serde_json::Value> = text
         .lines()
@@ -426,20 +437,22 @@ async fn many_findings_run_concurrently_and_a_failure_does_not_stop_the_others()
     let items = (0..41).map(|i| {
         let id = format!("f{i}");
         // Finding 40 names a key that does not exist: it fails, the others succeed.
-        let p = plan(
+        plan(
             &id,
             vec![disable(
                 &format!("u{i}"),
                 &format!("AKIACONCURRENT000{i:03}"),
             )],
             "p",
-        );
-        (finding(&id), p)
+        )
     });
     let reports = r.run_all(items).await;
     assert_eq!(reports.len(), 41);
-    assert_eq!(reports[7].finding_id, "f7");
-    let executed = reports.iter().filter(|r| r.count("executed") == 1).count();
+    assert_eq!(&*reports[7].finding.id, "f7");
+    let executed = reports
+        .iter()
+        .filter(|r| r.count(Status::Executed) == 1)
+        .count();
     assert_eq!(executed, 40);
     let failed = &reports[40].actions[0].outcome;
     assert_eq!(failed.error().unwrap().kind(), ErrorKind::NotFound);

@@ -7,10 +7,9 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use super::{
-    ActionRequest, ErrorKind, Executor, MAX_INSTANCES_PER_CALL, Notification, Outcome, SkipReason,
-    ssm_comment, temporary_credentials_advice,
+    ActionRequest, ErrorKind, Executor, MAX_INSTANCES_PER_CALL, Notification, Outcome, ssm_comment,
 };
-use crate::plan::Action;
+use crate::plan::{DisableAccessKey, RunCommand};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -20,7 +19,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 type Users = BTreeMap<String, Vec<(String, bool)>>;
 
 /// An in-memory IAM: users and their access keys; carries out `disable_access_key` exactly as the
-/// AWS executor does (ownership check, already inactive, temporary credentials, read-back).
+/// AWS executor does (ownership check, already inactive).
 ///
 /// Clones share the same store.
 #[derive(Debug, Clone, Default)]
@@ -70,18 +69,11 @@ impl MemoryIam {
 #[async_trait]
 impl Executor for MemoryIam {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
-        let Action::DisableAccessKey(d) = request.action else {
-            return Outcome::failed(
-                ErrorKind::Unsupported,
-                format!("in-memory IAM cannot carry out `{}`", request.action.kind()),
-            );
+        let d = match request.payload::<DisableAccessKey>("the in-memory IAM") {
+            Ok(d) => d,
+            Err(unsupported) => return unsupported,
         };
         let (user, key) = (d.user_name.as_str(), d.access_key_id.as_str());
-        if let Some(advice) =
-            temporary_credentials_advice(key, request.finding.user_type.as_deref())
-        {
-            return Outcome::Skipped(SkipReason::TemporaryCredentials { advice });
-        }
         let mut users = lock(&self.users);
         let Some(keys) = users.get_mut(user) else {
             return Outcome::failed(ErrorKind::NotFound, format!("user `{user}` does not exist"));
@@ -141,11 +133,9 @@ impl MemorySsm {
 #[async_trait]
 impl Executor for MemorySsm {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
-        let Action::RunCommand(r) = request.action else {
-            return Outcome::failed(
-                ErrorKind::Unsupported,
-                format!("in-memory SSM cannot carry out `{}`", request.action.kind()),
-            );
+        let r = match request.payload::<RunCommand>("the in-memory SSM") {
+            Ok(r) => r,
+            Err(unsupported) => return unsupported,
         };
         if r.instance_ids.is_empty() {
             return Outcome::failed(ErrorKind::InvalidInput, "run_command names no instance");
@@ -193,11 +183,9 @@ impl MemoryNotifier {
 #[async_trait]
 impl Executor for MemoryNotifier {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
-        let Some(n) = Notification::render(request) else {
-            return Outcome::failed(
-                ErrorKind::Unsupported,
-                format!("a notifier cannot carry out `{}`", request.action.kind()),
-            );
+        let n = match Notification::render(request, "the in-memory notifier") {
+            Ok(n) => n,
+            Err(unsupported) => return unsupported,
         };
         let channel = n.channel.clone();
         lock(&self.sent).push(n);

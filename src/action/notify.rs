@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use super::{ActionRequest, ErrorKind, Executor, Outcome, truncate_chars};
-use crate::plan::Action;
+use super::{ActionRequest, Executor, Outcome, truncate_chars};
+use crate::plan::Notify;
 
 /// The longest subject, in bytes (SNS requires fewer than 100 characters, ASCII).
 pub(crate) const MAX_SUBJECT: usize = 99;
@@ -25,11 +25,10 @@ pub struct Notification {
 }
 
 impl Notification {
-    /// Renders the notification for a `notify` request; `None` for any other action.
-    pub fn render(request: &ActionRequest<'_>) -> Option<Self> {
-        let Action::Notify(notify) = request.action else {
-            return None;
-        };
+    /// Renders the notification for a `notify` request; for any other action, the `unsupported`
+    /// outcome a notifier returns (`notifier` names it in the message).
+    pub fn render(request: &ActionRequest<'_>, notifier: &str) -> Result<Self, Outcome> {
+        let notify = request.payload::<Notify>(notifier)?;
         let f = request.finding;
         let mut subject = format!(
             "remedy: {} {} in {}",
@@ -67,11 +66,11 @@ impl Notification {
         let _ = writeln!(body, "  severity:  {} ({})", f.severity, f.severity_band());
         let _ = writeln!(body, "  account:   {}", f.account_id);
         let _ = writeln!(body, "  region:    {}", f.region);
-        if let Some(user) = &f.user_name {
-            let kind = f.user_type.as_deref().unwrap_or("principal");
+        if let Some(user) = f.user_name() {
+            let kind = f.user_type().unwrap_or("principal");
             let _ = writeln!(body, "  principal: {user} ({kind})");
         }
-        if let Some(key) = &f.access_key_id {
+        if let Some(key) = f.access_key_id() {
             let _ = writeln!(body, "  key:       {key}");
         }
         if !f.instance_ids.is_empty() {
@@ -108,7 +107,7 @@ impl Notification {
         }
         let _ = writeln!(body);
         let _ = writeln!(body, "finding id: {}", f.id);
-        Some(Self {
+        Ok(Self {
             channel: notify.channel.clone(),
             subject,
             body: truncate_chars(&body, MAX_BODY),
@@ -145,14 +144,9 @@ impl TracingNotifier {
 #[async_trait]
 impl Executor for TracingNotifier {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
-        let Some(n) = Notification::render(request) else {
-            return Outcome::failed(
-                ErrorKind::Unsupported,
-                format!(
-                    "the tracing notifier cannot carry out `{}`",
-                    request.action.kind()
-                ),
-            );
+        let n = match Notification::render(request, "the tracing notifier") {
+            Ok(n) => n,
+            Err(unsupported) => return unsupported,
         };
         tracing::warn!(
             target: "remedy::notify",
@@ -169,13 +163,21 @@ impl Executor for TracingNotifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::action::{FindingContext, PriorOutcome};
-    use crate::plan::{ActionKind, Notify};
+    use crate::action::PriorOutcome;
+    use crate::finding::{FindingType, Severity};
+    use crate::plan::{Action, ActionKind, FindingContext, Principal};
+
+    fn context(id: &str, finding_type: &str, severity: f64) -> FindingContext {
+        FindingContext::new(
+            id,
+            FindingType::new(finding_type).unwrap(),
+            Severity::new(severity).unwrap(),
+        )
+    }
 
     #[test]
     fn subject_is_short_ascii_and_body_is_bounded() {
-        let mut f = FindingContext::new("f-1", "Recon:IAMUser/Ünïcode".repeat(20));
-        f.severity = 8.0;
+        let f = context("f-1", &"Recon:IAMUser/Ünïcode".repeat(20), 8.0);
         let action = Action::Notify(Notify {
             channel: "security".into(),
             message: "é".repeat(200_000),
@@ -186,7 +188,7 @@ mod tests {
             summary: "executed".into(),
         }];
         let req = ActionRequest::new(&action, &f).with_prior(&prior);
-        let n = Notification::render(&req).unwrap();
+        let n = Notification::render(&req, "test").unwrap();
         assert!(n.subject.len() < 100, "{}", n.subject.len());
         assert!(n.subject.is_ascii());
         assert!(n.body.len() <= MAX_BODY);
@@ -195,9 +197,12 @@ mod tests {
 
     #[test]
     fn body_says_what_was_found_and_done() {
-        let mut f = FindingContext::new("f-2", "UnauthorizedAccess:IAMUser/MaliciousIPCaller");
-        f.user_name = Some("alice".into());
-        f.remote_ip = Some("198.51.100.7".into());
+        let mut f = context("f-2", "UnauthorizedAccess:IAMUser/MaliciousIPCaller", 5.0);
+        f.principal = Some(Principal {
+            user_name: Some("alice".into()),
+            ..Principal::default()
+        });
+        f.remote_ip = Some("198.51.100.7".parse().unwrap());
         f.remote_country = Some("Elbonia".into());
         let action = Action::Notify(Notify {
             channel: "security".into(),
@@ -208,7 +213,8 @@ mod tests {
             target: "access_key:alice/AKIAIOSFODNN7EXAMPLE".into(),
             summary: "dry run: would disable".into(),
         }];
-        let n = Notification::render(&ActionRequest::new(&action, &f).with_prior(&prior)).unwrap();
+        let n = Notification::render(&ActionRequest::new(&action, &f).with_prior(&prior), "test")
+            .unwrap();
         assert!(n.body.contains("198.51.100.7 (Elbonia)"));
         assert!(n.body.contains("alice"));
         assert!(n.body.contains("dry run: would disable"));

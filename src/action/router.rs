@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{ActionRequest, ErrorKind, Executor, Outcome};
-use crate::plan::{Action, ActionKind};
+use crate::plan::{ActionKind, Notify};
 
 /// Maps action kinds to executors; itself an [`Executor`].
 ///
@@ -96,14 +96,9 @@ impl ChannelRouter {
 #[async_trait]
 impl Executor for ChannelRouter {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
-        let Action::Notify(notify) = request.action else {
-            return Outcome::failed(
-                ErrorKind::Unsupported,
-                format!(
-                    "a channel router cannot carry out `{}`",
-                    request.action.kind()
-                ),
-            );
+        let notify = match request.payload::<Notify>("a channel router") {
+            Ok(notify) => notify,
+            Err(unsupported) => return unsupported,
         };
         match self
             .channels

@@ -4,16 +4,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{
-    ActionRequest, ErrorKind, Executor, Outcome, SkipReason, is_idempotent,
-    temporary_credentials_advice,
-};
-use crate::plan::Action;
+use super::{ActionError, ActionRequest, ErrorKind, Executor, Outcome, SkipReason};
+use crate::plan::is_idempotent;
 
 /// Reports what the inner executor would do and does nothing.
-///
-/// The checks an executor makes without calling AWS (temporary credentials) are made here too,
-/// so a dry run reports the same skips a real run would.
 #[derive(Debug, Clone)]
 pub struct DryRun<E> {
     inner: E,
@@ -31,50 +25,18 @@ impl<E> DryRun<E> {
     }
 }
 
-/// What carrying out `action` means, in a few words (`disable access key … of user …`).
-pub(crate) fn describe(action: &Action) -> String {
-    match action {
-        Action::Notify(n) => {
-            let first = n.message.lines().next().unwrap_or_default();
-            format!(
-                "notify channel `{}`: {}",
-                n.channel,
-                super::truncate_chars(first, 120)
-            )
-        }
-        Action::DisableAccessKey(d) => format!(
-            "disable access key `{}` of user `{}`",
-            d.access_key_id, d.user_name
-        ),
-        Action::RunCommand(r) => {
-            let ids: Vec<&str> = r.instance_ids.iter().map(|i| i.as_str()).collect();
-            format!("run `{}` on {}", r.document, ids.join(", "))
-        }
-        Action::Custom(c) => format!("{} `{}`", c.kind, c.target),
-        #[expect(unreachable_patterns, reason = "Action is non-exhaustive")]
-        other => format!("{} `{}`", other.kind(), other.target()),
-    }
-}
-
 #[async_trait]
 impl<E: Executor> Executor for DryRun<E> {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
-        if let Action::DisableAccessKey(d) = request.action {
-            let user_type = request.finding.user_type.as_deref();
-            if let Some(advice) = temporary_credentials_advice(d.access_key_id.as_str(), user_type)
-            {
-                return Outcome::Skipped(SkipReason::TemporaryCredentials { advice });
-            }
-        }
         Outcome::Skipped(SkipReason::DryRun {
-            would: describe(request.action),
+            would: request.action.describe(),
         })
     }
 }
 
-/// Retries transient failures ([`crate::ActionError::retryable`]) with exponential backoff.
+/// Retries transient failures ([`ActionError::retryable`]) with exponential backoff.
 ///
-/// Only idempotent kinds are retried (see [`crate::is_idempotent`]) unless
+/// Only idempotent kinds are retried (see [`crate::plan::is_idempotent`]) unless
 /// [`Retry::retry_non_idempotent`] says otherwise: a second `SendCommand` runs the command twice.
 #[derive(Debug, Clone)]
 pub struct Retry<E> {
@@ -132,7 +94,7 @@ impl<E: Executor> Executor for Retry<E> {
             if !retry {
                 return match outcome {
                     Outcome::Failed(e) if attempt > 1 => Outcome::Failed(
-                        super::ActionError::new(
+                        ActionError::new(
                             e.kind(),
                             format!("{} (after {attempt} attempts)", e.message()),
                         )
@@ -172,7 +134,7 @@ impl<E: Executor> Executor for Timeout<E> {
         match tokio::time::timeout(self.limit, self.inner.execute(request)).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::Failed(
-                super::ActionError::new(
+                ActionError::new(
                     ErrorKind::Timeout,
                     format!(
                         "`{}` did not finish within {} ms; its effect is unknown",

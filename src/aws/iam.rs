@@ -6,19 +6,16 @@ use aws_sdk_iam::types::StatusType;
 
 use super::AwsClients;
 use super::error::map_sdk_error;
-use crate::action::{
-    ActionError, ActionRequest, ErrorKind, Executor, Outcome, SkipReason,
-    temporary_credentials_advice,
-};
-use crate::plan::Action;
+use crate::action::{ActionError, ActionRequest, ErrorKind, Executor, Outcome};
+use crate::plan::DisableAccessKey;
 
 /// Sets one IAM access key of one user to inactive.
 ///
 /// Always names the user; first confirms with `ListAccessKeys` that the key belongs to that user
 /// (otherwise fails with "not found" and changes nothing); reports "already done" for a key that
-/// is inactive; never touches the user's other keys; skips temporary and root credentials with
-/// what to do instead; reads the status back after `UpdateAccessKey` and fails if it is not
-/// inactive.
+/// is inactive; never touches the user's other keys; reads the status back after
+/// `UpdateAccessKey` and fails if it is not inactive. (Temporary and root credentials never reach
+/// it: the remediator's `credentials` guard skips them with what to do instead.)
 #[derive(Debug, Clone)]
 pub struct DisableAccessKeyExecutor {
     client: Client,
@@ -71,21 +68,11 @@ impl DisableAccessKeyExecutor {
 #[async_trait]
 impl Executor for DisableAccessKeyExecutor {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
-        let Action::DisableAccessKey(d) = request.action else {
-            return Outcome::failed(
-                ErrorKind::Unsupported,
-                format!(
-                    "the IAM executor cannot carry out `{}`",
-                    request.action.kind()
-                ),
-            );
+        let d = match request.payload::<DisableAccessKey>("the IAM executor") {
+            Ok(d) => d,
+            Err(unsupported) => return unsupported,
         };
         let (user, key) = (d.user_name.as_str(), d.access_key_id.as_str());
-        if let Some(advice) =
-            temporary_credentials_advice(key, request.finding.user_type.as_deref())
-        {
-            return Outcome::Skipped(SkipReason::TemporaryCredentials { advice });
-        }
         match self.key_status(user, key).await {
             Err(e) => return Outcome::Failed(e),
             Ok(None) => {

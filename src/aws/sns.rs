@@ -6,10 +6,10 @@ use aws_sdk_sns::Client;
 
 use super::AwsClients;
 use super::error::map_sdk_error;
-use crate::action::{ActionRequest, ErrorKind, Executor, Notification, Outcome};
+use crate::action::{ActionRequest, Executor, Notification, Outcome};
 
 /// Publishes notifications to one SNS topic (route channels to topics with a
-/// [`crate::ChannelRouter`]).
+/// [`crate::action::ChannelRouter`]).
 ///
 /// The subject is under 100 ASCII characters and the body under SNS's 256 KiB limit (see
 /// [`Notification`]). `Publish` is tried once by the SDK so a message is not sent twice.
@@ -49,14 +49,9 @@ impl SnsNotifier {
 #[async_trait]
 impl Executor for SnsNotifier {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
-        let Some(n) = Notification::render(request) else {
-            return Outcome::failed(
-                ErrorKind::Unsupported,
-                format!(
-                    "the SNS notifier cannot carry out `{}`",
-                    request.action.kind()
-                ),
-            );
+        let n = match Notification::render(request, "the SNS notifier") {
+            Ok(n) => n,
+            Err(unsupported) => return unsupported,
         };
         let result = self
             .client

@@ -11,9 +11,9 @@ use aws_sdk_ssm::types::CommandInvocationStatus;
 use super::AwsClients;
 use super::error::map_sdk_error;
 use crate::action::{
-    ActionRequest, ErrorKind, Executor, MAX_INSTANCES_PER_CALL, Outcome, ssm_comment,
+    ActionError, ActionRequest, ErrorKind, Executor, MAX_INSTANCES_PER_CALL, Outcome, ssm_comment,
 };
-use crate::plan::Action;
+use crate::plan::RunCommand;
 
 /// Runs an SSM document on instances with `SendCommand`.
 ///
@@ -93,14 +93,9 @@ impl RunCommandExecutor {
 #[async_trait]
 impl Executor for RunCommandExecutor {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
-        let Action::RunCommand(r) = request.action else {
-            return Outcome::failed(
-                ErrorKind::Unsupported,
-                format!(
-                    "the SSM executor cannot carry out `{}`",
-                    request.action.kind()
-                ),
-            );
+        let r = match request.payload::<RunCommand>("the SSM executor") {
+            Ok(r) => r,
+            Err(unsupported) => return unsupported,
         };
         if r.instance_ids.is_empty() {
             return Outcome::failed(ErrorKind::InvalidInput, "run_command names no instance");
@@ -150,7 +145,7 @@ impl Executor for RunCommandExecutor {
                     };
                     // Not retryable as a whole: a retry would re-run the commands already sent.
                     return Outcome::Failed(
-                        crate::ActionError::new(err.kind(), message)
+                        ActionError::new(err.kind(), message)
                             .with_retryable(done.is_empty() && err.retryable()),
                     );
                 }

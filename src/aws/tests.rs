@@ -9,10 +9,11 @@ use aws_sdk_iam::types::{AccessKeyMetadata, StatusType};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 
 use super::{DisableAccessKeyExecutor, RunCommandExecutor, SnsNotifier};
-use crate::action::{ActionRequest, ErrorKind, Executor, FindingContext, Outcome, SkipReason};
+use crate::action::{ActionRequest, ErrorKind, Executor, Outcome, SkipReason, Status};
 use crate::id::{AccessKeyId, InstanceId, UserName};
-use crate::plan::{Action, DisableAccessKey, Notify, Plan, RunCommand, Source};
+use crate::plan::{Action, DisableAccessKey, FindingContext, Notify, Principal, RunCommand};
 use crate::remediate::{MemoryAudit, Remediator};
+use crate::testing::{context, plan_of};
 
 const USER: &str = "alice";
 const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -97,11 +98,15 @@ fn disable(key: &str) -> Action {
 }
 
 fn finding() -> FindingContext {
-    let mut f = FindingContext::new(
+    let mut f = context(
         "finding-123",
         "UnauthorizedAccess:IAMUser/MaliciousIPCaller",
-    );
-    f.user_type = Some("IAMUser".into());
+    )
+    .unwrap();
+    f.principal = Some(Principal {
+        user_type: Some("IAMUser".into()),
+        ..Principal::default()
+    });
     f
 }
 
@@ -175,9 +180,13 @@ async fn inactive_is_already_done_and_a_bad_read_back_fails() {
 async fn temporary_credentials_are_skipped_without_calling_aws() {
     let list =
         mock!(aws_sdk_iam::Client::list_access_keys).then_output(|| keys(StatusType::Active));
-    let outcome = run(&iam(&[&list]), &disable("ASIAIOSFODNN7EXAMPLE")).await;
+    let remediator = Remediator::builder(Arc::new(iam(&[&list])))
+        .enforce(true)
+        .build();
+    let plan = plan_of(finding(), [disable("ASIAIOSFODNN7EXAMPLE")], "p");
+    let report = remediator.run(&plan).await;
     assert!(matches!(
-        outcome,
+        report.actions[0].outcome,
         Outcome::Skipped(SkipReason::TemporaryCredentials { .. })
     ));
     assert_eq!(list.num_calls(), 0);
@@ -207,27 +216,9 @@ async fn throttling_and_server_errors_are_failed_outcomes_in_the_audit() {
         .with_audit(Arc::new(audit.clone()))
         .enforce(true)
         .build();
-    let mut plan = Plan {
-        finding_id: "finding-123".into(),
-        finding_type: "UnauthorizedAccess:IAMUser/MaliciousIPCaller".into(),
-        severity: 8.0,
-        sample: false,
-        policy_set_version: "".into(),
-        evaluated: vec![],
-        actions: vec![],
-        errors: vec![],
-    };
-    plan.push(
-        disable(KEY),
-        Source {
-            policy: "p".into(),
-            version: "v".into(),
-            reason: None,
-            line: None,
-        },
-    );
-    let report = remediator.run(&finding(), &plan).await;
-    assert_eq!(report.count("failed"), 1);
+    let plan = plan_of(finding(), [disable(KEY)], "p");
+    let report = remediator.run(&plan).await;
+    assert_eq!(report.count(Status::Failed), 1);
     let records = audit.actions();
     assert_eq!(records.len(), 1);
     assert_eq!(

@@ -66,7 +66,8 @@ pub(crate) fn run(args: Args) -> ExitCode {
 fn explain(plan: &Plan) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
-    let sample = if plan.sample {
+    let finding = &plan.finding;
+    let sample = if finding.sample {
         "  [sample finding]"
     } else {
         ""
@@ -74,7 +75,9 @@ fn explain(plan: &Plan) -> String {
     let _ = writeln!(
         s,
         "finding {}  {}  severity {:.1}{sample}",
-        plan.finding_id, plan.finding_type, plan.severity
+        finding.id,
+        finding.finding_type,
+        finding.severity.value()
     );
     if plan.evaluated.is_empty() {
         let _ = writeln!(s, "  no policy applies");

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use remedy::{Config, Executor, FindingContext, PolicySet, Remediator, Report, Router};
+use remedy::{Config, Engine, Executor, PolicySet, Remediator, Report, Router, Status};
 
 /// Evaluate findings against a policy directory and carry out the plans: a dry run unless
 /// `--execute`.
@@ -104,21 +104,15 @@ async fn run_async(args: Args) -> ExitCode {
         }
     };
 
-    let mut items = Vec::new();
+    let engine = Engine::new(set, remediator);
+    let mut findings = Vec::new();
     let ok = super::each_finding(&args.files, |finding| {
-        let plan = set.evaluate(&finding);
-        for error in &plan.errors {
-            eprintln!(
-                "warning: policy `{}` failed on finding {}: {}",
-                error.policy, plan.finding_id, error.message
-            );
-        }
-        items.push((FindingContext::from(&finding), plan));
+        findings.push(finding);
         Ok(())
     })
     .unwrap_or(false);
 
-    let total = items.len();
+    let total = findings.len();
     let mut summary = Summary::default();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -127,8 +121,8 @@ async fn run_async(args: Args) -> ExitCode {
     let mut done = 0;
     let mut last_progress = Instant::now();
     let mut write_failed = false;
-    remediator
-        .run_each(items, |index, report| {
+    engine
+        .handle_each(findings, |index, report| {
             done += 1;
             pending.insert(index, report);
             // Print in input order.
@@ -162,7 +156,13 @@ async fn run_async(args: Args) -> ExitCode {
 
 /// A person's view of one finding's report: what happened to each action, and who chose it why.
 fn explain(report: &Report) -> String {
-    let mut s = format!("{}  {}\n", report.finding_id, report.finding_type);
+    let mut s = format!("{}  {}\n", report.finding.id, report.finding.finding_type);
+    for error in &report.policy_errors {
+        s.push_str(&format!(
+            "  warning: policy `{}` failed: {}\n",
+            error.policy, error.message
+        ));
+    }
     if report.actions.is_empty() {
         s.push_str("  no action: no policy chose one\n");
     }
@@ -196,9 +196,9 @@ impl Summary {
         for record in &report.actions {
             self.actions += 1;
             match record.outcome.status() {
-                "executed" => self.executed += 1,
-                "already_done" => self.already_done += 1,
-                "failed" => {
+                Status::Executed => self.executed += 1,
+                Status::AlreadyDone => self.already_done += 1,
+                Status::Failed => {
                     self.failed += 1;
                     eprintln!(
                         "failed: {} {} for finding {}: {}",
@@ -206,10 +206,10 @@ impl Summary {
                     );
                 }
                 _ => {
-                    let why = serde_json::to_value(&record.outcome)
-                        .ok()
-                        .and_then(|v| v.pointer("/reason/kind")?.as_str().map(str::to_owned))
-                        .unwrap_or_else(|| "other".into())
+                    let why = record
+                        .outcome
+                        .skip_reason()
+                        .map_or("other", |r| r.kind())
                         .replace('_', " ");
                     *self.skipped.entry(why).or_default() += 1;
                 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use super::error::FindingError;
 
@@ -13,7 +14,8 @@ use super::error::FindingError;
 /// `Recon:IAMUser/UserPermissions`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FindingType {
-    text: String,
+    /// Shared: plans and records clone the type without copying it.
+    text: Arc<str>,
     /// Byte offsets: end of purpose (`:`), end of resource (`/`), end of family, end of mechanism.
     colon: usize,
     slash: usize,
@@ -55,7 +57,7 @@ impl FindingType {
             slash,
             family_end,
             mechanism_end: artifact_at,
-            text,
+            text: Arc::from(text),
         })
     }
 
@@ -115,6 +117,19 @@ impl FromStr for FindingType {
     }
 }
 
+impl serde::Serialize for FindingType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FindingType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+        Self::new(text).map_err(|e| serde::de::Error::custom(e.to_string()))
+    }
+}
+
 impl AsRef<str> for FindingType {
     fn as_ref(&self) -> &str {
         &self.text
@@ -125,7 +140,7 @@ impl AsRef<str> for FindingType {
 /// `?` exactly one character; everything else matches itself (case-sensitive).
 ///
 /// ```
-/// use remedy::TypeGlob;
+/// use remedy::finding::TypeGlob;
 /// let glob = TypeGlob::new("UnauthorizedAccess:IAMUser/*");
 /// assert!(glob.matches("UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom"));
 /// assert!(!glob.matches("UnauthorizedAccess:EC2/SSHBruteForce"));

@@ -89,6 +89,15 @@ impl<'de, T: for<'a> From<&'a str> + From<String>> Visitor<'de> for StringVisito
     }
 }
 
+/// A list; `null` is an empty list.
+pub(crate) fn vec_or_null<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(<Option<Vec<T>> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}
+
 /// A non-negative integer; also from an integral float or a numeric string.
 pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     struct V;

@@ -1,13 +1,39 @@
-//! [`Severity`] and [`SeverityBand`].
+//! [`Severity`] and [`SeverityBand`], with the one table of bands every part of remedy uses.
 
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use super::error::FindingError;
 
-/// A GuardDuty severity: a number from 0 to 10 (GuardDuty itself uses 1 to 10).
+/// A GuardDuty severity: a number from 0 to 10 (GuardDuty itself uses 1 to 10). Serialized as
+/// the number.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Severity(f64);
+
+/// A severity band: Low, Medium, High or Critical (ordered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SeverityBand {
+    /// [0, 4)
+    Low,
+    /// [4, 7)
+    Medium,
+    /// [7, 9)
+    High,
+    /// [9, 10]
+    Critical,
+}
+
+/// The bands by AWS's ranges, half-open so every value has one: the band, its name, its lowest
+/// severity, and the severity that stands for the band when only its name is known (Security
+/// Hub's `Label`). Highest first.
+const BANDS: [(SeverityBand, &str, f64, f64); 4] = [
+    (SeverityBand::Critical, "Critical", 9.0, 9.0),
+    (SeverityBand::High, "High", 7.0, 8.0),
+    (SeverityBand::Medium, "Medium", 4.0, 5.0),
+    (SeverityBand::Low, "Low", 0.0, 2.0),
+];
 
 impl Severity {
     /// The lowest severity.
@@ -25,15 +51,12 @@ impl Severity {
         self.0
     }
 
-    /// The band by AWS's ranges, half-open so every value has one: Low [0, 4), Medium [4, 7),
-    /// High [7, 9), Critical [9, 10].
+    /// The band: Low [0, 4), Medium [4, 7), High [7, 9), Critical [9, 10].
     pub fn band(self) -> SeverityBand {
-        match self.0 {
-            v if v >= 9.0 => SeverityBand::Critical,
-            v if v >= 7.0 => SeverityBand::High,
-            v if v >= 4.0 => SeverityBand::Medium,
-            _ => SeverityBand::Low,
-        }
+        BANDS
+            .iter()
+            .find(|(_, _, floor, _)| self.0 >= *floor)
+            .map_or(SeverityBand::Low, |(band, ..)| *band)
     }
 }
 
@@ -43,38 +66,44 @@ impl fmt::Display for Severity {
     }
 }
 
-/// A severity band: Low, Medium, High or Critical (ordered).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SeverityBand {
-    /// [0, 4)
-    Low,
-    /// [4, 7)
-    Medium,
-    /// [7, 9)
-    High,
-    /// [9, 10]
-    Critical,
+impl Serialize for Severity {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Severity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = f64::deserialize(deserializer)?;
+        Severity::new(value).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{value}` is not a severity from 0 to 10"))
+        })
+    }
 }
 
 impl SeverityBand {
+    fn row(self) -> (SeverityBand, &'static str, f64, f64) {
+        BANDS
+            .iter()
+            .copied()
+            .find(|(band, ..)| *band == self)
+            .unwrap_or((self, "Low", 0.0, 2.0))
+    }
+
     /// The band's name: `Low`, `Medium`, `High`, `Critical`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "Low",
-            Self::Medium => "Medium",
-            Self::High => "High",
-            Self::Critical => "Critical",
-        }
+        self.row().1
     }
 
     /// The lowest severity in the band.
     pub fn min_severity(self) -> Severity {
-        Severity(match self {
-            Self::Low => 0.0,
-            Self::Medium => 4.0,
-            Self::High => 7.0,
-            Self::Critical => 9.0,
-        })
+        Severity(self.row().2)
+    }
+
+    /// The severity that stands for the band when only its name is known (Security Hub's
+    /// `Label`): Low 2, Medium 5, High 8, Critical 9.
+    pub fn typical_severity(self) -> Severity {
+        Severity(self.row().3)
     }
 }
 
@@ -88,17 +117,18 @@ impl FromStr for SeverityBand {
     type Err = FindingError;
     /// Case-insensitive: `low`, `MEDIUM`, `High`, `critical`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "low" => Ok(Self::Low),
-            "medium" => Ok(Self::Medium),
-            "high" => Ok(Self::High),
-            "critical" => Ok(Self::Critical),
-            _ => Err(FindingError::invalid(
-                "$",
-                "a severity band (`low`, `medium`, `high`, `critical`)",
-                format!("`{s}`"),
-            )),
-        }
+        let name = s.trim();
+        BANDS
+            .iter()
+            .find(|(_, n, ..)| n.eq_ignore_ascii_case(name))
+            .map(|(band, ..)| *band)
+            .ok_or_else(|| {
+                FindingError::invalid(
+                    "$",
+                    "a severity band (`low`, `medium`, `high`, `critical`)",
+                    format!("`{s}`"),
+                )
+            })
     }
 }
 

@@ -46,7 +46,7 @@ pub type ActionCheck = dyn Fn(&Map<String, Value>) -> Result<String, String> + S
 ///         _ => Err("`instance_id` must be an instance id".to_owned()),
 ///     });
 /// assert_eq!(isolate.kind().as_str(), "isolate_instance");
-/// # Ok::<(), remedy::InvalidId>(())
+/// # Ok::<(), remedy::id::InvalidId>(())
 /// ```
 #[derive(Clone)]
 pub struct HostActionKind {

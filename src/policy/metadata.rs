@@ -5,6 +5,7 @@ use std::sync::Arc;
 use rhai::{AST, ASTFlags, Dynamic, Module, Stmt};
 
 use super::error::{DiagnosticKind, PolicyDiagnostic};
+use crate::finding::SeverityBand;
 
 /// A policy's validated metadata.
 #[derive(Debug)]
@@ -354,13 +355,9 @@ fn invalid_glob(glob: &str) -> Option<&'static str> {
 
 /// The lowest severity of a band named `name` (case-insensitive).
 fn band_floor(name: &str) -> Option<f64> {
-    match name.to_ascii_lowercase().as_str() {
-        "low" => Some(0.0),
-        "medium" => Some(4.0),
-        "high" => Some(7.0),
-        "critical" => Some(9.0),
-        _ => None,
-    }
+    name.parse::<SeverityBand>()
+        .ok()
+        .map(|band| band.min_severity().value())
 }
 
 /// The position (1-based line and column) of the constant `name`'s declaration.

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::guard::GuardResult;
 use crate::action::Outcome;
+use crate::finding::{FindingType, Text};
 use crate::plan::{ActionKind, Plan, Source};
 
 /// Whether a run executes or only reports.
@@ -43,9 +44,13 @@ pub struct ActionRecord {
     /// The run's mode.
     pub mode: Mode,
     /// The finding's id.
-    pub finding_id: String,
+    pub finding_id: Arc<str>,
     /// The finding's type.
-    pub finding_type: String,
+    pub finding_type: FindingType,
+    /// The account the finding is about (empty when the finding names none).
+    pub account_id: Text,
+    /// The finding's region.
+    pub region: Text,
     /// The action's kind.
     pub kind: ActionKind,
     /// What it acts on.

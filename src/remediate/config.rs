@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::guard::{ProtectConfig, RateLimit};
+use super::limit::RateLimit;
 use crate::plan::ActionKind;
 
 /// A configuration that could not be loaded or used.
@@ -78,6 +78,41 @@ pub struct Config {
     /// AWS client settings.
     #[serde(default)]
     pub aws: AwsConfig,
+}
+
+/// Principals and resources no policy may touch, as written in the configuration.
+///
+/// Every entry is a glob (`*` any run of characters, `?` one character) matched against the whole
+/// name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectConfig {
+    /// IAM user names, e.g. `break-glass-*`.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// IAM role names; a finding whose principal is an assumed role of this name is not acted on.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Access key ids.
+    #[serde(default)]
+    pub access_keys: Vec<String>,
+    /// EC2 instance ids.
+    #[serde(default)]
+    pub instances: Vec<String>,
+    /// Instance tags: an instance carrying a matching tag is protected.
+    #[serde(default)]
+    pub instance_tags: Vec<TagRule>,
+}
+
+/// A protected instance tag: the key, and optionally a value glob (absent: any value).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagRule {
+    /// The tag key, e.g. `remedy:protect`.
+    pub key: String,
+    /// A glob over the value, e.g. `prod*`.
+    #[serde(default)]
+    pub value: Option<String>,
 }
 
 /// `[notify]`: where each channel goes.

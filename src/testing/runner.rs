@@ -150,7 +150,7 @@ impl TestCase {
             };
             let report = InMemory::new()
                 .with_protection(protection)
-                .dry_run(&finding, &plan)
+                .dry_run(&plan)
                 .await;
             actual = report
                 .actions
@@ -199,11 +199,8 @@ pub struct CaseRun {
 /// `already_done`, `failed`).
 pub fn outcome_word(outcome: &Outcome) -> String {
     match outcome.skip_reason() {
-        Some(reason) => serde_json::to_value(reason)
-            .ok()
-            .and_then(|v| v.get("kind")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "skipped".into()),
-        None => outcome.status().to_owned(),
+        Some(reason) => reason.kind().to_owned(),
+        None => outcome.status().as_str().to_owned(),
     }
 }
 

@@ -1,352 +1,18 @@
-//! The typed parts of a finding: resource, service, action, envelope, shape.
-//!
-//! Every struct accepts the canonical camelCase keys and their PascalCase spelling, ignores unknown
-//! fields and treats `null` like a missing field. Only the fields remedy reads are typed; the whole
-//! finding stays available through [`Finding::json`](crate::Finding::json).
+//! How GuardDuty saw the activity: [`Service`], the observed [`ServiceAction`] and the remote
+//! end of it. Same conventions as [`super::resource`]: camelCase or PascalCase keys, unknown
+//! fields ignored, `null` as missing.
 
 use std::fmt;
 
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::lenient::{opt_bool, opt_string, opt_string_loose, opt_time, opt_u64};
+use super::lenient::{opt_bool, opt_string, opt_string_loose, opt_time, opt_u64, vec_or_null};
 use super::text::Text;
-
-/// A resource tag (`key` = `value`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct Tag {
-    /// The tag key.
-    #[serde(alias = "Key", deserialize_with = "opt_string_or_empty")]
-    pub key: Text,
-    /// The tag value (empty if absent).
-    #[serde(alias = "Value", deserialize_with = "opt_string_or_empty")]
-    pub value: Text,
-}
-
-fn opt_string_or_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
-    opt_string(d).map(Option::unwrap_or_default)
-}
-
-fn vec_or_null<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
-}
-
-/// The IAM principal and access key a finding names (`resource.accessKeyDetails`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct AccessKeyDetails {
-    /// The access key id (`AKIA…` for IAM users, `ASIA…` for temporary credentials).
-    #[serde(
-        rename = "accessKeyId",
-        alias = "AccessKeyId",
-        deserialize_with = "opt_string"
-    )]
-    pub access_key_id: Option<Text>,
-    /// The principal id (`AIDA…`, `AROA…:session`).
-    #[serde(
-        rename = "principalId",
-        alias = "PrincipalId",
-        deserialize_with = "opt_string"
-    )]
-    pub principal_id: Option<Text>,
-    /// The user name (or role name for assumed roles).
-    #[serde(
-        rename = "userName",
-        alias = "UserName",
-        deserialize_with = "opt_string"
-    )]
-    pub user_name: Option<Text>,
-    /// The user type (`IAMUser`, `AssumedRole`, `Root`, `FederatedUser`, ...).
-    #[serde(
-        rename = "userType",
-        alias = "UserType",
-        deserialize_with = "opt_string"
-    )]
-    pub user_type: Option<Text>,
-}
-
-/// An IAM instance profile.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct IamInstanceProfile {
-    /// The profile ARN.
-    #[serde(alias = "Arn", deserialize_with = "opt_string")]
-    pub arn: Option<Text>,
-    /// The profile id.
-    #[serde(alias = "Id", deserialize_with = "opt_string")]
-    pub id: Option<Text>,
-}
-
-/// An EC2 instance (`resource.instanceDetails`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct InstanceDetails {
-    /// The instance id (`i-…`).
-    #[serde(
-        rename = "instanceId",
-        alias = "InstanceId",
-        deserialize_with = "opt_string"
-    )]
-    pub instance_id: Option<Text>,
-    /// The instance type (`t3.micro`).
-    #[serde(
-        rename = "instanceType",
-        alias = "InstanceType",
-        deserialize_with = "opt_string"
-    )]
-    pub instance_type: Option<Text>,
-    /// The instance state (`running`).
-    #[serde(
-        rename = "instanceState",
-        alias = "InstanceState",
-        deserialize_with = "opt_string"
-    )]
-    pub instance_state: Option<Text>,
-    /// The AMI id.
-    #[serde(rename = "imageId", alias = "ImageId", deserialize_with = "opt_string")]
-    pub image_id: Option<Text>,
-    /// The availability zone.
-    #[serde(
-        rename = "availabilityZone",
-        alias = "AvailabilityZone",
-        deserialize_with = "opt_string"
-    )]
-    pub availability_zone: Option<Text>,
-    /// The platform (`windows`), if given.
-    #[serde(alias = "Platform", deserialize_with = "opt_string_loose")]
-    pub platform: Option<Text>,
-    /// When the instance was launched.
-    #[serde(
-        rename = "launchTime",
-        alias = "LaunchTime",
-        deserialize_with = "opt_time"
-    )]
-    pub launch_time: Option<OffsetDateTime>,
-    /// The instance profile, if any.
-    #[serde(rename = "iamInstanceProfile", alias = "IamInstanceProfile")]
-    pub iam_instance_profile: Option<IamInstanceProfile>,
-    /// The instance's tags.
-    #[serde(alias = "Tags", deserialize_with = "vec_or_null")]
-    pub tags: Vec<Tag>,
-}
-
-/// An S3 bucket (`resource.s3BucketDetails[]`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct S3BucketDetails {
-    /// The bucket name.
-    #[serde(alias = "Name", deserialize_with = "opt_string")]
-    pub name: Option<Text>,
-    /// The bucket ARN.
-    #[serde(alias = "Arn", deserialize_with = "opt_string")]
-    pub arn: Option<Text>,
-    /// The bucket's role in the finding (`Destination`, `Source`).
-    #[serde(rename = "type", alias = "Type", deserialize_with = "opt_string")]
-    pub bucket_type: Option<Text>,
-    /// The bucket's tags.
-    #[serde(alias = "Tags", deserialize_with = "vec_or_null")]
-    pub tags: Vec<Tag>,
-}
-
-/// A named cluster, function or database: the fields the EKS, ECS, Lambda and RDS details share.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct NamedResource {
-    /// The name (`name`, `functionName`, `dbInstanceIdentifier`).
-    #[serde(
-        alias = "Name",
-        alias = "functionName",
-        alias = "FunctionName",
-        alias = "dbInstanceIdentifier",
-        alias = "DbInstanceIdentifier",
-        deserialize_with = "opt_string"
-    )]
-    pub name: Option<Text>,
-    /// The ARN (`arn`, `functionArn`, `dbInstanceArn`).
-    #[serde(
-        alias = "Arn",
-        alias = "functionArn",
-        alias = "FunctionArn",
-        alias = "dbInstanceArn",
-        alias = "DbInstanceArn",
-        deserialize_with = "opt_string"
-    )]
-    pub arn: Option<Text>,
-    /// The status, if given.
-    #[serde(alias = "Status", deserialize_with = "opt_string_loose")]
-    pub status: Option<Text>,
-    /// The tags.
-    #[serde(alias = "Tags", deserialize_with = "vec_or_null")]
-    pub tags: Vec<Tag>,
-}
-
-/// A container (`resource.containerDetails`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct ContainerDetails {
-    /// The container id.
-    #[serde(alias = "Id", deserialize_with = "opt_string")]
-    pub id: Option<Text>,
-    /// The container name.
-    #[serde(alias = "Name", deserialize_with = "opt_string")]
-    pub name: Option<Text>,
-    /// The image.
-    #[serde(alias = "Image", deserialize_with = "opt_string")]
-    pub image: Option<Text>,
-}
-
-/// The resource a finding is about, with every details block it carries. The blocks of
-/// resource families other than access keys are boxed, which keeps this struct small to move.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct ResourceDetails {
-    /// `resourceType` as written in the finding.
-    #[serde(
-        rename = "resourceType",
-        alias = "ResourceType",
-        deserialize_with = "opt_string"
-    )]
-    pub resource_type: Option<Text>,
-    /// `accessKeyDetails`.
-    #[serde(rename = "accessKeyDetails", alias = "AccessKeyDetails")]
-    pub access_key: Option<AccessKeyDetails>,
-    /// `instanceDetails`.
-    #[serde(rename = "instanceDetails", alias = "InstanceDetails")]
-    pub instance: Option<Box<InstanceDetails>>,
-    /// `s3BucketDetails`.
-    #[serde(
-        rename = "s3BucketDetails",
-        alias = "S3BucketDetails",
-        deserialize_with = "vec_or_null"
-    )]
-    pub s3_buckets: Vec<S3BucketDetails>,
-    /// `eksClusterDetails`.
-    #[serde(rename = "eksClusterDetails", alias = "EksClusterDetails")]
-    pub eks_cluster: Option<Box<NamedResource>>,
-    /// `ecsClusterDetails`.
-    #[serde(rename = "ecsClusterDetails", alias = "EcsClusterDetails")]
-    pub ecs_cluster: Option<Box<NamedResource>>,
-    /// `containerDetails`.
-    #[serde(rename = "containerDetails", alias = "ContainerDetails")]
-    pub container: Option<Box<ContainerDetails>>,
-    /// `lambdaDetails`.
-    #[serde(rename = "lambdaDetails", alias = "LambdaDetails")]
-    pub lambda: Option<Box<NamedResource>>,
-    /// `rdsDbInstanceDetails`.
-    #[serde(rename = "rdsDbInstanceDetails", alias = "RdsDbInstanceDetails")]
-    pub rds_db_instance: Option<Box<NamedResource>>,
-}
-
-/// The resource of a finding, by `resourceType`. Every variant keeps all details the finding
-/// carries (an S3 finding also names the access key that touched the bucket).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Resource {
-    /// `AccessKey`: an IAM principal's credentials.
-    AccessKey(ResourceDetails),
-    /// `Instance`: an EC2 instance.
-    Instance(ResourceDetails),
-    /// `S3Bucket`.
-    S3Bucket(ResourceDetails),
-    /// `S3Object`.
-    S3Object(ResourceDetails),
-    /// `EKSCluster`.
-    EksCluster(ResourceDetails),
-    /// `ECSCluster`.
-    EcsCluster(ResourceDetails),
-    /// `Container`.
-    Container(ResourceDetails),
-    /// `Lambda`.
-    Lambda(ResourceDetails),
-    /// `RDSDBInstance`.
-    RdsDbInstance(ResourceDetails),
-    /// `RDSLimitlessDB`.
-    RdsLimitlessDb(ResourceDetails),
-    /// `KubernetesCluster`.
-    KubernetesCluster(ResourceDetails),
-    /// `AttackSequence`: an extended threat detection sequence.
-    AttackSequence(ResourceDetails),
-    /// Any other (or a missing) `resourceType`, kept as written (empty if missing).
-    Other {
-        /// The `resourceType`.
-        resource_type: String,
-        /// The details.
-        details: ResourceDetails,
-    },
-}
-
-impl Resource {
-    pub(crate) fn from_details(details: ResourceDetails) -> Self {
-        match details.resource_type.as_deref().unwrap_or("") {
-            "AccessKey" => Self::AccessKey(details),
-            "Instance" => Self::Instance(details),
-            "S3Bucket" => Self::S3Bucket(details),
-            "S3Object" => Self::S3Object(details),
-            "EKSCluster" => Self::EksCluster(details),
-            "ECSCluster" => Self::EcsCluster(details),
-            "Container" => Self::Container(details),
-            "Lambda" => Self::Lambda(details),
-            "RDSDBInstance" => Self::RdsDbInstance(details),
-            "RDSLimitlessDB" => Self::RdsLimitlessDb(details),
-            "KubernetesCluster" => Self::KubernetesCluster(details),
-            "AttackSequence" => Self::AttackSequence(details),
-            kind => Self::Other {
-                resource_type: kind.to_owned(),
-                details,
-            },
-        }
-    }
-
-    /// The details, whatever the variant.
-    pub fn details(&self) -> &ResourceDetails {
-        match self {
-            Self::AccessKey(d)
-            | Self::Instance(d)
-            | Self::S3Bucket(d)
-            | Self::S3Object(d)
-            | Self::EksCluster(d)
-            | Self::EcsCluster(d)
-            | Self::Container(d)
-            | Self::Lambda(d)
-            | Self::RdsDbInstance(d)
-            | Self::RdsLimitlessDb(d)
-            | Self::KubernetesCluster(d)
-            | Self::AttackSequence(d) => d,
-            Self::Other { details, .. } => details,
-        }
-    }
-
-    /// The `resourceType` as written in the finding (`AccessKey`, `Instance`, ...; empty if missing).
-    pub fn resource_type(&self) -> &str {
-        self.details().resource_type.as_deref().unwrap_or("")
-    }
-}
-
-impl Default for Resource {
-    fn default() -> Self {
-        Self::Other {
-            resource_type: String::new(),
-            details: ResourceDetails::default(),
-        }
-    }
-}
 
 /// A country.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Country {
     /// The country name (`United States`).
@@ -367,14 +33,14 @@ pub struct Country {
 
 /// The network owner of an IP address.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Organization {
     /// The autonomous system number (a string in GuardDuty's format).
     #[serde(alias = "Asn", deserialize_with = "opt_string")]
     pub asn: Option<Text>,
     /// The autonomous system's organization.
-    #[serde(rename = "asnOrg", alias = "AsnOrg", deserialize_with = "opt_string")]
+    #[serde(alias = "AsnOrg", deserialize_with = "opt_string")]
     pub asn_org: Option<Text>,
     /// The ISP.
     #[serde(alias = "Isp", deserialize_with = "opt_string")]
@@ -386,7 +52,7 @@ pub struct Organization {
 
 /// A city.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct City {
     /// The city name.
@@ -400,22 +66,14 @@ pub struct City {
 
 /// The remote end of an action (`remoteIpDetails`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RemoteIpDetails {
     /// The IPv4 address as written.
-    #[serde(
-        rename = "ipAddressV4",
-        alias = "IpAddressV4",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(alias = "IpAddressV4", deserialize_with = "opt_string")]
     pub ip_address_v4: Option<Text>,
     /// The IPv6 address as written.
-    #[serde(
-        rename = "ipAddressV6",
-        alias = "IpAddressV6",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(alias = "IpAddressV6", deserialize_with = "opt_string")]
     pub ip_address_v6: Option<Text>,
     /// The country.
     #[serde(alias = "Country")]
@@ -440,73 +98,49 @@ impl RemoteIpDetails {
 
 /// A port (`localPortDetails`, `remotePortDetails`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct PortDetails {
     /// The port number.
     #[serde(alias = "Port", deserialize_with = "opt_u64")]
     pub port: Option<u64>,
     /// The port's service name (`SSH`).
-    #[serde(
-        rename = "portName",
-        alias = "PortName",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(alias = "PortName", deserialize_with = "opt_string")]
     pub port_name: Option<Text>,
 }
 
 /// `awsApiCallAction`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct AwsApiCallAction {
     /// The API name (`GetParameters`).
     #[serde(alias = "Api", deserialize_with = "opt_string")]
     pub api: Option<Text>,
     /// The service (`ssm.amazonaws.com`).
-    #[serde(
-        rename = "serviceName",
-        alias = "ServiceName",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(alias = "ServiceName", deserialize_with = "opt_string")]
     pub service_name: Option<Text>,
     /// The caller type (`Remote IP`, `Remote account`).
-    #[serde(
-        rename = "callerType",
-        alias = "CallerType",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(alias = "CallerType", deserialize_with = "opt_string")]
     pub caller_type: Option<Text>,
     /// The error code, if the call failed.
-    #[serde(
-        rename = "errorCode",
-        alias = "ErrorCode",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(alias = "ErrorCode", deserialize_with = "opt_string")]
     pub error_code: Option<Text>,
     /// The user agent.
-    #[serde(
-        rename = "userAgent",
-        alias = "UserAgent",
-        deserialize_with = "opt_string_loose"
-    )]
+    #[serde(alias = "UserAgent", deserialize_with = "opt_string_loose")]
     pub user_agent: Option<Text>,
     /// The caller's address.
-    #[serde(rename = "remoteIpDetails", alias = "RemoteIpDetails")]
+    #[serde(alias = "RemoteIpDetails")]
     pub remote_ip_details: Option<RemoteIpDetails>,
 }
 
 /// `networkConnectionAction`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct NetworkConnectionAction {
     /// `INBOUND` or `OUTBOUND`.
-    #[serde(
-        rename = "connectionDirection",
-        alias = "ConnectionDirection",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(alias = "ConnectionDirection", deserialize_with = "opt_string")]
     pub connection_direction: Option<Text>,
     /// `TCP`, `UDP`, ...
     #[serde(alias = "Protocol", deserialize_with = "opt_string")]
@@ -515,49 +149,45 @@ pub struct NetworkConnectionAction {
     #[serde(alias = "Blocked", deserialize_with = "opt_bool")]
     pub blocked: Option<bool>,
     /// The local port.
-    #[serde(rename = "localPortDetails", alias = "LocalPortDetails")]
+    #[serde(alias = "LocalPortDetails")]
     pub local_port_details: Option<PortDetails>,
     /// The remote port.
-    #[serde(rename = "remotePortDetails", alias = "RemotePortDetails")]
+    #[serde(alias = "RemotePortDetails")]
     pub remote_port_details: Option<PortDetails>,
     /// The remote address.
-    #[serde(rename = "remoteIpDetails", alias = "RemoteIpDetails")]
+    #[serde(alias = "RemoteIpDetails")]
     pub remote_ip_details: Option<RemoteIpDetails>,
 }
 
 /// One probe of a `portProbeAction`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct PortProbeDetail {
     /// The probed port.
-    #[serde(rename = "localPortDetails", alias = "LocalPortDetails")]
+    #[serde(alias = "LocalPortDetails")]
     pub local_port_details: Option<PortDetails>,
     /// The prober.
-    #[serde(rename = "remoteIpDetails", alias = "RemoteIpDetails")]
+    #[serde(alias = "RemoteIpDetails")]
     pub remote_ip_details: Option<RemoteIpDetails>,
 }
 
 /// `portProbeAction`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct PortProbeAction {
     /// Whether the probes were blocked.
     #[serde(alias = "Blocked", deserialize_with = "opt_bool")]
     pub blocked: Option<bool>,
     /// The probes.
-    #[serde(
-        rename = "portProbeDetails",
-        alias = "PortProbeDetails",
-        deserialize_with = "vec_or_null"
-    )]
+    #[serde(alias = "PortProbeDetails", deserialize_with = "vec_or_null")]
     pub port_probe_details: Vec<PortProbeDetail>,
 }
 
 /// `dnsRequestAction`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct DnsRequestAction {
     /// The domain queried.
@@ -573,45 +203,33 @@ pub struct DnsRequestAction {
 
 /// `kubernetesApiCallAction`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct KubernetesApiCallAction {
     /// The request URI.
-    #[serde(
-        rename = "requestUri",
-        alias = "RequestUri",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(alias = "RequestUri", deserialize_with = "opt_string")]
     pub request_uri: Option<Text>,
     /// The verb (`get`, `create`, ...).
     #[serde(alias = "Verb", deserialize_with = "opt_string")]
     pub verb: Option<Text>,
     /// The user agent.
-    #[serde(
-        rename = "userAgent",
-        alias = "UserAgent",
-        deserialize_with = "opt_string_loose"
-    )]
+    #[serde(alias = "UserAgent", deserialize_with = "opt_string_loose")]
     pub user_agent: Option<Text>,
     /// The HTTP status code.
-    #[serde(
-        rename = "statusCode",
-        alias = "StatusCode",
-        deserialize_with = "opt_u64"
-    )]
+    #[serde(alias = "StatusCode", deserialize_with = "opt_u64")]
     pub status_code: Option<u64>,
     /// The caller's address.
-    #[serde(rename = "remoteIpDetails", alias = "RemoteIpDetails")]
+    #[serde(alias = "RemoteIpDetails")]
     pub remote_ip_details: Option<RemoteIpDetails>,
 }
 
 /// `rdsLoginAttemptAction`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RdsLoginAttemptAction {
     /// The client's address.
-    #[serde(rename = "remoteIpDetails", alias = "RemoteIpDetails")]
+    #[serde(alias = "RemoteIpDetails")]
     pub remote_ip_details: Option<RemoteIpDetails>,
 }
 
@@ -643,13 +261,9 @@ pub enum ServiceAction {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 struct ActionRaw {
-    #[serde(
-        rename = "actionType",
-        alias = "ActionType",
-        deserialize_with = "action_type_name"
-    )]
+    #[serde(alias = "ActionType", deserialize_with = "action_type_name")]
     action_type: Option<std::borrow::Cow<'static, str>>,
     #[serde(rename = "awsApiCallAction", alias = "AwsApiCallAction")]
     aws_api_call: Option<Box<AwsApiCallAction>>,
@@ -811,39 +425,27 @@ impl ServiceAction {
 
 /// One threat list entry of `service.evidence.threatIntelligenceDetails`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ThreatIntelligenceDetail {
     /// The threat list's name.
-    #[serde(
-        rename = "threatListName",
-        alias = "ThreatListName",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(alias = "ThreatListName", deserialize_with = "opt_string")]
     pub threat_list_name: Option<Text>,
     /// The threat names.
-    #[serde(
-        rename = "threatNames",
-        alias = "ThreatNames",
-        deserialize_with = "vec_or_null"
-    )]
+    #[serde(alias = "ThreatNames", deserialize_with = "vec_or_null")]
     pub threat_names: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 struct Evidence {
-    #[serde(
-        rename = "threatIntelligenceDetails",
-        alias = "ThreatIntelligenceDetails",
-        deserialize_with = "vec_or_null"
-    )]
+    #[serde(alias = "ThreatIntelligenceDetails", deserialize_with = "vec_or_null")]
     threat_intelligence_details: Vec<ThreatIntelligenceDetail>,
 }
 
 /// `service.additionalInfo`: the fields remedy reads (the rest is in the finding's JSON).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct AdditionalInfo {
     /// `sample`: GuardDuty marks generated sample findings with `true`.
@@ -853,11 +455,7 @@ pub struct AdditionalInfo {
     #[serde(alias = "Value", deserialize_with = "opt_string_loose")]
     pub value: Option<Text>,
     /// `threatListName` (older findings).
-    #[serde(
-        rename = "threatListName",
-        alias = "ThreatListName",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(alias = "ThreatListName", deserialize_with = "opt_string")]
     pub threat_list_name: Option<Text>,
     /// `type` (`default`).
     #[serde(rename = "type", alias = "Type", deserialize_with = "opt_string_loose")]
@@ -866,7 +464,7 @@ pub struct AdditionalInfo {
 
 /// `service`: how GuardDuty saw the activity.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Service {
     /// The observed action.
@@ -876,49 +474,25 @@ pub struct Service {
     #[serde(alias = "Count", deserialize_with = "opt_u64")]
     pub count: Option<u64>,
     /// The first time the activity was seen.
-    #[serde(
-        rename = "eventFirstSeen",
-        alias = "EventFirstSeen",
-        deserialize_with = "opt_time"
-    )]
+    #[serde(alias = "EventFirstSeen", deserialize_with = "opt_time")]
     pub event_first_seen: Option<OffsetDateTime>,
     /// The last time the activity was seen.
-    #[serde(
-        rename = "eventLastSeen",
-        alias = "EventLastSeen",
-        deserialize_with = "opt_time"
-    )]
+    #[serde(alias = "EventLastSeen", deserialize_with = "opt_time")]
     pub event_last_seen: Option<OffsetDateTime>,
     /// Whether the finding was archived.
     #[serde(alias = "Archived", deserialize_with = "opt_bool")]
     pub archived: Option<bool>,
     /// `TARGET` or `ACTOR`: the resource's role in the activity.
-    #[serde(
-        rename = "resourceRole",
-        alias = "ResourceRole",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(alias = "ResourceRole", deserialize_with = "opt_string")]
     pub resource_role: Option<Text>,
     /// The detector id.
-    #[serde(
-        rename = "detectorId",
-        alias = "DetectorId",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(alias = "DetectorId", deserialize_with = "opt_string")]
     pub detector_id: Option<Text>,
     /// The service name (`guardduty`).
-    #[serde(
-        rename = "serviceName",
-        alias = "ServiceName",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(alias = "ServiceName", deserialize_with = "opt_string")]
     pub service_name: Option<Text>,
     /// Additional information.
-    #[serde(
-        rename = "additionalInfo",
-        alias = "AdditionalInfo",
-        deserialize_with = "additional_info"
-    )]
+    #[serde(alias = "AdditionalInfo", deserialize_with = "additional_info")]
     pub additional_info: AdditionalInfo,
     #[serde(alias = "Evidence")]
     evidence: Option<Evidence>,
@@ -967,54 +541,4 @@ impl Service {
             .as_ref()
             .map_or(&[], |e| e.threat_intelligence_details.as_slice())
     }
-}
-
-/// The shape a finding arrived in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Shape {
-    /// An EventBridge event (`"detail-type": "GuardDuty Finding"`).
-    Eventbridge,
-    /// A bare finding as the GuardDuty API and S3 export give it (camelCase).
-    Raw,
-    /// `aws guardduty get-findings` output, or a single PascalCase finding.
-    Cli,
-    /// A Security Hub finding (ASFF) produced by GuardDuty.
-    Asff,
-}
-
-impl Shape {
-    /// `eventbridge`, `raw`, `cli` or `asff`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Eventbridge => "eventbridge",
-            Self::Raw => "raw",
-            Self::Cli => "cli",
-            Self::Asff => "asff",
-        }
-    }
-}
-
-impl fmt::Display for Shape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The EventBridge envelope a finding arrived in.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Envelope {
-    /// The event id.
-    pub id: Option<Text>,
-    /// The event time.
-    pub time: Option<OffsetDateTime>,
-    /// The event source (`aws.guardduty`, `aws.securityhub`).
-    pub source: Option<Text>,
-    /// The account the event was delivered in.
-    pub account: Option<Text>,
-    /// The region the event was delivered in.
-    pub region: Option<Text>,
-    /// The `detail-type`.
-    pub detail_type: Option<Text>,
 }

@@ -1,0 +1,394 @@
+//! What came of an action: [`Outcome`], its [`Status`], and why an action was skipped or failed.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::ser::SerializeStruct;
+
+/// The status of an outcome: what records, counts and exit codes are made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Status {
+    /// The action was carried out.
+    Executed,
+    /// Nothing needed doing: the desired state was already there.
+    AlreadyDone,
+    /// The action was deliberately not carried out.
+    Skipped,
+    /// The action was attempted and failed.
+    Failed,
+}
+
+impl Status {
+    /// Every status, in the order summaries list them.
+    pub const ALL: [Status; 4] = [
+        Status::Executed,
+        Status::AlreadyDone,
+        Status::Skipped,
+        Status::Failed,
+    ];
+
+    /// The status as records write it: `executed`, `already_done`, `skipped`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Executed => "executed",
+            Status::AlreadyDone => "already_done",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What came of an action.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The action was carried out.
+    Executed {
+        /// What was done, for people.
+        details: String,
+    },
+    /// Nothing needed doing: the desired state was already there (or an earlier run did it).
+    AlreadyDone {
+        /// Why nothing was done, for people.
+        details: String,
+    },
+    /// The action was deliberately not carried out.
+    Skipped(SkipReason),
+    /// The action was attempted and failed.
+    Failed(ActionError),
+}
+
+impl Outcome {
+    /// An executed outcome.
+    pub fn executed(details: impl Into<String>) -> Self {
+        Outcome::Executed {
+            details: details.into(),
+        }
+    }
+
+    /// An already-done outcome.
+    pub fn already_done(details: impl Into<String>) -> Self {
+        Outcome::AlreadyDone {
+            details: details.into(),
+        }
+    }
+
+    /// A failed outcome.
+    pub fn failed(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Outcome::Failed(ActionError::new(kind, message))
+    }
+
+    /// The status, as records name it (`executed`, `already_done`, `skipped`, `failed`).
+    pub fn status(&self) -> Status {
+        match self {
+            Outcome::Executed { .. } => Status::Executed,
+            Outcome::AlreadyDone { .. } => Status::AlreadyDone,
+            Outcome::Skipped(_) => Status::Skipped,
+            Outcome::Failed(_) => Status::Failed,
+        }
+    }
+
+    /// Whether the desired state now holds (executed or already done).
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Executed { .. } | Outcome::AlreadyDone { .. })
+    }
+
+    /// The error, when the action failed.
+    pub fn error(&self) -> Option<&ActionError> {
+        match self {
+            Outcome::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The skip reason, when the action was skipped.
+    pub fn skip_reason(&self) -> Option<&SkipReason> {
+        match self {
+            Outcome::Skipped(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Executed { details } => write!(f, "executed: {details}"),
+            Outcome::AlreadyDone { details } => write!(f, "already done: {details}"),
+            Outcome::Skipped(reason) => write!(f, "skipped: {reason}"),
+            Outcome::Failed(error) => write!(f, "failed: {error}"),
+        }
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Outcome", 3)?;
+        s.serialize_field("status", &self.status())?;
+        match self {
+            Outcome::Executed { details } | Outcome::AlreadyDone { details } => {
+                s.serialize_field("details", details)?;
+            }
+            Outcome::Skipped(reason) => {
+                s.serialize_field("details", &reason.to_string())?;
+                s.serialize_field("reason", reason)?;
+            }
+            Outcome::Failed(error) => {
+                s.serialize_field("details", &error.to_string())?;
+                s.serialize_field("error", error)?;
+            }
+        }
+        s.end()
+    }
+}
+
+/// Why an action was deliberately not carried out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Dry run: the action would have been carried out.
+    DryRun {
+        /// What would have been done.
+        would: String,
+    },
+    /// Every policy that chose the action is in shadow mode.
+    Shadow {
+        /// The policies in shadow mode.
+        policies: Vec<String>,
+        /// What would have been done.
+        would: String,
+    },
+    /// A protection rule covers what the action would touch.
+    Protected {
+        /// The rule, e.g. ``user `admin*` ``.
+        by: String,
+    },
+    /// The action kind's rate limit is exhausted.
+    RateLimited {
+        /// The rate-limited kind.
+        action_kind: String,
+        /// The limit, e.g. `10 per 3600 s`.
+        limit: String,
+    },
+    /// The circuit breaker is open: destructive actions are stopped.
+    CircuitOpen {
+        /// Why the breaker tripped.
+        cause: String,
+    },
+    /// The global kill switch is engaged.
+    KillSwitch {
+        /// Where the switch was found (file, flag).
+        source: String,
+    },
+    /// The credentials are temporary or belong to root; disabling an access key cannot help.
+    TemporaryCredentials {
+        /// What to do instead.
+        advice: String,
+    },
+    /// The finding is a sample: no destructive action is taken on its behalf.
+    Sample,
+    /// Another reason.
+    Other {
+        /// The reason.
+        reason: String,
+    },
+}
+
+impl SkipReason {
+    /// The reason's kind as records name it: `dry_run`, `shadow`, `protected`, `rate_limited`,
+    /// `circuit_open`, `kill_switch`, `temporary_credentials`, `sample` or `other`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SkipReason::DryRun { .. } => "dry_run",
+            SkipReason::Shadow { .. } => "shadow",
+            SkipReason::Protected { .. } => "protected",
+            SkipReason::RateLimited { .. } => "rate_limited",
+            SkipReason::CircuitOpen { .. } => "circuit_open",
+            SkipReason::KillSwitch { .. } => "kill_switch",
+            SkipReason::TemporaryCredentials { .. } => "temporary_credentials",
+            SkipReason::Sample => "sample",
+            SkipReason::Other { .. } => "other",
+        }
+    }
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::DryRun { would } => write!(f, "dry run: would {would}"),
+            SkipReason::Shadow { policies, would } => write!(
+                f,
+                "shadow mode (policy `{}` not enforced): would {would}",
+                policies.join("`, `")
+            ),
+            SkipReason::Protected { by } => write!(f, "protected by {by}"),
+            SkipReason::RateLimited { action_kind, limit } => {
+                write!(f, "rate limit of `{action_kind}` reached ({limit})")
+            }
+            SkipReason::CircuitOpen { cause } => {
+                write!(
+                    f,
+                    "circuit breaker open, destructive actions stopped: {cause}"
+                )
+            }
+            SkipReason::KillSwitch { source } => write!(f, "kill switch engaged ({source})"),
+            SkipReason::TemporaryCredentials { advice } => {
+                write!(f, "temporary or root credentials: {advice}")
+            }
+            SkipReason::Sample => f.write_str("sample finding: no destructive action"),
+            SkipReason::Other { reason } => f.write_str(reason),
+        }
+    }
+}
+
+/// What went wrong, in terms a caller can act on (never which backend).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The target does not exist (or is not where the action says it is).
+    NotFound,
+    /// The credentials may not do this.
+    PermissionDenied,
+    /// The backend asked to slow down.
+    Throttled,
+    /// The action's parameters were rejected.
+    InvalidInput,
+    /// The backend could not be reached or failed on its side.
+    Unavailable,
+    /// The action did not finish in time.
+    Timeout,
+    /// The target's state conflicts with the action (e.g. it changed concurrently).
+    Conflict,
+    /// No executor handles the action's kind or channel.
+    Unsupported,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorKind {
+    /// The kind's name as used in records, e.g. `not_found`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str().replace('_', " ").as_str())
+    }
+}
+
+/// An action that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct ActionError {
+    kind: ErrorKind,
+    message: String,
+    retryable: Option<bool>,
+}
+
+impl ActionError {
+    /// An error of `kind`; whether it is retryable follows from the kind.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            retryable: None,
+        }
+    }
+
+    /// Overrides whether a retry could help.
+    pub fn with_retryable(mut self, retryable: bool) -> Self {
+        self.retryable = Some(retryable);
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message, for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether trying again later could succeed (throttling, unavailability, timeouts, unless
+    /// overridden).
+    pub fn retryable(&self) -> bool {
+        self.retryable.unwrap_or(matches!(
+            self.kind,
+            ErrorKind::Throttled | ErrorKind::Unavailable | ErrorKind::Timeout
+        ))
+    }
+}
+
+impl Serialize for ActionError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("ActionError", 3)?;
+        s.serialize_field("kind", &self.kind)?;
+        s.serialize_field("message", &self.message)?;
+        s.serialize_field("retryable", &self.retryable())?;
+        s.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_follows_kind() {
+        assert!(ActionError::new(ErrorKind::Throttled, "x").retryable());
+        assert!(!ActionError::new(ErrorKind::NotFound, "x").retryable());
+        assert!(
+            !ActionError::new(ErrorKind::Timeout, "x")
+                .with_retryable(false)
+                .retryable()
+        );
+    }
+
+    #[test]
+    fn outcomes_serialize_with_status_and_reason() {
+        let o = Outcome::Skipped(SkipReason::Protected {
+            by: "user `admin*`".into(),
+        });
+        let v = serde_json::to_value(&o).unwrap();
+        assert_eq!(v["status"], "skipped");
+        assert_eq!(v["reason"]["kind"], "protected");
+        assert_eq!(v["details"], "protected by user `admin*`");
+        let f = serde_json::to_value(Outcome::failed(ErrorKind::Throttled, "slow down")).unwrap();
+        assert_eq!(f["error"]["kind"], "throttled");
+        assert_eq!(f["error"]["retryable"], true);
+        assert_eq!(o.status(), Status::Skipped);
+        assert_eq!(Status::AlreadyDone.to_string(), "already_done");
+        for reason in [
+            SkipReason::Sample,
+            SkipReason::DryRun { would: "x".into() },
+            SkipReason::CircuitOpen { cause: "x".into() },
+        ] {
+            let json = serde_json::to_value(&reason).unwrap();
+            assert_eq!(json["kind"], reason.kind());
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The parsed finding: [`Finding`], a cheap-clone handle on [`FindingData`], and where its
+//! canonical JSON comes from.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::document::LazyJson;
+use super::kind::FindingType;
+use super::resource::Resource;
+use super::service::Service;
+use super::severity::Severity;
+use super::shape::{Envelope, Shape};
+use super::text::Text;
+
+/// A GuardDuty finding, from any shape. A cheap-clone handle (`Arc` inside): clone it freely and
+/// share it across threads. Its accessors are documented in [`crate::finding`].
+#[derive(Clone)]
+pub struct Finding(pub(crate) Arc<FindingData>);
+
+impl Finding {
+    pub(crate) fn from_data(data: FindingData) -> Self {
+        Self(Arc::new(data))
+    }
+}
+
+/// Builds the canonical JSON of a finding that did not arrive in GuardDuty's own shape (ASFF).
+pub(crate) trait CanonicalSource: Send + Sync + fmt::Debug {
+    /// The finding as GuardDuty's API would give it, camelCase.
+    fn canonical(&self, data: &FindingData) -> Value;
+}
+
+/// Where the canonical JSON comes from.
+#[derive(Debug)]
+pub(crate) enum JsonSource {
+    /// A part of the document the finding was read from (keys camelized when PascalCase).
+    Document(LazyJson),
+    /// Rebuilt from another format on first use.
+    Mapped(Box<dyn CanonicalSource>),
+}
+
+/// Everything a [`Finding`] holds.
+#[derive(Debug)]
+pub(crate) struct FindingData {
+    pub(crate) id: Arc<str>,
+    pub(crate) arn: Text,
+    pub(crate) account_id: Text,
+    pub(crate) region: Text,
+    pub(crate) partition: Text,
+    pub(crate) schema_version: Option<Text>,
+    pub(crate) title: Arc<str>,
+    pub(crate) description: String,
+    pub(crate) finding_type: FindingType,
+    pub(crate) severity: Severity,
+    pub(crate) created_at: Option<OffsetDateTime>,
+    pub(crate) updated_at: Option<OffsetDateTime>,
+    pub(crate) resource: Resource,
+    pub(crate) service: Box<Service>,
+    pub(crate) shape: Shape,
+    pub(crate) envelope: Option<Envelope>,
+    pub(crate) sample: bool,
+    pub(crate) json_source: JsonSource,
+    pub(crate) json: OnceLock<Value>,
+}
+
+impl FindingData {
+    /// The canonical JSON, built on first use and kept.
+    pub(crate) fn json(&self) -> &Value {
+        self.json.get_or_init(|| match &self.json_source {
+            JsonSource::Document(lazy) => lazy.build(),
+            JsonSource::Mapped(source) => source.canonical(self),
+        })
+    }
+}

@@ -1,0 +1,367 @@
+//! The typed actions a policy can choose: [`Action`] and its kinds.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::context::FindingContext;
+use crate::id::{AccessKeyId, InstanceId, InvalidId, UserName};
+
+/// The kind of an action: one of the built-ins or a kind a host registered.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ActionKind(Cow<'static, str>);
+
+impl ActionKind {
+    /// `notify`: tell people through a channel.
+    pub const NOTIFY: ActionKind = ActionKind(Cow::Borrowed("notify"));
+    /// `disable_access_key`: set one IAM access key to inactive.
+    pub const DISABLE_ACCESS_KEY: ActionKind = ActionKind(Cow::Borrowed("disable_access_key"));
+    /// `run_command`: run an SSM Run Command document on instances.
+    pub const RUN_COMMAND: ActionKind = ActionKind(Cow::Borrowed("run_command"));
+
+    /// The built-in kinds.
+    pub const BUILTIN: [ActionKind; 3] =
+        [Self::NOTIFY, Self::DISABLE_ACCESS_KEY, Self::RUN_COMMAND];
+
+    /// A kind name: a lower-case identifier (`[a-z][a-z0-9_]*`, at most 64 characters).
+    pub fn new(name: impl Into<String>) -> Result<Self, InvalidId> {
+        let name = name.into();
+        let ok = (1..=64).contains(&name.len())
+            && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(Self(Cow::Owned(name)))
+        } else {
+            Err(InvalidId {
+                what: "action kind",
+                value: name,
+                expected: "a lower-case identifier such as `isolate_instance`",
+            })
+        }
+    }
+
+    /// The kind's name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is one of the built-in kinds.
+    pub fn is_builtin(&self) -> bool {
+        Self::BUILTIN.contains(self)
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for ActionKind {
+    type Error = InvalidId;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<ActionKind> for String {
+    fn from(kind: ActionKind) -> String {
+        kind.0.into_owned()
+    }
+}
+
+/// Tell people about a finding through a named channel (mapped to e.g. an SNS topic by configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// The channel name, e.g. `security`.
+    pub channel: String,
+    /// What the policy wants to say; executors add the finding's context.
+    pub message: String,
+}
+
+/// Set one IAM access key of one user to inactive.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisableAccessKey {
+    /// The user the key must belong to.
+    pub user_name: UserName,
+    /// The key to disable.
+    pub access_key_id: AccessKeyId,
+}
+
+impl DisableAccessKey {
+    /// When disabling this key cannot contain the threat described by `finding`, what to do
+    /// instead. The one place of the rule "temporary and root credentials cannot be disabled as an
+    /// access key": the remediator checks it as a guard, in dry runs and real runs alike.
+    ///
+    /// Temporary credentials (`ASIA…` keys, principals of type `AssumedRole` or `FederatedUser`)
+    /// cannot be disabled with `UpdateAccessKey`; root credentials must be rotated by the account
+    /// owner.
+    pub fn cannot_contain(&self, finding: &FindingContext) -> Option<String> {
+        let user_type = finding
+            .principal
+            .as_ref()
+            .and_then(|p| p.user_type.as_deref());
+        match user_type {
+            Some("Root") => {
+                return Some(
+                    "root credentials cannot be disabled by remedy: rotate the root user's password \
+                     and access keys, check its MFA, and review CloudTrail for the root user"
+                        .into(),
+                );
+            }
+            Some("AssumedRole") => {
+                return Some(
+                    "the key belongs to an assumed-role session: revoke the role's active sessions \
+                     (IAM \"Revoke active sessions\", which attaches AWSRevokeOlderSessions) and \
+                     review who may assume the role"
+                        .into(),
+                );
+            }
+            Some("FederatedUser") => {
+                return Some(
+                    "the key belongs to a federated session: deny the federated user with a policy \
+                     on the IAM user that called GetFederationToken, then rotate that user's keys"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
+        self.access_key_id.is_temporary().then(|| {
+            "`ASIA…` keys are temporary STS credentials that UpdateAccessKey cannot disable: \
+             revoke the sessions of the role or user that issued them"
+                .into()
+        })
+    }
+}
+
+/// Run an SSM Run Command document on instances.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunCommand {
+    /// The SSM document name, e.g. `AWS-RunShellScript`.
+    pub document: String,
+    /// The target instances (at least one).
+    pub instance_ids: Vec<InstanceId>,
+    /// Document parameters: name to list of values, as SSM takes them.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Vec<String>>,
+}
+
+/// An action of a kind registered by the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomAction {
+    /// The registered kind.
+    pub kind: ActionKind,
+    /// The parameters the script gave, as JSON.
+    pub params: Map<String, Value>,
+    /// What the action acts on (used for idempotency and guards), e.g. an instance id.
+    pub target: String,
+    /// Whether the action changes something (destructive actions are guarded and made idempotent).
+    pub destructive: bool,
+}
+
+/// One typed action a policy can choose.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Action {
+    /// See [`Notify`].
+    Notify(Notify),
+    /// See [`DisableAccessKey`].
+    DisableAccessKey(DisableAccessKey),
+    /// See [`RunCommand`].
+    RunCommand(RunCommand),
+    /// See [`CustomAction`].
+    Custom(CustomAction),
+}
+
+/// An action's parameters that do not fit its kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid `{kind}` action: {message}")]
+pub struct InvalidAction {
+    /// The action's kind.
+    pub kind: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Action {
+    /// The action's kind.
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::Notify(_) => ActionKind::NOTIFY,
+            Action::DisableAccessKey(_) => ActionKind::DISABLE_ACCESS_KEY,
+            Action::RunCommand(_) => ActionKind::RUN_COMMAND,
+            Action::Custom(c) => c.kind.clone(),
+        }
+    }
+
+    /// The action's parameters as a JSON object (the `params` of the plan's JSON form).
+    pub fn params(&self) -> Value {
+        match self {
+            Action::Notify(n) => json!({ "channel": n.channel, "message": n.message }),
+            Action::DisableAccessKey(d) => {
+                json!({ "user_name": d.user_name, "access_key_id": d.access_key_id })
+            }
+            Action::RunCommand(r) => json!({
+                "document": r.document,
+                "instance_ids": r.instance_ids,
+                "parameters": r.parameters,
+            }),
+            Action::Custom(c) => Value::Object(c.params.clone()),
+        }
+    }
+
+    /// What the action acts on, stable across runs: the key for idempotency and rate limits.
+    pub fn target(&self) -> String {
+        match self {
+            Action::Notify(n) => format!("channel:{}", n.channel),
+            Action::DisableAccessKey(d) => {
+                format!("access_key:{}/{}", d.user_name, d.access_key_id)
+            }
+            Action::RunCommand(r) => {
+                let ids: Vec<&str> = r.instance_ids.iter().map(InstanceId::as_str).collect();
+                format!("instances:{}:{}", r.document, ids.join(","))
+            }
+            Action::Custom(c) => format!("{}:{}", c.kind, c.target),
+        }
+    }
+
+    /// Whether the action changes something in the account (everything but `notify`, unless a
+    /// custom kind says otherwise).
+    pub fn is_destructive(&self) -> bool {
+        match self {
+            Action::Notify(_) => false,
+            Action::DisableAccessKey(_) | Action::RunCommand(_) => true,
+            Action::Custom(c) => c.destructive,
+        }
+    }
+
+    /// What carrying out the action means, in a few words (`disable access key … of user …`).
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Notify(n) => {
+                let first = n.message.lines().next().unwrap_or_default();
+                let mut end = first.len().min(120);
+                while !first.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let cut = if end < first.len() { "…" } else { "" };
+                format!(
+                    "notify channel `{}`: {}{cut}",
+                    n.channel,
+                    first.get(..end).unwrap_or_default()
+                )
+            }
+            Action::DisableAccessKey(d) => format!(
+                "disable access key `{}` of user `{}`",
+                d.access_key_id, d.user_name
+            ),
+            Action::RunCommand(r) => {
+                let ids: Vec<&str> = r.instance_ids.iter().map(InstanceId::as_str).collect();
+                format!("run `{}` on {}", r.document, ids.join(", "))
+            }
+            Action::Custom(c) => format!("{} `{}`", c.kind, c.target),
+        }
+    }
+
+    /// The action of `kind` with `params`, as the plan's JSON form holds it. `target` and
+    /// `destructive` matter only for host kinds: the target as [`Action::target`] wrote it
+    /// (`kind:target`), and whether the kind is destructive (absent: destructive, so guarded).
+    pub fn from_parts(
+        kind: &ActionKind,
+        params: Value,
+        target: Option<&str>,
+        destructive: Option<bool>,
+    ) -> Result<Self, InvalidAction> {
+        let invalid = |message: String| InvalidAction {
+            kind: kind.to_string(),
+            message,
+        };
+        let typed = |e: serde_json::Error| invalid(e.to_string());
+        match kind.as_str() {
+            "notify" => serde_json::from_value(params)
+                .map(Action::Notify)
+                .map_err(typed),
+            "disable_access_key" => serde_json::from_value(params)
+                .map(Action::DisableAccessKey)
+                .map_err(typed),
+            "run_command" => serde_json::from_value(params)
+                .map(Action::RunCommand)
+                .map_err(typed),
+            _ => {
+                let Value::Object(params) = params else {
+                    return Err(invalid("`params` must be an object".into()));
+                };
+                let prefix = format!("{kind}:");
+                let target = target
+                    .and_then(|t| t.strip_prefix(&prefix))
+                    .ok_or_else(|| invalid(format!("`target` must start with `{prefix}`")))?;
+                Ok(Action::Custom(CustomAction {
+                    kind: kind.clone(),
+                    params,
+                    target: target.to_owned(),
+                    destructive: destructive.unwrap_or(true),
+                }))
+            }
+        }
+    }
+}
+
+impl Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Action", 2)?;
+        s.serialize_field("kind", &self.kind())?;
+        s.serialize_field("params", &self.params())?;
+        s.end()
+    }
+}
+
+/// The action types an executor can take out of an [`Action`] (see
+/// [`crate::action::ActionRequest::payload`]).
+pub trait ActionPayload: Sized {
+    /// The payload of `action`, when it is of this type.
+    fn from_action(action: &Action) -> Option<&Self>;
+}
+
+macro_rules! payload {
+    ($($variant:ident),*) => {
+        $(
+            impl ActionPayload for $variant {
+                fn from_action(action: &Action) -> Option<&Self> {
+                    match action {
+                        Action::$variant(payload) => Some(payload),
+                        _ => None,
+                    }
+                }
+            }
+        )*
+    };
+}
+
+payload!(Notify, DisableAccessKey, RunCommand);
+
+impl ActionPayload for CustomAction {
+    fn from_action(action: &Action) -> Option<&Self> {
+        match action {
+            Action::Custom(payload) => Some(payload),
+            _ => None,
+        }
+    }
+}
+
+/// Whether an action of this kind can be repeated without changing the result.
+///
+/// `disable_access_key` is idempotent; `run_command` and `notify` are not (a second call runs the
+/// command again or sends a second message); custom kinds are assumed not to be.
+pub fn is_idempotent(kind: &ActionKind) -> bool {
+    *kind == ActionKind::DISABLE_ACCESS_KEY
+}

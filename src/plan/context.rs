@@ -1,0 +1,165 @@
+//! What a plan knows of its finding: [`FindingContext`], enough to carry the plan out, guard it
+//! and tell people about it without the finding itself.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::finding::{Finding, FindingType, Severity, SeverityBand, Text};
+
+/// The finding a plan was made for: its identity, where it is, who and what it names.
+///
+/// Serialized flat into the plan's JSON (`finding_id`, `finding_type`, `severity`, `sample`,
+/// `account_id`, ...); absent values are left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingContext {
+    /// The finding's id.
+    #[serde(rename = "finding_id")]
+    pub id: Arc<str>,
+    /// The finding's type, e.g. `UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom`.
+    pub finding_type: FindingType,
+    /// The severity.
+    pub severity: Severity,
+    /// Whether the finding is a sample (generated) finding: no destructive action is taken for it.
+    pub sample: bool,
+    /// The title.
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub title: Arc<str>,
+    /// The AWS account the finding is about.
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub account_id: Text,
+    /// The region.
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub region: Text,
+    /// When GuardDuty last updated the finding (RFC 3339 in the JSON form).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
+    /// How many times GuardDuty saw the activity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// The IAM principal the finding names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<Principal>,
+    /// The EC2 instances the finding is about.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instance_ids: Vec<Text>,
+    /// The tags of the finding's instance, key to value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub instance_tags: BTreeMap<String, String>,
+    /// The remote IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_ip: Option<IpAddr>,
+    /// The remote IP's country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_country: Option<Text>,
+    /// The API called, e.g. `GetParameters`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<Text>,
+    /// The service of the API, e.g. `ssm.amazonaws.com`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_service: Option<Text>,
+}
+
+/// The IAM principal of a finding (`resource.accessKeyDetails`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// The IAM user name (the role name for assumed roles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<Text>,
+    /// The principal's type: `IAMUser`, `AssumedRole`, `Root`, `FederatedUser`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<Text>,
+    /// The access key id the principal used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<Text>,
+    /// The principal id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<Text>,
+}
+
+impl FindingContext {
+    /// A context with only an id, a type and a severity (tests, host-made plans).
+    pub fn new(id: &str, finding_type: FindingType, severity: Severity) -> Self {
+        Self {
+            id: Arc::from(id),
+            finding_type,
+            severity,
+            sample: false,
+            title: Arc::from(""),
+            account_id: Text::default(),
+            region: Text::default(),
+            updated_at: None,
+            count: None,
+            principal: None,
+            instance_ids: Vec::new(),
+            instance_tags: BTreeMap::new(),
+            remote_ip: None,
+            remote_country: None,
+            api: None,
+            api_service: None,
+        }
+    }
+
+    /// The severity band.
+    pub fn severity_band(&self) -> SeverityBand {
+        self.severity.band()
+    }
+
+    /// The principal's user (or role) name.
+    pub fn user_name(&self) -> Option<&str> {
+        self.principal.as_ref()?.user_name.as_deref()
+    }
+
+    /// The principal's type.
+    pub fn user_type(&self) -> Option<&str> {
+        self.principal.as_ref()?.user_type.as_deref()
+    }
+
+    /// The principal's access key id.
+    pub fn access_key_id(&self) -> Option<&str> {
+        self.principal.as_ref()?.access_key_id.as_deref()
+    }
+}
+
+impl From<&Finding> for FindingContext {
+    fn from(f: &Finding) -> Self {
+        // Short strings are stored inline (`Text`) and long ones shared (`Arc`): building a
+        // context allocates nothing for a typical IAM finding.
+        let owned = |s: Option<&str>| s.map(Text::from);
+        let principal = Principal {
+            user_name: owned(f.user_name()),
+            user_type: owned(f.user_type()),
+            access_key_id: owned(f.access_key_id()),
+            principal_id: owned(f.principal_id()),
+        };
+        Self {
+            id: f.shared_id(),
+            finding_type: f.finding_type().clone(),
+            severity: f.severity(),
+            sample: f.is_sample(),
+            title: f.shared_title(),
+            account_id: Text::from(f.account_id()),
+            region: Text::from(f.region()),
+            updated_at: f.updated_at(),
+            count: f.count(),
+            principal: (principal != Principal::default()).then_some(principal),
+            instance_ids: f.instance_ids().into_iter().map(Text::from).collect(),
+            instance_tags: f
+                .instance_tags()
+                .iter()
+                .map(|t| (t.key.as_str().to_owned(), t.value.as_str().to_owned()))
+                .collect(),
+            remote_ip: f.remote_ip(),
+            remote_country: owned(f.remote_country()),
+            api: owned(f.api()),
+            api_service: owned(f.api_service()),
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! [`RemediatorBuilder`]: everything but the executor has a safe default.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::audit::{AuditSink, JsonLinesAudit, TracingAudit};
+use super::config::{BreakerConfig, Config, ConfigError};
+use super::guard::EnforcementRules;
+use super::ledger::{FileLedger, Ledger, MemoryLedger};
+use super::limit::{KillSwitch, Limiter, RateLimit};
+use super::protect::Protection;
+use super::{DEFAULT_CONCURRENCY, Inner, Remediator};
+use crate::action::Executor;
+use crate::plan::ActionKind;
+
+/// Builds a [`Remediator`]; everything but the executor has a safe default (dry run, in-memory
+/// ledger, audit to `tracing`, no protection, no rate limits).
+#[derive(Debug)]
+pub struct RemediatorBuilder {
+    executor: Arc<dyn Executor>,
+    ledger: Arc<dyn Ledger>,
+    audit: Arc<dyn AuditSink>,
+    protection: Protection,
+    limits: BTreeMap<ActionKind, RateLimit>,
+    cooldown: Duration,
+    breaker_channel: String,
+    kill_switch: KillSwitch,
+    enforcement: EnforcementRules,
+    concurrency: usize,
+}
+
+impl RemediatorBuilder {
+    /// A builder around `executor` (see [`Remediator::builder`]).
+    pub fn new(executor: Arc<dyn Executor>) -> Self {
+        let breaker = BreakerConfig::default();
+        Self {
+            executor,
+            ledger: Arc::new(MemoryLedger::new()),
+            audit: Arc::new(TracingAudit),
+            protection: Protection::default(),
+            limits: BTreeMap::new(),
+            cooldown: Duration::from_secs(breaker.cooldown_secs),
+            breaker_channel: breaker.notify,
+            kill_switch: KillSwitch::new(),
+            enforcement: EnforcementRules::default(),
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+
+    /// Applies a configuration: protection, rate limits, breaker, ledger and audit files,
+    /// enforcement and concurrency. Opens the ledger directory and the audit file.
+    pub fn with_config(mut self, config: &Config) -> Result<Self, ConfigError> {
+        self.protection = Protection::new(&config.protect)?;
+        self.limits = config.rate_limits_by_kind();
+        self.cooldown = Duration::from_secs(config.breaker.cooldown_secs);
+        self.breaker_channel = config.breaker.notify.clone();
+        if let Some(path) = &config.ledger.path {
+            let ledger = FileLedger::open(path).map_err(|e| ConfigError::Open {
+                what: "ledger",
+                message: e.to_string(),
+            })?;
+            self.ledger = Arc::new(ledger);
+        }
+        if let Some(path) = &config.audit.path {
+            let audit = JsonLinesAudit::open(path).map_err(|e| ConfigError::Open {
+                what: "audit trail",
+                message: e.to_string(),
+            })?;
+            self.audit = Arc::new(audit);
+        }
+        self.enforcement = EnforcementRules {
+            enforce: config.enforcement.enforce,
+            shadow: config.enforcement.shadow.iter().cloned().collect(),
+            only: config
+                .enforcement
+                .only
+                .as_ref()
+                .map(|o| o.iter().cloned().collect()),
+        };
+        if let Some(file) = &config.enforcement.kill_switch_file {
+            self.kill_switch = self.kill_switch.with_file(file);
+        }
+        if let Some(n) = config.concurrency {
+            self.concurrency = n.max(1);
+        }
+        Ok(self)
+    }
+
+    /// Sets the idempotency ledger (default: in memory).
+    pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
+        self.ledger = ledger;
+        self
+    }
+
+    /// Sets the audit sink (default: [`TracingAudit`]).
+    pub fn with_audit(mut self, audit: Arc<dyn AuditSink>) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// Sets the protection rules.
+    pub fn with_protection(mut self, protection: Protection) -> Self {
+        self.protection = protection;
+        self
+    }
+
+    /// Limits actions of `kind`.
+    pub fn with_rate_limit(mut self, kind: ActionKind, limit: RateLimit) -> Self {
+        self.limits.insert(kind, limit);
+        self
+    }
+
+    /// Sets how long the breaker stays open and which channel it tells.
+    pub fn with_breaker(mut self, cooldown: Duration, channel: impl Into<String>) -> Self {
+        self.cooldown = cooldown;
+        self.breaker_channel = channel.into();
+        self
+    }
+
+    /// Sets the kill switch (keep a clone to engage it).
+    pub fn with_kill_switch(mut self, kill_switch: KillSwitch) -> Self {
+        self.kill_switch = kill_switch;
+        self
+    }
+
+    /// Executes enforced policies' actions (default false: dry run).
+    pub fn enforce(mut self, enforce: bool) -> Self {
+        self.enforcement.enforce = enforce;
+        self
+    }
+
+    /// Keeps `policy` in shadow mode.
+    pub fn with_shadow_policy(mut self, policy: impl Into<String>) -> Self {
+        self.enforcement.shadow.insert(policy.into());
+        self
+    }
+
+    /// Enforces only these policies; every other policy is in shadow mode.
+    pub fn with_only_policies<I, S>(mut self, policies: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let only: BTreeSet<String> = policies.into_iter().map(Into::into).collect();
+        self.enforcement.only = Some(only);
+        self
+    }
+
+    /// Sets how many plans are carried out at once (at least 1).
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Builds the remediator.
+    pub fn build(self) -> Remediator {
+        Remediator {
+            inner: Arc::new(Inner {
+                executor: self.executor,
+                ledger: self.ledger,
+                audit: self.audit,
+                protection: self.protection,
+                limiter: Limiter::new(self.limits, self.cooldown),
+                breaker_channel: self.breaker_channel,
+                kill_switch: self.kill_switch,
+                enforcement: self.enforcement,
+                concurrency: self.concurrency,
+            }),
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Protection: principals and resources no policy may touch, as configured.
+
+use super::config::{ConfigError, ProtectConfig};
+use crate::glob::glob_match;
+use crate::plan::{Action, FindingContext};
+
+#[derive(Debug, Clone)]
+struct Rule {
+    pattern: String,
+}
+
+impl Rule {
+    fn all(patterns: &[String]) -> Vec<Self> {
+        patterns
+            .iter()
+            .map(|p| Rule { pattern: p.clone() })
+            .collect()
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        glob_match(&self.pattern, name)
+    }
+}
+
+fn empty_pattern(field: &str) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.to_owned(),
+        message: "an empty pattern protects nothing; remove it or write a name or glob".to_owned(),
+    }
+}
+
+fn first_match<'r>(rules: &'r [Rule], name: &str) -> Option<&'r str> {
+    rules
+        .iter()
+        .find(|r| r.matches(name))
+        .map(|r| r.pattern.as_str())
+}
+
+/// Compiled protection rules.
+#[derive(Debug, Clone, Default)]
+pub struct Protection {
+    users: Vec<Rule>,
+    roles: Vec<Rule>,
+    access_keys: Vec<Rule>,
+    instances: Vec<Rule>,
+    tags: Vec<(String, Option<Rule>)>,
+}
+
+impl Protection {
+    /// Compiles the rules. Every pattern is a glob in remedy's one dialect (`*`, `?`); an empty
+    /// pattern, which could only match an empty name, is an error naming the field.
+    pub fn new(config: &ProtectConfig) -> Result<Self, ConfigError> {
+        let fields = [
+            ("protect.users", &config.users),
+            ("protect.roles", &config.roles),
+            ("protect.access_keys", &config.access_keys),
+            ("protect.instances", &config.instances),
+        ];
+        for (field, patterns) in fields {
+            if patterns.iter().any(String::is_empty) {
+                return Err(empty_pattern(field));
+            }
+        }
+        if config.instance_tags.iter().any(|t| t.key.is_empty()) {
+            return Err(empty_pattern("protect.instance_tags"));
+        }
+        Ok(Self {
+            users: Rule::all(&config.users),
+            roles: Rule::all(&config.roles),
+            access_keys: Rule::all(&config.access_keys),
+            instances: Rule::all(&config.instances),
+            tags: config
+                .instance_tags
+                .iter()
+                .map(|t| {
+                    let value = t.value.as_ref().map(|v| Rule { pattern: v.clone() });
+                    (t.key.clone(), value)
+                })
+                .collect(),
+        })
+    }
+
+    /// The rule protecting what `action` would touch, as text such as ``user `admin*` ``.
+    pub fn check(&self, action: &Action, finding: &FindingContext) -> Option<String> {
+        if matches!(finding.user_type(), Some("AssumedRole" | "Role"))
+            && let Some(role) = finding.user_name()
+            && let Some(p) = first_match(&self.roles, role)
+        {
+            return Some(format!("role `{p}` (principal `{role}`)"));
+        }
+        match action {
+            Action::DisableAccessKey(d) => {
+                if let Some(p) = first_match(&self.users, d.user_name.as_str()) {
+                    return Some(format!("user `{p}`"));
+                }
+                if let Some(p) = first_match(&self.access_keys, d.access_key_id.as_str()) {
+                    return Some(format!("access key `{p}`"));
+                }
+                None
+            }
+            Action::RunCommand(r) => r
+                .instance_ids
+                .iter()
+                .find_map(|i| self.check_instance(i.as_str(), finding)),
+            Action::Custom(c) => self
+                .check_instance(&c.target, finding)
+                .or_else(|| first_match(&self.users, &c.target).map(|p| format!("user `{p}`"))),
+            _ => None,
+        }
+    }
+
+    fn check_instance(&self, instance: &str, finding: &FindingContext) -> Option<String> {
+        if let Some(p) = first_match(&self.instances, instance) {
+            return Some(format!("instance `{p}`"));
+        }
+        // Tags are known only for the finding's own instance.
+        if !finding.instance_ids.iter().any(|i| i == instance) {
+            return None;
+        }
+        for (key, value_rule) in &self.tags {
+            let Some(value) = finding.instance_tags.get(key) else {
+                continue;
+            };
+            match value_rule {
+                None => return Some(format!("instance tag `{key}`")),
+                Some(rule) if rule.matches(value) => {
+                    return Some(format!("instance tag `{key}={}`", rule.pattern));
+                }
+                Some(_) => {}
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{FindingType, Severity};
+    use crate::id::{AccessKeyId, InstanceId, UserName};
+    use crate::plan::{DisableAccessKey, Principal, RunCommand};
+    use crate::remediate::config::TagRule;
+
+    fn context() -> FindingContext {
+        FindingContext::new(
+            "f",
+            FindingType::new("Recon:IAMUser/UserPermissions").unwrap(),
+            Severity::new(5.0).unwrap(),
+        )
+    }
+
+    fn protection() -> Protection {
+        Protection::new(&ProtectConfig {
+            users: vec!["break-glass-*".into(), "admin".into()],
+            roles: vec!["OrganizationAccountAccessRole".into()],
+            access_keys: vec!["AKIAPROTECTED0000000".into()],
+            instances: vec!["i-0000000000000000a".into()],
+            instance_tags: vec![
+                TagRule {
+                    key: "remedy:protect".into(),
+                    value: None,
+                },
+                TagRule {
+                    key: "env".into(),
+                    value: Some("prod*".into()),
+                },
+            ],
+        })
+        .unwrap()
+    }
+
+    fn disable(user: &str, key: &str) -> Action {
+        Action::DisableAccessKey(DisableAccessKey {
+            user_name: UserName::new(user).unwrap(),
+            access_key_id: AccessKeyId::new(key).unwrap(),
+        })
+    }
+
+    fn run(instance: &str) -> Action {
+        Action::RunCommand(RunCommand {
+            document: "AWS-RunShellScript".into(),
+            instance_ids: vec![InstanceId::new(instance).unwrap()],
+            parameters: Default::default(),
+        })
+    }
+
+    #[test]
+    fn users_keys_and_roles_are_protected() {
+        let p = protection();
+        let f = context();
+        assert_eq!(
+            p.check(&disable("break-glass-1", "AKIAAAAAAAAAAAAAAAAA"), &f)
+                .unwrap(),
+            "user `break-glass-*`"
+        );
+        assert!(
+            p.check(&disable("alice", "AKIAPROTECTED0000000"), &f)
+                .is_some()
+        );
+        assert!(
+            p.check(&disable("alice", "AKIAAAAAAAAAAAAAAAAA"), &f)
+                .is_none()
+        );
+        let mut role = f.clone();
+        role.principal = Some(Principal {
+            user_type: Some("AssumedRole".into()),
+            user_name: Some("OrganizationAccountAccessRole".into()),
+            ..Principal::default()
+        });
+        assert!(
+            p.check(&disable("alice", "AKIAAAAAAAAAAAAAAAAA"), &role)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn instances_and_their_tags_are_protected() {
+        let p = protection();
+        let mut f = context();
+        assert!(p.check(&run("i-0000000000000000a"), &f).is_some());
+        assert!(p.check(&run("i-0000000000000000b"), &f).is_none());
+        f.instance_ids = vec!["i-0000000000000000b".into()];
+        f.instance_tags = [("env".to_owned(), "production".to_owned())].into();
+        assert_eq!(
+            p.check(&run("i-0000000000000000b"), &f).unwrap(),
+            "instance tag `env=prod*`"
+        );
+        f.instance_tags = [("env".to_owned(), "dev".to_owned())].into();
+        assert!(p.check(&run("i-0000000000000000b"), &f).is_none());
+    }
+
+    #[test]
+    fn empty_patterns_are_reported() {
+        let err = Protection::new(&ProtectConfig {
+            users: vec!["admin".into(), String::new()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("`protect.users`"), "{err}");
+        // Brackets are plain characters in remedy's globs, not an error.
+        let p = Protection::new(&ProtectConfig {
+            users: vec!["a[".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(p.users.len(), 1);
+    }
+}
