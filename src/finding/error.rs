@@ -34,7 +34,7 @@ pub enum FindingErrorKind {
     TooLarge {
         /// The document's size in bytes.
         size: u64,
-        /// The limit in bytes (for a document: [`MAX_DOCUMENT_BYTES`](crate::MAX_DOCUMENT_BYTES)).
+        /// The limit in bytes (for a document: [`MAX_DOCUMENT_BYTES`](crate::finding::MAX_DOCUMENT_BYTES)).
         limit: u64,
     },
     /// The input could not be read.

@@ -32,7 +32,7 @@ pub struct ExpectedAction {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
     /// The outcome the remediator gives the action in a dry run: `dry_run`, `protected`, `sample`,
-    /// `temporary_credentials`, `rate_limited`, ... (the [`crate::SkipReason`] kind, or the status
+    /// `temporary_credentials`, `rate_limited`, ... (the [`crate::action::SkipReason`] kind, or the status
     /// `executed`, `already_done`, `failed`). Absent: not checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
