@@ -51,6 +51,7 @@ pub use actions::{ActionCheck, HostActionKind};
 pub use builder::PolicySetBuilder;
 pub use error::{DiagnosticKind, PolicyDiagnostic, PolicyError};
 pub use limits::Limits;
+pub use runner::CallMode;
 pub use store::PolicyStore;
 
 use actions::ScriptAction;

@@ -36,6 +36,24 @@ fn every_bundled_case_passes() {
 }
 
 #[test]
+fn every_bundled_case_passes_with_decide_called_through_call_fn_too() {
+    let builder = PolicySet::builder().with_call_mode(remedy::policy::CallMode::CallFn);
+    let plain = testing::run_dir_with(&builder, POLICIES);
+    assert!(plain.is_success(), "{plain}");
+    let warm = testing::run_dir(POLICIES);
+    assert_eq!(plain.results.len(), warm.results.len());
+    for (a, b) in plain.results.iter().zip(&warm.results) {
+        assert_eq!(a.name, b.name);
+        assert_eq!(
+            format!("{:?}", a.actions),
+            format!("{:?}", b.actions),
+            "{}",
+            a.name
+        );
+    }
+}
+
+#[test]
 fn every_bundled_policy_has_a_case_where_it_acts_and_one_where_it_must_not() {
     let report = testing::run_dir(POLICIES);
     assert!(report.is_success(), "{report}");

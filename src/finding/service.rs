@@ -263,8 +263,8 @@ pub enum ServiceAction {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 struct ActionRaw {
-    #[serde(alias = "ActionType", deserialize_with = "action_type_name")]
-    action_type: Option<std::borrow::Cow<'static, str>>,
+    #[serde(alias = "ActionType", deserialize_with = "opt_string")]
+    action_type: Option<Text>,
     #[serde(rename = "awsApiCallAction", alias = "AwsApiCallAction")]
     aws_api_call: Option<Box<AwsApiCallAction>>,
     #[serde(rename = "networkConnectionAction", alias = "NetworkConnectionAction")]
@@ -279,59 +279,10 @@ struct ActionRaw {
     rds_login_attempt: Option<Box<RdsLoginAttemptAction>>,
 }
 
-/// `actionType` as [`opt_string`] reads it, without allocating for the known action types.
-fn action_type_name<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<std::borrow::Cow<'static, str>>, D::Error> {
-    struct V;
-    impl<'de> serde::de::Visitor<'de> for V {
-        type Value = Option<std::borrow::Cow<'static, str>>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string")
-        }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            const KNOWN: &[&str] = &[
-                "AWS_API_CALL",
-                "NETWORK_CONNECTION",
-                "PORT_PROBE",
-                "DNS_REQUEST",
-                "KUBERNETES_API_CALL",
-                "RDS_LOGIN_ATTEMPT",
-            ];
-            Ok(Some(match KNOWN.iter().find(|k| **k == v) {
-                Some(k) => std::borrow::Cow::Borrowed(*k),
-                None => std::borrow::Cow::Owned(v.to_owned()),
-            }))
-        }
-        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(std::borrow::Cow::Owned(v.to_string())))
-        }
-        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(std::borrow::Cow::Owned(v.to_string())))
-        }
-        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(Some(std::borrow::Cow::Owned(v.to_string())))
-        }
-        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(Some(std::borrow::Cow::Owned(v.to_string())))
-        }
-    }
-    d.deserialize_any(V)
-}
-
 impl From<ActionRaw> for ServiceAction {
     fn from(mut raw: ActionRaw) -> Self {
         let ty = raw.action_type.take().unwrap_or_default();
-        match (ty.as_ref(), raw) {
+        match (ty.as_str(), raw) {
             (
                 "AWS_API_CALL" | "",
                 ActionRaw {

@@ -245,10 +245,7 @@ fn string_arg(
             format!("{kind}: `{name}` must be a string, got {}", type_of(value)),
         ));
     };
-    // Most arguments start with a visible ASCII character: no need to trim them to know they are
-    // not blank.
-    let blank = !s.as_bytes().first().is_some_and(u8::is_ascii_graphic) && s.trim().is_empty();
-    if blank {
+    if s.trim().is_empty() {
         return Err(invalid(pos, format!("{kind}: `{name}` must not be empty")));
     }
     if s.len() > max {

@@ -13,7 +13,7 @@ use super::diagnose::compile_problem;
 use super::error::{DiagnosticKind, PolicyDiagnostic, PolicyError};
 use super::index::TypeIndex;
 use super::limits::Limits;
-use super::runner::Runner;
+use super::runner::{CallMode, Runner};
 use super::sandbox::{self, HelperModules, with_deadline};
 use super::script_finding::{self, PathCache};
 use super::store::PolicyStore;
@@ -41,6 +41,7 @@ use super::{Policy, PolicySet, helpers, lint, metadata};
 pub struct PolicySetBuilder {
     limits: Limits,
     kinds: Vec<HostActionKind>,
+    call_mode: CallMode,
 }
 
 impl PolicySetBuilder {
@@ -59,6 +60,12 @@ impl PolicySetBuilder {
     pub fn with_action_kind(mut self, kind: HostActionKind) -> Self {
         self.kinds.retain(|k| k.kind() != kind.kind());
         self.kinds.push(kind);
+        self
+    }
+
+    /// Sets how `decide` is called (default [`CallMode::InPlace`]).
+    pub fn with_call_mode(mut self, mode: CallMode) -> Self {
+        self.call_mode = mode;
         self
     }
 
@@ -201,7 +208,7 @@ impl PolicySetBuilder {
             hash.update(source.as_bytes());
             hash.update(helper_hash);
             let ast = Arc::new(metadata::runtime_ast(&ast, &source));
-            let runner = Arc::new(Runner::new(&ast, &file));
+            let runner = Arc::new(Runner::new(&ast, &file, self.call_mode));
             policies.push(Policy {
                 name: meta.name.into(),
                 file,

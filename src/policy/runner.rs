@@ -22,6 +22,21 @@ use super::ENTRY_POINT;
 use super::script_finding::ScriptFinding;
 use crate::finding::Finding;
 
+/// How `decide` is called.
+///
+/// Both give the same decisions, errors and limits (the bundled decision tests and the sandbox
+/// tests run through both); [`CallMode::InPlace`] is faster (see `benches/README.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallMode {
+    /// Runs the body of `decide` in place with warm function-resolution caches, for policies whose
+    /// top level is only metadata and that import nothing; others through `call_fn`.
+    #[default]
+    InPlace,
+    /// Always through rhai's `call_fn`.
+    CallFn,
+}
+
 /// How many warm caches a policy keeps (one per thread evaluating it at the same time).
 const POOL_SIZE: usize = 8;
 
@@ -63,13 +78,13 @@ fn body(ast: &AST) -> Option<Body> {
 
 impl Runner {
     /// The runner of the policy compiled into `ast` (the runtime AST) from `file`.
-    pub(crate) fn new(ast: &AST, file: &str) -> Self {
+    pub(crate) fn new(ast: &AST, file: &str, mode: CallMode) -> Self {
         let mut imports = false;
         ast.walk(&mut |path: &[ASTNode]| {
             imports |= matches!(path.last(), Some(ASTNode::Stmt(Stmt::Import(..))));
             !imports
         });
-        let warm = ast.statements().is_empty() && !imports;
+        let warm = mode == CallMode::InPlace && ast.statements().is_empty() && !imports;
         Self {
             warm: warm.then(|| body(ast)).flatten(),
             source: file.into(),
