@@ -257,6 +257,16 @@ impl Finding {
         self.remote()?.ip()
     }
 
+    /// The remote IP address as the finding writes it (IPv4 preferred), without parsing it.
+    pub(crate) fn remote_ip_text(&self) -> Option<&str> {
+        let remote = self.remote()?;
+        [&remote.ip_address_v4, &remote.ip_address_v6]
+            .into_iter()
+            .flatten()
+            .map(|s| s.trim())
+            .find(|s| !s.is_empty())
+    }
+
     /// The remote address's country name.
     pub fn remote_country(&self) -> Option<&str> {
         self.remote()?.country.as_ref()?.name.as_deref()

@@ -31,7 +31,7 @@ use std::time::Instant;
 use rhai::{AST, Dynamic, EvalAltResult};
 
 use crate::finding::Finding;
-use crate::plan::{FailureKind, FindingContext, Plan, PolicyFailure, Source};
+use crate::plan::{FailureKind, FindingContext, PLAN_SCHEMA, Plan, PolicyFailure, Source};
 
 mod actions;
 mod builder;
@@ -242,7 +242,14 @@ impl PolicySet {
     /// Fallback policies (`const FALLBACK = true`) run in a second pass, only when no other policy
     /// chose an action.
     pub fn evaluate(&self, finding: &Finding) -> Plan {
-        let mut plan = Plan::new(FindingContext::from(finding), Arc::clone(&self.version));
+        let mut plan = Plan {
+            schema: PLAN_SCHEMA,
+            finding: FindingContext::from(finding),
+            policy_set_version: Arc::clone(&self.version),
+            evaluated: Vec::new(),
+            actions: Vec::new(),
+            errors: Vec::new(),
+        };
         let severity = finding.severity().value();
         let candidates = self.index.candidates(finding.finding_type().as_str());
         let applicable = || {

@@ -202,7 +202,7 @@ mod tests {
             user_name: Some("alice".into()),
             ..Principal::default()
         });
-        f.remote_ip = Some("198.51.100.7".parse().unwrap());
+        f.remote_ip = Some("198.51.100.7".into());
         f.remote_country = Some("Elbonia".into());
         let action = Action::Notify(Notify {
             channel: "security".into(),

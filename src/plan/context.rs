@@ -2,7 +2,6 @@
 //! and tell people about it without the finding itself.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -53,9 +52,9 @@ pub struct FindingContext {
     /// The tags of the finding's instance, key to value.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub instance_tags: BTreeMap<String, String>,
-    /// The remote IP address.
+    /// The remote IP address, as the finding gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote_ip: Option<IpAddr>,
+    pub remote_ip: Option<Text>,
     /// The remote IP's country.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_country: Option<Text>,
@@ -156,7 +155,7 @@ impl From<&Finding> for FindingContext {
                 .iter()
                 .map(|t| (t.key.as_str().to_owned(), t.value.as_str().to_owned()))
                 .collect(),
-            remote_ip: f.remote_ip(),
+            remote_ip: owned(f.remote_ip_text()),
             remote_country: owned(f.remote_country()),
             api: owned(f.api()),
             api_service: owned(f.api_service()),
