@@ -37,6 +37,27 @@ pub use wrap::{DryRun, Retry, Timeout};
 pub trait Executor: Send + Sync + fmt::Debug + 'static {
     /// Carries out `request.action` and reports what happened.
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome;
+
+    /// Whether the action's effect is already in place. Asked before an action is carried out
+    /// again whose earlier attempt was interrupted (its claim expired): a key already inactive is
+    /// done, a command already sent for this finding is done. The default, [`Verification::Unknown`],
+    /// lets the action run again (safe for idempotent actions and for notifications).
+    async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
+        let _ = request;
+        Verification::Unknown
+    }
+}
+
+/// What [`Executor::verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verification {
+    /// The effect is in place: what was found, for people.
+    Done(String),
+    /// The effect is not in place: the action must run.
+    NotDone,
+    /// The executor cannot tell.
+    Unknown,
 }
 
 #[async_trait]
@@ -44,12 +65,20 @@ impl<E: Executor + ?Sized> Executor for Box<E> {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
         (**self).execute(request).await
     }
+
+    async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
+        (**self).verify(request).await
+    }
 }
 
 #[async_trait]
 impl<E: Executor + ?Sized> Executor for Arc<E> {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
         (**self).execute(request).await
+    }
+
+    async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
+        (**self).verify(request).await
     }
 }
 

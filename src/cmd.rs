@@ -3,13 +3,95 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use remedy::{Finding, FindingError, parse_documents};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use remedy::{Config, Executor, Finding, FindingError, Remediator, Router, parse_documents};
 
 pub(crate) mod check;
 pub(crate) mod eval;
+pub(crate) mod ledger;
 pub(crate) mod parse;
 pub(crate) mod run;
 pub(crate) mod test;
+
+/// Where `remedy run --execute` keeps its audit trail when the configuration names none.
+pub(crate) const DEFAULT_AUDIT: &str = "remedy-audit.jsonl";
+
+/// Runs `future` on a multi-threaded runtime.
+pub(crate) fn runtime(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(future),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The configuration in `path`, or the defaults; every notification goes to the log when no
+/// channel is configured. Errors are printed.
+pub(crate) fn load_config(path: Option<&Path>) -> Result<Config, ExitCode> {
+    let mut config = match path {
+        Some(path) => Config::from_path(path).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        })?,
+        None => Config::default(),
+    };
+    if config.notify.channels.is_empty() && config.notify.default.is_none() {
+        config.notify.default = Some("log".into());
+    }
+    Ok(config)
+}
+
+/// The executor of a run: nothing (a dry run calls no executor and needs no AWS), or the AWS
+/// executors.
+async fn executor(config: &Config, execute: bool) -> Result<Arc<dyn Executor>, String> {
+    if !execute {
+        return Ok(Arc::new(Router::new()));
+    }
+    #[cfg(feature = "aws")]
+    {
+        let settings = remedy::aws::AwsSettings::from_config(&config.aws);
+        Ok(Arc::new(remedy::aws::router(config, &settings).await))
+    }
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = config;
+        Err("this build has no AWS executors (feature `aws`): --execute is not available".into())
+    }
+}
+
+/// The remediator of a run. With `execute` and no `[audit] path`, the audit trail goes to
+/// [`DEFAULT_AUDIT`] in the current directory, so a real run always leaves a durable trail.
+pub(crate) async fn remediator(config: &Config, execute: bool) -> Result<Remediator, ExitCode> {
+    let mut config = config.clone();
+    if execute && config.audit.path.is_none() {
+        eprintln!("remedy: audit trail: {DEFAULT_AUDIT} (set `[audit] path` to choose another)");
+        config.audit.path = Some(PathBuf::from(DEFAULT_AUDIT));
+    }
+    let executor = executor(&config, execute).await.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })?;
+    match Remediator::builder(executor).with_config(&config) {
+        Ok(b) => Ok(b.enforce(execute).build()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `text` made safe to print: control characters, escape sequences and bidi overrides of
+/// finding data and policy text shown escaped.
+pub(crate) fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    remedy::finding::inert(text)
+}
 
 /// The largest input read from one file or stdin: 256 MiB (each document inside is further limited
 /// to `remedy::finding::MAX_DOCUMENT_BYTES`).
@@ -82,9 +164,11 @@ pub(crate) fn each_finding(
 pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 }

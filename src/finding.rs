@@ -52,7 +52,7 @@ pub use service::{
 };
 pub use severity::{Severity, SeverityBand};
 pub use shape::{Envelope, Shape};
-pub use text::Text;
+pub use text::{Text, inert};
 
 impl std::fmt::Debug for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -26,6 +26,9 @@ enum Command {
     Run(cmd::run::Args),
     /// Run the decision tests in `POLICY_DIR/tests/*.toml` (`ok`/`FAIL` per case, exit 1 on failure).
     Test(cmd::test::Args),
+    /// Look after the idempotency ledger: `reconcile` lists (and finishes) what interrupted runs left.
+    #[command(subcommand)]
+    Ledger(cmd::ledger::Command),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +40,6 @@ fn main() -> ExitCode {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Test(args) => cmd::test::run(args),
+        Command::Ledger(command) => cmd::ledger::run(command),
     }
 }

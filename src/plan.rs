@@ -60,6 +60,10 @@ pub struct PlannedAction {
     pub action: Action,
     /// The policies that chose it (at least one), in evaluation order.
     pub sources: Vec<Source>,
+    /// Whether a policy asked for the action again each time GuardDuty updates the finding
+    /// (`.repeat_on_update()`); only matters for actions that are not idempotent (an SSM command),
+    /// which otherwise run once per finding.
+    pub repeat_on_update: bool,
 }
 
 impl PlannedAction {
@@ -76,7 +80,7 @@ impl PlannedAction {
 
 impl Serialize for PlannedAction {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("PlannedAction", 7)?;
+        let mut s = serializer.serialize_struct("PlannedAction", 8)?;
         s.serialize_field("kind", &self.action.kind())?;
         s.serialize_field("params", &self.action.params())?;
         s.serialize_field("target", &self.action.target())?;
@@ -84,6 +88,11 @@ impl Serialize for PlannedAction {
         s.serialize_field("policy", &self.policy())?;
         s.serialize_field("reason", &self.reason())?;
         s.serialize_field("sources", &self.sources)?;
+        if self.repeat_on_update {
+            s.serialize_field("repeat_on_update", &true)?;
+        } else {
+            s.skip_field("repeat_on_update")?;
+        }
         s.end()
     }
 }
@@ -100,6 +109,8 @@ impl<'de> Deserialize<'de> for PlannedAction {
             #[serde(default)]
             destructive: Option<bool>,
             sources: Vec<Source>,
+            #[serde(default)]
+            repeat_on_update: bool,
         }
         let form = Form::deserialize(deserializer)?;
         let action = Action::from_parts(
@@ -112,6 +123,7 @@ impl<'de> Deserialize<'de> for PlannedAction {
         Ok(Self {
             action,
             sources: form.sources,
+            repeat_on_update: form.repeat_on_update,
         })
     }
 }
@@ -218,12 +230,19 @@ impl Plan {
 
     /// Adds an action chosen by `source`, merging it with an identical action already planned.
     pub fn push(&mut self, action: Action, source: Source) {
+        self.push_repeated(action, source, false);
+    }
+
+    /// [`Plan::push`], with whether the policy wants the action on every update of the finding.
+    pub fn push_repeated(&mut self, action: Action, source: Source, repeat_on_update: bool) {
         if let Some(existing) = self.actions.iter_mut().find(|p| p.action == action) {
             existing.sources.push(source);
+            existing.repeat_on_update |= repeat_on_update;
         } else {
             self.actions.push(PlannedAction {
                 action,
                 sources: vec![source],
+                repeat_on_update,
             });
         }
     }

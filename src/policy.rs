@@ -275,15 +275,13 @@ impl PolicySet {
         match self.run(policy, finding) {
             Ok(actions) => {
                 for a in actions {
-                    plan.push(
-                        a.action,
-                        Source {
-                            policy: Arc::clone(&policy.name),
-                            version: Arc::clone(&policy.version),
-                            reason: a.reason,
-                            line: a.line,
-                        },
-                    );
+                    let source = Source {
+                        policy: Arc::clone(&policy.name),
+                        version: Arc::clone(&policy.version),
+                        reason: a.reason,
+                        line: a.line,
+                    };
+                    plan.push_repeated(a.action, source, a.repeat);
                 }
             }
             Err(failure) => plan.errors.push(failure),

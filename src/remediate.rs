@@ -17,6 +17,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::task::JoinSet;
@@ -32,22 +34,25 @@ mod guard;
 mod ledger;
 mod limit;
 mod protect;
+mod shutdown;
 
 pub use audit::{
-    ActionRecord, AuditError, AuditRecord, AuditSink, DecisionRecord, JsonLinesAudit, MemoryAudit,
-    Mode, TracingAudit,
+    ActionRecord, AuditError, AuditRecord, AuditSink, DecisionRecord, IntentRecord, JsonLinesAudit,
+    MemoryAudit, Mode, TracingAudit, UnavailableAudit, UnfinishedIntent,
 };
 pub use builder::RemediatorBuilder;
 pub use config::{
-    AwsConfig, BreakerConfig, Config, ConfigError, EnforcementConfig, NotifyConfig, PathConfig,
-    ProtectConfig, TagRule,
+    AwsConfig, BreakerConfig, Config, ConfigError, EnforcementConfig, LedgerConfig, NotifyConfig,
+    PathConfig, ProtectConfig, TagRule,
 };
 pub use guard::{Guard, GuardResult};
 pub use ledger::{
-    Claim, EntryState, FileLedger, Ledger, LedgerEntry, LedgerError, LedgerKey, MemoryLedger,
+    Claim, ClaimRequest, DEFAULT_LEASE, EntryState, FileLedger, Ledger, LedgerEntry, LedgerError,
+    LedgerKey, MemoryLedger, Owner, now_secs,
 };
 pub use limit::{KillSwitch, RateLimit};
 pub use protect::Protection;
+pub use shutdown::Shutdown;
 
 use guard::{Checks, EnforcementRules};
 use ledger::now_rfc3339;
@@ -113,6 +118,11 @@ struct Inner {
     kill_switch: KillSwitch,
     enforcement: EnforcementRules,
     concurrency: usize,
+    owner: Owner,
+    lease: Duration,
+    shutdown: Shutdown,
+    /// Numbers this run's intents.
+    intents: AtomicU64,
 }
 
 impl Inner {
@@ -150,8 +160,42 @@ impl Remediator {
         &self.inner.kill_switch
     }
 
+    /// The shutdown handle (stop it to end the run gracefully).
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.inner.shutdown
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Arc<dyn Ledger> {
+        &self.inner.ledger
+    }
+
+    /// The run that holds this remediator's claims.
+    pub fn owner(&self) -> &Owner {
+        &self.inner.owner
+    }
+
+    /// The claims of earlier runs that are unfinished and expired: work an interrupted run left
+    /// (`remedy ledger reconcile` finishes it).
+    pub async fn unfinished(&self) -> Result<Vec<LedgerEntry>, LedgerError> {
+        let now = now_secs();
+        let claims = self.inner.ledger.claims().await?;
+        Ok(claims.into_iter().filter(|c| c.is_expired(now)).collect())
+    }
+
     /// Carries out `plan`; every action ends in a record, none is lost.
     pub async fn run(&self, plan: &Plan) -> Report {
+        self.run_closing(plan, None).await
+    }
+
+    /// Finishes the action of an interrupted run: carries out `plan` (made from its claim or its
+    /// intent record) like [`Remediator::run`]; its outcome record names `intent` as the one it
+    /// closes.
+    pub async fn reconcile(&self, plan: &Plan, intent: Option<&str>) -> Report {
+        self.run_closing(plan, intent).await
+    }
+
+    async fn run_closing(&self, plan: &Plan, closes: Option<&str>) -> Report {
         let inner = &self.inner;
         let mode = self.mode();
         let mut report = Report::new(plan.finding.clone(), mode);
@@ -174,7 +218,8 @@ impl Remediator {
         let mut prior = Vec::new();
         for planned in others.into_iter().chain(notify) {
             let mut records = Vec::new();
-            let record = self.carry_out(plan, planned, &prior, &mut records).await;
+            let mut record = self.carry_out(plan, planned, &prior, &mut records).await;
+            record.closes = closes.map(str::to_owned);
             if !matches!(planned.action, Action::Notify(_)) {
                 prior.push(PriorOutcome {
                     kind: record.kind.clone(),

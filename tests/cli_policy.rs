@@ -179,3 +179,52 @@ fn eval_fails_on_unparsable_input_and_broken_policies() {
     ]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Users' scripts read the CLI's JSON: every field the plan and the run records had before the
+/// plan became self-contained is still there, where it was.
+#[test]
+fn eval_and_run_json_keep_every_field_they_had() {
+    let finding = "examples/findings/01-iam-malicious-ip-custom.json";
+    let out = remedy(&["eval", "policies", finding]);
+    assert!(out.status.success());
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "finding_id",
+        "finding_type",
+        "severity",
+        "sample",
+        "policy_set_version",
+        "evaluated",
+        "actions",
+        "errors",
+    ] {
+        assert!(plan.get(key).is_some(), "plan lost `{key}`: {plan}");
+    }
+    assert!(plan["severity"].is_number());
+    for key in ["kind", "params", "policy", "reason", "sources"] {
+        assert!(plan["actions"][0].get(key).is_some(), "action lost `{key}`");
+    }
+    let out = remedy(&["run", "policies", finding]);
+    assert!(out.status.success());
+    let first = String::from_utf8(out.stdout).unwrap();
+    let record: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    for key in [
+        "time",
+        "mode",
+        "finding_id",
+        "finding_type",
+        "kind",
+        "target",
+        "params",
+        "policy",
+        "policy_version",
+        "sources",
+        "guards",
+        "outcome",
+        "duration_ms",
+    ] {
+        assert!(record.get(key).is_some(), "record lost `{key}`: {record}");
+    }
+    assert_eq!(record["outcome"]["status"], "skipped");
+    assert!(record["guards"][0].get("guard").is_some());
+}

@@ -412,10 +412,15 @@ async fn the_json_lines_audit_holds_every_record() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 3);
+    // Decision, the intent written before the key was disabled, the outcome, the notification.
+    assert_eq!(lines.len(), 4, "{text}");
     assert_eq!(lines[0]["record"], "decision");
-    let action = &lines[1];
+    let intent = &lines[1];
+    assert_eq!(intent["record"], "intent");
+    assert_eq!(intent["action"]["kind"], "disable_access_key");
+    let action = &lines[2];
     assert_eq!(action["record"], "action");
+    assert_eq!(action["intent"], intent["intent"]);
     assert_eq!(action["finding_id"], "f1");
     assert_eq!(action["policy"], "disable-key");
     assert_eq!(action["policy_version"], "v1");

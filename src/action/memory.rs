@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use super::{
-    ActionRequest, ErrorKind, Executor, MAX_INSTANCES_PER_CALL, Notification, Outcome, ssm_comment,
+    ActionRequest, ErrorKind, Executor, MAX_INSTANCES_PER_CALL, Notification, Outcome,
+    Verification, ssm_comment,
 };
 use crate::plan::{DisableAccessKey, RunCommand};
 
@@ -57,6 +58,21 @@ impl MemoryIam {
             .map(|(_, active)| *active)
     }
 
+    /// Sets a key active or inactive (someone changed it outside remedy); whether the user has it.
+    pub fn set_active(&self, user_name: &str, access_key_id: &str, active: bool) -> bool {
+        let mut users = lock(&self.users);
+        match users
+            .get_mut(user_name)
+            .and_then(|keys| keys.iter_mut().find(|(k, _)| k == access_key_id))
+        {
+            Some((_, state)) => {
+                *state = active;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The user's keys with whether each is active.
     pub fn keys(&self, user_name: &str) -> Vec<(String, bool)> {
         lock(&self.users)
@@ -93,6 +109,20 @@ impl Executor for MemoryIam {
         Outcome::executed(format!(
             "access key `{key}` of user `{user}` set to inactive; the user's other keys untouched"
         ))
+    }
+
+    async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
+        let Ok(d) = request.payload::<DisableAccessKey>("the in-memory IAM") else {
+            return Verification::Unknown;
+        };
+        match self.is_active(d.user_name.as_str(), d.access_key_id.as_str()) {
+            Some(false) => Verification::Done(format!(
+                "access key `{}` of user `{}` is already inactive",
+                d.access_key_id, d.user_name
+            )),
+            Some(true) => Verification::NotDone,
+            None => Verification::Unknown,
+        }
     }
 }
 
@@ -159,6 +189,28 @@ impl Executor for MemorySsm {
             r.instance_ids.len(),
             ids.join(", ")
         ))
+    }
+
+    async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
+        let Ok(r) = request.payload::<RunCommand>("the in-memory SSM") else {
+            return Verification::Unknown;
+        };
+        let comment = ssm_comment(request.finding_id());
+        let sent = lock(&self.sent);
+        let found = sent.iter().find(|c| {
+            c.comment == comment
+                && c.document == r.document
+                && r.instance_ids
+                    .iter()
+                    .any(|i| c.instance_ids.iter().any(|s| s == i.as_str()))
+        });
+        match found {
+            Some(c) => Verification::Done(format!(
+                "command {} with `{}` was already sent for this finding",
+                c.command_id, c.document
+            )),
+            None => Verification::NotDone,
+        }
     }
 }
 

@@ -14,6 +14,8 @@ pub enum Status {
     Executed,
     /// Nothing needed doing: the desired state was already there.
     AlreadyDone,
+    /// Another run is carrying the action out right now (it holds a live claim).
+    InProgress,
     /// The action was deliberately not carried out.
     Skipped,
     /// The action was attempted and failed.
@@ -22,9 +24,10 @@ pub enum Status {
 
 impl Status {
     /// Every status, in the order summaries list them.
-    pub const ALL: [Status; 4] = [
+    pub const ALL: [Status; 5] = [
         Status::Executed,
         Status::AlreadyDone,
+        Status::InProgress,
         Status::Skipped,
         Status::Failed,
     ];
@@ -34,6 +37,7 @@ impl Status {
         match self {
             Status::Executed => "executed",
             Status::AlreadyDone => "already_done",
+            Status::InProgress => "in_progress",
             Status::Skipped => "skipped",
             Status::Failed => "failed",
         }
@@ -58,6 +62,11 @@ pub enum Outcome {
     /// Nothing needed doing: the desired state was already there (or an earlier run did it).
     AlreadyDone {
         /// Why nothing was done, for people.
+        details: String,
+    },
+    /// Another run holds a live claim on the action: it is being carried out there.
+    InProgress {
+        /// Who holds it and since when, for people.
         details: String,
     },
     /// The action was deliberately not carried out.
@@ -91,6 +100,7 @@ impl Outcome {
         match self {
             Outcome::Executed { .. } => Status::Executed,
             Outcome::AlreadyDone { .. } => Status::AlreadyDone,
+            Outcome::InProgress { .. } => Status::InProgress,
             Outcome::Skipped(_) => Status::Skipped,
             Outcome::Failed(_) => Status::Failed,
         }
@@ -123,6 +133,7 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::Executed { details } => write!(f, "executed: {details}"),
             Outcome::AlreadyDone { details } => write!(f, "already done: {details}"),
+            Outcome::InProgress { details } => write!(f, "in progress: {details}"),
             Outcome::Skipped(reason) => write!(f, "skipped: {reason}"),
             Outcome::Failed(error) => write!(f, "failed: {error}"),
         }
@@ -134,7 +145,9 @@ impl Serialize for Outcome {
         let mut s = serializer.serialize_struct("Outcome", 3)?;
         s.serialize_field("status", &self.status())?;
         match self {
-            Outcome::Executed { details } | Outcome::AlreadyDone { details } => {
+            Outcome::Executed { details }
+            | Outcome::AlreadyDone { details }
+            | Outcome::InProgress { details } => {
                 s.serialize_field("details", details)?;
             }
             Outcome::Skipped(reason) => {
@@ -196,6 +209,8 @@ pub enum SkipReason {
     },
     /// The finding is a sample: no destructive action is taken on its behalf.
     Sample,
+    /// The run was stopping (a signal) before the action started; nothing was done.
+    Interrupted,
     /// Another reason.
     Other {
         /// The reason.
@@ -216,6 +231,7 @@ impl SkipReason {
             SkipReason::KillSwitch { .. } => "kill_switch",
             SkipReason::TemporaryCredentials { .. } => "temporary_credentials",
             SkipReason::Sample => "sample",
+            SkipReason::Interrupted => "interrupted",
             SkipReason::Other { .. } => "other",
         }
     }
@@ -245,6 +261,9 @@ impl fmt::Display for SkipReason {
                 write!(f, "temporary or root credentials: {advice}")
             }
             SkipReason::Sample => f.write_str("sample finding: no destructive action"),
+            SkipReason::Interrupted => {
+                f.write_str("not started: remedy was stopping (the next run will do it)")
+            }
             SkipReason::Other { reason } => f.write_str(reason),
         }
     }
@@ -271,6 +290,13 @@ pub enum ErrorKind {
     Conflict,
     /// No executor handles the action's kind or channel.
     Unsupported,
+    /// The audit trail could not record the action's intent, so it was not carried out.
+    AuditUnavailable,
+    /// The shared state (ledger, rate limits) could not be read or written, so the action was not
+    /// carried out.
+    StateUnavailable,
+    /// The run was stopped (a signal) while the action ran; its effect is unknown.
+    Interrupted,
     /// Anything else.
     Other,
 }
@@ -287,6 +313,9 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Unsupported => "unsupported",
+            ErrorKind::AuditUnavailable => "audit_unavailable",
+            ErrorKind::StateUnavailable => "state_unavailable",
+            ErrorKind::Interrupted => "interrupted",
             ErrorKind::Other => "other",
         }
     }
@@ -338,7 +367,11 @@ impl ActionError {
     pub fn retryable(&self) -> bool {
         self.retryable.unwrap_or(matches!(
             self.kind,
-            ErrorKind::Throttled | ErrorKind::Unavailable | ErrorKind::Timeout
+            ErrorKind::Throttled
+                | ErrorKind::Unavailable
+                | ErrorKind::Timeout
+                | ErrorKind::AuditUnavailable
+                | ErrorKind::StateUnavailable
         ))
     }
 }

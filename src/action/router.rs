@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{ActionRequest, ErrorKind, Executor, Outcome};
+use super::{ActionRequest, ErrorKind, Executor, Outcome, Verification};
 use crate::plan::{ActionKind, Notify};
 
 /// Maps action kinds to executors; itself an [`Executor`].
@@ -54,6 +54,13 @@ impl Executor for Router {
                 ErrorKind::Unsupported,
                 format!("no executor is configured for action kind `{kind}`"),
             ),
+        }
+    }
+
+    async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
+        match self.routes.get(&request.action.kind()) {
+            Some(executor) => executor.verify(request).await,
+            None => Verification::Unknown,
         }
     }
 }

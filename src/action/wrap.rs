@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{ActionError, ActionRequest, ErrorKind, Executor, Outcome, SkipReason};
+use super::{ActionError, ActionRequest, ErrorKind, Executor, Outcome, SkipReason, Verification};
 use crate::plan::is_idempotent;
 
 /// Reports what the inner executor would do and does nothing.
@@ -31,6 +31,10 @@ impl<E: Executor> Executor for DryRun<E> {
         Outcome::Skipped(SkipReason::DryRun {
             would: request.action.describe(),
         })
+    }
+
+    async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
+        self.inner.verify(request).await
     }
 }
 
@@ -105,9 +109,13 @@ impl<E: Executor> Executor for Retry<E> {
             }
             tracing::debug!(attempt, ?delay, "retrying `{}`", request.action.kind());
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(self.max_delay);
+            delay = delay.saturating_mul(2).min(self.max_delay);
             attempt += 1;
         }
+    }
+
+    async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
+        self.inner.verify(request).await
     }
 }
 
@@ -145,5 +153,11 @@ impl<E: Executor> Executor for Timeout<E> {
                 .with_retryable(is_idempotent(&request.action.kind())),
             ),
         }
+    }
+
+    async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
+        tokio::time::timeout(self.limit, self.inner.verify(request))
+            .await
+            .unwrap_or(Verification::Unknown)
     }
 }

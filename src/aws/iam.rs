@@ -6,7 +6,7 @@ use aws_sdk_iam::types::StatusType;
 
 use super::AwsClients;
 use super::error::map_sdk_error;
-use crate::action::{ActionError, ActionRequest, ErrorKind, Executor, Outcome};
+use crate::action::{ActionError, ActionRequest, ErrorKind, Executor, Outcome, Verification};
 use crate::plan::DisableAccessKey;
 
 /// Sets one IAM access key of one user to inactive.
@@ -123,6 +123,20 @@ impl Executor for DisableAccessKeyExecutor {
                     e.message()
                 ),
             )),
+        }
+    }
+
+    async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
+        let Ok(d) = request.payload::<DisableAccessKey>("the IAM executor") else {
+            return Verification::Unknown;
+        };
+        let (user, key) = (d.user_name.as_str(), d.access_key_id.as_str());
+        match self.key_status(user, key).await {
+            Ok(Some(StatusType::Inactive)) => Verification::Done(format!(
+                "access key `{key}` of user `{user}` is already inactive"
+            )),
+            Ok(Some(_)) => Verification::NotDone,
+            Ok(None) | Err(_) => Verification::Unknown,
         }
     }
 }

@@ -11,7 +11,8 @@ use aws_sdk_ssm::types::CommandInvocationStatus;
 use super::AwsClients;
 use super::error::map_sdk_error;
 use crate::action::{
-    ActionError, ActionRequest, ErrorKind, Executor, MAX_INSTANCES_PER_CALL, Outcome, ssm_comment,
+    ActionError, ActionRequest, ErrorKind, Executor, MAX_INSTANCES_PER_CALL, Outcome, Verification,
+    ssm_comment,
 };
 use crate::plan::RunCommand;
 
@@ -182,5 +183,36 @@ impl Executor for RunCommandExecutor {
             });
         }
         Outcome::executed(details)
+    }
+
+    /// A command is done when SSM lists one with this finding's comment and the same document
+    /// for the first of the action's instances.
+    async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
+        let Ok(r) = request.payload::<RunCommand>("the SSM executor") else {
+            return Verification::Unknown;
+        };
+        let Some(instance) = r.instance_ids.first() else {
+            return Verification::Unknown;
+        };
+        let comment = ssm_comment(request.finding_id());
+        let listed = self
+            .client
+            .list_commands()
+            .instance_id(instance.as_str())
+            .send()
+            .await;
+        match listed {
+            Ok(out) => match out.commands().iter().find(|c| {
+                c.comment() == Some(comment.as_str()) && c.document_name() == Some(&r.document)
+            }) {
+                Some(c) => Verification::Done(format!(
+                    "command {} with `{}` was already sent for this finding",
+                    c.command_id().unwrap_or("?"),
+                    r.document
+                )),
+                None => Verification::NotDone,
+            },
+            Err(_) => Verification::Unknown,
+        }
     }
 }

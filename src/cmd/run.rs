@@ -5,9 +5,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use remedy::{Config, Engine, Executor, PolicySet, Remediator, Report, Router, Status};
+use remedy::remediate::{JsonLinesAudit, Shutdown};
+use remedy::{Engine, PolicySet, Report, Status};
 
 /// Evaluate findings against a policy directory and carry out the plans: a dry run unless
 /// `--execute`.
@@ -35,34 +37,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run_async(args))
-}
-
-async fn executor(config: &Config, execute: bool) -> Result<Arc<dyn Executor>, String> {
-    if !execute {
-        // A dry run never calls an executor: nothing AWS is even constructed.
-        return Ok(Arc::new(Router::new()));
-    }
-    #[cfg(feature = "aws")]
-    {
-        let settings = remedy::aws::AwsSettings::from_config(&config.aws);
-        Ok(Arc::new(remedy::aws::router(config, &settings).await))
-    }
-    #[cfg(not(feature = "aws"))]
-    {
-        let _ = config;
-        Err("this build has no AWS executors (feature `aws`): --execute is not available".into())
-    }
+    super::runtime(run_async(args))
 }
 
 async fn run_async(args: Args) -> ExitCode {
@@ -75,42 +50,32 @@ async fn run_async(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut config = match &args.config {
-        Some(path) => match Config::from_path(path) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        None => Config::default(),
+    let config = match super::load_config(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    if config.notify.channels.is_empty() && config.notify.default.is_none() {
-        // No channel configured: every notification goes to the log.
-        config.notify.default = Some("log".into());
-    }
-    let executor = match executor(&config, args.execute).await {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    let remediator = match super::remediator(&config, args.execute).await {
+        Ok(r) => r,
+        Err(code) => return code,
     };
-    let remediator = match Remediator::builder(executor).with_config(&config) {
-        Ok(b) => b.enforce(args.execute).build(),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let signal = Arc::new(AtomicI32::new(0));
+    tokio::spawn(stop_on_signals(
+        remediator.shutdown().clone(),
+        config.shutdown_grace(),
+        Arc::clone(&signal),
+    ));
+    let shutdown = remediator.shutdown().clone();
+    let engine = Engine::new(set, remediator.clone());
 
-    let engine = Engine::new(set, remediator);
     let mut findings = Vec::new();
     let ok = super::each_finding(&args.files, |finding| {
+        if shutdown.is_stopping() {
+            return Err(std::io::Error::other("stopping"));
+        }
         findings.push(finding);
         Ok(())
     })
-    .unwrap_or(false);
+    .unwrap_or(shutdown.is_stopping());
 
     let total = findings.len();
     let mut summary = Summary::default();
@@ -147,6 +112,27 @@ async fn run_async(args: Args) -> ExitCode {
         .await;
     let _ = out.flush();
     eprintln!("{}", summary.render(total, args.execute));
+    // What interrupted runs (this one included) left: expired claims this run did not meet.
+    let unfinished = match remediator.unfinished().await {
+        Ok(claims) => claims.len(),
+        Err(e) => {
+            eprintln!("warning: cannot list unfinished actions: {e}");
+            0
+        }
+    };
+    if unfinished > 0 {
+        eprintln!(
+            "remedy: {unfinished} unfinished action(s) of interrupted runs in the ledger: \
+             `remedy ledger reconcile` lists them (`--execute` finishes them)"
+        );
+    }
+    match signal.load(Ordering::SeqCst) {
+        0 => {}
+        code => {
+            eprintln!("remedy: stopped by a signal");
+            return ExitCode::from(u8::try_from(code).unwrap_or(1));
+        }
+    }
     if write_failed || !ok || summary.failed > 0 || summary.audit_errors > 0 {
         ExitCode::FAILURE
     } else {
@@ -154,26 +140,73 @@ async fn run_async(args: Args) -> ExitCode {
     }
 }
 
+/// On SIGTERM or SIGINT: stop taking findings and starting actions, give the actions in flight
+/// `grace`, and remember the exit status (143, 130). A second signal exits at once, between two
+/// audit records.
+async fn stop_on_signals(shutdown: Shutdown, grace: Duration, signal: Arc<AtomicI32>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal as listen};
+        let (Ok(mut term), Ok(mut int)) = (
+            listen(SignalKind::terminate()),
+            listen(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        let code = tokio::select! {
+            _ = term.recv() => 143,
+            _ = int.recv() => 130,
+        };
+        signal.store(code, Ordering::SeqCst);
+        eprintln!(
+            "remedy: stopping: no new action starts; actions in flight get {} s (a second signal \
+             stops at once)",
+            grace.as_secs()
+        );
+        shutdown.stop(grace);
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        let _between = JsonLinesAudit::between_writes();
+        eprintln!("remedy: stopped at once by a second signal");
+        let _ = std::io::stdout().flush();
+        std::process::exit(code);
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (shutdown, grace, signal);
+    }
+}
+
 /// A person's view of one finding's report: what happened to each action, and who chose it why.
 fn explain(report: &Report) -> String {
-    let mut s = format!("{}  {}\n", report.finding.id, report.finding.finding_type);
+    use super::inert;
+    let mut s = format!(
+        "{}  {}\n",
+        inert(&report.finding.id),
+        inert(report.finding.finding_type.as_str())
+    );
     for error in &report.policy_errors {
         s.push_str(&format!(
             "  warning: policy `{}` failed: {}\n",
-            error.policy, error.message
+            inert(&error.policy),
+            inert(&error.message)
         ));
     }
     if report.actions.is_empty() {
         s.push_str("  no action: no policy chose one\n");
     }
     for record in &report.actions {
-        s.push_str(&format!("  {}\n", record.outcome));
+        s.push_str(&format!("  {}\n", inert(&record.outcome.to_string())));
         for source in &record.sources {
             match &source.reason {
-                Some(reason) => {
-                    s.push_str(&format!("      chosen by {}: {reason}\n", source.policy))
-                }
-                None => s.push_str(&format!("      chosen by {}\n", source.policy)),
+                Some(reason) => s.push_str(&format!(
+                    "      chosen by {}: {}\n",
+                    inert(&source.policy),
+                    inert(reason)
+                )),
+                None => s.push_str(&format!("      chosen by {}\n", inert(&source.policy))),
             }
         }
     }
@@ -185,6 +218,7 @@ struct Summary {
     actions: usize,
     executed: usize,
     already_done: usize,
+    in_progress: usize,
     failed: usize,
     audit_errors: usize,
     skipped: BTreeMap<String, usize>,
@@ -198,11 +232,15 @@ impl Summary {
             match record.outcome.status() {
                 Status::Executed => self.executed += 1,
                 Status::AlreadyDone => self.already_done += 1,
+                Status::InProgress => self.in_progress += 1,
                 Status::Failed => {
                     self.failed += 1;
                     eprintln!(
                         "failed: {} {} for finding {}: {}",
-                        record.kind, record.target, record.finding_id, record.outcome
+                        record.kind,
+                        super::inert(&record.target),
+                        super::inert(&record.finding_id),
+                        super::inert(&record.outcome.to_string())
                     );
                 }
                 _ => {
@@ -220,9 +258,13 @@ impl Summary {
     fn render(&self, findings: usize, execute: bool) -> String {
         let skipped: usize = self.skipped.values().sum();
         let mut s = format!(
-            "remedy: {findings} finding(s), {} action(s): {} executed, {} already done, {skipped} skipped",
+            "remedy: {findings} finding(s), {} action(s): {} executed, {} already done, ",
             self.actions, self.executed, self.already_done
         );
+        if self.in_progress > 0 {
+            s.push_str(&format!("{} in progress elsewhere, ", self.in_progress));
+        }
+        s.push_str(&format!("{skipped} skipped"));
         if skipped > 0 {
             let parts: Vec<String> = self
                 .skipped

@@ -124,9 +124,66 @@ impl<'de> serde::Deserialize<'de> for Text {
     }
 }
 
+/// Whether `c` must not reach a terminal or a log line as it is: control characters (newlines,
+/// escape sequences, NUL, C1 controls), bidi overrides and isolates, and invisible characters that
+/// change how text looks (zero-width joiners, the BOM, line and paragraph separators).
+fn is_active(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{feff}'
+        )
+}
+
+/// `text` made inert for a terminal or a log line: every character that could move the cursor,
+/// start a new line, recolour or reorder what follows (see above) is written as a visible escape
+/// (`\n`, `\u{1b}`, `\u{202e}`); everything else stays as it is. Finding fields are chosen by
+/// the attacker (user agents, domains, sometimes names): human-facing output shows them only
+/// through this, so no line can be forged. JSON output needs nothing more than JSON's escaping.
+///
+/// ```
+/// use remedy::finding::inert;
+/// assert_eq!(inert("alice"), "alice");
+/// assert_eq!(inert("a\nexecuted: x"), "a\\nexecuted: x");
+/// assert_eq!(inert("\u{1b}[31mred"), "\\u{1b}[31mred");
+/// ```
+pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    use std::fmt::Write as _;
+    if !text.chars().any(is_active) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_active(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn active_characters_are_escaped() {
+        assert_eq!(inert("plain ünïcode"), "plain ünïcode");
+        assert_eq!(inert("x\r\ny"), "x\\r\\ny");
+        assert_eq!(inert("\u{202e}evil"), "\\u{202e}evil");
+        assert_eq!(inert("a\0b"), "a\\u{0}b");
+        assert_eq!(inert("\u{9b}31m"), "\\u{9b}31m");
+        assert!(matches!(inert("ok"), std::borrow::Cow::Borrowed(_)));
+    }
 
     #[test]
     fn reads_like_a_str() {

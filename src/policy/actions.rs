@@ -22,6 +22,8 @@ pub(crate) struct ScriptAction {
     pub(crate) action: Action,
     pub(crate) reason: Option<String>,
     pub(crate) line: Option<usize>,
+    /// `.repeat_on_update()`: carry it out again each time GuardDuty updates the finding.
+    pub(crate) repeat: bool,
 }
 
 /// The checks a host runs on the parameters of its action kind; returns the action's target (what it
@@ -160,6 +162,7 @@ impl HostActionKind {
             }),
             reason,
             line: pos.line(),
+            repeat: false,
         })
     }
 }
@@ -184,6 +187,11 @@ pub(crate) fn register(engine: &mut Engine, kinds: &[HostActionKind]) {
     engine.register_get("kind", |a: &mut ScriptAction| a.action.kind().to_string());
     engine.register_get("reason", |a: &mut ScriptAction| -> Dynamic {
         a.reason.clone().map_or(Dynamic::UNIT, Dynamic::from)
+    });
+    engine.register_fn("repeat_on_update", |a: &mut ScriptAction| {
+        let mut repeated = a.clone();
+        repeated.repeat = true;
+        repeated
     });
     engine.register_fn("to_string", |a: &mut ScriptAction| describe(a));
     engine.register_fn("to_debug", |a: &mut ScriptAction| describe(a));
@@ -319,6 +327,7 @@ fn notify(
         action: Action::Notify(Notify { channel, message }),
         reason,
         line: pos.line(),
+        repeat: false,
     })
 }
 
@@ -351,6 +360,7 @@ fn disable_access_key(
         }),
         reason,
         line: pos.line(),
+        repeat: false,
     })
 }
 
@@ -434,6 +444,7 @@ fn run_command(
         }),
         reason,
         line: pos.line(),
+        repeat: false,
     })
 }
 

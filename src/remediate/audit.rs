@@ -1,20 +1,29 @@
-//! The audit trail: one record per decision and per action outcome.
+//! The audit trail: a decision record per finding, an intent record before each destructive
+//! action, and an outcome record per action.
+//!
+//! The intent is written (and flushed) before a destructive action executes; when it cannot be
+//! written, the action is not executed. So the trail never lacks an action that was carried out,
+//! and an intent without an outcome names an action an interrupted run may or may not have done
+//! (`remedy ledger reconcile` lists and finishes them).
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::guard::GuardResult;
+use super::ledger::{LedgerKey, Owner};
 use crate::action::Outcome;
 use crate::finding::{FindingType, Text};
-use crate::plan::{ActionKind, Plan, Source};
+use crate::plan::{ActionKind, FindingContext, Plan, PlannedAction, Source};
+
+mod file;
+
+pub use file::{JsonLinesAudit, UnfinishedIntent};
 
 /// Whether a run executes or only reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Nothing is executed; outcomes say what would be done.
@@ -24,7 +33,7 @@ pub enum Mode {
 }
 
 /// What the policies decided for a finding, recorded before anything runs: the whole plan, with
-/// the time and the run's mode.
+/// the time and the run's mode. Replayable: [`Plan::from_json_str`] reads it back.
 #[derive(Debug, Clone, Serialize)]
 pub struct DecisionRecord {
     /// When (RFC 3339).
@@ -34,6 +43,23 @@ pub struct DecisionRecord {
     /// The plan, its fields inlined in the record.
     #[serde(flatten)]
     pub plan: Plan,
+}
+
+/// What is about to be done: written and flushed before a destructive action executes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntentRecord {
+    /// When (RFC 3339).
+    pub time: String,
+    /// The intent's id; the action's outcome record carries it.
+    pub intent: String,
+    /// The run that intends it.
+    pub owner: Owner,
+    /// The ledger key of the action.
+    pub key: LedgerKey,
+    /// The finding.
+    pub finding: FindingContext,
+    /// The action with the policies that chose it.
+    pub action: PlannedAction,
 }
 
 /// What came of one action: the guards it went through and the outcome.
@@ -67,6 +93,12 @@ pub struct ActionRecord {
     pub guards: Vec<GuardResult>,
     /// The outcome.
     pub outcome: Outcome,
+    /// The intent record written before the action executed, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    /// The intent of an interrupted run this record finishes (`remedy ledger reconcile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closes: Option<String>,
     /// How long the action took, in milliseconds.
     pub duration_ms: u64,
 }
@@ -78,12 +110,14 @@ pub struct ActionRecord {
 pub enum AuditRecord {
     /// See [`DecisionRecord`].
     Decision(DecisionRecord),
+    /// See [`IntentRecord`].
+    Intent(Box<IntentRecord>),
     /// See [`ActionRecord`].
     Action(ActionRecord),
 }
 
 /// An audit sink that could not record.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("audit sink `{sink}`: {message}")]
 #[non_exhaustive]
 pub struct AuditError {
@@ -93,11 +127,35 @@ pub struct AuditError {
     pub message: String,
 }
 
+impl AuditError {
+    /// An error of `sink`.
+    pub fn new(sink: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            sink: sink.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// Where audit records go.
 #[async_trait]
 pub trait AuditSink: Send + Sync + std::fmt::Debug + 'static {
-    /// Records `record` durably before returning.
+    /// Records `record` durably before returning; an error means it may not be recorded.
     async fn record(&self, record: &AuditRecord) -> Result<(), AuditError>;
+}
+
+#[async_trait]
+impl<S: AuditSink + ?Sized> AuditSink for Box<S> {
+    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        (**self).record(record).await
+    }
+}
+
+#[async_trait]
+impl<S: AuditSink + ?Sized> AuditSink for Arc<S> {
+    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        (**self).record(record).await
+    }
 }
 
 /// Keeps records in memory (tests, embedding). Clones share the records.
@@ -126,7 +184,18 @@ impl MemoryAudit {
             .into_iter()
             .filter_map(|r| match r {
                 AuditRecord::Action(a) => Some(a),
-                AuditRecord::Decision(_) => None,
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The intent records so far.
+    pub fn intents(&self) -> Vec<IntentRecord> {
+        self.records()
+            .into_iter()
+            .filter_map(|r| match r {
+                AuditRecord::Intent(i) => Some(*i),
+                _ => None,
             })
             .collect()
     }
@@ -143,85 +212,39 @@ impl AuditSink for MemoryAudit {
     }
 }
 
-/// Writes records to `tracing` (target `remedy::audit`, level INFO) as JSON: the default sink.
+/// Writes records to `tracing` (target `remedy::audit`, level INFO) as JSON: the default sink of
+/// dry runs and of embedders that keep their own trail.
 #[derive(Debug, Clone, Default)]
 pub struct TracingAudit;
 
 #[async_trait]
 impl AuditSink for TracingAudit {
     async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        let json = serde_json::to_string(record).map_err(|e| AuditError {
-            sink: "tracing".into(),
-            message: e.to_string(),
-        })?;
+        let json =
+            serde_json::to_string(record).map_err(|e| AuditError::new("tracing", e.to_string()))?;
         tracing::info!(target: "remedy::audit", "{json}");
         Ok(())
     }
 }
 
-/// Appends records to a JSON Lines file, one object per line; every record is flushed and synced
-/// to disk (`fsync`) before `record` returns.
+/// A sink that cannot record: every record fails with the reason. Stands in for an audit file that
+/// could not be opened, so that destructive actions fail closed while notifications still go out
+/// and say so.
 #[derive(Debug, Clone)]
-pub struct JsonLinesAudit {
-    path: Arc<PathBuf>,
-    file: Arc<Mutex<std::fs::File>>,
+pub struct UnavailableAudit {
+    error: AuditError,
 }
 
-impl JsonLinesAudit {
-    /// Opens `path` for appending, creating it (and its directory) when needed.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, AuditError> {
-        let path = path.as_ref().to_path_buf();
-        let err = |e: std::io::Error| AuditError {
-            sink: path.display().to_string(),
-            message: format!("cannot open: {e}"),
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(err)?;
-        Ok(Self {
-            path: Arc::new(path),
-            file: Arc::new(Mutex::new(file)),
-        })
-    }
-
-    /// The file.
-    pub fn path(&self) -> &Path {
-        &self.path
+impl UnavailableAudit {
+    /// A sink failing with `error`.
+    pub fn new(error: AuditError) -> Self {
+        Self { error }
     }
 }
 
 #[async_trait]
-impl AuditSink for JsonLinesAudit {
-    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        let sink = self.path.display().to_string();
-        let mut line = serde_json::to_vec(record).map_err(|e| AuditError {
-            sink: sink.clone(),
-            message: format!("cannot encode: {e}"),
-        })?;
-        line.push(b'\n');
-        let file = Arc::clone(&self.file);
-        let result = tokio::task::spawn_blocking(move || {
-            let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
-            file.write_all(&line)
-                .and_then(|()| file.flush())
-                .and_then(|()| file.sync_all())
-        })
-        .await;
-        match result {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(AuditError {
-                sink,
-                message: format!("cannot write: {e}"),
-            }),
-            Err(e) => Err(AuditError {
-                sink,
-                message: format!("write task failed: {e}"),
-            }),
-        }
+impl AuditSink for UnavailableAudit {
+    async fn record(&self, _record: &AuditRecord) -> Result<(), AuditError> {
+        Err(self.error.clone())
     }
 }

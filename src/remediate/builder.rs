@@ -2,14 +2,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use super::audit::{AuditSink, JsonLinesAudit, TracingAudit};
+use super::audit::{AuditSink, JsonLinesAudit, TracingAudit, UnavailableAudit};
 use super::config::{BreakerConfig, Config, ConfigError};
 use super::guard::EnforcementRules;
-use super::ledger::{FileLedger, Ledger, MemoryLedger};
+use super::ledger::{DEFAULT_LEASE, FileLedger, Ledger, MemoryLedger, Owner};
 use super::limit::{KillSwitch, Limiter, RateLimit};
 use super::protect::Protection;
+use super::shutdown::Shutdown;
 use super::{DEFAULT_CONCURRENCY, Inner, Remediator};
 use crate::action::Executor;
 use crate::plan::ActionKind;
@@ -28,6 +30,9 @@ pub struct RemediatorBuilder {
     kill_switch: KillSwitch,
     enforcement: EnforcementRules,
     concurrency: usize,
+    owner: Owner,
+    lease: Duration,
+    shutdown: Shutdown,
 }
 
 impl RemediatorBuilder {
@@ -45,6 +50,9 @@ impl RemediatorBuilder {
             kill_switch: KillSwitch::new(),
             enforcement: EnforcementRules::default(),
             concurrency: DEFAULT_CONCURRENCY,
+            owner: Owner::current().clone(),
+            lease: DEFAULT_LEASE,
+            shutdown: Shutdown::new(),
         }
     }
 
@@ -62,12 +70,17 @@ impl RemediatorBuilder {
             })?;
             self.ledger = Arc::new(ledger);
         }
+        self.lease = Duration::from_secs(config.ledger.lease_secs);
         if let Some(path) = &config.audit.path {
-            let audit = JsonLinesAudit::open(path).map_err(|e| ConfigError::Open {
-                what: "audit trail",
-                message: e.to_string(),
-            })?;
-            self.audit = Arc::new(audit);
+            // An audit file that cannot be opened fails every record: destructive actions fail
+            // closed, notifications still go out and say so.
+            self.audit = match JsonLinesAudit::open(path) {
+                Ok(audit) => Arc::new(audit),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    Arc::new(UnavailableAudit::new(e))
+                }
+            };
         }
         self.enforcement = EnforcementRules {
             enforce: config.enforcement.enforce,
@@ -147,6 +160,24 @@ impl RemediatorBuilder {
         self
     }
 
+    /// Sets the run that holds the claims (default: this process's run, [`Owner::current`]).
+    pub fn with_owner(mut self, owner: Owner) -> Self {
+        self.owner = owner;
+        self
+    }
+
+    /// Sets how long a claim holds before another run may take it over (default 900 s).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Sets the shutdown handle (keep a clone to stop the run).
+    pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
     /// Sets how many plans are carried out at once (at least 1).
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
@@ -166,6 +197,10 @@ impl RemediatorBuilder {
                 kill_switch: self.kill_switch,
                 enforcement: self.enforcement,
                 concurrency: self.concurrency,
+                owner: self.owner,
+                lease: self.lease,
+                shutdown: self.shutdown,
+                intents: AtomicU64::new(0),
             }),
         }
     }

@@ -1,15 +1,19 @@
 //! How one planned action is carried out: guards, ledger, rate limit, enforcement, executor.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::Remediator;
-use super::audit::ActionRecord;
+use super::audit::{ActionRecord, AuditError, AuditRecord, IntentRecord};
 use super::guard::{Enforcement, Guard, Trail};
-use super::ledger::{Claim, EntryState, LedgerEntry, LedgerKey, now_rfc3339};
+use super::ledger::{
+    Claim, ClaimRequest, EntryState, LedgerEntry, LedgerKey, now_rfc3339, now_secs,
+};
 use super::limit::{Admission, RateLimit};
 use crate::action::{
     ActionError, ActionRequest, ErrorKind, Executor, Outcome, PriorOutcome, SkipReason,
+    Verification,
 };
 use crate::plan::{Action, ActionKind, FindingContext, Notify, Plan, PlannedAction, Source};
 
@@ -25,17 +29,27 @@ impl Remediator {
     ) -> ActionRecord {
         let start = Instant::now();
         let mut trail = Trail::default();
+        let mut intent = None;
         let outcome = self
-            .outcome(&plan.finding, planned, prior, &mut trail, extra)
+            .outcome(
+                &plan.finding,
+                planned,
+                prior,
+                &mut trail,
+                extra,
+                &mut intent,
+            )
             .await;
-        self.record(
+        let mut record = self.record(
             &plan.finding,
             &planned.action,
             planned.sources.clone(),
             trail,
             outcome,
             start,
-        )
+        );
+        record.intent = intent;
+        record
     }
 
     /// The record of `action`; without sources, it is the remediator's own (policy `remedy`).
@@ -54,7 +68,7 @@ impl Remediator {
         ActionRecord {
             time: now_rfc3339(),
             mode: self.mode(),
-            finding_id: finding.id.clone(),
+            finding_id: Arc::clone(&finding.id),
             finding_type: finding.finding_type.clone(),
             account_id: finding.account_id.clone(),
             region: finding.region.clone(),
@@ -66,6 +80,8 @@ impl Remediator {
             sources,
             guards: trail.0,
             outcome,
+            intent: None,
+            closes: None,
             duration_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         }
     }
@@ -77,50 +93,82 @@ impl Remediator {
         prior: &[PriorOutcome],
         trail: &mut Trail,
         extra: &mut Vec<ActionRecord>,
+        intent: &mut Option<String>,
     ) -> Outcome {
         let inner = &self.inner;
         let action = &planned.action;
-        if action.is_destructive()
-            && let Err(reason) = inner.checks().run(action, finding, trail)
-        {
-            return Outcome::Skipped(reason);
+        let destructive = action.is_destructive();
+        if destructive {
+            if inner.shutdown.is_stopping() {
+                trail.block(Guard::KillSwitch, "remedy is stopping");
+                return Outcome::Skipped(SkipReason::Interrupted);
+            }
+            if let Err(reason) = inner.checks().run(action, finding, trail) {
+                return Outcome::Skipped(reason);
+            }
         }
         let enforcement = inner.enforcement.decide(&planned.sources);
-        let key = LedgerKey::new(&finding.id, action);
-        let claimed = if enforcement == Enforcement::Enforce {
-            if let Err(outcome) = self.claim(&key, trail).await {
-                return outcome;
+        let key = LedgerKey::new(finding, planned);
+        let enforce = enforcement == Enforcement::Enforce;
+        let mut verify = false;
+        if enforce {
+            match self.claim(&key, finding, planned, trail).await {
+                Ok(taken_over) => verify = taken_over,
+                Err(outcome) => return outcome,
             }
-            true
-        } else {
-            if let Some(outcome) = self.peek(&key, trail).await {
-                return outcome;
-            }
-            false
-        };
+        } else if let Some(outcome) = self.peek(&key, trail).await {
+            return outcome;
+        }
         if let Some(outcome) = self.rate_limit(finding, action, trail, extra).await {
-            if claimed {
+            if enforce {
                 self.release(&key).await;
             }
             return outcome;
         }
         enforcement.log(trail);
-        match enforcement {
-            Enforcement::Enforce => {
-                let outcome =
-                    execute_isolated(&inner.executor, finding, action, &planned.sources, prior)
-                        .await;
-                self.finish(&key, &outcome, trail).await;
-                outcome
+        let policies = match enforcement {
+            Enforcement::Enforce => Vec::new(),
+            Enforcement::DryRun => {
+                return Outcome::Skipped(SkipReason::DryRun {
+                    would: action.describe(),
+                });
             }
-            Enforcement::DryRun => Outcome::Skipped(SkipReason::DryRun {
-                would: action.describe(),
-            }),
-            Enforcement::Shadow(policies) => Outcome::Skipped(SkipReason::Shadow {
+            Enforcement::Shadow(policies) => policies,
+        };
+        if !policies.is_empty() {
+            return Outcome::Skipped(SkipReason::Shadow {
                 policies,
                 would: action.describe(),
-            }),
+            });
         }
+        let request = Request {
+            finding,
+            planned,
+            prior,
+        };
+        if verify && let Some(done) = self.verify(&request, trail).await {
+            self.finish(&key, &done, trail).await;
+            return done;
+        }
+        if destructive {
+            match self.intend(&key, finding, planned).await {
+                Ok(id) => *intent = Some(id),
+                Err(e) => {
+                    trail.block(
+                        Guard::Ledger,
+                        "not executed: the intent could not be recorded",
+                    );
+                    self.release(&key).await;
+                    return Outcome::Failed(ActionError::new(
+                        ErrorKind::AuditUnavailable,
+                        format!("not executed: the audit trail cannot record the intent: {e}"),
+                    ));
+                }
+            }
+        }
+        let outcome = self.execute(&request).await;
+        self.finish(&key, &outcome, trail).await;
+        outcome
     }
 
     /// A dry run or shadow action only reads the ledger: done before is reported as done.
@@ -130,7 +178,24 @@ impl Remediator {
                 trail.block(Guard::Ledger, "done by an earlier run");
                 Some(Outcome::already_done(done_details(&entry)))
             }
-            Ok(_) => {
+            Ok(Some(entry)) if !entry.is_expired(now_secs()) => {
+                trail.note(
+                    Guard::Ledger,
+                    format!("in progress: {}", claim_details(&entry)),
+                );
+                None
+            }
+            Ok(Some(entry)) => {
+                trail.note(
+                    Guard::Ledger,
+                    format!(
+                        "an unfinished claim would be taken over: {}",
+                        claim_details(&entry)
+                    ),
+                );
+                None
+            }
+            Ok(None) => {
                 trail.pass(Guard::Ledger);
                 None
             }
@@ -141,37 +206,122 @@ impl Remediator {
         }
     }
 
-    /// An enforced action claims its key before it executes.
-    async fn claim(&self, key: &LedgerKey, trail: &mut Trail) -> Result<(), Outcome> {
-        match self.inner.ledger.claim(key).await {
+    /// An enforced action claims its key before it executes; `Ok(true)`: an expired claim was
+    /// taken over, so the state is verified first.
+    async fn claim(
+        &self,
+        key: &LedgerKey,
+        finding: &FindingContext,
+        planned: &PlannedAction,
+        trail: &mut Trail,
+    ) -> Result<bool, Outcome> {
+        let inner = &self.inner;
+        let request = ClaimRequest {
+            key,
+            owner: &inner.owner,
+            lease: inner.lease,
+            finding,
+            action: planned,
+        };
+        match inner.ledger.claim(&request).await {
             Ok(Claim::Acquired) => {
                 trail.pass(Guard::Ledger);
-                Ok(())
+                Ok(false)
             }
-            Ok(Claim::Held(entry)) => {
-                trail.block(Guard::Ledger, "claimed by an earlier run");
+            Ok(Claim::TakenOver(entry)) => {
+                trail.note(
+                    Guard::Ledger,
+                    format!(
+                        "took over an unfinished claim ({}); verifying before acting",
+                        claim_details(&entry)
+                    ),
+                );
+                Ok(true)
+            }
+            Ok(Claim::InProgress(entry)) => {
+                trail.block(Guard::Ledger, "claimed by another run");
+                Err(Outcome::InProgress {
+                    details: claim_details(&entry),
+                })
+            }
+            Ok(Claim::Done(entry)) => {
+                trail.block(Guard::Ledger, "done by an earlier run");
                 Err(Outcome::already_done(done_details(&entry)))
+            }
+            Err(e) if !planned.action.is_destructive() => {
+                // Notifications keep flowing: at worst one is sent twice.
+                trail.note(Guard::Ledger, format!("not claimed, sent anyway: {e}"));
+                Ok(false)
             }
             Err(e) => {
                 trail.block(Guard::Ledger, e.to_string());
                 Err(Outcome::Failed(ActionError::new(
-                    ErrorKind::Unavailable,
-                    format!("not executed: cannot claim the action in the ledger: {e}"),
+                    ErrorKind::StateUnavailable,
+                    format!("not executed: the ledger is unavailable: {e}"),
                 )))
             }
         }
     }
 
-    /// Marks a successful action done, or gives the claim back so a later delivery may retry.
+    /// Asks the executor whether an interrupted attempt's effect is in place.
+    async fn verify(&self, request: &Request<'_>, trail: &mut Trail) -> Option<Outcome> {
+        let executor = Arc::clone(&self.inner.executor);
+        let action_request = ActionRequest::new(&request.planned.action, request.finding)
+            .with_sources(&request.planned.sources);
+        match executor.verify(&action_request).await {
+            Verification::Done(details) => {
+                trail.note(Guard::Ledger, "verified: already in place");
+                Some(Outcome::already_done(format!(
+                    "{details} (verified after an interrupted attempt)"
+                )))
+            }
+            Verification::NotDone => {
+                trail.note(Guard::Ledger, "verified: not in place, acting");
+                None
+            }
+            Verification::Unknown => None,
+        }
+    }
+
+    /// Writes the intent record of a destructive action before it executes.
+    async fn intend(
+        &self,
+        key: &LedgerKey,
+        finding: &FindingContext,
+        planned: &PlannedAction,
+    ) -> Result<String, AuditError> {
+        let inner = &self.inner;
+        let sequence = inner.intents.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}-{sequence}", inner.owner.run);
+        let record = AuditRecord::Intent(Box::new(IntentRecord {
+            time: now_rfc3339(),
+            intent: id.clone(),
+            owner: inner.owner.clone(),
+            key: key.clone(),
+            finding: finding.clone(),
+            action: planned.clone(),
+        }));
+        inner.audit.record(&record).await.map(|()| id)
+    }
+
+    /// Marks a successful action done, or gives the claim back so a later delivery may retry;
+    /// an action whose effect is unknown keeps its claim until it expires, so the next run
+    /// verifies before acting again.
     async fn finish(&self, key: &LedgerKey, outcome: &Outcome, trail: &mut Trail) {
         let details = match outcome {
             Outcome::Executed { details } | Outcome::AlreadyDone { details } => details,
+            Outcome::Failed(e) if e.kind() == ErrorKind::Interrupted => return,
             _ => {
                 self.release(key).await;
                 return;
             }
         };
-        if let Err(e) = self.inner.ledger.complete(key, details).await {
+        if let Err(e) = self
+            .inner
+            .ledger
+            .complete(key, &self.inner.owner, details)
+            .await
+        {
             tracing::error!("{e}");
             trail.note(
                 Guard::Ledger,
@@ -181,8 +331,32 @@ impl Remediator {
     }
 
     async fn release(&self, key: &LedgerKey) {
-        if let Err(e) = self.inner.ledger.release(key).await {
+        if let Err(e) = self.inner.ledger.release(key, &self.inner.owner).await {
             tracing::error!("{e}");
+        }
+    }
+
+    /// Runs the executor; once the run is stopping and the grace period is over, the action is
+    /// abandoned with its effect unknown.
+    async fn execute(&self, request: &Request<'_>) -> Outcome {
+        let shutdown = self.inner.shutdown.clone();
+        let run = execute_isolated(
+            &self.inner.executor,
+            request.finding,
+            &request.planned.action,
+            &request.planned.sources,
+            request.prior,
+        );
+        tokio::select! {
+            outcome = run => outcome,
+            () = shutdown.grace_over() => Outcome::Failed(
+                ActionError::new(
+                    ErrorKind::Interrupted,
+                    "remedy was stopped while the action ran; its effect is unknown (the next run \
+                     verifies and finishes it)",
+                )
+                .with_retryable(true),
+            ),
         }
     }
 
@@ -246,14 +420,25 @@ impl Remediator {
     }
 }
 
+/// One action to carry out, with what it needs.
+struct Request<'a> {
+    finding: &'a FindingContext,
+    planned: &'a PlannedAction,
+    prior: &'a [PriorOutcome],
+}
+
+fn claim_details(entry: &LedgerEntry) -> String {
+    let by = entry
+        .owner
+        .as_ref()
+        .map_or_else(|| "an unknown run".to_owned(), ToString::to_string);
+    format!("claimed by {by} at {}", entry.at)
+}
+
 fn done_details(entry: &LedgerEntry) -> String {
-    match (&entry.state, &entry.details) {
-        (EntryState::Done, Some(d)) => format!("done by an earlier run at {}: {d}", entry.at),
-        (EntryState::Done, None) => format!("done by an earlier run at {}", entry.at),
-        (EntryState::Claimed, _) => format!(
-            "claimed by another run at {}; its outcome is not recorded (check the audit trail)",
-            entry.at
-        ),
+    match &entry.details {
+        Some(d) => format!("done by an earlier run at {}: {d}", entry.at),
+        None => format!("done by an earlier run at {}", entry.at),
     }
 }
 

@@ -51,9 +51,12 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// How many findings are handled at once (default 8).
+    /// How many findings are handled at once (default 8, at most 1024).
     #[serde(default)]
     pub concurrency: Option<usize>,
+    /// After SIGTERM or SIGINT, how long actions in flight may take to finish (default 20).
+    #[serde(default)]
+    pub shutdown_grace_secs: Option<u64>,
     /// Notify channels.
     #[serde(default)]
     pub notify: NotifyConfig,
@@ -68,7 +71,7 @@ pub struct Config {
     pub breaker: BreakerConfig,
     /// The idempotency ledger.
     #[serde(default)]
-    pub ledger: PathConfig,
+    pub ledger: LedgerConfig,
     /// The audit trail.
     #[serde(default)]
     pub audit: PathConfig,
@@ -156,13 +159,39 @@ impl Default for BreakerConfig {
     }
 }
 
-/// `[ledger]` or `[audit]`: a path (absent: in memory for the ledger, `tracing` for the audit).
+/// `[audit]`: the JSON Lines file of the audit trail.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathConfig {
-    /// The ledger directory or the audit JSON Lines file; relative to the configuration file.
+    /// The audit JSON Lines file, relative to the configuration file (absent: the log, and for
+    /// `remedy run --execute` the file `remedy-audit.jsonl` in the current directory).
     #[serde(default)]
     pub path: Option<PathBuf>,
+}
+
+/// `[ledger]`: where claims and finished actions are kept, and how long a claim holds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// The ledger directory, relative to the configuration file (absent: in memory).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// How long a claim holds before another run may take it over (default 900).
+    #[serde(default = "default_lease")]
+    pub lease_secs: u64,
+}
+
+fn default_lease() -> u64 {
+    900
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            lease_secs: default_lease(),
+        }
+    }
 }
 
 /// `[enforcement]`.
@@ -272,19 +301,67 @@ impl Config {
             field,
             message: message.to_owned(),
         };
-        if self.concurrency == Some(0) {
-            return Err(invalid("concurrency".into(), "must be at least 1"));
+        // Every number has a range, so no duration or count overflows later.
+        let range = |field: &str, value: u64, min: u64, max: u64| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(ConfigError::Invalid {
+                    field: field.to_owned(),
+                    message: format!("`{value}` is out of range: must be from {min} to {max}"),
+                })
+            }
+        };
+        const DAY: u64 = 86_400;
+        if let Some(n) = self.concurrency {
+            range("concurrency", u64::try_from(n).unwrap_or(u64::MAX), 1, 1024)?;
+        }
+        if let Some(grace) = self.shutdown_grace_secs {
+            range("shutdown_grace_secs", grace, 0, 3600)?;
         }
         for (kind, limit) in &self.rate_limits {
             ActionKind::new(kind.as_str())
                 .map_err(|e| invalid(format!("rate_limits.{kind}"), &e.to_string()))?;
-            if limit.per_secs == 0 {
-                return Err(invalid(
-                    format!("rate_limits.{kind}.per_secs"),
-                    "must be at least 1",
-                ));
-            }
+            range(
+                &format!("rate_limits.{kind}.max"),
+                u64::from(limit.max),
+                0,
+                1_000_000,
+            )?;
+            range(
+                &format!("rate_limits.{kind}.per_secs"),
+                limit.per_secs,
+                1,
+                366 * DAY,
+            )?;
         }
+        range(
+            "breaker.cooldown_secs",
+            self.breaker.cooldown_secs,
+            1,
+            30 * DAY,
+        )?;
+        range("ledger.lease_secs", self.ledger.lease_secs, 1, DAY)?;
+        let aws = &self.aws;
+        range(
+            "aws.operation_timeout_secs",
+            aws.operation_timeout_secs,
+            1,
+            3600,
+        )?;
+        range(
+            "aws.attempt_timeout_secs",
+            aws.attempt_timeout_secs,
+            1,
+            aws.operation_timeout_secs.max(1),
+        )?;
+        range("aws.max_attempts", u64::from(aws.max_attempts), 1, 10)?;
+        range(
+            "aws.wait_for_command_secs",
+            aws.wait_for_command_secs,
+            0,
+            3600,
+        )?;
         let targets = self
             .notify
             .channels
@@ -305,6 +382,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// How long actions in flight may take to finish after a stop signal.
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_grace_secs.unwrap_or(20))
     }
 
     /// The rate limits by action kind (validated when the configuration was loaded).

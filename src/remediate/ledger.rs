@@ -1,52 +1,123 @@
-//! The idempotency ledger: an atomic claim per (finding id, action kind, target).
+//! The idempotency ledger: a lease per (finding, occurrence, action kind, target), held by one run
+//! at a time.
+//!
+//! A claim has an [`Owner`] (one run of remedy) and an expiry. A live claim of another owner means
+//! the action is in progress elsewhere; an expired claim (its lease ran out, or its owner's process
+//! on this host is gone) is taken over, and the new owner verifies the state before acting again.
+//! Finished entries are kept, so a re-delivered finding is not acted on twice.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::fs::OpenOptions;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::plan::{Action, ActionKind};
+use crate::plan::{Action, FindingContext, PlannedAction, is_idempotent};
+
+mod file;
+mod owner;
+
+pub use file::FileLedger;
+pub use owner::Owner;
+
+/// The default lease: how long a claim holds before another run may take it over (900 s).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(900);
 
 /// What a ledger entry is keyed by.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct LedgerKey {
     /// The finding's id.
     pub finding_id: String,
+    /// The finding's occurrence (`updatedAt` and `count`) for actions repeated when GuardDuty
+    /// updates the finding; empty for actions taken once per finding.
+    #[serde(default)]
+    pub occurrence: String,
     /// The action's kind.
-    pub kind: ActionKind,
+    pub kind: crate::plan::ActionKind,
     /// What the action acts on ([`Action::target`]).
     pub target: String,
+    /// A digest of what a notification says: each distinct message is its own entry.
+    #[serde(default)]
+    pub variant: String,
 }
 
 impl LedgerKey {
-    /// The key of `action` for finding `finding_id`.
-    pub fn new(finding_id: &str, action: &Action) -> Self {
+    /// The key of `planned` for `finding`.
+    ///
+    /// The rule: idempotent actions (disabling a key) and notifications are keyed per occurrence,
+    /// so an updated finding re-verifies the state (and re-sends a notification); other actions
+    /// (an SSM command) once per finding, unless the policy asked for them on every update
+    /// ([`PlannedAction::repeat_on_update`]).
+    pub fn new(finding: &FindingContext, planned: &PlannedAction) -> Self {
+        let action = &planned.action;
+        let kind = action.kind();
+        let per_occurrence =
+            is_idempotent(&kind) || matches!(action, Action::Notify(_)) || planned.repeat_on_update;
+        let occurrence = if per_occurrence {
+            occurrence(finding)
+        } else {
+            String::new()
+        };
+        let variant = match action {
+            Action::Notify(n) => digest(&n.message),
+            _ => String::new(),
+        };
         Self {
-            finding_id: finding_id.to_owned(),
-            kind: action.kind(),
+            finding_id: finding.id.to_string(),
+            occurrence,
+            kind,
             target: action.target(),
+            variant,
         }
+    }
+
+    /// The key's parts joined, for backends that key by one string.
+    pub fn joined(&self) -> String {
+        format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            self.finding_id, self.occurrence, self.kind, self.target, self.variant
+        )
     }
 }
 
-/// The state of a claimed key.
+/// A finding's occurrence: when GuardDuty last updated it and how often it saw the activity.
+fn occurrence(finding: &FindingContext) -> String {
+    let updated = finding
+        .updated_at
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    match finding.count {
+        Some(count) => format!("{updated}#{count}"),
+        None => updated,
+    }
+}
+
+/// The first 16 hex digits of the SHA-256 of `text`.
+pub(crate) fn digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The state of an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryState {
-    /// Claimed; the action's result is not recorded (it is running, or the process stopped).
+    /// Claimed by an owner until its lease expires; the action is running, or the run stopped.
     Claimed,
     /// The action succeeded.
     Done,
 }
 
 /// A ledger entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     /// The key.
     pub key: LedgerKey,
@@ -57,16 +128,58 @@ pub struct LedgerEntry {
     /// What was done, once done.
     #[serde(default)]
     pub details: Option<String>,
+    /// Who holds (or last held) the claim.
+    #[serde(default)]
+    pub owner: Option<Owner>,
+    /// Until when a claim holds, in seconds since the Unix epoch.
+    #[serde(default)]
+    pub expires: Option<u64>,
+    /// The finding the action is for, so that an unfinished claim can be finished later.
+    #[serde(default)]
+    pub finding: Option<FindingContext>,
+    /// The action, with the policies that chose it.
+    #[serde(default)]
+    pub action: Option<PlannedAction>,
+}
+
+impl LedgerEntry {
+    /// Whether the claim no longer holds: its lease ran out, or its owner's process on this host
+    /// is gone. A finished entry never expires.
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.state == EntryState::Claimed
+            && (self.expires.is_none_or(|e| now >= e)
+                || self.owner.as_ref().is_none_or(Owner::is_gone))
+    }
+}
+
+/// What a claim is for.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    /// The key.
+    pub key: &'a LedgerKey,
+    /// The run claiming it.
+    pub owner: &'a Owner,
+    /// How long the claim holds.
+    pub lease: Duration,
+    /// The finding.
+    pub finding: &'a FindingContext,
+    /// The action.
+    pub action: &'a PlannedAction,
 }
 
 /// The answer to a claim.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Claim {
     /// The caller holds the key now and must [`Ledger::complete`] or [`Ledger::release`] it.
     Acquired,
-    /// Someone claimed the key before.
-    Held(LedgerEntry),
+    /// The caller took over an expired claim (the entry as it was): an earlier attempt may have
+    /// acted, so verify the state before acting again. The caller holds the key now.
+    TakenOver(LedgerEntry),
+    /// Another owner holds a live claim: the action is in progress there.
+    InProgress(LedgerEntry),
+    /// The action was done before.
+    Done(LedgerEntry),
 }
 
 /// A ledger that could not be read or written.
@@ -80,27 +193,110 @@ pub struct LedgerError {
     pub message: String,
 }
 
+impl LedgerError {
+    /// An error of the ledger at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// Remembers which actions were carried out for which finding, so that a repeated or redelivered
-/// finding does not execute a destructive action twice.
+/// finding does not execute a destructive action twice, and an interrupted run's unfinished work
+/// is found and finished.
 ///
-/// `claim` is atomic: of two concurrent claims of one key (in one process or, for file-backed
-/// ledgers, several), exactly one acquires it.
+/// `claim` is atomic: of concurrent claims of one key (in one process or, for shared backends,
+/// several), exactly one acquires it or takes it over.
 #[async_trait]
 pub trait Ledger: Send + Sync + std::fmt::Debug + 'static {
-    /// Claims `key` before executing.
-    async fn claim(&self, key: &LedgerKey) -> Result<Claim, LedgerError>;
-    /// Marks a claimed key done.
-    async fn complete(&self, key: &LedgerKey, details: &str) -> Result<(), LedgerError>;
-    /// Gives a claimed key back after a failure, so a later delivery may try again.
-    async fn release(&self, key: &LedgerKey) -> Result<(), LedgerError>;
+    /// Claims a key before executing.
+    async fn claim(&self, request: &ClaimRequest<'_>) -> Result<Claim, LedgerError>;
+    /// Marks a key done (whoever holds the claim: the action did succeed).
+    async fn complete(
+        &self,
+        key: &LedgerKey,
+        owner: &Owner,
+        details: &str,
+    ) -> Result<(), LedgerError>;
+    /// Gives a claim of `owner` back after a failure, so a later delivery may try again; a claim
+    /// another owner took over in the meantime is left alone.
+    async fn release(&self, key: &LedgerKey, owner: &Owner) -> Result<(), LedgerError>;
     /// Reads a key without claiming it (dry runs use this).
     async fn get(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>, LedgerError>;
+    /// Every claimed (unfinished) entry, live or expired.
+    async fn claims(&self) -> Result<Vec<LedgerEntry>, LedgerError>;
+}
+
+macro_rules! forward_ledger {
+    ($($wrapper:ident),*) => {
+        $(
+            #[async_trait]
+            impl<L: Ledger + ?Sized> Ledger for $wrapper<L> {
+                async fn claim(&self, request: &ClaimRequest<'_>) -> Result<Claim, LedgerError> {
+                    (**self).claim(request).await
+                }
+                async fn complete(
+                    &self,
+                    key: &LedgerKey,
+                    owner: &Owner,
+                    details: &str,
+                ) -> Result<(), LedgerError> {
+                    (**self).complete(key, owner, details).await
+                }
+                async fn release(&self, key: &LedgerKey, owner: &Owner) -> Result<(), LedgerError> {
+                    (**self).release(key, owner).await
+                }
+                async fn get(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>, LedgerError> {
+                    (**self).get(key).await
+                }
+                async fn claims(&self) -> Result<Vec<LedgerEntry>, LedgerError> {
+                    (**self).claims().await
+                }
+            }
+        )*
+    };
+}
+
+forward_ledger!(Box, Arc);
+
+/// Seconds since the Unix epoch, now.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// The decision of a claim, given the current entry: what to answer and what to write. Every
+/// backend that holds a lock while it decides uses this, so they agree.
+pub(crate) fn decide(
+    current: Option<LedgerEntry>,
+    request: &ClaimRequest<'_>,
+    now: u64,
+) -> (Claim, Option<LedgerEntry>) {
+    let claimed = || LedgerEntry {
+        key: request.key.clone(),
+        state: EntryState::Claimed,
+        at: now_rfc3339(),
+        details: None,
+        owner: Some(request.owner.clone()),
+        expires: Some(now.saturating_add(request.lease.as_secs())),
+        finding: Some(request.finding.clone()),
+        action: Some(request.action.clone()),
+    };
+    match current {
+        None => (Claim::Acquired, Some(claimed())),
+        Some(entry) if entry.state == EntryState::Done => (Claim::Done(entry), None),
+        Some(entry) if entry.is_expired(now) => (Claim::TakenOver(entry), Some(claimed())),
+        Some(entry) => (Claim::InProgress(entry), None),
+    }
 }
 
 /// An in-memory ledger (lost when the process ends). Clones share the entries.
@@ -124,40 +320,32 @@ impl MemoryLedger {
 
 #[async_trait]
 impl Ledger for MemoryLedger {
-    async fn claim(&self, key: &LedgerKey) -> Result<Claim, LedgerError> {
+    async fn claim(&self, request: &ClaimRequest<'_>) -> Result<Claim, LedgerError> {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = entries.get(key) {
-            return Ok(Claim::Held(entry.clone()));
+        let (claim, write) = decide(entries.get(request.key).cloned(), request, now_secs());
+        if let Some(entry) = write {
+            entries.insert(request.key.clone(), entry);
         }
-        entries.insert(
-            key.clone(),
-            LedgerEntry {
-                key: key.clone(),
-                state: EntryState::Claimed,
-                at: now_rfc3339(),
-                details: None,
-            },
-        );
-        Ok(Claim::Acquired)
+        Ok(claim)
     }
 
-    async fn complete(&self, key: &LedgerKey, details: &str) -> Result<(), LedgerError> {
+    async fn complete(
+        &self,
+        key: &LedgerKey,
+        owner: &Owner,
+        details: &str,
+    ) -> Result<(), LedgerError> {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.insert(
-            key.clone(),
-            LedgerEntry {
-                key: key.clone(),
-                state: EntryState::Done,
-                at: now_rfc3339(),
-                details: Some(details.to_owned()),
-            },
-        );
+        let previous = entries.remove(key);
+        entries.insert(key.clone(), done(key, owner, details, previous));
         Ok(())
     }
 
-    async fn release(&self, key: &LedgerKey) -> Result<(), LedgerError> {
+    async fn release(&self, key: &LedgerKey, owner: &Owner) -> Result<(), LedgerError> {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.remove(key);
+        if entries.get(key).is_some_and(|e| releasable(e, owner)) {
+            entries.remove(key);
+        }
         Ok(())
     }
 
@@ -165,233 +353,38 @@ impl Ledger for MemoryLedger {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(entries.get(key).cloned())
     }
-}
 
-/// A file-backed ledger that survives restarts: one JSON file per key in a directory, named by the
-/// key's SHA-256.
-///
-/// A claim creates the file with `create_new` (atomic across processes sharing the directory) and
-/// syncs it; completion replaces it through a synced temporary file and a rename.
-#[derive(Debug, Clone)]
-pub struct FileLedger {
-    dir: Arc<PathBuf>,
-}
-
-impl FileLedger {
-    /// Opens (creating when needed) the ledger directory.
-    pub fn open(dir: impl AsRef<Path>) -> Result<Self, LedgerError> {
-        let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| error(&dir, "cannot create the directory", &e))?;
-        Ok(Self { dir: Arc::new(dir) })
-    }
-
-    /// The ledger directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    fn path_of(&self, key: &LedgerKey) -> PathBuf {
-        let mut hasher = Sha256::new();
-        for part in [
-            key.finding_id.as_str(),
-            key.kind.as_str(),
-            key.target.as_str(),
-        ] {
-            hasher.update(part.as_bytes());
-            hasher.update([0u8]);
-        }
-        let mut name = String::with_capacity(69);
-        for b in hasher.finalize() {
-            let _ = write!(name, "{b:02x}");
-        }
-        name.push_str(".json");
-        self.dir.join(name)
-    }
-
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Path) -> Result<T, LedgerError> + Send + 'static,
-    ) -> Result<T, LedgerError> {
-        let dir = Arc::clone(&self.dir);
-        tokio::task::spawn_blocking(move || f(&dir))
-            .await
-            .map_err(|e| LedgerError {
-                path: self.dir.display().to_string(),
-                message: format!("ledger task failed: {e}"),
-            })?
+    async fn claims(&self) -> Result<Vec<LedgerEntry>, LedgerError> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(entries
+            .values()
+            .filter(|e| e.state == EntryState::Claimed)
+            .cloned()
+            .collect())
     }
 }
 
-fn error(path: &Path, what: &str, e: &dyn std::fmt::Display) -> LedgerError {
-    LedgerError {
-        path: path.display().to_string(),
-        message: format!("{what}: {e}"),
+/// The finished entry of `key`, keeping what the claim knew.
+pub(crate) fn done(
+    key: &LedgerKey,
+    owner: &Owner,
+    details: &str,
+    previous: Option<LedgerEntry>,
+) -> LedgerEntry {
+    let (finding, action) = previous.map_or((None, None), |p| (p.finding, p.action));
+    LedgerEntry {
+        key: key.clone(),
+        state: EntryState::Done,
+        at: now_rfc3339(),
+        details: Some(details.to_owned()),
+        owner: Some(owner.clone()),
+        expires: None,
+        finding,
+        action,
     }
 }
 
-fn sync_dir(dir: &Path) {
-    // Makes the new directory entry durable; not supported everywhere, so best effort.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
-fn write_entry(
-    file: &mut std::fs::File,
-    entry: &LedgerEntry,
-    path: &Path,
-) -> Result<(), LedgerError> {
-    let json = serde_json::to_vec(entry).map_err(|e| error(path, "cannot encode the entry", &e))?;
-    file.write_all(&json)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| error(path, "cannot write", &e))
-}
-
-fn read_entry(path: &Path) -> Result<Option<LedgerEntry>, LedgerError> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| error(path, "unreadable entry", &e)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(error(path, "cannot read", &e)),
-    }
-}
-
-#[async_trait]
-impl Ledger for FileLedger {
-    async fn claim(&self, key: &LedgerKey) -> Result<Claim, LedgerError> {
-        let path = self.path_of(key);
-        let key = key.clone();
-        self.blocking(move |dir| {
-            let entry = LedgerEntry {
-                key,
-                state: EntryState::Claimed,
-                at: now_rfc3339(),
-                details: None,
-            };
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    write_entry(&mut file, &entry, &path)?;
-                    sync_dir(dir);
-                    Ok(Claim::Acquired)
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    // A claim being written right now may still be empty: it is held all the same.
-                    let held = read_entry(&path).ok().flatten().unwrap_or(entry);
-                    Ok(Claim::Held(held))
-                }
-                Err(e) => Err(error(&path, "cannot claim", &e)),
-            }
-        })
-        .await
-    }
-
-    async fn complete(&self, key: &LedgerKey, details: &str) -> Result<(), LedgerError> {
-        let path = self.path_of(key);
-        let entry = LedgerEntry {
-            key: key.clone(),
-            state: EntryState::Done,
-            at: now_rfc3339(),
-            details: Some(details.to_owned()),
-        };
-        self.blocking(move |dir| {
-            let tmp = path.with_extension("tmp");
-            let mut file =
-                std::fs::File::create(&tmp).map_err(|e| error(&tmp, "cannot create", &e))?;
-            write_entry(&mut file, &entry, &tmp)?;
-            std::fs::rename(&tmp, &path).map_err(|e| error(&path, "cannot replace", &e))?;
-            sync_dir(dir);
-            Ok(())
-        })
-        .await
-    }
-
-    async fn release(&self, key: &LedgerKey) -> Result<(), LedgerError> {
-        let path = self.path_of(key);
-        self.blocking(move |dir| {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(error(&path, "cannot release", &e)),
-            }
-            sync_dir(dir);
-            Ok(())
-        })
-        .await
-    }
-
-    async fn get(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>, LedgerError> {
-        let path = self.path_of(key);
-        self.blocking(move |_| read_entry(&path)).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::Notify;
-
-    fn key(id: &str) -> LedgerKey {
-        LedgerKey::new(
-            id,
-            &Action::Notify(Notify {
-                channel: "security".into(),
-                message: "m".into(),
-            }),
-        )
-    }
-
-    async fn contract(ledger: &dyn Ledger) {
-        let k = key("f-1");
-        assert_eq!(ledger.get(&k).await.unwrap(), None);
-        assert_eq!(ledger.claim(&k).await.unwrap(), Claim::Acquired);
-        assert!(
-            matches!(ledger.claim(&k).await.unwrap(), Claim::Held(e) if e.state == EntryState::Claimed)
-        );
-        ledger.release(&k).await.unwrap();
-        assert_eq!(ledger.claim(&k).await.unwrap(), Claim::Acquired);
-        ledger.complete(&k, "done it").await.unwrap();
-        match ledger.claim(&k).await.unwrap() {
-            Claim::Held(e) => {
-                assert_eq!(e.state, EntryState::Done);
-                assert_eq!(e.details.as_deref(), Some("done it"));
-            }
-            Claim::Acquired => panic!("claimed twice"),
-        }
-        assert_eq!(ledger.claim(&key("f-2")).await.unwrap(), Claim::Acquired);
-    }
-
-    #[tokio::test]
-    async fn memory_ledger_contract() {
-        contract(&MemoryLedger::new()).await;
-    }
-
-    #[tokio::test]
-    async fn file_ledger_contract_and_restart() {
-        let dir = tempfile::tempdir().unwrap();
-        contract(&FileLedger::open(dir.path()).unwrap()).await;
-        // A new ledger on the same directory (a restart) sees what was done.
-        let again = FileLedger::open(dir.path()).unwrap();
-        let entry = again.get(&key("f-1")).await.unwrap().unwrap();
-        assert_eq!(entry.state, EntryState::Done);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_claims_acquire_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = FileLedger::open(dir.path()).unwrap();
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..16 {
-            let l = ledger.clone();
-            tasks.spawn(async move { l.claim(&key("race")).await.unwrap() });
-        }
-        let mut acquired = 0;
-        while let Some(r) = tasks.join_next().await {
-            if r.unwrap() == Claim::Acquired {
-                acquired += 1;
-            }
-        }
-        assert_eq!(acquired, 1);
-    }
+/// Whether `owner` may release `entry`: its own claim, not someone's finished entry.
+pub(crate) fn releasable(entry: &LedgerEntry, owner: &Owner) -> bool {
+    entry.state == EntryState::Claimed && entry.owner.as_ref().is_some_and(|o| o.run == owner.run)
 }

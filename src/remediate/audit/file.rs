@@ -1,0 +1,182 @@
+//! [`JsonLinesAudit`]: the audit trail as a JSON Lines file, one record per line, synced per
+//! record.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Read, Seek, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use super::{AuditError, AuditRecord, AuditSink, IntentRecord};
+
+/// Held while any JSON Lines sink writes a record (see [`JsonLinesAudit::between_writes`]).
+static WRITING: Mutex<()> = Mutex::new(());
+
+/// Appends records to a JSON Lines file, one object per line; every record is flushed and synced
+/// to disk (`fsync`) before `record` returns.
+///
+/// A record is one write of a whole line. A last line left incomplete (a crash, a full disk) is
+/// closed with a newline before the next record, so a new record never glues onto it; readers see
+/// one invalid line and every other line intact.
+#[derive(Debug, Clone)]
+pub struct JsonLinesAudit {
+    path: Arc<PathBuf>,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug)]
+struct State {
+    file: std::fs::File,
+    /// The last line may be incomplete: start the next record on a new line.
+    torn: bool,
+}
+
+/// An intent record with no outcome record after it: an action an interrupted run may or may not
+/// have carried out.
+#[derive(Debug, Clone)]
+pub struct UnfinishedIntent {
+    /// The line of the intent in the file (1-based).
+    pub line: u64,
+    /// The intent.
+    pub intent: IntentRecord,
+}
+
+impl JsonLinesAudit {
+    /// Opens `path` for appending, creating it (and its directory) when needed. A file whose last
+    /// line is incomplete gets a newline before the first record.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, AuditError> {
+        let path = path.as_ref().to_path_buf();
+        let err = |e: std::io::Error| {
+            AuditError::new(path.display().to_string(), format!("cannot open: {e}"))
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&path)
+            .map_err(err)?;
+        let torn = ends_torn(&mut file).map_err(err)?;
+        if torn {
+            tracing::warn!(path = %path.display(), "the audit trail's last line is incomplete; the next record starts a new line");
+        }
+        Ok(Self {
+            path: Arc::new(path),
+            state: Arc::new(Mutex::new(State { file, torn })),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Blocks every JSON Lines sink of the process from starting a record while the guard lives,
+    /// waiting for a record being written to end: exit the process while holding it and no record
+    /// is left half-written.
+    pub fn between_writes() -> MutexGuard<'static, ()> {
+        WRITING.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The intents in the trail at `path` that no outcome record follows, and how many lines
+    /// could not be read (torn).
+    pub fn unfinished(path: impl AsRef<Path>) -> Result<(Vec<UnfinishedIntent>, u64), AuditError> {
+        let path = path.as_ref();
+        let err = |e: std::io::Error| {
+            AuditError::new(path.display().to_string(), format!("cannot read: {e}"))
+        };
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            Err(e) => return Err(err(e)),
+        };
+        #[derive(Deserialize)]
+        struct Probe {
+            record: String,
+            #[serde(default)]
+            intent: Option<String>,
+            #[serde(default)]
+            closes: Option<String>,
+        }
+        let mut open: BTreeMap<String, (u64, IntentRecord)> = BTreeMap::new();
+        let mut torn = 0;
+        for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
+            let line = line.map_err(err)?;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let number = u64::try_from(i).unwrap_or(u64::MAX).saturating_add(1);
+            let Ok(probe) = serde_json::from_slice::<Probe>(&line) else {
+                torn += 1;
+                continue;
+            };
+            match probe.record.as_str() {
+                "intent" => match serde_json::from_slice::<IntentRecord>(&line) {
+                    Ok(intent) => {
+                        open.insert(intent.intent.clone(), (number, intent));
+                    }
+                    Err(_) => torn += 1,
+                },
+                "action" => {
+                    for id in [probe.intent, probe.closes].into_iter().flatten() {
+                        open.remove(&id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let unfinished = open
+            .into_values()
+            .map(|(line, intent)| UnfinishedIntent { line, intent })
+            .collect();
+        Ok((unfinished, torn))
+    }
+}
+
+/// Whether the file's last byte is not a newline (an incomplete last line).
+fn ends_torn(file: &mut std::fs::File) -> std::io::Result<bool> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last != *b"\n")
+}
+
+#[async_trait]
+impl AuditSink for JsonLinesAudit {
+    async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        let sink = self.path.display().to_string();
+        let mut line = serde_json::to_vec(record)
+            .map_err(|e| AuditError::new(sink.clone(), format!("cannot encode: {e}")))?;
+        line.push(b'\n');
+        let state = Arc::clone(&self.state);
+        let result = tokio::task::spawn_blocking(move || {
+            let _writing = JsonLinesAudit::between_writes();
+            let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+            let State { file, torn } = &mut *state;
+            if *torn {
+                line.insert(0, b'\n');
+            }
+            let written = file
+                .write_all(&line)
+                .and_then(|()| file.flush())
+                .and_then(|()| file.sync_all());
+            // A failed write may have left part of the line: start the next one afresh.
+            *torn = written.is_err();
+            written
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(AuditError::new(sink, format!("cannot write: {e}"))),
+            Err(e) => Err(AuditError::new(sink, format!("write task failed: {e}"))),
+        }
+    }
+}
