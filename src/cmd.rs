@@ -66,19 +66,22 @@ async fn executor(config: &Config, execute: bool) -> Result<Arc<dyn Executor>, S
     }
 }
 
-/// The remediator of a run. With `execute` and no `[audit] path`, the audit trail goes to
-/// [`DEFAULT_AUDIT`] in the current directory, so a real run always leaves a durable trail.
-pub(crate) async fn remediator(config: &Config, execute: bool) -> Result<Remediator, ExitCode> {
-    let mut config = config.clone();
+/// With `execute` and no `[audit] path`, the audit trail goes to [`DEFAULT_AUDIT`] in the current
+/// directory, so a real run always leaves a durable trail.
+pub(crate) fn default_audit(config: &mut Config, execute: bool) {
     if execute && config.audit.path.is_none() {
         eprintln!("remedy: audit trail: {DEFAULT_AUDIT} (set `[audit] path` to choose another)");
         config.audit.path = Some(PathBuf::from(DEFAULT_AUDIT));
     }
-    let executor = executor(&config, execute).await.map_err(|e| {
+}
+
+/// The remediator of a run.
+pub(crate) async fn remediator(config: &Config, execute: bool) -> Result<Remediator, ExitCode> {
+    let executor = executor(config, execute).await.map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::FAILURE
     })?;
-    match Remediator::builder(executor).with_config(&config) {
+    match Remediator::builder(executor).with_config(config) {
         Ok(b) => Ok(b.enforce(execute).build()),
         Err(e) => {
             eprintln!("error: {e}");

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use remedy::Status;
+use remedy::{Config, Remediator, Status};
 use remedy::plan::Plan;
 use remedy::remediate::{JsonLinesAudit, LedgerKey, now_secs};
 use serde_json::json;
@@ -36,93 +36,91 @@ pub(crate) fn run(command: Command) -> ExitCode {
 }
 
 /// One unfinished action: where it was found, and the plan that finishes it.
-struct Unfinished {
+pub(crate) struct Unfinished {
     source: &'static str,
     detail: String,
     intent: Option<String>,
     plan: Plan,
 }
 
+/// What interrupted runs left: expired claims in the ledger (live ones are noted on stderr) and
+/// intents without an outcome in the audit trail, each once.
+pub(crate) async fn unfinished(
+    config: &Config,
+    remediator: &Remediator,
+) -> Result<Vec<Unfinished>, String> {
+    let mut found: Vec<Unfinished> = Vec::new();
+    let mut keys: Vec<LedgerKey> = Vec::new();
+    let now = now_secs();
+    let claims = remediator
+        .ledger()
+        .claims()
+        .await
+        .map_err(|e| e.to_string())?;
+    for claim in claims {
+        if !claim.is_expired(now) {
+            continue;
+        }
+        let by = claim
+            .owner
+            .as_ref()
+            .map_or_else(|| "an unknown run".to_owned(), ToString::to_string);
+        let (Some(finding), Some(action)) = (claim.finding, claim.action) else {
+            continue;
+        };
+        keys.push(claim.key.clone());
+        let mut plan = Plan::new(finding, "reconcile");
+        plan.actions.push(action);
+        found.push(Unfinished {
+            source: "ledger",
+            detail: format!("claimed by {by} at {}", claim.at),
+            intent: None,
+            plan,
+        });
+    }
+    if let Some(path) = &config.audit.path {
+        let (intents, torn) = JsonLinesAudit::unfinished(path).map_err(|e| e.to_string())?;
+        if torn > 0 {
+            eprintln!(
+                "note: {torn} line(s) of `{}` cannot be read (interrupted writes)",
+                path.display()
+            );
+        }
+        for u in intents {
+            if keys.contains(&u.intent.key) {
+                continue;
+            }
+            let mut plan = Plan::new(u.intent.finding, "reconcile");
+            plan.actions.push(u.intent.action);
+            found.push(Unfinished {
+                source: "audit",
+                detail: format!("intent at line {} has no outcome", u.line),
+                intent: Some(u.intent.intent),
+                plan,
+            });
+        }
+    }
+    Ok(found)
+}
+
 async fn reconcile(args: ReconcileArgs) -> ExitCode {
-    let config = match super::load_config(args.config.as_deref()) {
+    let mut config = match super::load_config(args.config.as_deref()) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // The trail `remedy run --execute` writes without a configured one is read here too.
+    super::default_audit(&mut config, true);
     let remediator = match super::remediator(&config, args.execute).await {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let mut found: Vec<Unfinished> = Vec::new();
-    let mut keys: Vec<LedgerKey> = Vec::new();
-    let now = now_secs();
-    match remediator.ledger().claims().await {
-        Ok(claims) => {
-            for claim in claims {
-                let live = !claim.is_expired(now);
-                let by = claim
-                    .owner
-                    .as_ref()
-                    .map_or_else(|| "an unknown run".to_owned(), ToString::to_string);
-                let (Some(finding), Some(action)) = (claim.finding, claim.action) else {
-                    eprintln!(
-                        "warning: a claim of {by} at {} names no action; it is taken over when \
-                         its finding comes again",
-                        claim.at
-                    );
-                    continue;
-                };
-                if live {
-                    eprintln!(
-                        "note: {} {} is in progress ({by}), not touched",
-                        claim.key.kind, claim.key.target
-                    );
-                    continue;
-                }
-                keys.push(claim.key.clone());
-                let mut plan = Plan::new(finding, "reconcile");
-                plan.actions.push(action);
-                found.push(Unfinished {
-                    source: "ledger",
-                    detail: format!("claimed by {by} at {}", claim.at),
-                    intent: None,
-                    plan,
-                });
-            }
-        }
+    let found = match unfinished(&config, &remediator).await {
+        Ok(found) => found,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
-    }
-    if let Some(path) = &config.audit.path {
-        match JsonLinesAudit::unfinished(path) {
-            Ok((intents, torn)) => {
-                if torn > 0 {
-                    eprintln!(
-                        "note: {torn} line(s) of `{}` cannot be read (interrupted writes)",
-                        path.display()
-                    );
-                }
-                for u in intents {
-                    if keys.contains(&u.intent.key) {
-                        continue;
-                    }
-                    let mut plan = Plan::new(u.intent.finding, "reconcile");
-                    plan.actions.push(u.intent.action);
-                    found.push(Unfinished {
-                        source: "audit",
-                        detail: format!("intent at line {} has no outcome", u.line),
-                        intent: Some(u.intent.intent),
-                        plan,
-                    });
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
+    };
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -50,10 +50,11 @@ async fn run_async(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = match super::load_config(args.config.as_deref()) {
+    let mut config = match super::load_config(args.config.as_deref()) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    super::default_audit(&mut config, args.execute);
     let remediator = match super::remediator(&config, args.execute).await {
         Ok(r) => r,
         Err(code) => return code,
@@ -112,19 +113,15 @@ async fn run_async(args: Args) -> ExitCode {
         .await;
     let _ = out.flush();
     eprintln!("{}", summary.render(total, args.execute));
-    // What interrupted runs (this one included) left: expired claims this run did not meet.
-    let unfinished = match remediator.unfinished().await {
-        Ok(claims) => claims.len(),
-        Err(e) => {
-            eprintln!("warning: cannot list unfinished actions: {e}");
-            0
-        }
-    };
-    if unfinished > 0 {
-        eprintln!(
-            "remedy: {unfinished} unfinished action(s) of interrupted runs in the ledger: \
-             `remedy ledger reconcile` lists them (`--execute` finishes them)"
-        );
+    // What interrupted runs left and this run did not finish.
+    match super::ledger::unfinished(&config, &remediator).await {
+        Ok(found) if !found.is_empty() => eprintln!(
+            "remedy: {} unfinished action(s) of interrupted runs: `remedy ledger reconcile` \
+             lists them (`--execute` finishes them)",
+            found.len()
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: cannot list unfinished actions: {e}"),
     }
     match signal.load(Ordering::SeqCst) {
         0 => {}
