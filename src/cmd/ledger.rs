@@ -5,9 +5,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use remedy::{Config, Remediator, Status};
 use remedy::plan::Plan;
 use remedy::remediate::{JsonLinesAudit, LedgerKey, now_secs};
+use remedy::{Config, Remediator, Status};
 use serde_json::json;
 
 /// What to do with the ledger.

@@ -54,6 +54,17 @@ impl JsonLinesAudit {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
+        #[cfg(unix)]
+        if let Ok(meta) = std::fs::metadata(&path) {
+            use std::os::unix::fs::FileTypeExt as _;
+            let kind = meta.file_type();
+            if kind.is_fifo() || kind.is_socket() || kind.is_dir() {
+                return Err(AuditError::new(
+                    path.display().to_string(),
+                    "cannot open: not a file (a pipe, a socket or a directory)",
+                ));
+            }
+        }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -94,6 +105,10 @@ impl JsonLinesAudit {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
             Err(e) => return Err(err(e)),
         };
+        // Only a regular file is a trail (`/dev/full` reads zeros forever).
+        if !file.metadata().map_err(err)?.is_file() {
+            return Ok((Vec::new(), 0));
+        }
         #[derive(Deserialize)]
         struct Probe {
             record: String,
@@ -104,12 +119,23 @@ impl JsonLinesAudit {
         }
         let mut open: BTreeMap<String, (u64, IntentRecord)> = BTreeMap::new();
         let mut torn = 0;
-        for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
-            let line = line.map_err(err)?;
+        let mut reader = std::io::BufReader::new(file);
+        let mut number = 0u64;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            number = number.saturating_add(1);
+            match read_line(&mut reader, &mut line).map_err(err)? {
+                Line::End => break,
+                Line::TooLong => {
+                    torn += 1;
+                    continue;
+                }
+                Line::Read => {}
+            }
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let number = u64::try_from(i).unwrap_or(u64::MAX).saturating_add(1);
             let Ok(probe) = serde_json::from_slice::<Probe>(&line) else {
                 torn += 1;
                 continue;
@@ -134,6 +160,50 @@ impl JsonLinesAudit {
             .map(|(line, intent)| UnfinishedIntent { line, intent })
             .collect();
         Ok((unfinished, torn))
+    }
+}
+
+/// The longest record read back (a decision record holds one plan).
+const MAX_LINE: usize = 16 * 1024 * 1024;
+
+enum Line {
+    Read,
+    TooLong,
+    End,
+}
+
+/// Reads one line into `out` (without its newline), at most [`MAX_LINE`] bytes; a longer line is
+/// skipped to its end.
+fn read_line(reader: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Result<Line> {
+    let mut any = false;
+    let mut too_long = false;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(if !any {
+                Line::End
+            } else if too_long {
+                Line::TooLong
+            } else {
+                Line::Read
+            });
+        }
+        any = true;
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (available.get(..at).unwrap_or_default(), Some(at + 1)),
+            None => (available, None),
+        };
+        if !too_long && out.len() + chunk.len() <= MAX_LINE {
+            out.extend_from_slice(chunk);
+        } else {
+            too_long = true;
+            out.clear();
+        }
+        let used = done.unwrap_or(available.len());
+        reader.consume(used);
+        if done.is_some() {
+            return Ok(if too_long { Line::TooLong } else { Line::Read });
+        }
     }
 }
 
