@@ -15,8 +15,9 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::action::{ChannelRouter, Executor, Router, TracingNotifier};
 use crate::plan::ActionKind;
-use crate::remediate::{AwsConfig, Config};
+use crate::remediate::{AccountsConfig, AwsConfig, Config};
 
+mod accounts;
 mod error;
 mod iam;
 mod sns;
@@ -39,6 +40,7 @@ pub struct AwsSettings {
     attempt_timeout: Option<Duration>,
     max_attempts: Option<u32>,
     wait_for_command: Duration,
+    accounts: AccountsConfig,
 }
 
 impl std::fmt::Debug for AwsSettings {
@@ -55,6 +57,7 @@ impl std::fmt::Debug for AwsSettings {
             .field("attempt_timeout", &self.attempt_timeout())
             .field("max_attempts", &self.max_attempts())
             .field("wait_for_command", &self.wait_for_command)
+            .field("accounts", &self.accounts)
             .finish()
     }
 }
@@ -70,7 +73,15 @@ impl AwsSettings {
             attempt_timeout: Some(Duration::from_secs(config.attempt_timeout_secs)),
             max_attempts: Some(config.max_attempts),
             wait_for_command: Duration::from_secs(config.wait_for_command_secs),
+            accounts: AccountsConfig::default(),
         }
+    }
+
+    /// The accounts the executors act in and the role they assume there (`[accounts]`; default:
+    /// remedy's own account only).
+    pub fn with_accounts(mut self, accounts: AccountsConfig) -> Self {
+        self.accounts = accounts;
+        self
     }
 
     /// Overrides the region.
@@ -152,8 +163,13 @@ impl AwsSettings {
                 "remedy-static",
             ));
         }
+        let sdk = loader.load().await;
         AwsClients {
-            sdk: loader.load().await,
+            accounts: Arc::new(accounts::AccountClients::new(
+                sdk.clone(),
+                self.accounts.clone(),
+            )),
+            sdk,
             wait_for_command: self.wait_for_command,
         }
     }
@@ -164,6 +180,8 @@ impl AwsSettings {
 pub(crate) struct AwsClients {
     pub(crate) sdk: SdkConfig,
     pub(crate) wait_for_command: Duration,
+    /// The configuration per finding account (credentials) and region.
+    pub(crate) accounts: Arc<accounts::AccountClients>,
 }
 
 /// The action kinds [`router`] routes.
@@ -177,9 +195,20 @@ pub const KINDS: [ActionKind; 3] = [
 /// (each channel of `config.notify` to its SNS topic, or to the log for `log`).
 ///
 /// Making clients needs no credentials (they are resolved at the first call), so building the
-/// router never fails for lack of an AWS account.
+/// router never fails for lack of an AWS account. IAM and SSM act in each finding's account:
+/// `config.accounts` (or [`AwsSettings::with_accounts`]) says which accounts and with which role;
+/// without a role, only in remedy's own account. SNS topics are in remedy's account, in their
+/// ARN's region.
 pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
-    let clients = settings.load().await;
+    let clients = if settings.accounts == AccountsConfig::default() {
+        settings
+            .clone()
+            .with_accounts(config.accounts.clone())
+            .load()
+            .await
+    } else {
+        settings.load().await
+    };
     let iam = DisableAccessKeyExecutor::from_clients(&clients);
     let ssm = RunCommandExecutor::from_clients(&clients);
     let mut channels = ChannelRouter::new();

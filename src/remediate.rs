@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use crate::action::{Executor, PriorOutcome, Status};
 use crate::plan::{Action, ActionKind, FindingContext, Plan, PlannedAction, PolicyFailure};
 
+mod accounts;
 mod audit;
 mod builder;
 mod carry;
@@ -36,6 +37,7 @@ mod limit;
 mod protect;
 mod shutdown;
 
+pub use accounts::{ACCOUNT_PLACEHOLDER, AccountsConfig};
 pub use audit::{
     ActionRecord, AuditError, AuditRecord, AuditSink, DecisionRecord, IntentRecord, JsonLinesAudit,
     MemoryAudit, Mode, PolicyFailureRecord, TracingAudit, UnavailableAudit, UnfinishedIntent,
@@ -113,6 +115,7 @@ struct Inner {
     ledger: Arc<dyn Ledger>,
     audit: Arc<dyn AuditSink>,
     protection: Protection,
+    accounts: AccountsConfig,
     limiter: Limiter,
     breaker_channel: String,
     kill_switch: KillSwitch,
@@ -128,6 +131,7 @@ struct Inner {
 impl Inner {
     fn checks(&self) -> Checks<'_> {
         Checks {
+            accounts: &self.accounts,
             kill_switch: &self.kill_switch,
             protection: &self.protection,
             limiter: &self.limiter,

@@ -420,6 +420,8 @@ async fn reconcile_lists_and_finishes_what_an_interrupted_run_left() {
         let mut f =
             remedy::testing::context(&unique("f"), "UnauthorizedAccess:IAMUser/MaliciousIPCaller")
                 .unwrap();
+        // moto's account: the executors act in the finding's account only.
+        f.account_id = "123456789012".into();
         f.principal = Some(Principal {
             user_name: Some(user.into()),
             user_type: Some("IAMUser".into()),

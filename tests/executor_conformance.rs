@@ -115,6 +115,8 @@ fn finding(user_type: &str) -> FindingContext {
         "UnauthorizedAccess:IAMUser/MaliciousIPCaller",
     )
     .unwrap();
+    // moto's account (the memory twins ignore it): the AWS executors act in the finding's account.
+    f.account_id = "123456789012".into();
     f.principal = Some(Principal {
         user_type: Some(user_type.into()),
         ..Principal::default()

@@ -211,6 +211,14 @@ pub enum SkipReason {
     Sample,
     /// The run was stopping (a signal) before the action started; nothing was done.
     Interrupted,
+    /// The finding's account is not one remedy may act in (`[accounts] allowed`, or not remedy's
+    /// own account when no role is configured).
+    AccountNotAllowed {
+        /// The finding's account.
+        account: String,
+        /// Why, naming the accounts that are allowed (or remedy's own).
+        detail: String,
+    },
     /// Another reason.
     Other {
         /// The reason.
@@ -220,7 +228,8 @@ pub enum SkipReason {
 
 impl SkipReason {
     /// The reason's kind as records name it: `dry_run`, `shadow`, `protected`, `rate_limited`,
-    /// `circuit_open`, `kill_switch`, `temporary_credentials`, `sample` or `other`.
+    /// `circuit_open`, `kill_switch`, `temporary_credentials`, `sample`, `interrupted`,
+    /// `account_not_allowed` or `other`.
     pub fn kind(&self) -> &'static str {
         match self {
             SkipReason::DryRun { .. } => "dry_run",
@@ -232,6 +241,7 @@ impl SkipReason {
             SkipReason::TemporaryCredentials { .. } => "temporary_credentials",
             SkipReason::Sample => "sample",
             SkipReason::Interrupted => "interrupted",
+            SkipReason::AccountNotAllowed { .. } => "account_not_allowed",
             SkipReason::Other { .. } => "other",
         }
     }
@@ -263,6 +273,15 @@ impl fmt::Display for SkipReason {
             SkipReason::Sample => f.write_str("sample finding: no destructive action"),
             SkipReason::Interrupted => {
                 f.write_str("not started: remedy was stopping (the next run will do it)")
+            }
+            SkipReason::AccountNotAllowed { account, detail } if account.is_empty() => {
+                write!(f, "no account to act in: {detail}")
+            }
+            SkipReason::AccountNotAllowed { account, detail } => {
+                write!(
+                    f,
+                    "account {account} is not one remedy may act in: {detail}"
+                )
             }
             SkipReason::Other { reason } => f.write_str(reason),
         }

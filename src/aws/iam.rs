@@ -5,6 +5,7 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::types::StatusType;
 
 use super::AwsClients;
+use super::accounts::Scoped;
 use super::error::map_sdk_error;
 use crate::action::{ActionError, ActionRequest, ErrorKind, Executor, Outcome, Verification};
 use crate::plan::DisableAccessKey;
@@ -15,10 +16,11 @@ use crate::plan::DisableAccessKey;
 /// (otherwise fails with "not found" and changes nothing); reports "already done" for a key that
 /// is inactive; never touches the user's other keys; reads the status back after
 /// `UpdateAccessKey` and fails if it is not inactive. (Temporary and root credentials never reach
-/// it: the remediator's `credentials` guard skips them with what to do instead.)
+/// it: the remediator's `credentials` guard skips them with what to do instead.) It acts in the
+/// finding's account only (see [`crate::remediate::AccountsConfig`]).
 #[derive(Debug, Clone)]
 pub struct DisableAccessKeyExecutor {
-    client: Client,
+    client: Scoped<Client>,
 }
 
 impl DisableAccessKeyExecutor {
@@ -29,21 +31,31 @@ impl DisableAccessKeyExecutor {
 
     pub(crate) fn from_clients(clients: &AwsClients) -> Self {
         Self {
-            client: Client::new(&clients.sdk),
+            client: Scoped::PerAccount(clients.accounts.clone()),
         }
     }
 
     #[cfg(test)]
     pub(crate) fn from_client(client: Client) -> Self {
-        Self { client }
+        Self {
+            client: Scoped::Fixed(client),
+        }
+    }
+
+    /// The IAM client for `request`'s finding (IAM is global: the finding's region only signs).
+    async fn client(&self, request: &ActionRequest<'_>) -> Result<Client, Outcome> {
+        self.client.client(request.finding, None, Client::new).await
     }
 
     /// The status of `key` of `user`: `None` when the user has no such key.
-    async fn key_status(&self, user: &str, key: &str) -> Result<Option<StatusType>, ActionError> {
+    async fn key_status(
+        client: &Client,
+        user: &str,
+        key: &str,
+    ) -> Result<Option<StatusType>, ActionError> {
         let mut marker = None;
         loop {
-            let page = self
-                .client
+            let page = client
                 .list_access_keys()
                 .user_name(user)
                 .set_marker(marker)
@@ -73,7 +85,11 @@ impl Executor for DisableAccessKeyExecutor {
             Err(unsupported) => return unsupported,
         };
         let (user, key) = (d.user_name.as_str(), d.access_key_id.as_str());
-        match self.key_status(user, key).await {
+        let client = match self.client(request).await {
+            Ok(client) => client,
+            Err(refused) => return refused,
+        };
+        match Self::key_status(&client, user, key).await {
             Err(e) => return Outcome::Failed(e),
             Ok(None) => {
                 return Outcome::failed(
@@ -88,8 +104,7 @@ impl Executor for DisableAccessKeyExecutor {
             }
             Ok(Some(_)) => {}
         }
-        if let Err(e) = self
-            .client
+        if let Err(e) = client
             .update_access_key()
             .user_name(user)
             .access_key_id(key)
@@ -99,7 +114,7 @@ impl Executor for DisableAccessKeyExecutor {
         {
             return Outcome::Failed(map_sdk_error("UpdateAccessKey", &e));
         }
-        match self.key_status(user, key).await {
+        match Self::key_status(&client, user, key).await {
             Ok(Some(StatusType::Inactive)) => Outcome::executed(format!(
                 "access key `{key}` of user `{user}` set to inactive (read back); the user's other \
                  keys untouched"
@@ -131,7 +146,10 @@ impl Executor for DisableAccessKeyExecutor {
             return Verification::Unknown;
         };
         let (user, key) = (d.user_name.as_str(), d.access_key_id.as_str());
-        match self.key_status(user, key).await {
+        let Ok(client) = self.client(request).await else {
+            return Verification::Unknown;
+        };
+        match Self::key_status(&client, user, key).await {
             Ok(Some(StatusType::Inactive)) => Verification::Done(format!(
                 "access key `{key}` of user `{user}` is already inactive"
             )),

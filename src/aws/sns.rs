@@ -25,10 +25,17 @@ impl SnsNotifier {
         Self::from_clients(&settings.load().await, topic_arn)
     }
 
+    /// The client is in the topic's region (from its ARN), with remedy's own credentials: the
+    /// topic is the team's, whatever account the finding is of.
     pub(crate) fn from_clients(clients: &AwsClients, topic_arn: impl Into<String>) -> Self {
+        let topic_arn = topic_arn.into();
+        let mut sdk = clients.sdk.to_builder();
+        if let Some(region) = topic_arn.split(':').nth(3).filter(|r| !r.is_empty()) {
+            sdk.set_region(Some(aws_config::Region::new(region.to_owned())));
+        }
         Self {
-            client: Client::new(&clients.sdk),
-            topic_arn: topic_arn.into(),
+            client: Client::new(&sdk.build()),
+            topic_arn,
         }
     }
 

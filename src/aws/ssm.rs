@@ -9,6 +9,7 @@ use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::CommandInvocationStatus;
 
 use super::AwsClients;
+use super::accounts::Scoped;
 use super::error::map_sdk_error;
 use crate::action::{
     ActionError, ActionRequest, ErrorKind, Executor, MAX_INSTANCES_PER_CALL, Outcome, Verification,
@@ -22,9 +23,11 @@ use crate::plan::RunCommand;
 /// `SendCommand` is not idempotent, so the SDK is told to try it once (never retried blindly);
 /// the configured timeouts still apply. When a wait is configured, the executor polls
 /// `GetCommandInvocation` until every invocation ends or the wait is over.
+///
+/// Commands go to the finding's account and region (see [`crate::remediate::AccountsConfig`]).
 #[derive(Debug, Clone)]
 pub struct RunCommandExecutor {
-    client: Client,
+    client: Scoped<Client>,
     wait: Duration,
     poll: Duration,
 }
@@ -37,7 +40,7 @@ impl RunCommandExecutor {
 
     pub(crate) fn from_clients(clients: &AwsClients) -> Self {
         Self {
-            client: Client::new(&clients.sdk),
+            client: Scoped::PerAccount(clients.accounts.clone()),
             wait: clients.wait_for_command,
             poll: Duration::from_secs(2),
         }
@@ -46,7 +49,7 @@ impl RunCommandExecutor {
     #[cfg(test)]
     pub(crate) fn from_client(client: Client, wait: Duration) -> Self {
         Self {
-            client,
+            client: Scoped::Fixed(client),
             wait,
             poll: Duration::from_millis(10),
         }
@@ -54,15 +57,19 @@ impl RunCommandExecutor {
 
     /// Polls the invocations of `command_id` until they end or the deadline passes; returns the
     /// ones that did not succeed, and whether some were still running.
-    async fn wait_for(&self, command_id: &str, instances: &[String]) -> (Vec<String>, bool) {
+    async fn wait_for(
+        &self,
+        client: &Client,
+        command_id: &str,
+        instances: &[String],
+    ) -> (Vec<String>, bool) {
         let deadline = tokio::time::Instant::now() + self.wait;
         let mut pending: Vec<String> = instances.to_vec();
         let mut bad = Vec::new();
         while !pending.is_empty() && tokio::time::Instant::now() < deadline {
             let mut still = Vec::new();
             for instance in pending {
-                let status = self
-                    .client
+                let status = client
                     .get_command_invocation()
                     .command_id(command_id)
                     .instance_id(&instance)
@@ -91,6 +98,13 @@ impl RunCommandExecutor {
     }
 }
 
+impl RunCommandExecutor {
+    /// The SSM client for `request`'s finding: its account, its region.
+    async fn client(&self, request: &ActionRequest<'_>) -> Result<Client, Outcome> {
+        self.client.client(request.finding, None, Client::new).await
+    }
+}
+
 #[async_trait]
 impl Executor for RunCommandExecutor {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
@@ -107,11 +121,14 @@ impl Executor for RunCommandExecutor {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let comment = ssm_comment(request.finding_id());
+        let client = match self.client(request).await {
+            Ok(client) => client,
+            Err(refused) => return refused,
+        };
         let mut sent: Vec<(String, Vec<String>)> = Vec::new();
         for batch in r.instance_ids.chunks(MAX_INSTANCES_PER_CALL) {
             let ids: Vec<String> = batch.iter().map(|i| i.as_str().to_owned()).collect();
-            let result = self
-                .client
+            let result = client
                 .send_command()
                 .document_name(&r.document)
                 .set_instance_ids(Some(ids.clone()))
@@ -163,7 +180,7 @@ impl Executor for RunCommandExecutor {
             let mut bad = Vec::new();
             let mut running = false;
             for (id, instances) in &sent {
-                let (b, still) = self.wait_for(id, instances).await;
+                let (b, still) = self.wait_for(&client, id, instances).await;
                 bad.extend(b);
                 running |= still;
             }
@@ -195,8 +212,10 @@ impl Executor for RunCommandExecutor {
             return Verification::Unknown;
         };
         let comment = ssm_comment(request.finding_id());
-        let listed = self
-            .client
+        let Ok(client) = self.client(request).await else {
+            return Verification::Unknown;
+        };
+        let listed = client
             .list_commands()
             .instance_id(instance.as_str())
             .send()

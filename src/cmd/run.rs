@@ -207,10 +207,19 @@ async fn stop_on_signals(shutdown: Shutdown, grace: Duration, signal: Arc<Atomic
 /// A person's view of one finding's report: what happened to each action, and who chose it why.
 fn explain(report: &Report) -> String {
     use super::inert;
+    let place = |v: &str| {
+        if v.is_empty() {
+            "-".to_owned()
+        } else {
+            inert(v).into_owned()
+        }
+    };
     let mut s = format!(
-        "{}  {}\n",
+        "{}  {}  account {} {}\n",
         inert(&report.finding.id),
-        inert(report.finding.finding_type.as_str())
+        inert(report.finding.finding_type.as_str()),
+        place(&report.finding.account_id),
+        place(&report.finding.region)
     );
     for error in &report.policy_errors {
         s.push_str(&format!("  error: {}\n", super::failure_line(error)));

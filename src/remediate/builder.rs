@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use super::accounts::AccountsConfig;
 use super::audit::{AuditSink, JsonLinesAudit, TracingAudit, UnavailableAudit};
 use super::config::{BreakerConfig, Config, ConfigError};
 use super::guard::EnforcementRules;
@@ -24,6 +25,7 @@ pub struct RemediatorBuilder {
     ledger: Arc<dyn Ledger>,
     audit: Arc<dyn AuditSink>,
     protection: Protection,
+    accounts: AccountsConfig,
     limits: BTreeMap<ActionKind, RateLimit>,
     cooldown: Duration,
     breaker_channel: String,
@@ -44,6 +46,7 @@ impl RemediatorBuilder {
             ledger: Arc::new(MemoryLedger::new()),
             audit: Arc::new(TracingAudit),
             protection: Protection::default(),
+            accounts: AccountsConfig::default(),
             limits: BTreeMap::new(),
             cooldown: Duration::from_secs(breaker.cooldown_secs),
             breaker_channel: breaker.notify,
@@ -60,6 +63,7 @@ impl RemediatorBuilder {
     /// enforcement and concurrency. Opens the ledger directory and the audit file.
     pub fn with_config(mut self, config: &Config) -> Result<Self, ConfigError> {
         self.protection = Protection::new(&config.protect)?;
+        self.accounts = config.accounts.clone();
         self.limits = config.rate_limits_by_kind();
         self.cooldown = Duration::from_secs(config.breaker.cooldown_secs);
         self.breaker_channel = config.breaker.notify.clone();
@@ -109,6 +113,13 @@ impl RemediatorBuilder {
     /// Sets the audit sink (default: [`TracingAudit`]).
     pub fn with_audit(mut self, audit: Arc<dyn AuditSink>) -> Self {
         self.audit = audit;
+        self
+    }
+
+    /// Sets the accounts destructive actions may run in (the `account` guard; see
+    /// [`AccountsConfig`]).
+    pub fn with_accounts(mut self, accounts: AccountsConfig) -> Self {
+        self.accounts = accounts;
         self
     }
 
@@ -192,6 +203,7 @@ impl RemediatorBuilder {
                 ledger: self.ledger,
                 audit: self.audit,
                 protection: self.protection,
+                accounts: self.accounts,
                 limiter: Limiter::new(self.limits, self.cooldown),
                 breaker_channel: self.breaker_channel,
                 kill_switch: self.kill_switch,

@@ -137,9 +137,14 @@ impl Remediator {
         let policies = match enforcement {
             Enforcement::Enforce => Vec::new(),
             Enforcement::DryRun => {
-                return Outcome::Skipped(SkipReason::DryRun {
-                    would: action.describe(),
-                });
+                // Say where it would run: the account, and the role assumed there.
+                let would = match trail.detail(Guard::Account) {
+                    Some(place) if place.contains(" as ") => {
+                        format!("{} in {place}", action.describe())
+                    }
+                    _ => action.describe(),
+                };
+                return Outcome::Skipped(SkipReason::DryRun { would });
             }
             Enforcement::Shadow(policies) => policies,
         };

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::accounts::AccountsConfig;
 use serde::{Deserialize, Serialize};
 
 use super::limit::RateLimit;
@@ -90,6 +91,9 @@ pub struct Config {
     /// Action kinds the host (here: the CLI) registers, by name.
     #[serde(default)]
     pub host_kinds: BTreeMap<String, HostKindConfig>,
+    /// The accounts remedy may act in, and the role it assumes in each.
+    #[serde(default)]
+    pub accounts: AccountsConfig,
 }
 
 /// `[reach]`: the policies that may act beyond what their finding names. A policy must also
@@ -163,6 +167,9 @@ pub struct ProtectConfig {
     /// Instance tags: an instance carrying a matching tag is protected.
     #[serde(default)]
     pub instance_tags: Vec<TagRule>,
+    /// Account ids (globs): no destructive action for a finding of such an account.
+    #[serde(default)]
+    pub accounts: Vec<String>,
 }
 
 /// A protected instance tag: the key, and optionally a value glob (absent: any value).
@@ -371,6 +378,7 @@ impl Config {
             }
         };
         const DAY: u64 = 86_400;
+        self.accounts.validate()?;
         if let Some(n) = self.concurrency {
             range("concurrency", u64::try_from(n).unwrap_or(u64::MAX), 1, 1024)?;
         }

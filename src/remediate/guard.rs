@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::accounts::AccountsConfig;
 use super::limit::{KillSwitch, Limiter};
 use super::protect::Protection;
 use crate::action::SkipReason;
@@ -34,6 +35,8 @@ pub enum Guard {
     RateLimit,
     /// Whether an executor carries out the action's kind (checked in a dry run too).
     Route,
+    /// Whether the finding's account is one remedy may act in, and as what it acts there.
+    Account,
 }
 
 impl Guard {
@@ -49,6 +52,7 @@ impl Guard {
             Guard::Ledger => "ledger",
             Guard::RateLimit => "rate_limit",
             Guard::Route => "route",
+            Guard::Account => "account",
         }
     }
 }
@@ -94,6 +98,14 @@ impl Trail {
         });
     }
 
+    /// What `guard` said, if it ran and said something.
+    pub(crate) fn detail(&self, guard: Guard) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|r| r.guard == guard)
+            .and_then(|r| r.detail.as_deref())
+    }
+
     /// `guard` stopped the action.
     pub(crate) fn block(&mut self, guard: Guard, detail: impl Into<String>) {
         self.0.push(GuardResult {
@@ -119,13 +131,14 @@ impl Trail {
 
 /// What the guards of a destructive action look at.
 pub(crate) struct Checks<'a> {
+    pub(crate) accounts: &'a AccountsConfig,
     pub(crate) kill_switch: &'a KillSwitch,
     pub(crate) protection: &'a Protection,
     pub(crate) limiter: &'a Limiter,
 }
 
 impl Checks<'_> {
-    /// The guards every destructive action passes first, in order: kill switch, sample,
+    /// The guards every destructive action passes first, in order: kill switch, sample, account,
     /// credentials, protection, circuit breaker.
     pub(crate) fn run(
         &self,
@@ -135,6 +148,13 @@ impl Checks<'_> {
     ) -> Result<(), SkipReason> {
         trail.check(Guard::KillSwitch, kill_switch(self.kill_switch))?;
         trail.check(Guard::Sample, sample(finding))?;
+        match self.accounts.check(finding) {
+            Ok(detail) => trail.note(Guard::Account, detail),
+            Err(reason) => {
+                trail.block(Guard::Account, reason.to_string());
+                return Err(reason);
+            }
+        }
         trail.check(Guard::Credentials, credentials(action, finding))?;
         trail.check(
             Guard::Protection,

@@ -44,6 +44,7 @@ pub struct Protection {
     access_keys: Vec<Rule>,
     instances: Vec<Rule>,
     tags: Vec<(String, Option<Rule>)>,
+    accounts: Vec<Rule>,
 }
 
 impl Protection {
@@ -55,6 +56,7 @@ impl Protection {
             ("protect.roles", &config.roles),
             ("protect.access_keys", &config.access_keys),
             ("protect.instances", &config.instances),
+            ("protect.accounts", &config.accounts),
         ];
         for (field, patterns) in fields {
             if patterns.iter().any(String::is_empty) {
@@ -69,6 +71,7 @@ impl Protection {
             roles: Rule::all(&config.roles),
             access_keys: Rule::all(&config.access_keys),
             instances: Rule::all(&config.instances),
+            accounts: Rule::all(&config.accounts),
             tags: config
                 .instance_tags
                 .iter()
@@ -82,6 +85,9 @@ impl Protection {
 
     /// The rule protecting what `action` would touch, as text such as ``user `admin*` ``.
     pub fn check(&self, action: &Action, finding: &FindingContext) -> Option<String> {
+        if let Some(p) = first_match(&self.accounts, finding.account_id.as_str()) {
+            return Some(format!("account `{p}`"));
+        }
         if matches!(finding.user_type(), Some("AssumedRole" | "Role"))
             && let Some(role) = finding.user_name()
             && let Some(p) = first_match(&self.roles, role)
@@ -169,6 +175,7 @@ mod tests {
                     value: Some("prod*".into()),
                 },
             ],
+            accounts: vec!["0000000000*".into()],
         })
         .unwrap()
     }
@@ -231,6 +238,19 @@ mod tests {
         );
         f.instance_tags = [("env".to_owned(), "dev".to_owned())].into();
         assert!(p.check(&run("i-0000000000000000b"), &f).is_none());
+    }
+
+    #[test]
+    fn a_protected_account_is_never_acted_in() {
+        let mut f = context();
+        f.account_id = "000000000012".into();
+        let by = protection().check(&disable("alice", "AKIAOTHER00000000000"), &f);
+        assert_eq!(by.as_deref(), Some("account `0000000000*`"));
+        f.account_id = "123456789012".into();
+        assert_eq!(
+            protection().check(&disable("alice", "AKIAOTHER00000000000"), &f),
+            None
+        );
     }
 
     #[test]
