@@ -17,7 +17,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -42,8 +41,8 @@ pub use audit::{
 };
 pub use builder::RemediatorBuilder;
 pub use config::{
-    AwsConfig, BreakerConfig, Config, ConfigError, EnforcementConfig, LedgerConfig, NotifyConfig,
-    PathConfig, ProtectConfig, TagRule,
+    AwsConfig, BreakerConfig, Config, ConfigError, ContainmentConfig, EnforcementConfig,
+    LedgerConfig, NotifyConfig, PathConfig, ProtectConfig, TagRule,
 };
 pub use guard::{Guard, GuardResult};
 pub use ledger::{
@@ -121,8 +120,6 @@ struct Inner {
     owner: Owner,
     lease: Duration,
     shutdown: Shutdown,
-    /// Numbers this run's intents.
-    intents: AtomicU64,
 }
 
 impl Inner {

@@ -7,7 +7,7 @@ use aws_sdk_iam::types::StatusType;
 use super::AwsClients;
 use super::error::map_sdk_error;
 use crate::action::{ActionError, ActionRequest, ErrorKind, Executor, Outcome, Verification};
-use crate::plan::DisableAccessKey;
+use crate::plan::{DisableAccessKey, Reversal};
 
 /// Sets one IAM access key of one user to inactive.
 ///
@@ -38,29 +38,36 @@ impl DisableAccessKeyExecutor {
         Self { client }
     }
 
-    /// The status of `key` of `user`: `None` when the user has no such key.
     async fn key_status(&self, user: &str, key: &str) -> Result<Option<StatusType>, ActionError> {
-        let mut marker = None;
-        loop {
-            let page = self
-                .client
-                .list_access_keys()
-                .user_name(user)
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| map_sdk_error("ListAccessKeys", &e))?;
-            if let Some(meta) = page
-                .access_key_metadata()
-                .iter()
-                .find(|m| m.access_key_id() == Some(key))
-            {
-                return Ok(Some(meta.status().cloned().unwrap_or(StatusType::Active)));
-            }
-            match (page.is_truncated(), page.marker()) {
-                (true, Some(next)) => marker = Some(next.to_owned()),
-                _ => return Ok(None),
-            }
+        key_status(&self.client, user, key).await
+    }
+}
+
+/// The status of `key` of `user`: `None` when the user has no such key.
+pub(super) async fn key_status(
+    client: &Client,
+    user: &str,
+    key: &str,
+) -> Result<Option<StatusType>, ActionError> {
+    let mut marker = None;
+    loop {
+        let page = client
+            .list_access_keys()
+            .user_name(user)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("ListAccessKeys", &e))?;
+        if let Some(meta) = page
+            .access_key_metadata()
+            .iter()
+            .find(|m| m.access_key_id() == Some(key))
+        {
+            return Ok(Some(meta.status().cloned().unwrap_or(StatusType::Active)));
+        }
+        match (page.is_truncated(), page.marker()) {
+            (true, Some(next)) => marker = Some(next.to_owned()),
+            _ => return Ok(None),
         }
     }
 }
@@ -100,10 +107,16 @@ impl Executor for DisableAccessKeyExecutor {
             return Outcome::Failed(map_sdk_error("UpdateAccessKey", &e));
         }
         match self.key_status(user, key).await {
-            Ok(Some(StatusType::Inactive)) => Outcome::executed(format!(
-                "access key `{key}` of user `{user}` set to inactive (read back); the user's other \
-                 keys untouched"
-            )),
+            Ok(Some(StatusType::Inactive)) => Outcome::reversible(
+                format!(
+                    "access key `{key}` of user `{user}` set to inactive (read back); the user's \
+                     other keys untouched"
+                ),
+                Reversal::EnableAccessKey {
+                    user_name: d.user_name.clone(),
+                    access_key_id: d.access_key_id.clone(),
+                },
+            ),
             Ok(Some(status)) => Outcome::failed(
                 ErrorKind::Conflict,
                 format!(

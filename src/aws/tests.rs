@@ -15,6 +15,8 @@ use crate::plan::{Action, DisableAccessKey, FindingContext, Notify, Principal, R
 use crate::remediate::{MemoryAudit, Remediator};
 use crate::testing::{context, plan_of};
 
+mod containment;
+
 const USER: &str = "alice";
 const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 const OTHER: &str = "AKIAOTHERKEY00000000";

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use super::audit::{AuditSink, JsonLinesAudit, TracingAudit, UnavailableAudit};
@@ -200,7 +199,6 @@ impl RemediatorBuilder {
                 owner: self.owner,
                 lease: self.lease,
                 shutdown: self.shutdown,
-                intents: AtomicU64::new(0),
             }),
         }
     }
