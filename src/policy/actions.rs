@@ -10,6 +10,8 @@ use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext};
 use serde_json::{Map, Value};
 
 use super::sandbox::ScriptError;
+
+mod containment;
 use crate::id::{AccessKeyId, InstanceId, InvalidId, UserName};
 use crate::plan::{
     Action, ActionKind, CustomAction, DisableAccessKey, FailureKind, Notify, RunCommand,
@@ -210,6 +212,7 @@ pub(crate) fn register(engine: &mut Engine, kinds: &[HostActionKind]) {
             run_command(&ctx, args)
         });
     }
+    containment::register(engine);
     for kind in kinds {
         for arity in [kind.params.len(), kind.params.len() + 1] {
             let kind = kind.clone();
