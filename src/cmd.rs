@@ -14,6 +14,7 @@ pub(crate) mod ledger;
 pub(crate) mod parse;
 pub(crate) mod run;
 pub(crate) mod test;
+pub(crate) mod undo;
 
 /// Where `remedy run --execute` keeps its audit trail when the configuration names none.
 pub(crate) const DEFAULT_AUDIT: &str = "remedy-audit.jsonl";

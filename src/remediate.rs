@@ -37,7 +37,7 @@ mod shutdown;
 
 pub use audit::{
     ActionRecord, AuditError, AuditRecord, AuditSink, DecisionRecord, IntentRecord, JsonLinesAudit,
-    MemoryAudit, Mode, TracingAudit, UnavailableAudit, UnfinishedIntent,
+    MemoryAudit, Mode, TracingAudit, UnavailableAudit, UndoError, UnfinishedIntent, undo_plan,
 };
 pub use builder::RemediatorBuilder;
 pub use config::{
