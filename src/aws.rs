@@ -169,6 +169,17 @@ pub(crate) struct AwsClients {
     pub(crate) wait_for_command: Duration,
 }
 
+/// The action kinds [`router`] routes.
+pub const KINDS: [ActionKind; 7] = [
+    ActionKind::DISABLE_ACCESS_KEY,
+    ActionKind::REVOKE_ROLE_SESSIONS,
+    ActionKind::QUARANTINE_PRINCIPAL,
+    ActionKind::DISABLE_CONSOLE_LOGIN,
+    ActionKind::UNDO,
+    ActionKind::RUN_COMMAND,
+    ActionKind::NOTIFY,
+];
+
 /// A router with the AWS executors: `disable_access_key` (IAM), `revoke_role_sessions`,
 /// `quarantine_principal` (with `config.containment.quarantine_policy`), `disable_console_login`
 /// and `undo` (IAM), `run_command` (SSM) and `notify` (each channel of `config.notify` to its SNS

@@ -81,9 +81,64 @@ pub struct Config {
     /// AWS client settings.
     #[serde(default)]
     pub aws: AwsConfig,
+    /// Policies allowed to act beyond what their finding names.
+    #[serde(default)]
+    pub reach: ReachConfig,
+    /// What `run_command` may run.
+    #[serde(default)]
+    pub run_command: RunCommandConfig,
+    /// Action kinds the host (here: the CLI) registers, by name.
+    #[serde(default)]
+    pub host_kinds: BTreeMap<String, HostKindConfig>,
     /// How the containment actions contain.
     #[serde(default)]
     pub containment: ContainmentConfig,
+}
+
+/// `[reach]`: the policies that may act beyond what their finding names. A policy must also
+/// declare `const REACH = "account"`; either alone changes nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReachConfig {
+    /// Policy names.
+    #[serde(default)]
+    pub account: Vec<String>,
+}
+
+/// `[run_command]`: the SSM documents policies may run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunCommandConfig {
+    /// The allowed documents (absent: `AWS-RunShellScript` and `AWS-RunPowerShellScript`).
+    #[serde(default)]
+    pub documents: Option<Vec<String>>,
+}
+
+/// One `[host_kinds]` entry: `isolate_instance = { params = ["instance_id"], target = "instance_id" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostKindConfig {
+    /// The parameter names, in the order policies pass them.
+    #[serde(default)]
+    pub params: Vec<String>,
+    /// The parameter that names what the action acts on (required for destructive kinds).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Whether the kind changes something (default true).
+    #[serde(default = "yes")]
+    pub destructive: bool,
+    /// The program that carries the action out, and its arguments (not run through a shell): it
+    /// reads the request as JSON on stdin (see [`crate::action::CommandExecutor`]). Without one,
+    /// the kind's actions are planned, guarded and audited, and fail `unsupported`.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// How long the program may run (default 30, 1 to 3600).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[containment]`: how the containment actions contain.
@@ -112,7 +167,10 @@ impl Default for ContainmentConfig {
 /// Principals and resources no policy may touch, as written in the configuration.
 ///
 /// Every entry is a glob (`*` any run of characters, `?` one character) matched against the whole
-/// name.
+/// name. The target of a host action kind (the parameter it names with
+/// [`HostActionKind::with_target_param`](crate::HostActionKind::with_target_param)) is checked
+/// against every list: an instance id (with the finding's instance tags), a user, a role or an
+/// access key that is protected is never the target of a destructive custom action either.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProtectConfig {
@@ -388,6 +446,41 @@ impl Config {
             0,
             3600,
         )?;
+        for (name, kind) in &self.host_kinds {
+            let field = format!("host_kinds.{name}");
+            let built = ActionKind::new(name.as_str())
+                .map_err(|e| invalid(field.clone(), &e.to_string()))?;
+            if built.is_builtin() {
+                return Err(invalid(field, "is a built-in action kind"));
+            }
+            if kind.destructive && kind.target.is_none() {
+                return Err(invalid(
+                    format!("{field}.target"),
+                    "a destructive kind must name its target parameter",
+                ));
+            }
+            if let Some(target) = &kind.target
+                && !kind.params.contains(target)
+            {
+                return Err(invalid(
+                    format!("{field}.target"),
+                    "must be one of the kind's `params`",
+                ));
+            }
+            if kind
+                .command
+                .as_ref()
+                .is_some_and(|c| c.first().is_none_or(String::is_empty))
+            {
+                return Err(invalid(
+                    format!("{field}.command"),
+                    "names no program (e.g. `command = [\"./isolate.sh\"]`)",
+                ));
+            }
+            if let Some(secs) = kind.timeout_secs {
+                range(&format!("{field}.timeout_secs"), secs, 1, 3600)?;
+            }
+        }
         let targets = self
             .notify
             .channels
@@ -423,6 +516,58 @@ impl Config {
                     field,
                     "expected an SNS topic ARN (`arn:aws:sns:…`) or `log`",
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The names this configuration gives policies and action kinds that `policies` does not
+    /// have: a typo in `shadow`, `only`, `[reach]` or `[rate_limits]` would otherwise leave a
+    /// policy enforced or a kind unlimited. `kinds` are the action kinds policies can choose.
+    pub fn check_names<'a>(
+        &self,
+        policies: &[&'a str],
+        reach_declared: &[&'a str],
+        kinds: &[ActionKind],
+    ) -> Result<(), ConfigError> {
+        let unknown = |field: &str, name: &str, known: &[&str]| ConfigError::Invalid {
+            field: field.to_owned(),
+            message: format!(
+                "no policy is named `{name}` (policies: {})",
+                known.join(", ")
+            ),
+        };
+        for name in &self.enforcement.shadow {
+            if !policies.contains(&name.as_str()) {
+                return Err(unknown("enforcement.shadow", name, policies));
+            }
+        }
+        for name in self.enforcement.only.iter().flatten() {
+            if !policies.contains(&name.as_str()) {
+                return Err(unknown("enforcement.only", name, policies));
+            }
+        }
+        for name in &self.reach.account {
+            if !policies.contains(&name.as_str()) {
+                return Err(unknown("reach.account", name, policies));
+            }
+            if !reach_declared.contains(&name.as_str()) {
+                return Err(ConfigError::Invalid {
+                    field: "reach.account".to_owned(),
+                    message: format!(
+                        "policy `{name}` does not declare `const REACH = \"account\"`; both are \
+                         needed"
+                    ),
+                });
+            }
+        }
+        for kind in self.rate_limits.keys() {
+            if !kinds.iter().any(|k| k.as_str() == kind) {
+                let known: Vec<&str> = kinds.iter().map(ActionKind::as_str).collect();
+                return Err(ConfigError::Invalid {
+                    field: format!("rate_limits.{kind}"),
+                    message: format!("no action kind `{kind}` (kinds: {})", known.join(", ")),
+                });
             }
         }
         Ok(())

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::FindingContext;
 use crate::id::{InvalidId, RoleName, UserName, digest};
 
 /// Deny everything to the sessions of an IAM role issued before the first remediation: the
@@ -109,6 +110,54 @@ impl IamPrincipal {
             IamPrincipal::Role(r) => r.as_str(),
         }
     }
+}
+
+impl IamPrincipal {
+    /// Why the principal is not the finding's to touch, if it is not (see [`role_out_of_scope`]
+    /// and [`user_out_of_scope`]).
+    pub(crate) fn out_of_scope(&self, finding: &FindingContext) -> Option<String> {
+        match self {
+            IamPrincipal::User(u) => user_out_of_scope(u.as_str(), finding),
+            IamPrincipal::Role(r) => role_out_of_scope(r.as_str(), finding),
+        }
+    }
+}
+
+/// Whether the finding's principal is a role (an assumed role's session): its `user_name` is then
+/// the role's name.
+fn principal_is_role(finding: &FindingContext) -> bool {
+    matches!(finding.user_type(), Some("AssumedRole" | "Role"))
+}
+
+/// The finding's principal in a few words, for scope messages.
+fn finding_principal(finding: &FindingContext) -> String {
+    match finding.user_name() {
+        Some(name) if principal_is_role(finding) => format!("role `{name}`"),
+        Some(name) => format!("user `{name}`"),
+        None => "no principal".to_owned(),
+    }
+}
+
+/// Why `role` is not the finding's to touch, if it is not: only the role of an assumed-role
+/// principal is.
+pub(crate) fn role_out_of_scope(role: &str, finding: &FindingContext) -> Option<String> {
+    (!(principal_is_role(finding) && finding.user_name() == Some(role))).then(|| {
+        format!(
+            "role `{role}` (the finding names {})",
+            finding_principal(finding)
+        )
+    })
+}
+
+/// Why `user` is not the finding's to touch, if it is not: only the finding's principal, when it
+/// is not a role.
+pub(crate) fn user_out_of_scope(user: &str, finding: &FindingContext) -> Option<String> {
+    (principal_is_role(finding) || finding.user_name() != Some(user)).then(|| {
+        format!(
+            "user `{user}` (the finding names {})",
+            finding_principal(finding)
+        )
+    })
 }
 
 impl fmt::Display for IamPrincipal {

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::FindingContext;
 use super::containment::IamPrincipal;
 use crate::id::{AccessKeyId, UserName};
 
@@ -50,6 +51,20 @@ pub enum Reversal {
 }
 
 impl Reversal {
+    /// Why reversing touches something `finding` does not name, if it does: the same scope as
+    /// the action it reverses.
+    pub(crate) fn out_of_scope(&self, finding: &FindingContext) -> Option<String> {
+        match self {
+            Reversal::EnableAccessKey {
+                user_name,
+                access_key_id,
+            } => super::key_out_of_scope(user_name.as_str(), access_key_id.as_str(), finding),
+            Reversal::DeleteInlinePolicy { principal, .. }
+            | Reversal::DetachPolicy { principal, .. } => principal.out_of_scope(finding),
+            Reversal::Irreversible { .. } => None,
+        }
+    }
+
     /// Whether the change can be reversed at all.
     pub fn is_reversible(&self) -> bool {
         !matches!(self, Reversal::Irreversible { .. })
@@ -134,5 +149,47 @@ mod tests {
         assert!(!all[3].is_reversible() && all[0].is_reversible());
         let extra = serde_json::json!({"kind": "irreversible", "reason": "x", "more": 1});
         assert!(serde_json::from_value::<Reversal>(extra).is_err());
+    }
+
+    #[test]
+    fn a_reversal_stays_in_the_scope_of_the_action_it_reverses() {
+        use crate::finding::{FindingType, Severity};
+        use crate::plan::Principal;
+        let mut f = FindingContext::new(
+            "f",
+            FindingType::new("UnauthorizedAccess:IAMUser/MaliciousIPCaller").unwrap(),
+            Severity::MIN,
+        );
+        f.principal = Some(Principal {
+            user_name: Some("web".into()),
+            user_type: Some("AssumedRole".into()),
+            ..Principal::default()
+        });
+        let delete = |kind, name: &str| Reversal::DeleteInlinePolicy {
+            principal: IamPrincipal::new(kind, name).unwrap(),
+            policy_name: "p".into(),
+        };
+        assert_eq!(delete(PrincipalKind::Role, "web").out_of_scope(&f), None);
+        assert!(
+            delete(PrincipalKind::Role, "other")
+                .out_of_scope(&f)
+                .is_some()
+        );
+        assert!(
+            delete(PrincipalKind::User, "web")
+                .out_of_scope(&f)
+                .is_some(),
+            "the role's name is not a user"
+        );
+        let key = Reversal::EnableAccessKey {
+            user_name: UserName::new("web").unwrap(),
+            access_key_id: AccessKeyId::new("AKIAIOSFODNN7EXAMPLE").unwrap(),
+        };
+        assert!(key.out_of_scope(&f).unwrap().contains("access key"));
+        let undo = crate::plan::Action::Undo(Undo {
+            record: "r".into(),
+            reversal: delete(PrincipalKind::Role, "other"),
+        });
+        assert!(undo.out_of_scope(&f).unwrap().contains("role `other`"));
     }
 }

@@ -5,7 +5,8 @@ use std::any::TypeId;
 
 use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext};
 
-use super::{ScriptAction, id_arg, invalid, reason_arg, string_arg};
+use super::ScriptAction;
+use super::args::{id_arg, invalid, reason_arg, string_arg};
 use crate::id::{RoleName, UserName};
 use crate::plan::{
     Action, DisableConsoleLogin, IamPrincipal, PrincipalKind, QuarantinePrincipal,
@@ -54,6 +55,7 @@ fn action(action: Action, reason: Option<String>, pos: rhai::Position) -> Script
         action,
         reason,
         line: pos.line(),
+        column: pos.position(),
         repeat: false,
     }
 }
