@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::limit::RateLimit;
-use crate::plan::{ActionKind, DEFAULT_QUARANTINE_POLICY};
+use crate::plan::ActionKind;
+
+mod containment;
+
+pub use containment::ContainmentConfig;
 
 /// A configuration that could not be loaded or used.
 #[derive(Debug, thiserror::Error)]
@@ -139,29 +143,6 @@ pub struct HostKindConfig {
 
 fn yes() -> bool {
     true
-}
-
-/// `[containment]`: how the containment actions contain.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContainmentConfig {
-    /// The managed policy `quarantine_principal` attaches: the name of an AWS managed policy
-    /// (default `AWSCompromisedKeyQuarantineV3`, in the finding's partition) or a policy ARN.
-    /// Where it is not available, an inline deny-all policy is put instead.
-    #[serde(default = "default_quarantine_policy")]
-    pub quarantine_policy: String,
-}
-
-fn default_quarantine_policy() -> String {
-    DEFAULT_QUARANTINE_POLICY.to_owned()
-}
-
-impl Default for ContainmentConfig {
-    fn default() -> Self {
-        Self {
-            quarantine_policy: default_quarantine_policy(),
-        }
-    }
 }
 
 /// Principals and resources no policy may touch, as written in the configuration.
@@ -492,23 +473,8 @@ impl Config {
                     .iter()
                     .map(|t| ("notify.default".to_owned(), t)),
             );
-        let policy = &self.containment.quarantine_policy;
-        let name_ok = |name: &str| {
-            (1..=128).contains(&name.len())
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
-        };
-        let arn_ok = policy
-            .strip_prefix("arn:")
-            .and_then(|rest| rest.split_once(":policy/"))
-            .is_some_and(|(_, name)| name.rsplit('/').next().is_some_and(name_ok));
-        if !(name_ok(policy) || arn_ok) {
-            return Err(invalid(
-                "containment.quarantine_policy".to_owned(),
-                "expected the name of an AWS managed policy (e.g. `AWSCompromisedKeyQuarantineV3`) \
-                 or a policy ARN (`arn:aws:iam::…:policy/…`)",
-            ));
+        if let Err(message) = self.containment.check() {
+            return Err(invalid("containment.quarantine_policy".to_owned(), message));
         }
         for (field, target) in targets {
             if target != "log" && !target.starts_with("arn:") {
