@@ -5,7 +5,9 @@
 #   scripts/moto.sh stop    stop the server started by `start`
 #   scripts/moto.sh env     print the exports for a running server
 #
-# MOTO_PORT (default 5077) chooses the port. The pid file is .venv/moto.pid.
+# MOTO_PORT (default 5077) chooses the port. The pid file is .venv/moto.pid. The server loads AWS's
+# managed policies (MOTO_IAM_LOAD_MANAGED_POLICIES=true), so that attaching e.g.
+# AWSCompromisedKeyQuarantineV3 works as in a real account.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,7 +48,7 @@ start() {
         exports
         return
     fi
-    nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
+    MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 100); do
         if answers; then

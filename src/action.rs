@@ -6,6 +6,10 @@
 //! bounds the time an action may take. In-memory executors ([`MemoryIam`], [`MemorySsm`],
 //! [`MemoryNotifier`]) are first-class twins of the AWS ones for tests and dry runs.
 //!
+//! An executor that changes something says how to reverse it when it can
+//! ([`Outcome::reversible`]): the record keeps it (`outcome.undo`) and `remedy undo` carries it
+//! out as an [`crate::plan::Undo`] action.
+//!
 //! Executors know nothing of guards: by the time one is called, the remediator has checked the
 //! kill switch, protection, rate limits and the ledger.
 
@@ -18,6 +22,7 @@ use serde::Serialize;
 use crate::plan::{Action, ActionKind, ActionPayload, FindingContext, Source};
 
 mod command;
+pub(crate) mod containment;
 mod memory;
 mod notify;
 mod outcome;
@@ -255,12 +260,16 @@ impl<'a> ActionRequest<'a> {
     /// # }
     /// ```
     pub fn payload<T: ActionPayload>(&self, executor: &str) -> Result<&'a T, Outcome> {
-        T::from_action(self.action).ok_or_else(|| {
-            Outcome::failed(
-                ErrorKind::Unsupported,
-                format!("{executor} cannot carry out `{}`", self.action.kind()),
-            )
-        })
+        T::from_action(self.action).ok_or_else(|| self.unsupported(executor))
+    }
+
+    /// The outcome of an executor that does not carry out actions of this kind (`executor` names
+    /// it in the message).
+    pub fn unsupported(&self, executor: &str) -> Outcome {
+        Outcome::failed(
+            ErrorKind::Unsupported,
+            format!("{executor} cannot carry out `{}`", self.action.kind()),
+        )
     }
 }
 

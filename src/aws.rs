@@ -1,4 +1,5 @@
-//! Executors built on the official AWS SDK (feature `aws`): IAM access keys, SSM Run Command, SNS.
+//! Executors built on the official AWS SDK (feature `aws`): IAM access keys, IAM containment
+//! (role sessions, quarantine, console passwords, undo), SSM Run Command, SNS.
 //!
 //! Clients come from `aws-config` (region, profile, credentials and the standard
 //! `AWS_ENDPOINT_URL` override), with explicit operation and attempt timeouts and retry settings
@@ -18,11 +19,13 @@ use crate::plan::ActionKind;
 use crate::remediate::{AccountsConfig, AwsConfig, Config};
 
 mod accounts;
+mod containment;
 mod error;
 mod iam;
 mod sns;
 mod ssm;
 
+pub use containment::ContainmentExecutor;
 pub use iam::DisableAccessKeyExecutor;
 pub use sns::SnsNotifier;
 pub use ssm::RunCommandExecutor;
@@ -185,14 +188,20 @@ pub(crate) struct AwsClients {
 }
 
 /// The action kinds [`router`] routes.
-pub const KINDS: [ActionKind; 3] = [
+pub const KINDS: [ActionKind; 7] = [
     ActionKind::DISABLE_ACCESS_KEY,
+    ActionKind::REVOKE_ROLE_SESSIONS,
+    ActionKind::QUARANTINE_PRINCIPAL,
+    ActionKind::DISABLE_CONSOLE_LOGIN,
+    ActionKind::UNDO,
     ActionKind::RUN_COMMAND,
     ActionKind::NOTIFY,
 ];
 
-/// A router with the AWS executors: `disable_access_key` (IAM), `run_command` (SSM) and `notify`
-/// (each channel of `config.notify` to its SNS topic, or to the log for `log`).
+/// A router with the AWS executors: `disable_access_key` (IAM), `revoke_role_sessions`,
+/// `quarantine_principal` (with `config.containment.quarantine_policy`), `disable_console_login`
+/// and `undo` (IAM), `run_command` (SSM) and `notify` (each channel of `config.notify` to its SNS
+/// topic, or to the log for `log`).
 ///
 /// Making clients needs no credentials (they are resolved at the first call), so building the
 /// router never fails for lack of an AWS account. IAM and SSM act in each finding's account:
@@ -210,6 +219,10 @@ pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
         settings.load().await
     };
     let iam = DisableAccessKeyExecutor::from_clients(&clients);
+    let containment: Arc<dyn Executor> = Arc::new(
+        ContainmentExecutor::from_clients(&clients)
+            .with_quarantine_policy(config.containment.quarantine_policy.clone()),
+    );
     let ssm = RunCommandExecutor::from_clients(&clients);
     let mut channels = ChannelRouter::new();
     let notifier_for = |target: &str| -> Arc<dyn Executor> {
@@ -227,6 +240,10 @@ pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
     }
     Router::new()
         .with(ActionKind::DISABLE_ACCESS_KEY, Arc::new(iam))
+        .with(ActionKind::REVOKE_ROLE_SESSIONS, Arc::clone(&containment))
+        .with(ActionKind::QUARANTINE_PRINCIPAL, Arc::clone(&containment))
+        .with(ActionKind::DISABLE_CONSOLE_LOGIN, Arc::clone(&containment))
+        .with(ActionKind::UNDO, containment)
         .with(ActionKind::RUN_COMMAND, Arc::new(ssm))
         .with(ActionKind::NOTIFY, Arc::new(channels))
 }

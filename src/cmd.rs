@@ -19,6 +19,7 @@ pub(crate) mod ledger;
 pub(crate) mod parse;
 pub(crate) mod run;
 pub(crate) mod test;
+pub(crate) mod undo;
 
 /// Exit status when a policy failed on a finding (and no action failed).
 pub(crate) const POLICY_FAILED: u8 = 2;

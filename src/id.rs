@@ -102,11 +102,30 @@ id_type!(
     |s| (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 );
 
+id_type!(
+    /// An IAM role name (1 to 64 characters of `[A-Za-z0-9+=,.@_-]`).
+    RoleName,
+    "role name",
+    "1 to 64 characters of letters, digits and `+=,.@_-`",
+    |s| (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+);
+
 impl AccessKeyId {
     /// Whether this is a temporary (STS) credential: ids starting with `ASIA`.
     pub fn is_temporary(&self) -> bool {
         self.0.starts_with("ASIA")
     }
+}
+
+/// The first 16 hex digits of the SHA-256 of `text`: a short, stable name for a text that cannot
+/// be used as a name itself (a notification's message, an odd finding id).
+pub(crate) fn digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -138,5 +157,19 @@ mod tests {
         assert!(UserName::new("GuardDuty-Example-Compromised-Simulated").is_ok());
         assert!(UserName::new("").is_err());
         assert!(UserName::new("a b").is_err());
+    }
+
+    #[test]
+    fn role_names() {
+        assert!(RoleName::new("web-server-role").is_ok());
+        assert!(RoleName::new("a+=,.@_-Z9").is_ok());
+        assert!(RoleName::new("x".repeat(64)).is_ok());
+        assert!(RoleName::new("x".repeat(65)).is_err());
+        assert!(RoleName::new("").is_err());
+        assert!(RoleName::new("role/with/path").is_err());
+        assert_eq!(
+            RoleName::new("a b").unwrap_err().to_string(),
+            "`a b` is not a valid role name: 1 to 64 characters of letters, digits and `+=,.@_-`"
+        );
     }
 }

@@ -29,6 +29,8 @@ enum Command {
     /// Look after the idempotency ledger: `reconcile` lists (and finishes) what interrupted runs left.
     #[command(subcommand)]
     Ledger(cmd::ledger::Command),
+    /// Reverse what one executed action did, as its audit record says (a dry run unless `--execute`).
+    Undo(cmd::undo::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,5 +43,6 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Test(args) => cmd::test::run(args),
         Command::Ledger(command) => cmd::ledger::run(command),
+        Command::Undo(args) => cmd::undo::run(args),
     }
 }

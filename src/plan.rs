@@ -30,8 +30,10 @@ mod action;
 mod context;
 
 pub use action::{
-    Action, ActionKind, ActionPayload, CustomAction, DisableAccessKey, InvalidAction, Notify,
-    RunCommand, is_idempotent,
+    Action, ActionKind, ActionPayload, CustomAction, DEFAULT_QUARANTINE_POLICY, DisableAccessKey,
+    DisableConsoleLogin, IamPrincipal, InvalidAction, Notify, PrincipalKind,
+    QUARANTINE_INLINE_POLICY, QuarantinePrincipal, REVOKE_POLICY_PREFIX, Reversal,
+    RevokeRoleSessions, RunCommand, Undo, is_idempotent,
 };
 pub use context::{FindingContext, Principal};
 
@@ -295,7 +297,7 @@ impl Plan {
 mod tests {
     use super::*;
     use crate::finding::{FindingType, Severity};
-    use crate::id::{AccessKeyId, InstanceId, UserName};
+    use crate::id::{AccessKeyId, InstanceId, RoleName, UserName};
 
     fn notify(message: &str) -> Action {
         Action::Notify(Notify {
@@ -375,6 +377,42 @@ mod tests {
             }),
             source("p2"),
         );
+        let alice = || UserName::new("alice").unwrap();
+        let role = || IamPrincipal::Role(RoleName::new("web").unwrap());
+        let builtins = [
+            Action::DisableAccessKey(DisableAccessKey {
+                user_name: alice(),
+                access_key_id: AccessKeyId::new("AKIAIOSFODNN7EXAMPLE").unwrap(),
+            }),
+            Action::RevokeRoleSessions(RevokeRoleSessions {
+                role_name: RoleName::new("web").unwrap(),
+            }),
+            Action::QuarantinePrincipal(QuarantinePrincipal { principal: role() }),
+            Action::QuarantinePrincipal(QuarantinePrincipal {
+                principal: IamPrincipal::User(alice()),
+            }),
+            Action::DisableConsoleLogin(DisableConsoleLogin { user_name: alice() }),
+            Action::Undo(Undo {
+                record: "run-1-0".into(),
+                reversal: Reversal::DeleteInlinePolicy {
+                    principal: role(),
+                    policy_name: RevokeRoleSessions::policy_name("f"),
+                },
+            }),
+            Action::Undo(Undo {
+                record: "run-1-1".into(),
+                reversal: Reversal::EnableAccessKey {
+                    user_name: alice(),
+                    access_key_id: AccessKeyId::new("AKIAIOSFODNN7EXAMPLE").unwrap(),
+                },
+            }),
+        ];
+        let mut kinds: Vec<ActionKind> = builtins.iter().map(Action::kind).collect();
+        for action in builtins {
+            assert!(action.is_destructive(), "{}", action.kind());
+            assert!(is_idempotent(&action.kind()), "{}", action.kind());
+            plan.push(action, source("p4"));
+        }
         plan.push(
             Action::Custom(CustomAction {
                 kind: ActionKind::new("isolate_instance").unwrap(),
@@ -387,7 +425,24 @@ mod tests {
         let json = serde_json::to_string(&plan).unwrap();
         let back = Plan::from_json_str(&json).unwrap();
         assert_eq!(back, plan);
-        assert!(!back.actions[2].action.is_destructive());
+        assert!(!back.actions.last().unwrap().action.is_destructive());
+        // Every built-in kind is in the plan.
+        kinds.extend([ActionKind::NOTIFY, ActionKind::RUN_COMMAND]);
+        for kind in ActionKind::BUILTIN {
+            assert!(kinds.contains(&kind), "{kind} is not round-tripped");
+        }
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let quarantine = value["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["kind"] == "quarantine_principal")
+            .unwrap();
+        assert_eq!(
+            quarantine["params"],
+            serde_json::json!({"kind": "role", "name": "web"})
+        );
+        assert_eq!(quarantine["target"], "role:web");
     }
 
     #[test]

@@ -17,7 +17,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -40,12 +39,14 @@ mod shutdown;
 pub use accounts::{ACCOUNT_PLACEHOLDER, AccountsConfig};
 pub use audit::{
     ActionRecord, AuditError, AuditRecord, AuditSink, DecisionRecord, IntentRecord, JsonLinesAudit,
-    MemoryAudit, Mode, PolicyFailureRecord, TracingAudit, UnavailableAudit, UnfinishedIntent,
+    MemoryAudit, Mode, PolicyFailureRecord, TracingAudit, UnavailableAudit, UndoError,
+    UnfinishedIntent, undo_plan,
 };
 pub use builder::RemediatorBuilder;
 pub use config::{
-    AwsConfig, BreakerConfig, Config, ConfigError, EnforcementConfig, HostKindConfig, LedgerConfig,
-    NotifyConfig, PathConfig, ProtectConfig, ReachConfig, RunCommandConfig, TagRule,
+    AwsConfig, BreakerConfig, Config, ConfigError, ContainmentConfig, EnforcementConfig,
+    HostKindConfig, LedgerConfig, NotifyConfig, PathConfig, ProtectConfig, ReachConfig,
+    RunCommandConfig, TagRule,
 };
 pub use guard::{Guard, GuardResult};
 pub use ledger::{
@@ -124,8 +125,6 @@ struct Inner {
     owner: Owner,
     lease: Duration,
     shutdown: Shutdown,
-    /// Numbers this run's intents.
-    intents: AtomicU64,
 }
 
 impl Inner {

@@ -47,7 +47,7 @@ use serde_json::Value;
 
 use crate::action::{MemoryIam, MemoryNotifier, MemorySsm, Router};
 use crate::finding::{Finding, FindingError, FindingType, Severity};
-use crate::plan::{Action, ActionKind, FindingContext, Plan, Source};
+use crate::plan::{Action, ActionKind, FindingContext, IamPrincipal, Plan, Source};
 use crate::remediate::{MemoryAudit, Protection, Remediator, RemediatorBuilder, Report};
 
 mod expect;
@@ -294,7 +294,8 @@ pub fn remove_pointer(doc: &mut Value, pointer: &str) -> Result<(), TestError> {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct InMemory {
-    /// Carries out `disable_access_key`.
+    /// Carries out `disable_access_key`, `revoke_role_sessions`, `quarantine_principal`,
+    /// `disable_console_login` and `undo`.
     pub iam: MemoryIam,
     /// Carries out `run_command`.
     pub ssm: MemorySsm,
@@ -333,6 +334,33 @@ impl InMemory {
         self
     }
 
+    /// Adds everything `plan` acts on in IAM, so that enforcing it can succeed: the access keys it
+    /// disables (as [`InMemory::with_keys_of`]), the roles whose sessions it revokes, the users and
+    /// roles it quarantines, and a console password for each user whose console login it ends.
+    pub fn with_targets_of(self, plan: &Plan) -> Self {
+        let this = self.with_keys_of(plan);
+        for planned in &plan.actions {
+            match &planned.action {
+                Action::RevokeRoleSessions(r) => {
+                    this.iam.add_role(r.role_name.as_str());
+                }
+                Action::QuarantinePrincipal(q) => match &q.principal {
+                    IamPrincipal::User(u) => {
+                        this.iam.add_user(u.as_str());
+                    }
+                    IamPrincipal::Role(r) => {
+                        this.iam.add_role(r.as_str());
+                    }
+                },
+                Action::DisableConsoleLogin(d) => {
+                    this.iam.add_login_profile(d.user_name.as_str());
+                }
+                _ => {}
+            }
+        }
+        this
+    }
+
     /// Sets the protection rules runs use.
     pub fn with_protection(mut self, protection: Protection) -> Self {
         self.protection = protection;
@@ -344,6 +372,13 @@ impl InMemory {
         Router::new()
             .with(ActionKind::NOTIFY, Arc::new(self.notifier.clone()))
             .with(ActionKind::DISABLE_ACCESS_KEY, Arc::new(self.iam.clone()))
+            .with(ActionKind::REVOKE_ROLE_SESSIONS, Arc::new(self.iam.clone()))
+            .with(ActionKind::QUARANTINE_PRINCIPAL, Arc::new(self.iam.clone()))
+            .with(
+                ActionKind::DISABLE_CONSOLE_LOGIN,
+                Arc::new(self.iam.clone()),
+            )
+            .with(ActionKind::UNDO, Arc::new(self.iam.clone()))
             .with(ActionKind::RUN_COMMAND, Arc::new(self.ssm.clone()))
     }
 

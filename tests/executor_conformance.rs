@@ -7,7 +7,8 @@
 )]
 //! One conformance suite for every executor: the in-memory ones, the same behind `Box<dyn>`,
 //! `Arc<dyn>`, a router and the retry/timeout wrappers, and the AWS ones against moto (when
-//! `AWS_ENDPOINT_URL` is set, see `scripts/test.sh`).
+//! `AWS_ENDPOINT_URL` is set, see `scripts/test.sh`). The containment kinds and `undo` are in
+//! `executor_conformance/containment.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +25,9 @@ use remedy::{
     Action, ActionKind, ActionRequest, ErrorKind, Executor, ExecutorExt, Outcome, Remediator,
     Router,
 };
+
+#[path = "executor_conformance/containment.rs"]
+mod containment;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 

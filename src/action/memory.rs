@@ -10,120 +10,14 @@ use super::{
     ActionRequest, ErrorKind, Executor, MAX_INSTANCES_PER_CALL, Notification, Outcome,
     Verification, ssm_comment,
 };
-use crate::plan::{DisableAccessKey, RunCommand};
+use crate::plan::RunCommand;
+
+mod iam;
+
+pub use iam::MemoryIam;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// User name to the user's keys, each with whether it is active.
-type Users = BTreeMap<String, Vec<(String, bool)>>;
-
-/// An in-memory IAM: users and their access keys; carries out `disable_access_key` exactly as the
-/// AWS executor does (ownership check, already inactive).
-///
-/// Clones share the same store.
-#[derive(Debug, Clone, Default)]
-pub struct MemoryIam {
-    users: Arc<Mutex<Users>>,
-}
-
-impl MemoryIam {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a user with no keys (no-op when it exists).
-    pub fn add_user(&self, user_name: &str) -> &Self {
-        lock(&self.users).entry(user_name.to_owned()).or_default();
-        self
-    }
-
-    /// Adds an active access key to a user, creating the user when needed.
-    pub fn add_key(&self, user_name: &str, access_key_id: &str) -> &Self {
-        lock(&self.users)
-            .entry(user_name.to_owned())
-            .or_default()
-            .push((access_key_id.to_owned(), true));
-        self
-    }
-
-    /// Whether the user's key is active; `None` when the user has no such key.
-    pub fn is_active(&self, user_name: &str, access_key_id: &str) -> Option<bool> {
-        lock(&self.users)
-            .get(user_name)?
-            .iter()
-            .find(|(k, _)| k == access_key_id)
-            .map(|(_, active)| *active)
-    }
-
-    /// Sets a key active or inactive (someone changed it outside remedy); whether the user has it.
-    pub fn set_active(&self, user_name: &str, access_key_id: &str, active: bool) -> bool {
-        let mut users = lock(&self.users);
-        match users
-            .get_mut(user_name)
-            .and_then(|keys| keys.iter_mut().find(|(k, _)| k == access_key_id))
-        {
-            Some((_, state)) => {
-                *state = active;
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The user's keys with whether each is active.
-    pub fn keys(&self, user_name: &str) -> Vec<(String, bool)> {
-        lock(&self.users)
-            .get(user_name)
-            .cloned()
-            .unwrap_or_default()
-    }
-}
-
-#[async_trait]
-impl Executor for MemoryIam {
-    async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
-        let d = match request.payload::<DisableAccessKey>("the in-memory IAM") {
-            Ok(d) => d,
-            Err(unsupported) => return unsupported,
-        };
-        let (user, key) = (d.user_name.as_str(), d.access_key_id.as_str());
-        let mut users = lock(&self.users);
-        let Some(keys) = users.get_mut(user) else {
-            return Outcome::failed(ErrorKind::NotFound, format!("user `{user}` does not exist"));
-        };
-        let Some((_, active)) = keys.iter_mut().find(|(k, _)| k == key) else {
-            return Outcome::failed(
-                ErrorKind::NotFound,
-                format!("access key `{key}` does not belong to user `{user}`; nothing changed"),
-            );
-        };
-        if !*active {
-            return Outcome::already_done(format!(
-                "access key `{key}` of user `{user}` is already inactive"
-            ));
-        }
-        *active = false;
-        Outcome::executed(format!(
-            "access key `{key}` of user `{user}` set to inactive; the user's other keys untouched"
-        ))
-    }
-
-    async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
-        let Ok(d) = request.payload::<DisableAccessKey>("the in-memory IAM") else {
-            return Verification::Unknown;
-        };
-        match self.is_active(d.user_name.as_str(), d.access_key_id.as_str()) {
-            Some(false) => Verification::Done(format!(
-                "access key `{}` of user `{}` is already inactive",
-                d.access_key_id, d.user_name
-            )),
-            Some(true) => Verification::NotDone,
-            None => Verification::Unknown,
-        }
-    }
 }
 
 /// A command the in-memory SSM received: one `SendCommand` call.

@@ -5,6 +5,8 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::SerializeStruct;
 
+use crate::plan::Reversal;
+
 /// The status of an outcome: what records, counts and exit codes are made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -58,6 +60,9 @@ pub enum Outcome {
     Executed {
         /// What was done, for people.
         details: String,
+        /// How to reverse exactly what was done, when the executor knows (the containment
+        /// executors do; `remedy undo` carries it out).
+        undo: Option<Reversal>,
     },
     /// Nothing needed doing: the desired state was already there (or an earlier run did it).
     AlreadyDone {
@@ -80,6 +85,23 @@ impl Outcome {
     pub fn executed(details: impl Into<String>) -> Self {
         Outcome::Executed {
             details: details.into(),
+            undo: None,
+        }
+    }
+
+    /// An executed outcome that says how to reverse what was done.
+    pub fn reversible(details: impl Into<String>, undo: Reversal) -> Self {
+        Outcome::Executed {
+            details: details.into(),
+            undo: Some(undo),
+        }
+    }
+
+    /// How to reverse what an executed action did, when its executor said.
+    pub fn undo(&self) -> Option<&Reversal> {
+        match self {
+            Outcome::Executed { undo, .. } => undo.as_ref(),
+            _ => None,
         }
     }
 
@@ -131,7 +153,7 @@ impl Outcome {
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Outcome::Executed { details } => write!(f, "executed: {details}"),
+            Outcome::Executed { details, .. } => write!(f, "executed: {details}"),
             Outcome::AlreadyDone { details } => write!(f, "already done: {details}"),
             Outcome::InProgress { details } => write!(f, "in progress: {details}"),
             Outcome::Skipped(reason) => write!(f, "skipped: {reason}"),
@@ -145,9 +167,13 @@ impl Serialize for Outcome {
         let mut s = serializer.serialize_struct("Outcome", 3)?;
         s.serialize_field("status", &self.status())?;
         match self {
-            Outcome::Executed { details }
-            | Outcome::AlreadyDone { details }
-            | Outcome::InProgress { details } => {
+            Outcome::Executed { details, undo } => {
+                s.serialize_field("details", details)?;
+                if let Some(undo) = undo {
+                    s.serialize_field("undo", undo)?;
+                }
+            }
+            Outcome::AlreadyDone { details } | Outcome::InProgress { details } => {
                 s.serialize_field("details", details)?;
             }
             Outcome::Skipped(reason) => {
@@ -434,6 +460,19 @@ mod tests {
         assert_eq!(f["error"]["retryable"], true);
         assert_eq!(o.status(), Status::Skipped);
         assert_eq!(Status::AlreadyDone.to_string(), "already_done");
+        let undo = Reversal::Irreversible {
+            reason: "gone".into(),
+        };
+        let v = serde_json::to_value(Outcome::reversible("done", undo.clone())).unwrap();
+        assert_eq!(v["undo"]["kind"], "irreversible");
+        assert_eq!(v["details"], "done");
+        assert!(
+            serde_json::to_value(Outcome::executed("done"))
+                .unwrap()
+                .get("undo")
+                .is_none()
+        );
+        assert_eq!(Outcome::reversible("d", undo.clone()).undo(), Some(&undo));
         for reason in [
             SkipReason::Sample,
             SkipReason::DryRun { would: "x".into() },

@@ -27,7 +27,8 @@ fn kind_of(code: Option<&str>, status: Option<u16>) -> ErrorKind {
         | "ExpiredTokenException"
         | "UnrecognizedClientException"
         | "SignatureDoesNotMatch"
-        | "InvalidAccessKeyId" => {
+        | "InvalidAccessKeyId"
+        | "UnmodifiableEntity" => {
             return ErrorKind::PermissionDenied;
         }
         "Throttling"
@@ -51,7 +52,11 @@ fn kind_of(code: Option<&str>, status: Option<u16>) -> ErrorKind {
         | "InvalidRole" => {
             return ErrorKind::InvalidInput;
         }
-        "ConcurrentModification" | "EntityAlreadyExists" | "DuplicateInstanceId" => {
+        "ConcurrentModification"
+        | "EntityAlreadyExists"
+        | "DuplicateInstanceId"
+        | "EntityTemporarilyUnmodifiable"
+        | "LimitExceeded" => {
             return ErrorKind::Conflict;
         }
         "ServiceFailure"
@@ -163,6 +168,14 @@ mod tests {
             ErrorKind::PermissionDenied
         );
         assert_eq!(kind_of(None, Some(503)), ErrorKind::Unavailable);
+        assert_eq!(
+            kind_of(Some("UnmodifiableEntity"), Some(400)),
+            ErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            kind_of(Some("LimitExceeded"), Some(409)),
+            ErrorKind::Conflict
+        );
         assert_eq!(kind_of(Some("Weird"), Some(400)), ErrorKind::InvalidInput);
         assert_eq!(kind_of(None, None), ErrorKind::Other);
     }

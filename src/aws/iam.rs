@@ -8,7 +8,7 @@ use super::AwsClients;
 use super::accounts::Scoped;
 use super::error::map_sdk_error;
 use crate::action::{ActionError, ActionRequest, ErrorKind, Executor, Outcome, Verification};
-use crate::plan::DisableAccessKey;
+use crate::plan::{DisableAccessKey, Reversal};
 
 /// Sets one IAM access key of one user to inactive.
 ///
@@ -46,33 +46,33 @@ impl DisableAccessKeyExecutor {
     async fn client(&self, request: &ActionRequest<'_>) -> Result<Client, Outcome> {
         self.client.client(request.finding, None, Client::new).await
     }
+}
 
-    /// The status of `key` of `user`: `None` when the user has no such key.
-    async fn key_status(
-        client: &Client,
-        user: &str,
-        key: &str,
-    ) -> Result<Option<StatusType>, ActionError> {
-        let mut marker = None;
-        loop {
-            let page = client
-                .list_access_keys()
-                .user_name(user)
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| map_sdk_error("ListAccessKeys", &e))?;
-            if let Some(meta) = page
-                .access_key_metadata()
-                .iter()
-                .find(|m| m.access_key_id() == Some(key))
-            {
-                return Ok(Some(meta.status().cloned().unwrap_or(StatusType::Active)));
-            }
-            match (page.is_truncated(), page.marker()) {
-                (true, Some(next)) => marker = Some(next.to_owned()),
-                _ => return Ok(None),
-            }
+/// The status of `key` of `user`: `None` when the user has no such key.
+pub(super) async fn key_status(
+    client: &Client,
+    user: &str,
+    key: &str,
+) -> Result<Option<StatusType>, ActionError> {
+    let mut marker = None;
+    loop {
+        let page = client
+            .list_access_keys()
+            .user_name(user)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("ListAccessKeys", &e))?;
+        if let Some(meta) = page
+            .access_key_metadata()
+            .iter()
+            .find(|m| m.access_key_id() == Some(key))
+        {
+            return Ok(Some(meta.status().cloned().unwrap_or(StatusType::Active)));
+        }
+        match (page.is_truncated(), page.marker()) {
+            (true, Some(next)) => marker = Some(next.to_owned()),
+            _ => return Ok(None),
         }
     }
 }
@@ -89,7 +89,7 @@ impl Executor for DisableAccessKeyExecutor {
             Ok(client) => client,
             Err(refused) => return refused,
         };
-        match Self::key_status(&client, user, key).await {
+        match key_status(&client, user, key).await {
             Err(e) => return Outcome::Failed(e),
             Ok(None) => {
                 return Outcome::failed(
@@ -114,11 +114,17 @@ impl Executor for DisableAccessKeyExecutor {
         {
             return Outcome::Failed(map_sdk_error("UpdateAccessKey", &e));
         }
-        match Self::key_status(&client, user, key).await {
-            Ok(Some(StatusType::Inactive)) => Outcome::executed(format!(
-                "access key `{key}` of user `{user}` set to inactive (read back); the user's other \
-                 keys untouched"
-            )),
+        match key_status(&client, user, key).await {
+            Ok(Some(StatusType::Inactive)) => Outcome::reversible(
+                format!(
+                    "access key `{key}` of user `{user}` set to inactive (read back); the user's \
+                     other keys untouched"
+                ),
+                Reversal::EnableAccessKey {
+                    user_name: d.user_name.clone(),
+                    access_key_id: d.access_key_id.clone(),
+                },
+            ),
             Ok(Some(status)) => Outcome::failed(
                 ErrorKind::Conflict,
                 format!(
@@ -149,7 +155,7 @@ impl Executor for DisableAccessKeyExecutor {
         let Ok(client) = self.client(request).await else {
             return Verification::Unknown;
         };
-        match Self::key_status(&client, user, key).await {
+        match key_status(&client, user, key).await {
             Ok(Some(StatusType::Inactive)) => Verification::Done(format!(
                 "access key `{key}` of user `{user}` is already inactive"
             )),

@@ -17,6 +17,8 @@ use crate::plan::{
 use crate::remediate::{MemoryAudit, Remediator};
 use crate::testing::{context, plan_of};
 
+mod containment;
+
 const USER: &str = "alice";
 const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 const OTHER: &str = "AKIAOTHERKEY00000000";

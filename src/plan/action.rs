@@ -10,6 +10,39 @@ use serde_json::{Map, Value, json};
 use super::context::FindingContext;
 use crate::id::{AccessKeyId, InstanceId, InvalidId, UserName};
 
+mod containment;
+mod undo;
+
+pub use containment::{
+    DEFAULT_QUARANTINE_POLICY, DisableConsoleLogin, IamPrincipal, PrincipalKind,
+    QUARANTINE_INLINE_POLICY, QuarantinePrincipal, REVOKE_POLICY_PREFIX, RevokeRoleSessions,
+};
+pub use undo::{Reversal, Undo};
+
+use containment::{role_out_of_scope, user_out_of_scope};
+
+/// Why a user's access key is not the finding's to touch, if it is not: the finding must name
+/// both the user and the key.
+fn key_out_of_scope(user: &str, key: &str, finding: &FindingContext) -> Option<String> {
+    if finding.user_name() != Some(user) {
+        return Some(format!(
+            "user `{user}` (the finding names {})",
+            finding
+                .user_name()
+                .map_or("no user".to_owned(), |u| format!("user `{u}`"))
+        ));
+    }
+    if finding.access_key_id() != Some(key) {
+        return Some(format!(
+            "access key `{key}` (the finding names {})",
+            finding
+                .access_key_id()
+                .map_or("no access key".to_owned(), |k| format!("key `{k}`"))
+        ));
+    }
+    None
+}
+
 /// The kind of an action: one of the built-ins or a kind a host registered.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -22,10 +55,26 @@ impl ActionKind {
     pub const DISABLE_ACCESS_KEY: ActionKind = ActionKind(Cow::Borrowed("disable_access_key"));
     /// `run_command`: run an SSM Run Command document on instances.
     pub const RUN_COMMAND: ActionKind = ActionKind(Cow::Borrowed("run_command"));
+    /// `revoke_role_sessions`: deny the sessions of an IAM role issued before the remediation.
+    pub const REVOKE_ROLE_SESSIONS: ActionKind = ActionKind(Cow::Borrowed("revoke_role_sessions"));
+    /// `quarantine_principal`: attach the quarantine policy to an IAM user or role.
+    pub const QUARANTINE_PRINCIPAL: ActionKind = ActionKind(Cow::Borrowed("quarantine_principal"));
+    /// `disable_console_login`: delete an IAM user's console password.
+    pub const DISABLE_CONSOLE_LOGIN: ActionKind =
+        ActionKind(Cow::Borrowed("disable_console_login"));
+    /// `undo`: reverse what an earlier action did (`remedy undo`; policies cannot choose it).
+    pub const UNDO: ActionKind = ActionKind(Cow::Borrowed("undo"));
 
     /// The built-in kinds.
-    pub const BUILTIN: [ActionKind; 3] =
-        [Self::NOTIFY, Self::DISABLE_ACCESS_KEY, Self::RUN_COMMAND];
+    pub const BUILTIN: [ActionKind; 7] = [
+        Self::NOTIFY,
+        Self::DISABLE_ACCESS_KEY,
+        Self::RUN_COMMAND,
+        Self::REVOKE_ROLE_SESSIONS,
+        Self::QUARANTINE_PRINCIPAL,
+        Self::DISABLE_CONSOLE_LOGIN,
+        Self::UNDO,
+    ];
 
     /// A kind name: a lower-case identifier (`[a-z][a-z0-9_]*`, at most 64 characters).
     pub fn new(name: impl Into<String>) -> Result<Self, InvalidId> {
@@ -120,7 +169,7 @@ impl DisableAccessKey {
             Some("AssumedRole") => {
                 return Some(
                     "the key belongs to an assumed-role session: revoke the role's active sessions \
-                     (IAM \"Revoke active sessions\", which attaches AWSRevokeOlderSessions) and \
+                     (the `revoke_role_sessions` action, or IAM's \"Revoke active sessions\") and \
                      review who may assume the role"
                         .into(),
                 );
@@ -136,7 +185,7 @@ impl DisableAccessKey {
         }
         self.access_key_id.is_temporary().then(|| {
             "`ASIA…` keys are temporary STS credentials that UpdateAccessKey cannot disable: \
-             revoke the sessions of the role or user that issued them"
+             revoke the sessions of the role (`revoke_role_sessions`) or user that issued them"
                 .into()
         })
     }
@@ -219,6 +268,14 @@ pub enum Action {
     DisableAccessKey(DisableAccessKey),
     /// See [`RunCommand`].
     RunCommand(RunCommand),
+    /// See [`RevokeRoleSessions`].
+    RevokeRoleSessions(RevokeRoleSessions),
+    /// See [`QuarantinePrincipal`].
+    QuarantinePrincipal(QuarantinePrincipal),
+    /// See [`DisableConsoleLogin`].
+    DisableConsoleLogin(DisableConsoleLogin),
+    /// See [`Undo`].
+    Undo(Undo),
     /// See [`CustomAction`].
     Custom(CustomAction),
 }
@@ -240,6 +297,10 @@ impl Action {
             Action::Notify(_) => ActionKind::NOTIFY,
             Action::DisableAccessKey(_) => ActionKind::DISABLE_ACCESS_KEY,
             Action::RunCommand(_) => ActionKind::RUN_COMMAND,
+            Action::RevokeRoleSessions(_) => ActionKind::REVOKE_ROLE_SESSIONS,
+            Action::QuarantinePrincipal(_) => ActionKind::QUARANTINE_PRINCIPAL,
+            Action::DisableConsoleLogin(_) => ActionKind::DISABLE_CONSOLE_LOGIN,
+            Action::Undo(_) => ActionKind::UNDO,
             Action::Custom(c) => c.kind.clone(),
         }
     }
@@ -256,6 +317,10 @@ impl Action {
                 "instance_ids": r.instance_ids,
                 "parameters": r.parameters,
             }),
+            Action::RevokeRoleSessions(r) => json!({ "role_name": r.role_name }),
+            Action::QuarantinePrincipal(q) => json!(q.principal),
+            Action::DisableConsoleLogin(d) => json!({ "user_name": d.user_name }),
+            Action::Undo(u) => json!({ "record": u.record, "reversal": u.reversal }),
             Action::Custom(c) => Value::Object(c.params.clone()),
         }
     }
@@ -271,6 +336,12 @@ impl Action {
                 let ids: Vec<&str> = r.instance_ids.iter().map(InstanceId::as_str).collect();
                 format!("instances:{}:{}", r.document, ids.join(","))
             }
+            Action::RevokeRoleSessions(r) => format!("role:{}", r.role_name),
+            Action::QuarantinePrincipal(q) => {
+                format!("{}:{}", q.principal.kind(), q.principal.name())
+            }
+            Action::DisableConsoleLogin(d) => format!("login_profile:{}", d.user_name),
+            Action::Undo(u) => format!("record:{}", u.record),
             Action::Custom(c) => format!("{}:{}", c.kind, c.target),
         }
     }
@@ -280,7 +351,12 @@ impl Action {
     pub fn is_destructive(&self) -> bool {
         match self {
             Action::Notify(_) => false,
-            Action::DisableAccessKey(_) | Action::RunCommand(_) => true,
+            Action::DisableAccessKey(_)
+            | Action::RunCommand(_)
+            | Action::RevokeRoleSessions(_)
+            | Action::QuarantinePrincipal(_)
+            | Action::DisableConsoleLogin(_)
+            | Action::Undo(_) => true,
             Action::Custom(c) => c.destructive,
         }
     }
@@ -295,26 +371,12 @@ impl Action {
         let names = |name: &str| finding.names().any(|n| n == name);
         match self {
             Action::DisableAccessKey(d) => {
-                if finding.user_name() != Some(d.user_name.as_str()) {
-                    return Some(format!(
-                        "user `{}` (the finding names {})",
-                        d.user_name,
-                        finding
-                            .user_name()
-                            .map_or("no user".to_owned(), |u| format!("user `{u}`"))
-                    ));
-                }
-                if finding.access_key_id() != Some(d.access_key_id.as_str()) {
-                    return Some(format!(
-                        "access key `{}` (the finding names {})",
-                        d.access_key_id,
-                        finding
-                            .access_key_id()
-                            .map_or("no access key".to_owned(), |k| format!("key `{k}`"))
-                    ));
-                }
-                None
+                key_out_of_scope(d.user_name.as_str(), d.access_key_id.as_str(), finding)
             }
+            Action::RevokeRoleSessions(r) => role_out_of_scope(r.role_name.as_str(), finding),
+            Action::QuarantinePrincipal(q) => q.principal.out_of_scope(finding),
+            Action::DisableConsoleLogin(d) => user_out_of_scope(d.user_name.as_str(), finding),
+            Action::Undo(u) => u.reversal.out_of_scope(finding),
             Action::RunCommand(r) => r
                 .instance_ids
                 .iter()
@@ -356,6 +418,15 @@ impl Action {
                 let ids: Vec<&str> = r.instance_ids.iter().map(InstanceId::as_str).collect();
                 format!("run `{}` on {}", r.document, ids.join(", "))
             }
+            Action::RevokeRoleSessions(r) => format!(
+                "revoke the active sessions of role `{}` (deny sessions issued before now)",
+                r.role_name
+            ),
+            Action::QuarantinePrincipal(q) => format!("quarantine {}", q.principal),
+            Action::DisableConsoleLogin(d) => {
+                format!("delete the console password of user `{}`", d.user_name)
+            }
+            Action::Undo(u) => format!("undo record `{}`: {}", u.record, u.reversal),
             Action::Custom(c) => format!("{} `{}`", c.kind, c.target),
         }
     }
@@ -383,6 +454,18 @@ impl Action {
                 .map_err(typed),
             "run_command" => serde_json::from_value(params)
                 .map(Action::RunCommand)
+                .map_err(typed),
+            "revoke_role_sessions" => serde_json::from_value(params)
+                .map(Action::RevokeRoleSessions)
+                .map_err(typed),
+            "quarantine_principal" => serde_json::from_value(params)
+                .map(Action::QuarantinePrincipal)
+                .map_err(typed),
+            "disable_console_login" => serde_json::from_value(params)
+                .map(Action::DisableConsoleLogin)
+                .map_err(typed),
+            "undo" => serde_json::from_value(params)
+                .map(Action::Undo)
                 .map_err(typed),
             _ => {
                 let Value::Object(params) = params else {
@@ -435,7 +518,15 @@ macro_rules! payload {
     };
 }
 
-payload!(Notify, DisableAccessKey, RunCommand);
+payload!(
+    Notify,
+    DisableAccessKey,
+    RunCommand,
+    RevokeRoleSessions,
+    QuarantinePrincipal,
+    DisableConsoleLogin,
+    Undo
+);
 
 impl ActionPayload for CustomAction {
     fn from_action(action: &Action) -> Option<&Self> {
@@ -448,8 +539,19 @@ impl ActionPayload for CustomAction {
 
 /// Whether an action of this kind can be repeated without changing the result.
 ///
-/// `disable_access_key` is idempotent; `run_command` and `notify` are not (a second call runs the
-/// command again or sends a second message); custom kinds are assumed not to be.
+/// Idempotent: `disable_access_key`, `revoke_role_sessions` (a repeat finds the finding's policy
+/// and keeps its time), `quarantine_principal` (attached once), `disable_console_login` (no
+/// password stays no password) and `undo`; their executors read the state before they change
+/// it. These are keyed per occurrence in the ledger (an updated finding re-checks the state) and
+/// may be retried. `run_command` and `notify` are not (a second call runs the command again or
+/// sends a second message); custom kinds are assumed not to be.
 pub fn is_idempotent(kind: &ActionKind) -> bool {
-    *kind == ActionKind::DISABLE_ACCESS_KEY
+    [
+        ActionKind::DISABLE_ACCESS_KEY,
+        ActionKind::REVOKE_ROLE_SESSIONS,
+        ActionKind::QUARANTINE_PRINCIPAL,
+        ActionKind::DISABLE_CONSOLE_LOGIN,
+        ActionKind::UNDO,
+    ]
+    .contains(kind)
 }

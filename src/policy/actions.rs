@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 mod args;
 mod builtin;
+mod containment;
 mod host;
 
 pub use host::{ActionCheck, HostActionKind};
@@ -42,6 +43,9 @@ pub(crate) fn constructors(kinds: &[HostActionKind]) -> Vec<Constructor> {
         c("notify", vec![2, 3], vec![], false),
         c("disable_access_key", vec![2, 3], vec![0, 1], true),
         c("run_command", vec![3, 4], vec![1], true),
+        c("revoke_role_sessions", vec![1, 2], vec![0], true),
+        c("quarantine_principal", vec![2, 3], vec![1], true),
+        c("disable_console_login", vec![1, 2], vec![0], true),
     ];
     for kind in kinds {
         let n = kind.params().len();
@@ -92,6 +96,7 @@ pub(crate) fn register(engine: &mut Engine, kinds: &[HostActionKind], documents:
             builtin::run_command(&ctx, args, &documents)
         });
     }
+    containment::register(engine);
     for kind in kinds {
         let n = kind.params().len();
         for arity in [n, n + 1] {

@@ -19,8 +19,10 @@ use crate::finding::{FindingType, Text};
 use crate::plan::{ActionKind, FindingContext, Plan, PlannedAction, PolicyFailure, Source};
 
 mod file;
+mod undo;
 
 pub use file::{JsonLinesAudit, UnfinishedIntent};
+pub use undo::{UndoError, undo_plan};
 
 /// Whether a run executes or only reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

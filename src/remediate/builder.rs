@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use super::accounts::AccountsConfig;
@@ -212,7 +211,6 @@ impl RemediatorBuilder {
                 owner: self.owner,
                 lease: self.lease,
                 shutdown: self.shutdown,
-                intents: AtomicU64::new(0),
             }),
         }
     }

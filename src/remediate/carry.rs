@@ -1,7 +1,7 @@
 //! How one planned action is carried out: guards, ledger, rate limit, enforcement, executor.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::Remediator;
@@ -16,6 +16,10 @@ use crate::action::{
     Verification,
 };
 use crate::plan::{Action, ActionKind, FindingContext, Notify, Plan, PlannedAction, Source};
+
+/// Numbers the intents of the process, whichever remediator writes them: an intent id (the run and
+/// this number) is unique, so it can name its action record (`remedy undo RECORD_ID`).
+static INTENTS: AtomicU64 = AtomicU64::new(0);
 
 impl Remediator {
     /// Carries out one action of `plan`; records the remediator's own notifications (a tripped
@@ -312,7 +316,7 @@ impl Remediator {
         planned: &PlannedAction,
     ) -> Result<String, AuditError> {
         let inner = &self.inner;
-        let sequence = inner.intents.fetch_add(1, Ordering::Relaxed);
+        let sequence = INTENTS.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}-{sequence}", inner.owner.run);
         let record = AuditRecord::Intent(Box::new(IntentRecord {
             time: now_rfc3339(),
@@ -330,7 +334,7 @@ impl Remediator {
     /// verifies before acting again.
     async fn finish(&self, key: &LedgerKey, outcome: &Outcome, trail: &mut Trail) {
         let details = match outcome {
-            Outcome::Executed { details } | Outcome::AlreadyDone { details } => details,
+            Outcome::Executed { details, .. } | Outcome::AlreadyDone { details } => details,
             Outcome::Failed(e) if e.kind() == ErrorKind::Interrupted => return,
             _ => {
                 self.release(key).await;

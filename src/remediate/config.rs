@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 use super::limit::RateLimit;
 use crate::plan::ActionKind;
 
+mod containment;
+
+pub use containment::ContainmentConfig;
+
 /// A configuration that could not be loaded or used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -94,6 +98,9 @@ pub struct Config {
     /// The accounts remedy may act in, and the role it assumes in each.
     #[serde(default)]
     pub accounts: AccountsConfig,
+    /// How the containment actions contain.
+    #[serde(default)]
+    pub containment: ContainmentConfig,
 }
 
 /// `[reach]`: the policies that may act beyond what their finding names. A policy must also
@@ -474,6 +481,9 @@ impl Config {
                     .iter()
                     .map(|t| ("notify.default".to_owned(), t)),
             );
+        if let Err(message) = self.containment.check() {
+            return Err(invalid("containment.quarantine_policy".to_owned(), message));
+        }
         for (field, target) in targets {
             if target != "log" && !target.starts_with("arn:") {
                 return Err(invalid(
@@ -575,6 +585,28 @@ mod tests {
         let e =
             Config::from_toml_str("[rate_limits]\nNotify = { max = 1, per_secs = 1 }").unwrap_err();
         assert!(e.to_string().contains("rate_limits.Notify"), "{e}");
+        let e = Config::from_toml_str("[containment]\nquarantine_policy = \"a b\"").unwrap_err();
+        assert!(
+            e.to_string().contains("containment.quarantine_policy"),
+            "{e}"
+        );
+        let e = Config::from_toml_str("[containment]\nquarantine_policy = \"\"").unwrap_err();
+        assert!(
+            e.to_string().contains("containment.quarantine_policy"),
+            "{e}"
+        );
+        for ok in [
+            "AWSCompromisedKeyQuarantineV2",
+            "arn:aws:iam::123456789012:policy/security/remedy-quarantine",
+        ] {
+            let c = Config::from_toml_str(&format!("[containment]\nquarantine_policy = \"{ok}\""))
+                .unwrap();
+            assert_eq!(c.containment.quarantine_policy, ok);
+        }
+        assert_eq!(
+            Config::default().containment.quarantine_policy,
+            "AWSCompromisedKeyQuarantineV3"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::id::digest;
 use crate::plan::{Action, FindingContext, PlannedAction, is_idempotent};
 
 mod file;
@@ -94,16 +95,6 @@ fn occurrence(finding: &FindingContext) -> String {
         Some(count) => format!("{updated}#{count}"),
         None => updated,
     }
-}
-
-/// The first 16 hex digits of the SHA-256 of `text`.
-pub(crate) fn digest(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The state of an entry.

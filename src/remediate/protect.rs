@@ -2,7 +2,7 @@
 
 use super::config::{ConfigError, ProtectConfig};
 use crate::glob::glob_match;
-use crate::plan::{Action, FindingContext};
+use crate::plan::{Action, FindingContext, IamPrincipal, Reversal};
 
 #[derive(Debug, Clone)]
 struct Rule {
@@ -84,6 +84,13 @@ impl Protection {
     }
 
     /// The rule protecting what `action` would touch, as text such as ``user `admin*` ``.
+    ///
+    /// Whatever the action, a finding whose principal is an assumed role listed in `roles` is not
+    /// acted on. Then by what the action touches: a user (`disable_access_key`,
+    /// `disable_console_login`, `quarantine_principal` of a user) is checked against `users`, a
+    /// role (`revoke_role_sessions`, `quarantine_principal` of a role) against `roles`, an access
+    /// key against `access_keys`, instances against `instances` and `instance_tags`; an `undo`
+    /// against what it would change back.
     pub fn check(&self, action: &Action, finding: &FindingContext) -> Option<String> {
         if let Some(p) = first_match(&self.accounts, finding.account_id.as_str()) {
             return Some(format!("account `{p}`"));
@@ -108,6 +115,21 @@ impl Protection {
                 .instance_ids
                 .iter()
                 .find_map(|i| self.check_instance(i.as_str(), finding)),
+            Action::RevokeRoleSessions(r) => self.check_role(r.role_name.as_str()),
+            Action::QuarantinePrincipal(q) => self.check_principal(&q.principal),
+            Action::DisableConsoleLogin(d) => self.check_user(d.user_name.as_str()),
+            Action::Undo(u) => match &u.reversal {
+                Reversal::EnableAccessKey {
+                    user_name,
+                    access_key_id,
+                } => self.check_user(user_name.as_str()).or_else(|| {
+                    first_match(&self.access_keys, access_key_id.as_str())
+                        .map(|p| format!("access key `{p}`"))
+                }),
+                Reversal::DeleteInlinePolicy { principal, .. }
+                | Reversal::DetachPolicy { principal, .. } => self.check_principal(principal),
+                _ => None,
+            },
             Action::Custom(c) => self
                 .check_instance(&c.target, finding)
                 .or_else(|| first_match(&self.users, &c.target).map(|p| format!("user `{p}`")))
@@ -116,6 +138,21 @@ impl Protection {
                     first_match(&self.access_keys, &c.target).map(|p| format!("access key `{p}`"))
                 }),
             _ => None,
+        }
+    }
+
+    fn check_user(&self, user: &str) -> Option<String> {
+        first_match(&self.users, user).map(|p| format!("user `{p}`"))
+    }
+
+    fn check_role(&self, role: &str) -> Option<String> {
+        first_match(&self.roles, role).map(|p| format!("role `{p}`"))
+    }
+
+    fn check_principal(&self, principal: &IamPrincipal) -> Option<String> {
+        match principal {
+            IamPrincipal::User(u) => self.check_user(u.as_str()),
+            IamPrincipal::Role(r) => self.check_role(r.as_str()),
         }
     }
 
@@ -221,6 +258,66 @@ mod tests {
         assert!(
             p.check(&disable("alice", "AKIAAAAAAAAAAAAAAAAA"), &role)
                 .is_some()
+        );
+    }
+
+    #[test]
+    fn roles_and_users_named_by_containment_actions_are_protected() {
+        use crate::id::RoleName;
+        use crate::plan::{
+            DisableConsoleLogin, PrincipalKind, QuarantinePrincipal, RevokeRoleSessions, Undo,
+        };
+        let p = protection();
+        let f = context();
+        let revoke = |role: &str| {
+            Action::RevokeRoleSessions(RevokeRoleSessions {
+                role_name: RoleName::new(role).unwrap(),
+            })
+        };
+        assert_eq!(
+            p.check(&revoke("OrganizationAccountAccessRole"), &f)
+                .unwrap(),
+            "role `OrganizationAccountAccessRole`"
+        );
+        assert!(p.check(&revoke("web-server-role"), &f).is_none());
+        let quarantine = |kind, name: &str| {
+            Action::QuarantinePrincipal(QuarantinePrincipal {
+                principal: IamPrincipal::new(kind, name).unwrap(),
+            })
+        };
+        assert!(
+            p.check(&quarantine(PrincipalKind::User, "break-glass-2"), &f)
+                .is_some()
+        );
+        assert!(
+            p.check(&quarantine(PrincipalKind::Role, "break-glass-2"), &f)
+                .is_none(),
+            "a role is checked against `roles`, not `users`"
+        );
+        assert!(
+            p.check(
+                &quarantine(PrincipalKind::Role, "OrganizationAccountAccessRole"),
+                &f
+            )
+            .is_some()
+        );
+        let console = |user: &str| {
+            Action::DisableConsoleLogin(DisableConsoleLogin {
+                user_name: UserName::new(user).unwrap(),
+            })
+        };
+        assert_eq!(p.check(&console("admin"), &f).unwrap(), "user `admin`");
+        assert!(p.check(&console("alice"), &f).is_none());
+        let undo = Action::Undo(Undo {
+            record: "r".into(),
+            reversal: Reversal::EnableAccessKey {
+                user_name: UserName::new("alice").unwrap(),
+                access_key_id: AccessKeyId::new("AKIAPROTECTED0000000").unwrap(),
+            },
+        });
+        assert_eq!(
+            p.check(&undo, &f).unwrap(),
+            "access key `AKIAPROTECTED0000000`"
         );
     }
 

@@ -59,6 +59,23 @@ impl ExpectedAction {
             .with_param("access_key_id", access_key_id)
     }
 
+    /// An expected `revoke_role_sessions` of `role_name`.
+    pub fn revoke_role_sessions(role_name: &str) -> Self {
+        Self::new("revoke_role_sessions").with_param("role_name", role_name)
+    }
+
+    /// An expected `quarantine_principal` of the user or role (`kind` `user` or `role`) `name`.
+    pub fn quarantine_principal(kind: &str, name: &str) -> Self {
+        Self::new("quarantine_principal")
+            .with_param("kind", kind)
+            .with_param("name", name)
+    }
+
+    /// An expected `disable_console_login` of `user_name`.
+    pub fn disable_console_login(user_name: &str) -> Self {
+        Self::new("disable_console_login").with_param("user_name", user_name)
+    }
+
     /// An expected `run_command` of `document`.
     pub fn run_command(document: &str) -> Self {
         Self::new("run_command").with_param("document", document)

@@ -8,7 +8,10 @@ use rhai::{AST, ASTNode, Expr, Position, Stmt};
 use super::super::actions::document_problem;
 use super::super::error::{DiagnosticKind, PolicyDiagnostic};
 use super::Context;
-use crate::id::{AccessKeyId, InstanceId, UserName};
+use crate::id::{AccessKeyId, InstanceId, RoleName, UserName};
+
+const USER_NAMES: &str = "IAM user names are 1 to 64 of `[A-Za-z0-9+=,.@_-]`";
+const ROLE_NAMES: &str = "IAM role names are 1 to 64 of `[A-Za-z0-9+=,.@_-]`, without a path";
 
 /// An action constructor as the checks see it.
 #[derive(Debug, Clone)]
@@ -238,6 +241,49 @@ fn arguments(
         "notify" => {
             not_string(0, "the channel", &mut found);
             not_string(1, "the message", &mut found);
+        }
+        "revoke_role_sessions" => {
+            not_string(0, "the role name", &mut found);
+            if let Some(Literal::Str(r)) = lit(0)
+                && let Err(e) = RoleName::new(r)
+            {
+                found.push((format!("`{name}`: {e}"), ROLE_NAMES));
+            }
+        }
+        "disable_console_login" => {
+            not_string(0, "the user name", &mut found);
+            if let Some(Literal::Str(u)) = lit(0)
+                && let Err(e) = UserName::new(u)
+            {
+                found.push((format!("`{name}`: {e}"), USER_NAMES));
+            }
+        }
+        "quarantine_principal" => {
+            not_string(0, "the kind", &mut found);
+            not_string(1, "the name", &mut found);
+            let kind = match lit(0) {
+                Some(Literal::Str(k)) => Some(k),
+                _ => None,
+            };
+            if let Some(k) = &kind
+                && k != "user"
+                && k != "role"
+            {
+                found.push((
+                    format!("`{name}`: the kind must be \"user\" or \"role\", not `{k}`"),
+                    "quarantine_principal(\"user\", finding.user_name) or (\"role\", …)",
+                ));
+            }
+            if let Some(Literal::Str(n)) = lit(1) {
+                let problem = match kind.as_deref() {
+                    Some("user") => UserName::new(n).err().map(|e| (e, USER_NAMES)),
+                    Some("role") => RoleName::new(n).err().map(|e| (e, ROLE_NAMES)),
+                    _ => None,
+                };
+                if let Some((e, help)) = problem {
+                    found.push((format!("`{name}`: {e}"), help));
+                }
+            }
         }
         _ => {}
     }

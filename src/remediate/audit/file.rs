@@ -166,7 +166,7 @@ impl JsonLinesAudit {
 /// The longest record read back (a decision record holds one plan).
 const MAX_LINE: usize = 16 * 1024 * 1024;
 
-enum Line {
+pub(super) enum Line {
     Read,
     TooLong,
     End,
@@ -174,7 +174,7 @@ enum Line {
 
 /// Reads one line into `out` (without its newline), at most [`MAX_LINE`] bytes; a longer line is
 /// skipped to its end.
-fn read_line(reader: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Result<Line> {
+pub(super) fn read_line(reader: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Result<Line> {
     let mut any = false;
     let mut too_long = false;
     loop {
