@@ -1,4 +1,6 @@
-//! Executors built on the official AWS SDK (feature `aws`): IAM access keys, SSM Run Command, SNS.
+//! Executors built on the official AWS SDK (feature `aws`): IAM access keys, SSM Run Command, SNS;
+//! and the shared state in one DynamoDB table ([`StateTable`], [`DynamoLedger`], [`DynamoState`],
+//! [`state_backends`]).
 //!
 //! Clients come from `aws-config` (region, profile, credentials and the standard
 //! `AWS_ENDPOINT_URL` override), with explicit operation and attempt timeouts and retry settings
@@ -15,13 +17,15 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::action::{ChannelRouter, Executor, Router, TracingNotifier};
 use crate::plan::ActionKind;
-use crate::remediate::{AwsConfig, Config};
+use crate::remediate::{AwsConfig, Config, Ledger, StateStore};
 
+mod dynamo;
 mod error;
 mod iam;
 mod sns;
 mod ssm;
 
+pub use dynamo::{DynamoLedger, DynamoState, StateTable, TableInit};
 pub use iam::DisableAccessKeyExecutor;
 pub use sns::SnsNotifier;
 pub use ssm::RunCommandExecutor;
@@ -193,6 +197,19 @@ pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
         .with(ActionKind::DISABLE_ACCESS_KEY, Arc::new(iam))
         .with(ActionKind::RUN_COMMAND, Arc::new(ssm))
         .with(ActionKind::NOTIFY, Arc::new(channels))
+}
+
+/// The ledger and the state store of `config`'s `[state]` table (rate windows, breaker, shared
+/// kill switch), sharing one client made from `settings`; `None` when `[state]` names no table.
+///
+/// Give both to the remediator (`with_ledger`, `with_state`) and every worker using the table
+/// shares one ledger, one rate budget, one breaker and one kill switch.
+pub async fn state_backends(
+    config: &Config,
+    settings: &AwsSettings,
+) -> Option<(Arc<dyn Ledger>, Arc<dyn StateStore>)> {
+    let table = StateTable::from_config(config, settings).await?;
+    Some((Arc::new(table.ledger()), Arc::new(table.state())))
 }
 
 #[cfg(test)]

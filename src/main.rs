@@ -29,6 +29,11 @@ enum Command {
     /// Look after the idempotency ledger: `reconcile` lists (and finishes) what interrupted runs left.
     #[command(subcommand)]
     Ledger(cmd::ledger::Command),
+    /// The shared state table (`[state] dynamodb_table`): `init` creates it; `status`, `stop` and
+    /// `resume` show and set the kill switch every worker obeys.
+    #[cfg(feature = "aws")]
+    #[command(subcommand)]
+    State(cmd::state::Command),
 }
 
 fn main() -> ExitCode {
@@ -41,5 +46,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Test(args) => cmd::test::run(args),
         Command::Ledger(command) => cmd::ledger::run(command),
+        #[cfg(feature = "aws")]
+        Command::State(command) => cmd::state::run(command),
     }
 }

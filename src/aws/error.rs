@@ -36,7 +36,8 @@ fn kind_of(code: Option<&str>, status: Option<u16>) -> ErrorKind {
         | "TooManyRequestsException"
         | "RequestLimitExceeded"
         | "TooManyUpdates"
-        | "RequestThrottled" => {
+        | "RequestThrottled"
+        | "ProvisionedThroughputExceededException" => {
             return ErrorKind::Throttled;
         }
         "ValidationError"
@@ -51,7 +52,10 @@ fn kind_of(code: Option<&str>, status: Option<u16>) -> ErrorKind {
         | "InvalidRole" => {
             return ErrorKind::InvalidInput;
         }
-        "ConcurrentModification" | "EntityAlreadyExists" | "DuplicateInstanceId" => {
+        "ConcurrentModification"
+        | "EntityAlreadyExists"
+        | "DuplicateInstanceId"
+        | "TransactionConflictException" => {
             return ErrorKind::Conflict;
         }
         "ServiceFailure"

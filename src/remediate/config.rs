@@ -81,6 +81,41 @@ pub struct Config {
     /// AWS client settings.
     #[serde(default)]
     pub aws: AwsConfig,
+    /// Shared state (ledger, rate windows, breaker, kill switch) in a DynamoDB table.
+    #[serde(default)]
+    pub state: StateConfig,
+}
+
+/// `[state]`: where the state several workers share is kept.
+///
+/// With a `dynamodb_table`, the ledger, the rate windows, the circuit breaker and the shared
+/// kill switch live in that one table (built by `remedy::aws::state_backends`; the local
+/// `kill_switch_file` keeps working too); without one, the ledger is `[ledger]`'s and the rest
+/// lives in the process.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// The DynamoDB table, in the account and region remedy runs in (`remedy state init`
+    /// creates it).
+    #[serde(default)]
+    pub dynamodb_table: Option<String>,
+    /// How long finished ledger entries are kept, in days (default 90, 1 to 3650), by the
+    /// table's time-to-live attribute.
+    #[serde(default = "default_retain_days")]
+    pub retain_days: u64,
+}
+
+fn default_retain_days() -> u64 {
+    90
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            dynamodb_table: None,
+            retain_days: default_retain_days(),
+        }
+    }
 }
 
 /// Principals and resources no policy may touch, as written in the configuration.
@@ -362,6 +397,25 @@ impl Config {
             0,
             3600,
         )?;
+        range("state.retain_days", self.state.retain_days, 1, 3650)?;
+        if let Some(table) = &self.state.dynamodb_table {
+            let valid = (3..=255).contains(&table.len())
+                && table
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if !valid {
+                return Err(invalid(
+                    "state.dynamodb_table".into(),
+                    "a DynamoDB table name is 3 to 255 letters, digits, `_`, `-` and `.`",
+                ));
+            }
+            if self.ledger.path.is_some() {
+                return Err(invalid(
+                    "ledger.path".into(),
+                    "the ledger is in the `[state]` DynamoDB table: remove `[ledger] path`",
+                ));
+            }
+        }
         let targets = self
             .notify
             .channels
@@ -422,6 +476,16 @@ mod tests {
         let e =
             Config::from_toml_str("[rate_limits]\nNotify = { max = 1, per_secs = 1 }").unwrap_err();
         assert!(e.to_string().contains("rate_limits.Notify"), "{e}");
+        let e = Config::from_toml_str("[state]\ndynamodb_table = \"a b\"").unwrap_err();
+        assert!(e.to_string().contains("state.dynamodb_table"), "{e}");
+        let e = Config::from_toml_str("[state]\nretain_days = 0").unwrap_err();
+        assert!(e.to_string().contains("state.retain_days"), "{e}");
+        let e = Config::from_toml_str("[state]\ndynamodb_table = \"t-1\"\n[ledger]\npath = \"l\"")
+            .unwrap_err();
+        assert!(e.to_string().contains("ledger.path"), "{e}");
+        let c = Config::from_toml_str("[state]\ndynamodb_table = \"remedy-state\"").unwrap();
+        assert_eq!(c.state.dynamodb_table.as_deref(), Some("remedy-state"));
+        assert_eq!(c.state.retain_days, 90);
     }
 
     #[test]
