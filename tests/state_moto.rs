@@ -272,8 +272,9 @@ async fn a_rate_limit_of_three_is_shared_and_the_breaker_stops_both_workers() {
     );
     let a = start_run(&url, &cfg_a, &input);
     let b = start_run(&url, &cfg_b, &input);
-    let (ra, ea, _) = finish(a);
-    let (rb, eb, _) = finish(b);
+    let (ra, ea, ca) = finish(a);
+    let (rb, eb, cb) = finish(b);
+    assert_eq!((ca, cb), (Some(0), Some(0)), "{ea}\n{eb}");
     let (da, db) = (disables(&ra), disables(&rb));
     let executed = da
         .iter()

@@ -46,7 +46,7 @@ pub enum ConfigError {
     },
 }
 
-/// remedy's configuration: one TOML file. Every section is optional; see `CONFIG.md` and
+/// remedy's configuration: one TOML file. Every section is optional; see the README's Configuration section and
 /// `examples/remedy.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
