@@ -118,7 +118,11 @@ async fn windows_are_fixed_roll_over_and_are_per_key() {
         };
         let key = RateKey::new(ActionKind::RUN_COMMAND);
         let start: u64 = 1_800_000_000;
-        assert_eq!(limit.window_start(start + 59), start, "a window starts here");
+        assert_eq!(
+            limit.window_start(start + 59),
+            start,
+            "a window starts here"
+        );
         assert!(a.admit(&key, limit, start + 58).await.unwrap(), "{name}");
         assert!(b.admit(&key, limit, start + 59).await.unwrap(), "{name}");
         assert!(!a.admit(&key, limit, start + 59).await.unwrap(), "{name}");
