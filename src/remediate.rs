@@ -34,7 +34,7 @@ mod builder;
 mod carry;
 mod config;
 mod guard;
-mod ledger;
+pub(crate) mod ledger;
 mod limit;
 mod protect;
 mod shutdown;
@@ -60,7 +60,7 @@ pub use shutdown::Shutdown;
 pub use state::{Breaker, MemoryState, RateKey, StateError, StateErrorKind, StateStore, Stop};
 
 use guard::{Checks, EnforcementRules};
-pub(crate) use ledger::{decide, now_rfc3339};
+use ledger::now_rfc3339;
 
 /// The default number of findings handled at once.
 pub(crate) const DEFAULT_CONCURRENCY: usize = 8;

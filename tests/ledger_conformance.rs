@@ -25,6 +25,10 @@ use remedy::{Action, Plan};
 async fn backends() -> Vec<(&'static str, Arc<dyn Ledger>, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let file: Arc<dyn Ledger> = Arc::new(FileLedger::open(dir.path()).unwrap());
+    #[cfg_attr(
+        not(feature = "aws"),
+        expect(unused_mut, reason = "only the `aws` feature adds a backend")
+    )]
     let mut all: Vec<(&'static str, Arc<dyn Ledger>, Option<tempfile::TempDir>)> = vec![
         ("memory", Arc::new(MemoryLedger::new()), None),
         ("file", file, Some(dir)),

@@ -24,6 +24,10 @@ type Pair = (&'static str, Arc<dyn StateStore>, Arc<dyn StateStore>);
 async fn backends() -> Vec<Pair> {
     let memory = MemoryState::new();
     let boxed = MemoryState::new();
+    #[cfg_attr(
+        not(feature = "aws"),
+        expect(unused_mut, reason = "only the `aws` feature adds a backend")
+    )]
     let mut all: Vec<Pair> = vec![
         ("memory", Arc::new(memory.clone()), Arc::new(memory)),
         (

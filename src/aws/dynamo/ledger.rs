@@ -7,9 +7,9 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use sha2::{Digest, Sha256};
 
 use super::{CLAIMS_INDEX, CLAIMS_PK, Item, StateTable, TTL, get_n, get_s, n, s, write_id};
+use crate::remediate::ledger::{decide, now_rfc3339};
 use crate::remediate::{
-    Claim, ClaimRequest, EntryState, Ledger, LedgerEntry, LedgerError, LedgerKey, Owner, decide,
-    now_rfc3339, now_secs,
+    Claim, ClaimRequest, EntryState, Ledger, LedgerEntry, LedgerError, LedgerKey, Owner, now_secs,
 };
 
 const ENTRY: &str = "entry";
