@@ -1,72 +1,70 @@
-//! Load-time checks of how a policy uses the finding: `finding.user_nme` is an error when the
-//! policy loads, with a suggestion, instead of a runtime error on the first finding that reaches it.
+//! Load-time checks of a policy beyond what rhai's compiler checks, so that mistakes fail (or
+//! warn) when the policy loads instead of on every finding that reaches it:
+//!
+//! - [`properties`]: `finding.user_nme` is an error, with a did-you-mean;
+//! - [`calls`]: a call of a function that does not exist (`notfy(...)`, an unregistered host
+//!   kind), wrong literal arguments of action constructors, literal targets out of scope;
+//! - [`globs`]: `APPLIES_TO` globs in shell syntax (`{a,b}`), or matching no known finding type;
+//! - [`paths`]: literal JSONPaths naming no field of a GuardDuty finding;
+//! - [`top`]: code at the top level, and more imports than the sandbox allows.
 
 use std::sync::Arc;
 
-use rhai::{AST, ASTNode, Expr};
+use rhai::AST;
 
-use super::error::{DiagnosticKind, PolicyDiagnostic};
-use super::script_finding::PROPERTIES;
+use super::error::PolicyDiagnostic;
 
-/// The variable name policies give the finding (`fn decide(finding)`); property reads on a variable
-/// of this name are checked against the finding's properties.
-const FINDING: &str = "finding";
+pub(crate) mod calls;
+pub(crate) mod globs;
+pub(crate) mod paths;
+pub(crate) mod properties;
+pub(crate) mod top;
 
-/// Pushes a diagnostic for every read of an unknown property on a variable named `finding`.
-pub(crate) fn unknown_properties(
+/// What a policy is checked against: the set's constructors, documents and scope settings.
+pub(crate) struct Context<'a> {
+    /// Every callable function's name (registered and standard), with the policy's own.
+    pub(crate) functions: &'a [String],
+    /// The action constructors: name, accepted argument counts, the index of the argument that
+    /// names the target (for out-of-scope literals), whether destructive.
+    pub(crate) constructors: &'a [calls::Constructor],
+    /// The SSM documents `run_command` may run.
+    pub(crate) documents: &'a [String],
+    /// Whether the policy may reach beyond its finding (`REACH` declared and allowed).
+    pub(crate) reach: bool,
+    /// The most modules a policy may import.
+    pub(crate) max_modules: usize,
+}
+
+/// Every check of one compiled policy: errors in `problems`, warnings in `warnings`.
+pub(crate) fn check(
     file: &str,
     source: &Arc<str>,
     ast: &AST,
+    context: &Context<'_>,
     problems: &mut Vec<PolicyDiagnostic>,
+    warnings: &mut Vec<PolicyDiagnostic>,
 ) {
-    let mut found: Vec<(String, usize, usize)> = Vec::new();
-    ast.walk(&mut |path: &[ASTNode]| {
-        if let Some(ASTNode::Expr(Expr::Dot(dot, ..))) = path.last()
-            && matches!(&dot.lhs, Expr::Variable(v, ..) if v.1.as_str() == FINDING)
-            && let Some((name, line, column)) = first_property(&dot.rhs)
-            && !PROPERTIES.iter().any(|(known, ..)| *known == name)
-        {
-            found.push((name, line, column));
-        }
-        true
-    });
-    for (name, line, column) in found {
-        let mut d = PolicyDiagnostic::new(
-            DiagnosticKind::UnknownProperty,
-            file,
-            format!("the finding has no property `{name}`"),
-        )
-        .at(source, line, column);
-        d = match closest(&name) {
-            Some(known) => d.with_help(format!(
-                "did you mean `{known}`? The author's guide (policies/README.md) lists every property"
-            )),
-            None => d.with_help("the author's guide (policies/README.md) lists every property"),
-        };
-        problems.push(d);
-    }
+    properties::unknown_properties(file, source, ast, problems);
+    calls::check(file, source, ast, context, problems);
+    top::check(file, source, ast, context.max_modules, problems);
+    paths::check(file, source, warnings);
 }
 
-/// The property read first on the right of `finding.`: `finding.x`, `finding.x.y`, `finding.x[i]`.
-fn first_property(rhs: &Expr) -> Option<(String, usize, usize)> {
-    match rhs {
-        Expr::Property(p, pos) => Some((p.2.to_string(), pos.line()?, pos.position()?)),
-        Expr::Dot(inner, ..) | Expr::Index(inner, ..) => first_property(&inner.lhs),
-        _ => None,
-    }
-}
-
-/// The known property closest to `name` by edit distance, when close enough to be a typo.
-fn closest(name: &str) -> Option<&'static str> {
-    PROPERTIES
-        .iter()
-        .map(|(known, ..)| (*known, edit_distance(name, known)))
+/// The candidate closest to `name` by edit distance, when close enough to be a typo.
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|known| (known, edit_distance(name, known)))
         .filter(|(known, d)| *d <= 2.max(known.len() / 4))
         .min_by_key(|(_, d)| *d)
         .map(|(known, _)| known)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance, by characters.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -97,8 +95,7 @@ mod tests {
         assert_eq!(edit_distance("user_nme", "user_name"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
-        assert_eq!(closest("user_nme"), Some("user_name"));
-        assert_eq!(closest("acces_key_id"), Some("access_key_id"));
-        assert_eq!(closest("zzzzzzzzzz"), None);
+        assert_eq!(closest("notfy", ["notify", "run_command"]), Some("notify"));
+        assert_eq!(closest("zzzzzzzzzz", ["notify"]), None);
     }
 }

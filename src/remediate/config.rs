@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::limit::RateLimit;
 use crate::plan::ActionKind;
 
+mod state;
+
+pub use state::StateConfig;
+
 /// A configuration that could not be loaded or used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -81,47 +85,73 @@ pub struct Config {
     /// AWS client settings.
     #[serde(default)]
     pub aws: AwsConfig,
+    /// Policies allowed to act beyond what their finding names.
+    #[serde(default)]
+    pub reach: ReachConfig,
+    /// What `run_command` may run.
+    #[serde(default)]
+    pub run_command: RunCommandConfig,
+    /// Action kinds the host (here: the CLI) registers, by name.
+    #[serde(default)]
+    pub host_kinds: BTreeMap<String, HostKindConfig>,
     /// Shared state (ledger, rate windows, breaker, kill switch) in a DynamoDB table.
     #[serde(default)]
     pub state: StateConfig,
 }
 
-/// `[state]`: where the state several workers share is kept.
-///
-/// With a `dynamodb_table`, the ledger, the rate windows, the circuit breaker and the shared
-/// kill switch live in that one table (built by `remedy::aws::state_backends`; the local
-/// `kill_switch_file` keeps working too); without one, the ledger is `[ledger]`'s and the rest
-/// lives in the process.
+/// `[reach]`: the policies that may act beyond what their finding names. A policy must also
+/// declare `const REACH = "account"`; either alone changes nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReachConfig {
+    /// Policy names.
+    #[serde(default)]
+    pub account: Vec<String>,
+}
+
+/// `[run_command]`: the SSM documents policies may run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunCommandConfig {
+    /// The allowed documents (absent: `AWS-RunShellScript` and `AWS-RunPowerShellScript`).
+    #[serde(default)]
+    pub documents: Option<Vec<String>>,
+}
+
+/// One `[host_kinds]` entry: `isolate_instance = { params = ["instance_id"], target = "instance_id" }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct StateConfig {
-    /// The DynamoDB table, in the account and region remedy runs in (`remedy state init`
-    /// creates it).
+pub struct HostKindConfig {
+    /// The parameter names, in the order policies pass them.
     #[serde(default)]
-    pub dynamodb_table: Option<String>,
-    /// How long finished ledger entries are kept, in days (default 90, 1 to 3650), by the
-    /// table's time-to-live attribute.
-    #[serde(default = "default_retain_days")]
-    pub retain_days: u64,
+    pub params: Vec<String>,
+    /// The parameter that names what the action acts on (required for destructive kinds).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Whether the kind changes something (default true).
+    #[serde(default = "yes")]
+    pub destructive: bool,
+    /// The program that carries the action out, and its arguments (not run through a shell): it
+    /// reads the request as JSON on stdin (see [`crate::action::CommandExecutor`]). Without one,
+    /// the kind's actions are planned, guarded and audited, and fail `unsupported`.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// How long the program may run (default 30, 1 to 3600).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
 }
 
-fn default_retain_days() -> u64 {
-    90
-}
-
-impl Default for StateConfig {
-    fn default() -> Self {
-        Self {
-            dynamodb_table: None,
-            retain_days: default_retain_days(),
-        }
-    }
+fn yes() -> bool {
+    true
 }
 
 /// Principals and resources no policy may touch, as written in the configuration.
 ///
 /// Every entry is a glob (`*` any run of characters, `?` one character) matched against the whole
-/// name.
+/// name. The target of a host action kind (the parameter it names with
+/// [`HostActionKind::with_target_param`](crate::HostActionKind::with_target_param)) is checked
+/// against every list: an instance id (with the finding's instance tags), a user, a role or an
+/// access key that is protected is never the target of a destructive custom action either.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProtectConfig {
@@ -397,6 +427,41 @@ impl Config {
             0,
             3600,
         )?;
+        for (name, kind) in &self.host_kinds {
+            let field = format!("host_kinds.{name}");
+            let built = ActionKind::new(name.as_str())
+                .map_err(|e| invalid(field.clone(), &e.to_string()))?;
+            if built.is_builtin() {
+                return Err(invalid(field, "is a built-in action kind"));
+            }
+            if kind.destructive && kind.target.is_none() {
+                return Err(invalid(
+                    format!("{field}.target"),
+                    "a destructive kind must name its target parameter",
+                ));
+            }
+            if let Some(target) = &kind.target
+                && !kind.params.contains(target)
+            {
+                return Err(invalid(
+                    format!("{field}.target"),
+                    "must be one of the kind's `params`",
+                ));
+            }
+            if kind
+                .command
+                .as_ref()
+                .is_some_and(|c| c.first().is_none_or(String::is_empty))
+            {
+                return Err(invalid(
+                    format!("{field}.command"),
+                    "names no program (e.g. `command = [\"./isolate.sh\"]`)",
+                ));
+            }
+            if let Some(secs) = kind.timeout_secs {
+                range(&format!("{field}.timeout_secs"), secs, 1, 3600)?;
+            }
+        }
         range("state.retain_days", self.state.retain_days, 1, 3650)?;
         if let Some(table) = &self.state.dynamodb_table {
             let valid = (3..=255).contains(&table.len())
@@ -438,6 +503,58 @@ impl Config {
         Ok(())
     }
 
+    /// The names this configuration gives policies and action kinds that `policies` does not
+    /// have: a typo in `shadow`, `only`, `[reach]` or `[rate_limits]` would otherwise leave a
+    /// policy enforced or a kind unlimited. `kinds` are the action kinds policies can choose.
+    pub fn check_names<'a>(
+        &self,
+        policies: &[&'a str],
+        reach_declared: &[&'a str],
+        kinds: &[ActionKind],
+    ) -> Result<(), ConfigError> {
+        let unknown = |field: &str, name: &str, known: &[&str]| ConfigError::Invalid {
+            field: field.to_owned(),
+            message: format!(
+                "no policy is named `{name}` (policies: {})",
+                known.join(", ")
+            ),
+        };
+        for name in &self.enforcement.shadow {
+            if !policies.contains(&name.as_str()) {
+                return Err(unknown("enforcement.shadow", name, policies));
+            }
+        }
+        for name in self.enforcement.only.iter().flatten() {
+            if !policies.contains(&name.as_str()) {
+                return Err(unknown("enforcement.only", name, policies));
+            }
+        }
+        for name in &self.reach.account {
+            if !policies.contains(&name.as_str()) {
+                return Err(unknown("reach.account", name, policies));
+            }
+            if !reach_declared.contains(&name.as_str()) {
+                return Err(ConfigError::Invalid {
+                    field: "reach.account".to_owned(),
+                    message: format!(
+                        "policy `{name}` does not declare `const REACH = \"account\"`; both are \
+                         needed"
+                    ),
+                });
+            }
+        }
+        for kind in self.rate_limits.keys() {
+            if !kinds.iter().any(|k| k.as_str() == kind) {
+                let known: Vec<&str> = kinds.iter().map(ActionKind::as_str).collect();
+                return Err(ConfigError::Invalid {
+                    field: format!("rate_limits.{kind}"),
+                    message: format!("no action kind `{kind}` (kinds: {})", known.join(", ")),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// How long actions in flight may take to finish after a stop signal.
     pub fn shutdown_grace(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.shutdown_grace_secs.unwrap_or(20))
@@ -453,48 +570,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_example_parses() {
-        let text = include_str!("../../examples/remedy.toml");
-        let c = Config::from_toml_str(text).unwrap();
-        assert!(c.notify.channels.contains_key("security"));
-        assert!(!c.protect.users.is_empty());
-        assert!(c.rate_limits.contains_key("disable_access_key"));
-    }
-
-    #[test]
-    fn errors_name_the_field() {
-        let e = Config::from_toml_str("concurrency = 0").unwrap_err();
-        assert!(e.to_string().contains("`concurrency`"), "{e}");
-        let e = Config::from_toml_str("[notify.channels]\nsecurity = \"mail\"").unwrap_err();
-        assert!(e.to_string().contains("notify.channels.security"), "{e}");
-        let e = Config::from_toml_str("[protect]\nuser = []").unwrap_err();
-        assert!(e.to_string().contains("unknown field"), "{e}");
-        let e =
-            Config::from_toml_str("[rate_limits]\nNotify = { max = 1, per_secs = 1 }").unwrap_err();
-        assert!(e.to_string().contains("rate_limits.Notify"), "{e}");
-        let e = Config::from_toml_str("[state]\ndynamodb_table = \"a b\"").unwrap_err();
-        assert!(e.to_string().contains("state.dynamodb_table"), "{e}");
-        let e = Config::from_toml_str("[state]\nretain_days = 0").unwrap_err();
-        assert!(e.to_string().contains("state.retain_days"), "{e}");
-        let e = Config::from_toml_str("[state]\ndynamodb_table = \"t-1\"\n[ledger]\npath = \"l\"")
-            .unwrap_err();
-        assert!(e.to_string().contains("ledger.path"), "{e}");
-        let c = Config::from_toml_str("[state]\ndynamodb_table = \"remedy-state\"").unwrap();
-        assert_eq!(c.state.dynamodb_table.as_deref(), Some("remedy-state"));
-        assert_eq!(c.state.retain_days, 90);
-    }
-
-    #[test]
-    fn relative_paths_follow_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("remedy.toml");
-        std::fs::write(&path, "[ledger]\npath = \"state/ledger\"\n").unwrap();
-        let c = Config::from_path(&path).unwrap();
-        assert_eq!(c.ledger.path.unwrap(), dir.path().join("state/ledger"));
-        assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
-    }
-}
+mod tests;
