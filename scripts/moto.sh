@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs moto's AWS-compatible server on loopback for the AWS executor tests.
 #
-#   scripts/moto.sh start   create .venv if missing, install moto[server], start it, print exports
+#   scripts/moto.sh start   create .venv if missing, install moto[server], start it (one request at
+#                           a time: scripts/moto_server.py), print exports
 #   scripts/moto.sh stop    stop the server started by `start`
 #   scripts/moto.sh env     print the exports for a running server
 #
@@ -48,7 +49,8 @@ start() {
         exports
         return
     fi
-    MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
+    # One request at a time: moto's conditional writes are atomic only then (see moto_server.py).
+    MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_PORT="$PORT" nohup "$VENV/bin/python" "$ROOT/scripts/moto_server.py" 127.0.0.1 "$PORT" >"$LOG" 2>&1 &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 100); do
         if answers; then

@@ -1,5 +1,7 @@
 //! Executors built on the official AWS SDK (feature `aws`): IAM access keys, IAM containment
-//! (role sessions, quarantine, console passwords, undo), SSM Run Command, SNS.
+//! (role sessions, quarantine, console passwords, undo), SSM Run Command, SNS; and the shared
+//! state in one DynamoDB table ([`StateTable`], [`DynamoLedger`], [`DynamoState`],
+//! [`state_backends`]).
 //!
 //! Clients come from `aws-config` (region, profile, credentials and the standard
 //! `AWS_ENDPOINT_URL` override), with explicit operation and attempt timeouts and retry settings
@@ -16,16 +18,18 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::action::{ChannelRouter, Executor, Router, TracingNotifier};
 use crate::plan::ActionKind;
-use crate::remediate::{AccountsConfig, AwsConfig, Config};
+use crate::remediate::{AccountsConfig, AwsConfig, Config, Ledger, StateStore};
 
 mod accounts;
 mod containment;
+mod dynamo;
 mod error;
 mod iam;
 mod sns;
 mod ssm;
 
 pub use containment::ContainmentExecutor;
+pub use dynamo::{DynamoLedger, DynamoState, StateTable, TableInit};
 pub use iam::DisableAccessKeyExecutor;
 pub use sns::SnsNotifier;
 pub use ssm::RunCommandExecutor;
@@ -246,6 +250,19 @@ pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
         .with(ActionKind::UNDO, containment)
         .with(ActionKind::RUN_COMMAND, Arc::new(ssm))
         .with(ActionKind::NOTIFY, Arc::new(channels))
+}
+
+/// The ledger and the state store of `config`'s `[state]` table (rate windows, breaker, shared
+/// kill switch), sharing one client made from `settings`; `None` when `[state]` names no table.
+///
+/// Give both to the remediator (`with_ledger`, `with_state`) and every worker using the table
+/// shares one ledger, one rate budget, one breaker and one kill switch.
+pub async fn state_backends(
+    config: &Config,
+    settings: &AwsSettings,
+) -> Option<(Arc<dyn Ledger>, Arc<dyn StateStore>)> {
+    let table = StateTable::from_config(config, settings).await?;
+    Some((Arc::new(table.ledger()), Arc::new(table.state())))
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub(crate) mod eval;
 pub(crate) mod ledger;
 pub(crate) mod parse;
 pub(crate) mod run;
+#[cfg(feature = "aws")]
+pub(crate) mod state;
 pub(crate) mod test;
 pub(crate) mod undo;
 
@@ -238,18 +240,57 @@ pub(crate) fn default_audit(config: &mut Config, execute: bool) {
     }
 }
 
-/// The remediator of a run.
-pub(crate) async fn remediator(config: &Config, execute: bool) -> Result<Remediator, ExitCode> {
-    let executor = executor(config, execute).await.map_err(|e| {
+/// The remediator of a run. With `shared` and a `[state]` table, its ledger, rate windows,
+/// breaker and kill switch are the table's; without `shared` (a dry run) they stay in the
+/// process, so a dry run needs no AWS credentials and never spends the shared rate budget.
+pub(crate) async fn remediator(
+    config: &Config,
+    execute: bool,
+    shared: bool,
+) -> Result<Remediator, ExitCode> {
+    let fail = |e: &dyn std::fmt::Display| {
         eprintln!("error: {e}");
         ExitCode::FAILURE
-    })?;
-    match Remediator::builder(executor).with_config(config) {
-        Ok(b) => Ok(b.enforce(execute).build()),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Err(ExitCode::FAILURE)
+    };
+    let executor = executor(config, execute).await.map_err(|e| fail(&e))?;
+    let mut builder = Remediator::builder(executor)
+        .with_config(config)
+        .map_err(|e| fail(&e))?;
+    if let Some(table) = &config.state.dynamodb_table {
+        if shared {
+            builder = shared_state(builder, config).await.map_err(|e| fail(&e))?;
+        } else {
+            eprintln!(
+                "remedy: dry run: the shared state in table `{}` is not used (ledger, rate \
+                 limits, breaker and kill switch are this process's)",
+                inert(table)
+            );
         }
+    }
+    Ok(builder.enforce(execute).build())
+}
+
+/// Gives `builder` the ledger and the state of the `[state]` table.
+async fn shared_state(
+    builder: remedy::remediate::RemediatorBuilder,
+    config: &Config,
+) -> Result<remedy::remediate::RemediatorBuilder, String> {
+    #[cfg(feature = "aws")]
+    {
+        let settings = remedy::aws::AwsSettings::from_config(&config.aws);
+        Ok(match remedy::aws::state_backends(config, &settings).await {
+            Some((ledger, state)) => builder.with_ledger(ledger).with_state(state),
+            None => builder,
+        })
+    }
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = (builder, config);
+        Err(
+            "this build has no AWS support (feature `aws`): `[state] dynamodb_table` is not \
+             available"
+                .into(),
+        )
     }
 }
 

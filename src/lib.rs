@@ -12,13 +12,13 @@
 //! | [`plan`] | the self-contained, serializable plan: the finding's context and typed actions |
 //! | [`action`] | executors: the [`Executor`] trait, outcomes, routers, in-memory twins, wrappers |
 //! | [`remediate`] | carrying a plan out: guards, ledger, audit, configuration |
-//! | [`aws`] | (feature `aws`) executors on the official AWS SDK |
+//! | [`aws`] | (feature `aws`) executors on the official AWS SDK, the shared state on DynamoDB |
 //! | [`testing`] | decision tests and fixtures for policy authors and embedders |
 //! | [`id`] | identifier newtypes validated at the boundary |
 //!
 //! # Features
 //!
-//! - `aws` (default): the SDK executors under [`aws`].
+//! - `aws` (default): the SDK executors and the DynamoDB state backends under [`aws`].
 //! - `cli` (default): the `remedy` binary and its dependencies.
 
 pub mod action;

@@ -31,6 +31,11 @@ enum Command {
     Ledger(cmd::ledger::Command),
     /// Reverse what one executed action did, as its audit record says (a dry run unless `--execute`).
     Undo(cmd::undo::Args),
+    /// The shared state table (`[state] dynamodb_table`): `init` creates it; `status`, `stop` and
+    /// `resume` show and set the kill switch every worker obeys.
+    #[cfg(feature = "aws")]
+    #[command(subcommand)]
+    State(cmd::state::Command),
 }
 
 fn main() -> ExitCode {
@@ -44,5 +49,7 @@ fn main() -> ExitCode {
         Command::Test(args) => cmd::test::run(args),
         Command::Ledger(command) => cmd::ledger::run(command),
         Command::Undo(args) => cmd::undo::run(args),
+        #[cfg(feature = "aws")]
+        Command::State(command) => cmd::state::run(command),
     }
 }

@@ -4,10 +4,13 @@
 //! through an [`Executor`] (usually a [`crate::action::Router`]). Every action goes through the
 //! same path whether the run is a dry run or not:
 //!
-//! 1. guards for destructive actions ([`Guard`]): kill switch, sample finding, credentials that
-//!    an action cannot contain, protection, circuit breaker;
+//! 1. guards for destructive actions ([`Guard`]): kill switch (local, then shared), sample
+//!    finding, credentials that an action cannot contain, protection, circuit breaker;
 //! 2. the idempotency [`Ledger`]: read in a dry run, claimed atomically before executing;
 //! 3. the rate limit of the action's kind (exceeding it trips the circuit breaker and notifies);
+//!    rate windows, the breaker and the shared kill switch live in a [`StateStore`], so that
+//!    several workers sharing one store act as one (a destructive action whose state cannot be
+//!    read or written is not executed: `failed`, kind `state_unavailable`);
 //! 4. enforcement: dry run (the default), shadow mode for a policy, or enforce;
 //! 5. the executor (or, when not enforcing, a report of what it would do).
 //!
@@ -15,7 +18,7 @@
 //! whatever the outcome. Notifications run after the plan's other actions, so that they can say
 //! what remedy did.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,10 +34,11 @@ mod builder;
 mod carry;
 mod config;
 mod guard;
-mod ledger;
+pub(crate) mod ledger;
 mod limit;
 mod protect;
 mod shutdown;
+mod state;
 
 pub use accounts::{ACCOUNT_PLACEHOLDER, AccountsConfig};
 pub use audit::{
@@ -46,7 +50,7 @@ pub use builder::RemediatorBuilder;
 pub use config::{
     AwsConfig, BreakerConfig, Config, ConfigError, ContainmentConfig, EnforcementConfig,
     HostKindConfig, LedgerConfig, NotifyConfig, PathConfig, ProtectConfig, ReachConfig,
-    RunCommandConfig, TagRule,
+    RunCommandConfig, StateConfig, TagRule,
 };
 pub use guard::{Guard, GuardResult};
 pub use ledger::{
@@ -56,10 +60,10 @@ pub use ledger::{
 pub use limit::{KillSwitch, RateLimit};
 pub use protect::Protection;
 pub use shutdown::Shutdown;
+pub use state::{Breaker, MemoryState, RateKey, StateError, StateErrorKind, StateStore, Stop};
 
 use guard::{Checks, EnforcementRules};
 use ledger::now_rfc3339;
-use limit::Limiter;
 
 /// The default number of findings handled at once.
 pub(crate) const DEFAULT_CONCURRENCY: usize = 8;
@@ -117,7 +121,9 @@ struct Inner {
     audit: Arc<dyn AuditSink>,
     protection: Protection,
     accounts: AccountsConfig,
-    limiter: Limiter,
+    limits: BTreeMap<ActionKind, RateLimit>,
+    cooldown: Duration,
+    state: Arc<dyn StateStore>,
     breaker_channel: String,
     kill_switch: KillSwitch,
     enforcement: EnforcementRules,
@@ -133,7 +139,7 @@ impl Inner {
             accounts: &self.accounts,
             kill_switch: &self.kill_switch,
             protection: &self.protection,
-            limiter: &self.limiter,
+            state: &*self.state,
         }
     }
 }
@@ -158,9 +164,15 @@ impl Remediator {
         self.inner.concurrency
     }
 
-    /// The kill switch (engage it to stop destructive actions at once).
+    /// The local kill switch (engage it to stop this remediator's destructive actions at once;
+    /// [`StateStore::set_stop`] stops every worker sharing the state).
     pub fn kill_switch(&self) -> &KillSwitch {
         &self.inner.kill_switch
+    }
+
+    /// The shared state: rate windows, the circuit breaker, the shared kill switch.
+    pub fn state(&self) -> &Arc<dyn StateStore> {
+        &self.inner.state
     }
 
     /// The shutdown handle (stop it to end the run gracefully).

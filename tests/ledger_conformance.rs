@@ -7,7 +7,9 @@
 )]
 //! One contract for every ledger backend: claims are atomic under contention, leases expire and
 //! are taken over, a failure releases the claim, a finished entry stays finished, and the owner's
-//! process dying expires its claims at once.
+//! process dying expires its claims at once. Runs against memory, files and, when
+//! `AWS_ENDPOINT_URL` is set (moto, see `scripts/test.sh`), DynamoDB; without it the DynamoDB
+//! part says it did not run.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,10 +22,14 @@ use remedy::testing::context;
 use remedy::{Action, Plan};
 
 /// The backends under test; each call gives a fresh, empty ledger (and keeps what it needs).
-fn backends() -> Vec<(&'static str, Arc<dyn Ledger>, Option<tempfile::TempDir>)> {
+async fn backends() -> Vec<(&'static str, Arc<dyn Ledger>, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let file: Arc<dyn Ledger> = Arc::new(FileLedger::open(dir.path()).unwrap());
-    vec![
+    #[cfg_attr(
+        not(feature = "aws"),
+        expect(unused_mut, reason = "only the `aws` feature adds a backend")
+    )]
+    let mut all: Vec<(&'static str, Arc<dyn Ledger>, Option<tempfile::TempDir>)> = vec![
         ("memory", Arc::new(MemoryLedger::new()), None),
         ("file", file, Some(dir)),
         (
@@ -31,7 +37,36 @@ fn backends() -> Vec<(&'static str, Arc<dyn Ledger>, Option<tempfile::TempDir>)>
             Arc::new(Box::new(MemoryLedger::new())),
             None,
         ),
-    ]
+    ];
+    #[cfg(feature = "aws")]
+    match dynamo().await {
+        Some(ledger) => all.push(("dynamodb", ledger, None)),
+        None => eprintln!(
+            "dynamodb ledger not tested: AWS_ENDPOINT_URL is not set (run scripts/test.sh)"
+        ),
+    }
+    all
+}
+
+/// A ledger in a fresh table on moto.
+#[cfg(feature = "aws")]
+async fn dynamo() -> Option<Arc<dyn Ledger>> {
+    use remedy::aws::{AwsSettings, StateTable};
+    let url = std::env::var("AWS_ENDPOINT_URL").ok()?;
+    let settings = AwsSettings::default()
+        .with_endpoint_url(url)
+        .with_region("us-east-1")
+        .with_static_credentials("testing", "testing");
+    let name = format!(
+        "ledger-conformance-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let table = StateTable::new(&settings, name, 1).await;
+    table.init().await.unwrap();
+    Some(Arc::new(table.ledger()))
 }
 
 fn finding(id: &str) -> FindingContext {
@@ -77,7 +112,7 @@ async fn claim(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_ledger_keeps_the_contract() {
-    for (name, ledger, _dir) in backends() {
+    for (name, ledger, _dir) in backends().await {
         let f = finding("f-1");
         let a = planned("m");
         let key = LedgerKey::new(&f, &a);
@@ -177,7 +212,7 @@ async fn every_ledger_keeps_the_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_concurrent_claimers_one_wins() {
-    for (name, ledger, _dir) in backends() {
+    for (name, ledger, _dir) in backends().await {
         let f = finding("race");
         let a = planned("m");
         let key = LedgerKey::new(&f, &a);

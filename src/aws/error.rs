@@ -37,7 +37,8 @@ fn kind_of(code: Option<&str>, status: Option<u16>) -> ErrorKind {
         | "TooManyRequestsException"
         | "RequestLimitExceeded"
         | "TooManyUpdates"
-        | "RequestThrottled" => {
+        | "RequestThrottled"
+        | "ProvisionedThroughputExceededException" => {
             return ErrorKind::Throttled;
         }
         "ValidationError"
@@ -56,7 +57,8 @@ fn kind_of(code: Option<&str>, status: Option<u16>) -> ErrorKind {
         | "EntityAlreadyExists"
         | "DuplicateInstanceId"
         | "EntityTemporarilyUnmodifiable"
-        | "LimitExceeded" => {
+        | "LimitExceeded"
+        | "TransactionConflictException" => {
             return ErrorKind::Conflict;
         }
         "ServiceFailure"

@@ -110,7 +110,7 @@ async fn reconcile(args: ReconcileArgs) -> ExitCode {
     };
     // The trail `remedy run --execute` writes without a configured one is read here too.
     super::default_audit(&mut config, true);
-    let remediator = match super::remediator(&config, args.execute).await {
+    let remediator = match super::remediator(&config, args.execute, true).await {
         Ok(r) => r,
         Err(code) => return code,
     };

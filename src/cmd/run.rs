@@ -51,7 +51,7 @@ async fn run_async(args: Args) -> ExitCode {
         Err(code) => return code,
     };
     super::default_audit(&mut config, args.execute);
-    let remediator = match super::remediator(&config, args.execute).await {
+    let remediator = match super::remediator(&config, args.execute, args.execute).await {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -59,7 +59,7 @@ async fn undo(args: Args) -> ExitCode {
         // A dry run writes nothing to the trail it reads.
         config.audit.path = None;
     }
-    let remediator = match super::remediator(&config, args.execute).await {
+    let remediator = match super::remediator(&config, args.execute, args.execute).await {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -9,15 +9,16 @@ use super::audit::{AuditSink, JsonLinesAudit, TracingAudit, UnavailableAudit};
 use super::config::{BreakerConfig, Config, ConfigError};
 use super::guard::EnforcementRules;
 use super::ledger::{DEFAULT_LEASE, FileLedger, Ledger, MemoryLedger, Owner};
-use super::limit::{KillSwitch, Limiter, RateLimit};
+use super::limit::{KillSwitch, RateLimit};
 use super::protect::Protection;
 use super::shutdown::Shutdown;
+use super::state::{MemoryState, StateStore};
 use super::{DEFAULT_CONCURRENCY, Inner, Remediator};
 use crate::action::Executor;
 use crate::plan::ActionKind;
 
 /// Builds a [`Remediator`]; everything but the executor has a safe default (dry run, in-memory
-/// ledger, audit to `tracing`, no protection, no rate limits).
+/// ledger and state, audit to `tracing`, no protection, no rate limits).
 #[derive(Debug)]
 pub struct RemediatorBuilder {
     executor: Arc<dyn Executor>,
@@ -27,6 +28,7 @@ pub struct RemediatorBuilder {
     accounts: AccountsConfig,
     limits: BTreeMap<ActionKind, RateLimit>,
     cooldown: Duration,
+    state: Arc<dyn StateStore>,
     breaker_channel: String,
     kill_switch: KillSwitch,
     enforcement: EnforcementRules,
@@ -48,6 +50,7 @@ impl RemediatorBuilder {
             accounts: AccountsConfig::default(),
             limits: BTreeMap::new(),
             cooldown: Duration::from_secs(breaker.cooldown_secs),
+            state: Arc::new(MemoryState::new()),
             breaker_channel: breaker.notify,
             kill_switch: KillSwitch::new(),
             enforcement: EnforcementRules::default(),
@@ -106,6 +109,15 @@ impl RemediatorBuilder {
     /// Sets the idempotency ledger (default: in memory).
     pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
         self.ledger = ledger;
+        self
+    }
+
+    /// Sets the shared state: rate windows, the circuit breaker and the shared kill switch
+    /// (default: [`MemoryState`], this process only). Give several workers one store and they
+    /// share one rate budget, one breaker and one kill switch. A dry run counts its actions
+    /// against the windows too: give dry runs a store of their own.
+    pub fn with_state(mut self, state: Arc<dyn StateStore>) -> Self {
+        self.state = state;
         self
     }
 
@@ -203,7 +215,9 @@ impl RemediatorBuilder {
                 audit: self.audit,
                 protection: self.protection,
                 accounts: self.accounts,
-                limiter: Limiter::new(self.limits, self.cooldown),
+                limits: self.limits,
+                cooldown: self.cooldown,
+                state: self.state,
                 breaker_channel: self.breaker_channel,
                 kill_switch: self.kill_switch,
                 enforcement: self.enforcement,

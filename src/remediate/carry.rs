@@ -10,7 +10,8 @@ use super::guard::{Enforcement, Guard, Trail};
 use super::ledger::{
     Claim, ClaimRequest, EntryState, LedgerEntry, LedgerKey, Owner, now_rfc3339, now_secs,
 };
-use super::limit::{Admission, RateLimit};
+use super::limit::RateLimit;
+use super::state::{Breaker, RateKey};
 use crate::action::{
     ActionError, ActionRequest, ErrorKind, Executor, Outcome, PriorOutcome, SkipReason,
     Verification,
@@ -107,8 +108,8 @@ impl Remediator {
                 trail.block(Guard::KillSwitch, "remedy is stopping");
                 return Outcome::Skipped(SkipReason::Interrupted);
             }
-            if let Err(reason) = inner.checks().run(action, finding, trail) {
-                return Outcome::Skipped(reason);
+            if let Err(halt) = inner.checks().run(action, finding, trail, now_secs()).await {
+                return halt.into();
             }
         }
         let kind = action.kind();
@@ -385,6 +386,9 @@ impl Remediator {
         }
     }
 
+    /// Counts the action against its kind's rate window. A full window skips it, and for a
+    /// destructive kind trips the breaker; a window that cannot be counted fails a destructive
+    /// action closed and lets a notification through.
     async fn rate_limit(
         &self,
         finding: &FindingContext,
@@ -392,18 +396,56 @@ impl Remediator {
         trail: &mut Trail,
         extra: &mut Vec<ActionRecord>,
     ) -> Option<Outcome> {
+        let inner = &self.inner;
         let kind = action.kind();
-        match self.inner.limiter.admit(&kind, action.is_destructive()) {
-            Admission::Admitted => None,
-            Admission::Limited { limit, tripped } => {
-                trail.block(Guard::RateLimit, limit.to_string());
-                if tripped {
-                    extra.push(self.breaker_tripped(finding, &kind, limit).await);
-                }
-                Some(Outcome::Skipped(SkipReason::RateLimited {
-                    action_kind: kind.to_string(),
-                    limit: limit.to_string(),
-                }))
+        let limit = inner.limits.get(&kind).copied()?;
+        let destructive = action.is_destructive();
+        let now = now_secs();
+        match inner
+            .state
+            .admit(&RateKey::new(kind.clone()), limit, now)
+            .await
+        {
+            Ok(true) => return None,
+            Ok(false) => {}
+            Err(e) if !destructive => {
+                trail.note(Guard::RateLimit, format!("not counted, sent anyway: {e}"));
+                return None;
+            }
+            Err(e) => {
+                trail.block(Guard::RateLimit, e.to_string());
+                return Some(Outcome::Failed(ActionError::new(
+                    ErrorKind::StateUnavailable,
+                    format!("not executed: the rate limit cannot be counted: {e}"),
+                )));
+            }
+        }
+        trail.block(Guard::RateLimit, limit.to_string());
+        if destructive && self.trip(&kind, limit, now, trail).await {
+            extra.push(self.breaker_tripped(finding, &kind, limit).await);
+        }
+        Some(Outcome::Skipped(SkipReason::RateLimited {
+            action_kind: kind.to_string(),
+            limit: limit.to_string(),
+        }))
+    }
+
+    /// Opens the breaker for every worker; `true` when this call opened it.
+    async fn trip(&self, kind: &ActionKind, limit: RateLimit, now: u64, trail: &mut Trail) -> bool {
+        let inner = &self.inner;
+        let breaker = Breaker {
+            // A cooldown too long to add to the clock keeps the breaker open for good.
+            open_until: now.saturating_add(inner.cooldown.as_secs()),
+            cause: format!("rate limit of `{kind}` ({limit}) exceeded"),
+            at: now_rfc3339(),
+            by: inner.owner.to_string(),
+        };
+        match inner.state.trip(&breaker, now).await {
+            Ok(tripped) => tripped,
+            Err(e) => {
+                tracing::error!("the circuit breaker could not be opened: {e}");
+                trail.note(Guard::CircuitBreaker, format!("could not be opened: {e}"));
+                false
             }
         }
     }
@@ -423,7 +465,7 @@ impl Remediator {
              evaluated, audited and notified. Check the policies that chose `{kind}` before the \
              breaker closes.",
             finding.id,
-            inner.limiter.cooldown().as_secs()
+            inner.cooldown.as_secs()
         );
         let action = Action::Notify(Notify {
             channel: inner.breaker_channel.clone(),

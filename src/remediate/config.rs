@@ -10,8 +10,10 @@ use super::limit::RateLimit;
 use crate::plan::ActionKind;
 
 mod containment;
+mod state;
 
 pub use containment::ContainmentConfig;
+pub use state::StateConfig;
 
 /// A configuration that could not be loaded or used.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +53,7 @@ pub enum ConfigError {
     },
 }
 
-/// remedy's configuration: one TOML file. Every section is optional; see `CONFIG.md` and
+/// remedy's configuration: one TOML file. Every section is optional; see the README's Configuration section and
 /// `examples/remedy.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +103,9 @@ pub struct Config {
     /// How the containment actions contain.
     #[serde(default)]
     pub containment: ContainmentConfig,
+    /// Shared state (ledger, rate windows, breaker, kill switch) in a DynamoDB table.
+    #[serde(default)]
+    pub state: StateConfig,
 }
 
 /// `[reach]`: the policies that may act beyond what their finding names. A policy must also
@@ -470,6 +475,25 @@ impl Config {
                 range(&format!("{field}.timeout_secs"), secs, 1, 3600)?;
             }
         }
+        range("state.retain_days", self.state.retain_days, 1, 3650)?;
+        if let Some(table) = &self.state.dynamodb_table {
+            let valid = (3..=255).contains(&table.len())
+                && table
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if !valid {
+                return Err(invalid(
+                    "state.dynamodb_table".into(),
+                    "a DynamoDB table name is 3 to 255 letters, digits, `_`, `-` and `.`",
+                ));
+            }
+            if self.ledger.path.is_some() {
+                return Err(invalid(
+                    "ledger.path".into(),
+                    "the ledger is in the `[state]` DynamoDB table: remove `[ledger] path`",
+                ));
+            }
+        }
         let targets = self
             .notify
             .channels
@@ -562,60 +586,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_example_parses() {
-        let text = include_str!("../../examples/remedy.toml");
-        let c = Config::from_toml_str(text).unwrap();
-        assert!(c.notify.channels.contains_key("security"));
-        assert!(!c.protect.users.is_empty());
-        assert!(c.rate_limits.contains_key("disable_access_key"));
-    }
-
-    #[test]
-    fn errors_name_the_field() {
-        let e = Config::from_toml_str("concurrency = 0").unwrap_err();
-        assert!(e.to_string().contains("`concurrency`"), "{e}");
-        let e = Config::from_toml_str("[notify.channels]\nsecurity = \"mail\"").unwrap_err();
-        assert!(e.to_string().contains("notify.channels.security"), "{e}");
-        let e = Config::from_toml_str("[protect]\nuser = []").unwrap_err();
-        assert!(e.to_string().contains("unknown field"), "{e}");
-        let e =
-            Config::from_toml_str("[rate_limits]\nNotify = { max = 1, per_secs = 1 }").unwrap_err();
-        assert!(e.to_string().contains("rate_limits.Notify"), "{e}");
-        let e = Config::from_toml_str("[containment]\nquarantine_policy = \"a b\"").unwrap_err();
-        assert!(
-            e.to_string().contains("containment.quarantine_policy"),
-            "{e}"
-        );
-        let e = Config::from_toml_str("[containment]\nquarantine_policy = \"\"").unwrap_err();
-        assert!(
-            e.to_string().contains("containment.quarantine_policy"),
-            "{e}"
-        );
-        for ok in [
-            "AWSCompromisedKeyQuarantineV2",
-            "arn:aws:iam::123456789012:policy/security/remedy-quarantine",
-        ] {
-            let c = Config::from_toml_str(&format!("[containment]\nquarantine_policy = \"{ok}\""))
-                .unwrap();
-            assert_eq!(c.containment.quarantine_policy, ok);
-        }
-        assert_eq!(
-            Config::default().containment.quarantine_policy,
-            "AWSCompromisedKeyQuarantineV3"
-        );
-    }
-
-    #[test]
-    fn relative_paths_follow_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("remedy.toml");
-        std::fs::write(&path, "[ledger]\npath = \"state/ledger\"\n").unwrap();
-        let c = Config::from_path(&path).unwrap();
-        assert_eq!(c.ledger.path.unwrap(), dir.path().join("state/ledger"));
-        assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
-    }
-}
+mod tests;

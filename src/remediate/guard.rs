@@ -7,9 +7,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::AccountsConfig;
-use super::limit::{KillSwitch, Limiter};
+use super::limit::KillSwitch;
 use super::protect::Protection;
-use crate::action::SkipReason;
+use super::state::StateStore;
+use crate::action::{ActionError, ErrorKind, Outcome, SkipReason};
 use crate::plan::{Action, FindingContext, Source};
 
 /// A guard, as named in records.
@@ -115,17 +116,52 @@ impl Trail {
         });
     }
 
-    /// Runs one check: logs it and returns the reason it stopped the action, if it did.
-    pub(crate) fn check(
+    /// Runs one check: logs it and returns why it stopped the action, if it did.
+    pub(crate) fn check<E: Into<Halt>>(
         &mut self,
         guard: Guard,
-        result: Result<(), SkipReason>,
-    ) -> Result<(), SkipReason> {
+        result: Result<(), E>,
+    ) -> Result<(), Halt> {
+        let result = result.map_err(Into::into);
         match &result {
             Ok(()) => self.pass(guard),
-            Err(reason) => self.block(guard, reason.to_string()),
+            Err(halt) => self.block(guard, halt.to_string()),
         }
         result
+    }
+}
+
+/// Why a guard stopped an action: a reason to skip it, or shared state that could not be read
+/// (the guard fails closed).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Halt {
+    /// Deliberately not carried out.
+    Skip(SkipReason),
+    /// Not carried out because what the guard needs to know is unavailable.
+    Fail(ActionError),
+}
+
+impl From<SkipReason> for Halt {
+    fn from(reason: SkipReason) -> Self {
+        Halt::Skip(reason)
+    }
+}
+
+impl fmt::Display for Halt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Halt::Skip(reason) => reason.fmt(f),
+            Halt::Fail(error) => error.fmt(f),
+        }
+    }
+}
+
+impl From<Halt> for Outcome {
+    fn from(halt: Halt) -> Self {
+        match halt {
+            Halt::Skip(reason) => Outcome::Skipped(reason),
+            Halt::Fail(error) => Outcome::Failed(error),
+        }
     }
 }
 
@@ -134,25 +170,29 @@ pub(crate) struct Checks<'a> {
     pub(crate) accounts: &'a AccountsConfig,
     pub(crate) kill_switch: &'a KillSwitch,
     pub(crate) protection: &'a Protection,
-    pub(crate) limiter: &'a Limiter,
+    pub(crate) state: &'a dyn StateStore,
 }
 
 impl Checks<'_> {
-    /// The guards every destructive action passes first, in order: kill switch, sample, account,
-    /// credentials, protection, circuit breaker.
-    pub(crate) fn run(
+    /// The guards every destructive action passes first, in order: kill switch (local, then
+    /// shared), sample, account, credentials, protection, circuit breaker.
+    pub(crate) async fn run(
         &self,
         action: &Action,
         finding: &FindingContext,
         trail: &mut Trail,
-    ) -> Result<(), SkipReason> {
-        trail.check(Guard::KillSwitch, kill_switch(self.kill_switch))?;
+        now: u64,
+    ) -> Result<(), Halt> {
+        trail.check(
+            Guard::KillSwitch,
+            kill_switch(self.kill_switch, self.state).await,
+        )?;
         trail.check(Guard::Sample, sample(finding))?;
         match self.accounts.check(finding) {
             Ok(detail) => trail.note(Guard::Account, detail),
             Err(reason) => {
                 trail.block(Guard::Account, reason.to_string());
-                return Err(reason);
+                return Err(Halt::Skip(reason));
             }
         }
         trail.check(Guard::Credentials, credentials(action, finding))?;
@@ -160,15 +200,34 @@ impl Checks<'_> {
             Guard::Protection,
             protection(self.protection, action, finding),
         )?;
-        trail.check(Guard::CircuitBreaker, circuit_breaker(self.limiter))
+        trail.check(
+            Guard::CircuitBreaker,
+            circuit_breaker(self.state, now).await,
+        )
     }
 }
 
-/// Stops everything destructive while the switch is engaged.
-pub(crate) fn kill_switch(switch: &KillSwitch) -> Result<(), SkipReason> {
-    match switch.engaged() {
-        Some(source) => Err(SkipReason::KillSwitch { source }),
-        None => Ok(()),
+/// The failure of a guard that cannot read the shared state: the action is not carried out.
+fn unavailable(what: &str, e: &dyn fmt::Display) -> Halt {
+    Halt::Fail(ActionError::new(
+        ErrorKind::StateUnavailable,
+        format!("not executed: {what} cannot be read: {e}"),
+    ))
+}
+
+/// Stops everything destructive while the local switch (flag or file) or the shared one is
+/// engaged.
+pub(crate) async fn kill_switch(switch: &KillSwitch, state: &dyn StateStore) -> Result<(), Halt> {
+    if let Some(source) = switch.engaged() {
+        return Err(SkipReason::KillSwitch { source }.into());
+    }
+    match state.stop().await {
+        Ok(Some(stop)) => Err(SkipReason::KillSwitch {
+            source: stop.to_string(),
+        }
+        .into()),
+        Ok(None) => Ok(()),
+        Err(e) => Err(unavailable("the shared kill switch", &e)),
     }
 }
 
@@ -205,10 +264,14 @@ pub(crate) fn protection(
 }
 
 /// Destructive actions stop while the breaker is open.
-pub(crate) fn circuit_breaker(limiter: &Limiter) -> Result<(), SkipReason> {
-    match limiter.open_cause() {
-        Some(cause) => Err(SkipReason::CircuitOpen { cause }),
-        None => Ok(()),
+pub(crate) async fn circuit_breaker(state: &dyn StateStore, now: u64) -> Result<(), Halt> {
+    match state.breaker(now).await {
+        Ok(Some(breaker)) => Err(SkipReason::CircuitOpen {
+            cause: breaker.cause,
+        }
+        .into()),
+        Ok(None) => Ok(()),
+        Err(e) => Err(unavailable("the circuit breaker", &e)),
     }
 }
 

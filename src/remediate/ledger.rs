@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::state::StateErrorKind;
 use crate::id::digest;
 use crate::plan::{Action, FindingContext, PlannedAction, is_idempotent};
 
@@ -28,6 +29,10 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(900);
 /// What a ledger entry is keyed by.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct LedgerKey {
+    /// The account the finding is about (empty when the finding names none): the same finding id
+    /// in two accounts is two keys.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub account: String,
     /// The finding's id.
     pub finding_id: String,
     /// The finding's occurrence (`updatedAt` and `count`) for actions repeated when GuardDuty
@@ -65,6 +70,7 @@ impl LedgerKey {
             _ => String::new(),
         };
         Self {
+            account: finding.account_id.to_string(),
             finding_id: finding.id.to_string(),
             occurrence,
             kind,
@@ -73,12 +79,18 @@ impl LedgerKey {
         }
     }
 
-    /// The key's parts joined, for backends that key by one string.
+    /// The key's parts joined, for backends that key by one string (the account last, and only
+    /// when there is one).
     pub fn joined(&self) -> String {
-        format!(
+        let mut joined = format!(
             "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
             self.finding_id, self.occurrence, self.kind, self.target, self.variant
-        )
+        );
+        if !self.account.is_empty() {
+            joined.push('\u{1f}');
+            joined.push_str(&self.account);
+        }
+        joined
     }
 }
 
@@ -182,15 +194,24 @@ pub struct LedgerError {
     pub path: String,
     /// What went wrong.
     pub message: String,
+    /// What kind of failure it is (unavailable unless the backend knows better).
+    pub kind: StateErrorKind,
 }
 
 impl LedgerError {
-    /// An error of the ledger at `path`.
+    /// An error of the ledger at `path` (kind: unavailable).
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             path: path.into(),
             message: message.into(),
+            kind: StateErrorKind::Unavailable,
         }
+    }
+
+    /// Sets the kind.
+    pub fn with_kind(mut self, kind: StateErrorKind) -> Self {
+        self.kind = kind;
+        self
     }
 }
 
