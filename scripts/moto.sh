@@ -46,7 +46,8 @@ start() {
         exports
         return
     fi
-    nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
+    # AWS managed policies (AdministratorAccess, ...) exist, as in an account, so tests can attach them.
+    MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 100); do
         if answers; then

@@ -1,4 +1,5 @@
-//! Executors built on the official AWS SDK (feature `aws`): IAM access keys, SSM Run Command, SNS.
+//! Executors built on the official AWS SDK (feature `aws`): IAM access keys, SSM Run Command, SNS;
+//! and enrichers: the principal's permissions (IAM) and its key's recent activity (CloudTrail).
 //!
 //! Clients come from `aws-config` (region, profile, credentials and the standard
 //! `AWS_ENDPOINT_URL` override), with explicit operation and attempt timeouts and retry settings
@@ -17,11 +18,13 @@ use crate::action::{ChannelRouter, Executor, Router, TracingNotifier};
 use crate::plan::ActionKind;
 use crate::remediate::{AwsConfig, Config};
 
+mod enrich;
 mod error;
 mod iam;
 mod sns;
 mod ssm;
 
+pub use enrich::{CloudTrailEnricher, IamEnricher, enrichers};
 pub use iam::DisableAccessKeyExecutor;
 pub use sns::SnsNotifier;
 pub use ssm::RunCommandExecutor;

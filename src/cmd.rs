@@ -9,6 +9,7 @@ use std::sync::Arc;
 use remedy::{Config, Executor, Finding, FindingError, Remediator, Router, parse_documents};
 
 pub(crate) mod check;
+pub(crate) mod enrich;
 pub(crate) mod eval;
 pub(crate) mod ledger;
 pub(crate) mod parse;

@@ -42,8 +42,8 @@ pub use audit::{
 };
 pub use builder::RemediatorBuilder;
 pub use config::{
-    AwsConfig, BreakerConfig, Config, ConfigError, EnforcementConfig, LedgerConfig, NotifyConfig,
-    PathConfig, ProtectConfig, TagRule,
+    AwsConfig, BreakerConfig, Config, ConfigError, EnforcementConfig, EnrichConfig, LedgerConfig,
+    NotifyConfig, PathConfig, ProtectConfig, TagRule,
 };
 pub use guard::{Guard, GuardResult};
 pub use ledger::{

@@ -31,6 +31,12 @@ pub(crate) struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     format: Format,
+    /// The configuration file (TOML): `[enrich]` (with `[aws]`) says what is found out about each
+    /// finding's principal before the policies decide.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    enrich: super::enrich::EnrichArgs,
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
@@ -43,10 +49,14 @@ pub(crate) fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let enrich = match super::enrich::Enrich::for_eval(args.config.as_deref(), &args.enrich) {
+        Ok(enrich) => enrich,
+        Err(code) => return code,
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let ok = super::each_finding(&args.files, |finding| {
-        let plan = set.evaluate(&finding);
+        let plan = set.evaluate(&enrich.apply(finding));
         match args.format {
             Format::Json => serde_json::to_string(&plan)
                 .map_err(std::io::Error::other)
@@ -79,6 +89,9 @@ fn explain(plan: &Plan) -> String {
         finding.finding_type,
         finding.severity.value()
     );
+    if let Some(context) = &finding.enrichment {
+        let _ = writeln!(s, "  context: {}", super::inert(&context.summary()));
+    }
     if plan.evaluated.is_empty() {
         let _ = writeln!(s, "  no policy applies");
     } else {

@@ -25,7 +25,8 @@ pub(crate) struct Args {
     policy_dir: PathBuf,
     /// Finding files (any shape); `-` or none reads standard input.
     files: Vec<PathBuf>,
-    /// The configuration file (TOML): notify channels, protection, rate limits, ledger, audit.
+    /// The configuration file (TOML): notify channels, protection, rate limits, ledger, audit,
+    /// enrichment.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Execute the actions of enforced policies (default: dry run, nothing is changed).
@@ -34,6 +35,8 @@ pub(crate) struct Args {
     /// Print only the totals on stderr, not a line per action.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    enrich: super::enrich::EnrichArgs,
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
@@ -65,8 +68,12 @@ async fn run_async(args: Args) -> ExitCode {
         config.shutdown_grace(),
         Arc::clone(&signal),
     ));
+    let enrichers = match super::enrich::enrichers(&config, &args.enrich).await {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
     let shutdown = remediator.shutdown().clone();
-    let engine = Engine::new(set, remediator.clone());
+    let engine = Engine::new(set, remediator.clone()).with_enrichers(enrichers);
 
     let mut findings = Vec::new();
     let ok = super::each_finding(&args.files, |finding| {
@@ -184,6 +191,9 @@ fn explain(report: &Report) -> String {
         inert(&report.finding.id),
         inert(report.finding.finding_type.as_str())
     );
+    if let Some(context) = &report.finding.enrichment {
+        s.push_str(&format!("  context: {}\n", inert(&context.summary())));
+    }
     for error in &report.policy_errors {
         s.push_str(&format!(
             "  warning: policy `{}` failed: {}\n",

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rhai::{AST, ASTNode, Expr};
 
 use super::error::{DiagnosticKind, PolicyDiagnostic};
+use super::script_context::known_keys;
 use super::script_finding::PROPERTIES;
 
 /// The variable name policies give the finding (`fn decide(finding)`); property reads on a variable
@@ -19,31 +20,83 @@ pub(crate) fn unknown_properties(
     ast: &AST,
     problems: &mut Vec<PolicyDiagnostic>,
 ) {
-    let mut found: Vec<(String, usize, usize)> = Vec::new();
+    // (what is unknown, the property, line, column, the known properties at that level)
+    let mut found: Vec<(String, String, usize, usize, Vec<&'static str>)> = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
         if let Some(ASTNode::Expr(Expr::Dot(dot, ..))) = path.last()
             && matches!(&dot.lhs, Expr::Variable(v, ..) if v.1.as_str() == FINDING)
-            && let Some((name, line, column)) = first_property(&dot.rhs)
-            && !PROPERTIES.iter().any(|(known, ..)| *known == name)
         {
-            found.push((name, line, column));
+            let chain = property_chain(&dot.rhs);
+            let known = || PROPERTIES.iter().map(|(known, ..)| *known).collect();
+            match chain.split_first() {
+                Some(((name, line, column), _))
+                    if !PROPERTIES.iter().any(|(k, ..)| *k == name.as_str()) =>
+                {
+                    let what = format!("the finding has no property `{name}`");
+                    found.push((what, name.clone(), *line, *column, known()));
+                }
+                Some(((name, ..), rest)) if name == "context" => {
+                    found.extend(unknown_in_context(rest));
+                }
+                _ => {}
+            }
         }
         true
     });
-    for (name, line, column) in found {
-        let mut d = PolicyDiagnostic::new(
-            DiagnosticKind::UnknownProperty,
-            file,
-            format!("the finding has no property `{name}`"),
-        )
-        .at(source, line, column);
-        d = match closest(&name) {
+    for (what, name, line, column, known) in found {
+        let mut d = PolicyDiagnostic::new(DiagnosticKind::UnknownProperty, file, what)
+            .at(source, line, column);
+        d = match closest_in(&name, &known) {
             Some(known) => d.with_help(format!(
                 "did you mean `{known}`? The author's guide (policies/README.md) lists every property"
             )),
             None => d.with_help("the author's guide (policies/README.md) lists every property"),
         };
         problems.push(d);
+    }
+}
+
+/// The first unknown property in a chain read on `finding.context` (`principal.is_admn`); maps
+/// with arbitrary keys (`tags`, `by_name`) end the check.
+fn unknown_in_context(
+    chain: &[(String, usize, usize)],
+) -> Option<(String, String, usize, usize, Vec<&'static str>)> {
+    let mut path = String::new();
+    for (name, line, column) in chain {
+        let keys = known_keys(&path)?;
+        if !keys.contains(&name.as_str()) {
+            let full = if path.is_empty() {
+                name.clone()
+            } else {
+                format!("{path}.{name}")
+            };
+            let what = format!("`finding.context` has no property `{full}`");
+            return Some((what, name.clone(), *line, *column, keys));
+        }
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(name);
+    }
+    None
+}
+
+/// The properties read one after another on the right of `finding.`: `x.y.z` gives `x`, `y`,
+/// `z`; an index or a method call ends the chain (`x.y[i]` gives `x`, `y`).
+fn property_chain(rhs: &Expr) -> Vec<(String, usize, usize)> {
+    let mut chain = Vec::new();
+    let mut current = rhs;
+    loop {
+        match current {
+            Expr::Dot(inner, ..) if matches!(inner.lhs, Expr::Property(..)) => {
+                chain.extend(first_property(&inner.lhs));
+                current = &inner.rhs;
+            }
+            other => {
+                chain.extend(first_property(other));
+                return chain;
+            }
+        }
     }
 }
 
@@ -57,10 +110,17 @@ fn first_property(rhs: &Expr) -> Option<(String, usize, usize)> {
 }
 
 /// The known property closest to `name` by edit distance, when close enough to be a typo.
+#[cfg(test)]
 fn closest(name: &str) -> Option<&'static str> {
-    PROPERTIES
+    let known: Vec<&'static str> = PROPERTIES.iter().map(|(known, ..)| *known).collect();
+    closest_in(name, &known)
+}
+
+/// The name in `known` closest to `name` by edit distance, when close enough to be a typo.
+fn closest_in(name: &str, known: &[&'static str]) -> Option<&'static str> {
+    known
         .iter()
-        .map(|(known, ..)| (*known, edit_distance(name, known)))
+        .map(|known| (*known, edit_distance(name, known)))
         .filter(|(known, d)| *d <= 2.max(known.len() / 4))
         .min_by_key(|(_, d)| *d)
         .map(|(known, _)| known)

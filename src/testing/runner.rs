@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::expect::{ActualAction, ExpectedAction, PlanMismatch, compare, errors_in_scope};
 use super::{InMemory, TestError, base_dir, json_from_file, remove_pointer, set_pointer};
 use crate::action::Outcome;
+use crate::enrich::Context;
 use crate::finding::Finding;
 use crate::policy::{PolicySet, PolicySetBuilder};
 use crate::remediate::{ProtectConfig, Protection};
@@ -92,6 +93,11 @@ pub struct TestCase {
     /// JSON pointers removed before the finding is parsed (after `set`).
     #[serde(default)]
     pub unset: Vec<String>,
+    /// The enrichment context the policies see as `finding.context`, e.g.
+    /// `context = { principal = { is_admin = true }, activity = { events = 12 } }`; absent: the
+    /// finding is not enriched.
+    #[serde(default)]
+    pub context: Option<Context>,
     /// Protection rules (the `[protect]` keys of `remedy.toml`); used when the plan is run
     /// through the remediator to check `outcome`s.
     #[serde(default)]
@@ -122,7 +128,11 @@ impl TestCase {
         for pointer in &self.unset {
             remove_pointer(&mut doc, pointer)?;
         }
-        Ok(Finding::from_json_value(doc)?)
+        let finding = Finding::from_json_value(doc)?;
+        Ok(match &self.context {
+            Some(context) => finding.with_context(context.clone()),
+            None => finding,
+        })
     }
 
     /// Evaluates the case against `set` and compares: `scope` is the policy whose actions are
