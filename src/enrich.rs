@@ -134,6 +134,9 @@ const CACHE_SIZE: usize = 10_000;
 
 type Cell = Arc<OnceCell<Context>>;
 
+/// The cached answers: by enricher index and cache key, with when each was made.
+type Cache = HashMap<(usize, String), (Instant, Cell)>;
+
 /// Several enrichers run at once on each finding, each under a timeout, their answers merged
 /// (the first enricher that gives a part wins; every error is kept) and cached by each enricher's
 /// [`Enricher::cache_key`]: findings about the same principal in one run cost one lookup.
@@ -146,7 +149,7 @@ pub struct Enrichers {
     enrichers: Vec<Arc<dyn Enricher>>,
     timeout: Duration,
     ttl: Duration,
-    cache: Arc<Mutex<HashMap<(usize, String), (Instant, Cell)>>>,
+    cache: Arc<Mutex<Cache>>,
 }
 
 impl Default for Enrichers {

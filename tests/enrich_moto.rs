@@ -167,7 +167,7 @@ async fn a_user_with_admin_inline_and_group_policies() {
     assert!(p.created.is_some());
     assert_eq!(p.policies, ["AdministratorAccess"]);
     assert_eq!(p.inline_policies, ["read-buckets"]);
-    assert_eq!(p.groups, [group.clone()]);
+    assert_eq!(p.groups, std::slice::from_ref(&group));
     let reader_name = reader.rsplit('/').next().unwrap();
     assert_eq!(p.group_policies[&group], [reader_name]);
     assert!(p.is_admin);

@@ -23,10 +23,10 @@ pub(crate) fn grants_admin(document: &str) -> Result<bool, String> {
 
 fn parse(document: &str) -> Result<Value, String> {
     let trimmed = document.trim_start();
-    if trimmed.starts_with('{') {
-        if let Ok(value) = serde_json::from_str(trimmed) {
-            return Ok(value);
-        }
+    if trimmed.starts_with('{')
+        && let Ok(value) = serde_json::from_str(trimmed)
+    {
+        return Ok(value);
     }
     let decoded = percent_encoding::percent_decode_str(document)
         .decode_utf8()

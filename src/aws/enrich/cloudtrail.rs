@@ -49,7 +49,7 @@ pub struct CloudTrailEnricher {
 enum Clients {
     /// One client per region, made from the shared configuration on first use.
     PerRegion {
-        sdk: SdkConfig,
+        sdk: Box<SdkConfig>,
         by_region: Mutex<HashMap<String, Client>>,
     },
     /// One client for every finding (tests).
@@ -67,7 +67,7 @@ impl CloudTrailEnricher {
     pub(crate) fn from_clients(clients: &AwsClients, hours: u32, max_events: u32) -> Self {
         Self::with(
             Clients::PerRegion {
-                sdk: clients.sdk.clone(),
+                sdk: Box::new(clients.sdk.clone()),
                 by_region: Mutex::new(HashMap::new()),
             },
             hours,
@@ -106,7 +106,7 @@ impl CloudTrailEnricher {
                 clients
                     .entry(region.to_owned())
                     .or_insert_with(|| {
-                        let conf = aws_sdk_cloudtrail::config::Builder::from(sdk)
+                        let conf = aws_sdk_cloudtrail::config::Builder::from(&**sdk)
                             .region(Region::new(region.to_owned()))
                             .build();
                         Client::from_conf(conf)
