@@ -351,3 +351,103 @@ async fn a_policy_disabling_only_admin_keys_decides_on_what_iam_says() {
     )
     .unwrap();
 }
+
+/// `remedy eval` in `dir` against moto, its stdout.
+fn eval(url: Option<&str>, dir: &std::path::Path, args: &[&str]) -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"));
+    cmd.current_dir(dir)
+        .arg("eval")
+        .arg(format!("{root}/policies"))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1");
+    match url {
+        Some(url) => cmd.env("AWS_ENDPOINT_URL", url),
+        // Replay: no endpoint, no credentials; a call would fail.
+        None => cmd
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("AWS_EC2_METADATA_DISABLED", "true"),
+    };
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn remedy_eval_with_enrich_shows_the_context_and_replays_it_without_aws() {
+    let Some(url) = moto() else { return };
+    let iam = client(&url).await;
+    let user = unique("eval-admin");
+    let key = user_with_key(&iam, &user).await;
+    iam.attach_user_policy()
+        .user_name(&user)
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(FINDING).unwrap();
+    doc["detail"]["resource"]["accessKeyDetails"]["userName"] = json!(user);
+    doc["detail"]["resource"]["accessKeyDetails"]["accessKeyId"] = json!(key);
+    std::fs::write(dir.path().join("finding.json"), doc.to_string()).unwrap();
+    // moto has no CloudTrail LookupEvents: that part fails, and the decision is still made.
+    let config = "[enrich]\niam = true\ncloudtrail_hours = 24\ntimeout_secs = 10\n\n[aws]\nmax_attempts = 1\n";
+    std::fs::write(dir.path().join("remedy.toml"), config).unwrap();
+
+    let text = eval(
+        Some(&url),
+        dir.path(),
+        &[
+            "--config",
+            "remedy.toml",
+            "--format",
+            "text",
+            "finding.json",
+        ],
+    );
+    assert!(
+        text.contains(&format!(
+            "context: {user} (user): administrator (AdministratorAccess)"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("cloudtrail failed"), "{text}");
+
+    let json = eval(
+        Some(&url),
+        dir.path(),
+        &["--config", "remedy.toml", "finding.json"],
+    );
+    let plan: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    let enrichment = &plan["enrichment"];
+    assert_eq!(enrichment["principal"]["is_admin"], json!(true), "{plan}");
+    assert_eq!(enrichment["errors"][0]["enricher"], json!("cloudtrail"));
+    let kinds: Vec<&str> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["disable_access_key", "notify"], "{plan}");
+    let message = plan["actions"][1]["params"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("is an administrator (AdministratorAccess)"),
+        "{message}"
+    );
+
+    // The plan holds the context it used: given back with --context, the same plan without AWS.
+    std::fs::write(dir.path().join("plan.json"), &json).unwrap();
+    let replayed = eval(
+        None,
+        dir.path(),
+        &["--context", "plan.json", "finding.json"],
+    );
+    assert_eq!(replayed, json);
+}
