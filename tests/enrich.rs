@@ -386,3 +386,33 @@ fn remedy_check_knows_the_context_properties() {
     )
     .unwrap();
 }
+
+#[test]
+fn the_readme_example_notification_is_what_the_bundled_policy_says() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let set = PolicySet::from_dir(format!("{root}/policies")).unwrap();
+    let text = std::fs::read_to_string(format!("{root}/examples/context/01-compromised-user.json"))
+        .unwrap();
+    let context: Context = serde_json::from_str(&text).unwrap();
+    let plan = set.evaluate(&finding().with_context(Arc::new(context)));
+    let notify = plan
+        .actions
+        .iter()
+        .find(|a| a.action.kind() == remedy::ActionKind::NOTIFY)
+        .unwrap();
+    let message = notify.action.params()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("is an administrator (AdministratorAccess)")
+            && message.contains("41 calls in the last 24 h"),
+        "{message}"
+    );
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let shown = serde_json::to_string(&message).unwrap();
+    assert!(
+        readme.contains(&shown),
+        "README.md's enrichment example no longer shows the notification:\n{shown}"
+    );
+}

@@ -472,6 +472,7 @@ mod tests {
         assert!(c.notify.channels.contains_key("security"));
         assert!(!c.protect.users.is_empty());
         assert!(c.rate_limits.contains_key("disable_access_key"));
+        assert!(c.enrich.iam && c.enrich.cloudtrail_hours == 24);
     }
 
     #[test]
