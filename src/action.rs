@@ -17,12 +17,14 @@ use serde::Serialize;
 
 use crate::plan::{Action, ActionKind, ActionPayload, FindingContext, Source};
 
+mod command;
 mod memory;
 mod notify;
 mod outcome;
 mod router;
 mod wrap;
 
+pub use command::{CommandExecutor, EXIT_ALREADY_DONE};
 pub use memory::{MemoryIam, MemoryNotifier, MemorySsm, SentCommand};
 pub use notify::{Notification, TracingNotifier};
 pub use outcome::{ActionError, ErrorKind, Outcome, SkipReason, Status};
@@ -32,7 +34,61 @@ pub use wrap::{DryRun, Retry, Timeout};
 /// Carries out one action.
 ///
 /// Implementations never panic on bad input and never return early with a bare error: every
-/// result, failures included, is an [`Outcome`], so that the caller can record it.
+/// result, failures included, is an [`Outcome`], so that the caller can record it. The trait is
+/// an [`async_trait`](crate::async_trait) (re-exported by remedy): write `#[async_trait]` on the
+/// `impl` and plain `async fn`s inside.
+///
+/// An executor for an action kind of your own, and a notifier that posts to a chat webhook of
+/// yours: each reads its request, and a failure is an [`Outcome`] with an [`ErrorKind`].
+///
+/// ```
+/// use remedy::action::{ActionRequest, ErrorKind, Notification, Outcome};
+/// use remedy::plan::CustomAction;
+/// use remedy::{Executor, async_trait};
+///
+/// /// Opens a ticket (a non-destructive host kind `open_ticket(queue, title)`).
+/// #[derive(Debug)]
+/// struct Tickets;
+///
+/// #[async_trait]
+/// impl Executor for Tickets {
+///     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
+///         let action = match request.payload::<CustomAction>("the ticket executor") {
+///             Ok(action) => action,
+///             Err(unsupported) => return unsupported,
+///         };
+///         let (Some(queue), Some(title)) = (action.str_param("queue"), action.str_param("title"))
+///         else {
+///             return Outcome::failed(ErrorKind::InvalidInput, "`queue` and `title` are needed");
+///         };
+///         // ... call the ticket system ...
+///         Outcome::executed(format!("ticket opened in `{queue}`: {title}"))
+///     }
+/// }
+///
+/// /// Sends notifications to a chat room: the rendered text says what the finding was, and
+/// /// `request.prior` what the plan's other actions came to.
+/// #[derive(Debug)]
+/// struct Chat;
+///
+/// #[async_trait]
+/// impl Executor for Chat {
+///     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
+///         let note = match Notification::render(request, "the chat notifier") {
+///             Ok(note) => note,
+///             Err(unsupported) => return unsupported,
+///         };
+///         let failed = request.prior.iter().filter(|p| p.summary.starts_with("failed")).count();
+///         let text = format!("[{}] {} ({failed} failed)\n{}", note.channel, note.subject, note.body);
+///         if text.len() > 40_000 {
+///             return Outcome::failed(ErrorKind::InvalidInput, "message too long for the chat");
+///         }
+///         // ... post `text` to the room ...
+///         Outcome::executed(format!("posted to #{}", note.channel))
+///     }
+/// }
+/// # let _ = (Tickets, Chat);
+/// ```
 #[async_trait]
 pub trait Executor: Send + Sync + fmt::Debug + 'static {
     /// Carries out `request.action` and reports what happened.
@@ -45,6 +101,16 @@ pub trait Executor: Send + Sync + fmt::Debug + 'static {
     async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
         let _ = request;
         Verification::Unknown
+    }
+
+    /// Whether this executor carries out actions of `kind`. A [`Router`] answers for its routes
+    /// and a [`ChannelRouter`] for `notify`; a leaf executor takes, by default, every kind it is
+    /// given. Asked when an [`Engine`](crate::Engine) is built (kinds the policies can choose that
+    /// nothing carries out are reported) and before each action, so that a dry run reports
+    /// `unsupported` exactly as the real run would.
+    fn handles(&self, kind: &ActionKind) -> bool {
+        let _ = kind;
+        true
     }
 }
 
@@ -69,6 +135,10 @@ impl<E: Executor + ?Sized> Executor for Box<E> {
     async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
         (**self).verify(request).await
     }
+
+    fn handles(&self, kind: &ActionKind) -> bool {
+        (**self).handles(kind)
+    }
 }
 
 #[async_trait]
@@ -79,6 +149,10 @@ impl<E: Executor + ?Sized> Executor for Arc<E> {
 
     async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
         (**self).verify(request).await
+    }
+
+    fn handles(&self, kind: &ActionKind) -> bool {
+        (**self).handles(kind)
     }
 }
 

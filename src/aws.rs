@@ -169,6 +169,13 @@ pub(crate) struct AwsClients {
     pub(crate) wait_for_command: Duration,
 }
 
+/// The action kinds [`router`] routes.
+pub const KINDS: [ActionKind; 3] = [
+    ActionKind::DISABLE_ACCESS_KEY,
+    ActionKind::RUN_COMMAND,
+    ActionKind::NOTIFY,
+];
+
 /// A router with the AWS executors: `disable_access_key` (IAM), `run_command` (SSM) and `notify`
 /// (each channel of `config.notify` to its SNS topic, or to the log for `log`).
 ///

@@ -6,7 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use remedy::{Config, Executor, Finding, FindingError, Remediator, Router, parse_documents};
+use remedy::action::{ActionRequest, CommandExecutor, ErrorKind, Outcome};
+use remedy::policy::PolicySetBuilder;
+use remedy::{
+    ActionKind, Config, Executor, Finding, FindingError, HostActionKind, PolicySet, Remediator,
+    Router, async_trait, parse_documents,
+};
 
 pub(crate) mod check;
 pub(crate) mod enrich;
@@ -15,6 +20,102 @@ pub(crate) mod ledger;
 pub(crate) mod parse;
 pub(crate) mod run;
 pub(crate) mod test;
+
+/// Exit status when a policy failed on a finding (and no action failed).
+pub(crate) const POLICY_FAILED: u8 = 2;
+
+/// The policy-set builder a configuration asks for: its host kinds, `[reach]` and the
+/// `run_command` documents.
+pub(crate) fn builder(config: &Config) -> Result<PolicySetBuilder, String> {
+    let mut builder = PolicySet::builder().with_reach_allowed(config.reach.account.clone());
+    if let Some(documents) = &config.run_command.documents {
+        builder = builder.with_documents(documents.clone());
+    }
+    for (name, kind) in &config.host_kinds {
+        let mut host = HostActionKind::new(name.as_str())
+            .map_err(|e| format!("host_kinds.{name}: {e}"))?
+            .with_params(kind.params.clone())
+            .destructive(kind.destructive);
+        if let Some(target) = &kind.target {
+            host = host.with_target_param(target.clone());
+        }
+        builder = builder.with_action_kind(host);
+    }
+    Ok(builder)
+}
+
+/// Where a command's policies come from: a directory, more directories loaded into the same set,
+/// and the configuration (host kinds, reach, documents, names to check).
+#[derive(Debug, clap::Args)]
+pub(crate) struct PolicyArgs {
+    /// The policy directory.
+    pub(crate) policy_dir: PathBuf,
+    /// Another policy directory loaded into the same set (e.g. your own next to the bundled
+    /// ones); repeatable. Policy names must be unique across the directories.
+    #[arg(long = "with", value_name = "DIR")]
+    pub(crate) more: Vec<PathBuf>,
+    /// The configuration file (TOML): host action kinds, `[reach]`, `run_command` documents,
+    /// notify channels, protection, rate limits, ledger, audit.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+}
+
+impl PolicyArgs {
+    /// Every policy directory, the first one first.
+    pub(crate) fn dirs(&self) -> Vec<PathBuf> {
+        std::iter::once(&self.policy_dir)
+            .chain(&self.more)
+            .cloned()
+            .collect()
+    }
+
+    /// The configuration and the policies, loaded and checked against each other; errors and
+    /// warnings printed.
+    pub(crate) fn load(&self) -> Result<(Config, PolicySet), ExitCode> {
+        let config = load_config(self.config.as_deref())?;
+        let set = load_policies(&self.dirs(), &config)?;
+        Ok((config, set))
+    }
+}
+
+/// Loads the policy directories with the configuration's builder: errors (and warnings) rendered
+/// on stderr like rustc's, then the configuration's names checked against the policies.
+pub(crate) fn load_policies(dirs: &[PathBuf], config: &Config) -> Result<PolicySet, ExitCode> {
+    let mut builder = builder(config).map_err(|e| {
+        eprintln!("error: {}", inert(&e));
+        ExitCode::FAILURE
+    })?;
+    let kinds = builder.kinds();
+    for dir in dirs {
+        builder = builder.add_dir(dir);
+    }
+    let set = builder.build().map_err(|err| {
+        for diagnostic in err.diagnostics() {
+            eprintln!("{:?}", miette::Report::new(diagnostic.clone()));
+        }
+        let n = err.diagnostics().len();
+        eprintln!(
+            "error: could not load policies from `{}` ({n} error{})",
+            inert(err.origin()),
+            if n == 1 { "" } else { "s" }
+        );
+        ExitCode::FAILURE
+    })?;
+    for warning in set.warnings() {
+        eprintln!("{:?}", miette::Report::new(warning.clone()));
+    }
+    let names: Vec<&str> = set.policies().iter().map(|p| p.name()).collect();
+    let reach: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| set.declares_reach(n))
+        .collect();
+    config.check_names(&names, &reach, &kinds).map_err(|e| {
+        eprintln!("error: {}", inert(&e.to_string()));
+        ExitCode::FAILURE
+    })?;
+    Ok(set)
+}
 
 /// Where `remedy run --execute` keeps its audit trail when the configuration names none.
 pub(crate) const DEFAULT_AUDIT: &str = "remedy-audit.jsonl";
@@ -49,21 +150,82 @@ pub(crate) fn load_config(path: Option<&Path>) -> Result<Config, ExitCode> {
     Ok(config)
 }
 
-/// The executor of a run: nothing (a dry run calls no executor and needs no AWS), or the AWS
-/// executors.
+/// The executor of a run. A dry run calls no executor and needs no AWS: its router has the same
+/// routes as the real run's (the AWS kinds, when this build has them), each to an executor that
+/// is never called, so an action no real run could carry out is `unsupported` in the dry run too.
 async fn executor(config: &Config, execute: bool) -> Result<Arc<dyn Executor>, String> {
+    let host = host_routes(config)?;
     if !execute {
-        return Ok(Arc::new(Router::new()));
+        #[cfg(feature = "aws")]
+        let kinds: &[ActionKind] = &remedy::aws::KINDS;
+        #[cfg(not(feature = "aws"))]
+        let kinds: &[ActionKind] = &[ActionKind::NOTIFY];
+        let placeholder: Arc<dyn Executor> = Arc::new(NeverInDryRun);
+        let router = kinds
+            .iter()
+            .chain(host.iter().map(|(kind, _)| kind))
+            .fold(Router::new(), |router, kind| {
+                router.with(kind.clone(), Arc::clone(&placeholder))
+            });
+        return Ok(Arc::new(router));
     }
     #[cfg(feature = "aws")]
-    {
+    let router = {
         let settings = remedy::aws::AwsSettings::from_config(&config.aws);
-        Ok(Arc::new(remedy::aws::router(config, &settings).await))
-    }
+        remedy::aws::router(config, &settings).await
+    };
     #[cfg(not(feature = "aws"))]
-    {
-        let _ = config;
-        Err("this build has no AWS executors (feature `aws`): --execute is not available".into())
+    let router = {
+        if host.is_empty() {
+            return Err(
+                "this build has no AWS executors (feature `aws`): --execute is not available"
+                    .into(),
+            );
+        }
+        Router::new()
+    };
+    Ok(Arc::new(
+        host.into_iter()
+            .fold(router, |router, (kind, exec)| router.with(kind, exec)),
+    ))
+}
+
+/// A route: an action kind and the executor that carries it out.
+type Route = (ActionKind, Arc<dyn Executor>);
+
+/// The host kinds of the configuration that name a `command`, each with its executor.
+fn host_routes(config: &Config) -> Result<Vec<Route>, String> {
+    let mut routes = Vec::new();
+    for (name, kind) in &config.host_kinds {
+        let Some((program, args)) = kind.command.as_deref().and_then(<[String]>::split_first)
+        else {
+            continue;
+        };
+        let action_kind =
+            ActionKind::new(name.as_str()).map_err(|e| format!("host_kinds.{name}: {e}"))?;
+        let exec = CommandExecutor::new(program, args.to_vec()).with_timeout(
+            std::time::Duration::from_secs(kind.timeout_secs.unwrap_or(30)),
+        );
+        routes.push((action_kind, Arc::new(exec) as Arc<dyn Executor>));
+    }
+    Ok(routes)
+}
+
+/// The route of a dry run: the remediator never calls an executor in a dry run, so this one
+/// only stands for the real executor when routes are checked.
+#[derive(Debug)]
+struct NeverInDryRun;
+
+#[async_trait]
+impl Executor for NeverInDryRun {
+    async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
+        Outcome::failed(
+            ErrorKind::Other,
+            format!(
+                "`{}` reached the placeholder executor of a dry run; nothing was done",
+                request.action.kind()
+            ),
+        )
     }
 }
 
@@ -95,6 +257,11 @@ pub(crate) async fn remediator(config: &Config, execute: bool) -> Result<Remedia
 /// finding data and policy text shown escaped.
 pub(crate) fn inert(text: &str) -> std::borrow::Cow<'_, str> {
     remedy::finding::inert(text)
+}
+
+/// One policy failure on one line, inert: `policy `x` failed at file:line:column (kind): message`.
+pub(crate) fn failure_line(failure: &remedy::plan::PolicyFailure) -> String {
+    inert(&failure.to_string()).into_owned()
 }
 
 /// The largest input read from one file or stdin: 256 MiB (each document inside is further limited
@@ -146,7 +313,7 @@ pub(crate) fn each_finding(
         let (name, bytes) = match read_input(&file) {
             Ok(input) => input,
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", inert(&e.to_string()));
                 all_parsed = false;
                 continue;
             }
@@ -155,7 +322,7 @@ pub(crate) fn each_finding(
             match result {
                 Ok(finding) => on_finding(finding)?,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("error: {}", inert(&e.to_string()));
                     all_parsed = false;
                 }
             }

@@ -6,7 +6,7 @@ use tokio::task::JoinSet;
 
 use crate::enrich::Enrichers;
 use crate::finding::Finding;
-use crate::plan::Plan;
+use crate::plan::{ActionKind, Plan};
 use crate::policy::{PolicySet, PolicyStore};
 use crate::remediate::{Remediator, Report};
 
@@ -58,7 +58,7 @@ impl From<Arc<PolicyStore>> for Policies {
 ///
 /// let policies = PolicySet::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"))?;
 /// let aws = InMemory::new();
-/// let engine = Engine::new(policies, aws.remediator().build());
+/// let engine = Engine::new(policies, aws.remediator().build())?;
 /// let finding = Finding::from_json_str(include_str!("../examples/findings/02-recon-iamuser.json"))?;
 /// let report = engine.handle(&finding).await;
 /// assert_eq!(report.count(Status::Skipped), 1); // a dry run: the notification is not sent
@@ -73,13 +73,35 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine deciding with `policies` and acting through `remediator`.
-    pub fn new(policies: impl Into<Policies>, remediator: Remediator) -> Self {
-        Self {
+    /// An engine deciding with `policies` and acting through `remediator`, once every action
+    /// kind the policies can choose ([`PolicySet::action_kinds`]) has an executor
+    /// ([`Executor::handles`](crate::Executor::handles)). Otherwise the error lists the kinds
+    /// without one; [`Unroutable::acknowledge`] builds the engine anyway, and those actions fail
+    /// `unsupported`, in a dry run as in a real one.
+    pub fn new(policies: impl Into<Policies>, remediator: Remediator) -> Result<Self, Unroutable> {
+        let engine = Self {
             policies: policies.into(),
             remediator,
             enrichers: None,
+        };
+        let kinds = engine.unroutable();
+        if kinds.is_empty() {
+            Ok(engine)
+        } else {
+            Err(Unroutable {
+                kinds,
+                engine: Box::new(engine),
+            })
         }
+    }
+
+    /// The action kinds the current policies can choose that no executor carries out.
+    pub fn unroutable(&self) -> Vec<ActionKind> {
+        self.policy_set()
+            .action_kinds()
+            .filter(|kind| !self.remediator.handles(kind))
+            .cloned()
+            .collect()
     }
 
     /// Enriches every finding with `enrichers` before the policies decide (none: findings are
@@ -207,3 +229,44 @@ impl Engine {
         }
     }
 }
+
+/// Action kinds the policies can choose that the remediator's executor does not carry out
+/// (returned by [`Engine::new`]).
+pub struct Unroutable {
+    kinds: Vec<ActionKind>,
+    engine: Box<Engine>,
+}
+
+impl Unroutable {
+    /// The kinds without an executor.
+    pub fn kinds(&self) -> &[ActionKind] {
+        &self.kinds
+    }
+
+    /// The engine, knowing that actions of [`Unroutable::kinds`] fail `unsupported`.
+    pub fn acknowledge(self) -> Engine {
+        *self.engine
+    }
+}
+
+impl std::fmt::Debug for Unroutable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unroutable")
+            .field("kinds", &self.kinds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Display for Unroutable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kinds: Vec<&str> = self.kinds.iter().map(ActionKind::as_str).collect();
+        write!(
+            f,
+            "no executor carries out action kind(s) the policies can choose: {} (route them, or \
+             acknowledge that they fail `unsupported`)",
+            kinds.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for Unroutable {}

@@ -39,7 +39,7 @@ mod text;
 
 pub use data::Finding;
 pub use error::{FindingError, FindingErrorKind};
-pub use kind::{FindingType, TypeGlob};
+pub use kind::{FindingType, MAX_TYPE_BYTES, TypeGlob};
 pub use parse::{MAX_DOCUMENT_BYTES, ParsedBatch, parse_documents};
 pub use resource::{
     AccessKeyDetails, ContainerDetails, IamInstanceProfile, InstanceDetails, NamedResource,
@@ -52,7 +52,7 @@ pub use service::{
 };
 pub use severity::{Severity, SeverityBand};
 pub use shape::{Envelope, Shape};
-pub use text::{Text, inert};
+pub use text::{Text, inert, inert_json};
 
 impl std::fmt::Debug for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -334,5 +334,16 @@ impl Finding {
     /// (PascalCase keys turned to camelCase), ASFF findings from the mapping.
     pub fn json(&self) -> &Value {
         self.data.json()
+    }
+
+    /// The canonical JSON, or why it cannot be built (a document nested too deeply, say): what
+    /// `finding.get(...)` reads, and what `remedy parse --canonical` prints.
+    pub fn json_checked(&self) -> Result<&Value, String> {
+        self.data.json_checked().map_err(str::to_owned)
+    }
+
+    /// How many values the canonical JSON holds.
+    pub(crate) fn json_size(&self) -> usize {
+        self.data.json_size()
     }
 }

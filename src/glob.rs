@@ -1,64 +1,100 @@
 //! The one glob dialect of remedy, used for finding types, `glob_match` in policies and the
 //! protection rules: `*` matches any run of characters (`/` included), `?` exactly one; everything
 //! else matches itself, case-sensitively. Every string is a valid pattern.
+//!
+//! Matching never backtracks: the pattern is cut at its `*`s into segments, the first must start
+//! the text, the last must end it, and each one between is found at its leftmost place after the
+//! one before (which is always right for `*`). A match costs at most the text's length times the
+//! pattern's; callers bound both ([`MAX_PATTERN`], [`MAX_TEXT`] for policies).
+
+/// The longest pattern policies may match with (characters).
+pub(crate) const MAX_PATTERN: usize = 256;
+/// The longest text policies may match against (bytes).
+pub(crate) const MAX_TEXT: usize = 64 * 1024;
 
 /// Glob match on the whole text: `*` matches any run of characters, `?` exactly one.
 ///
-/// Finding types are ASCII, so that case matches on bytes without allocating; other text is matched
-/// character by character.
+/// ASCII is matched on bytes without allocating; other text character by character.
 pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     if pattern.is_ascii() && text.is_ascii() {
-        glob_match_units(pattern.as_bytes(), text.as_bytes(), b'*', b'?')
+        matches(pattern.as_bytes(), text.as_bytes(), b'*', b'?')
     } else {
         let pattern: Vec<char> = pattern.chars().collect();
         let text: Vec<char> = text.chars().collect();
-        glob_match_units(&pattern, &text, '*', '?')
+        matches(&pattern, &text, '*', '?')
     }
 }
 
-fn glob_match_units<T: Copy + PartialEq>(pattern: &[T], text: &[T], any: T, one: T) -> bool {
-    // The literal prefix compares at once; a glob such as `Recon:EC2/*` is then decided.
-    let literal = pattern
-        .iter()
-        .position(|&c| c == any || c == one)
-        .unwrap_or(pattern.len());
-    let (Some(prefix), Some(rest)) = (pattern.get(..literal), pattern.get(literal..)) else {
+/// Whether `segment` (no `*`, `?` any one unit) matches `text` exactly.
+fn segment_eq<T: Copy + PartialEq>(segment: &[T], text: &[T], one: T) -> bool {
+    segment.len() == text.len() && segment.iter().zip(text).all(|(&p, &t)| p == one || p == t)
+}
+
+/// The leftmost position of `segment` in `text`. A segment without `?` of ASCII text is found
+/// with the standard library's linear substring search; one with `?` by trying each position.
+fn find<T: Copy + PartialEq + AsciiUnit>(segment: &[T], text: &[T], one: T) -> Option<usize> {
+    if segment.is_empty() {
+        return Some(0);
+    }
+    if !segment.contains(&one)
+        && let (Some(needle), Some(haystack)) = (T::as_str(segment), T::as_str(text))
+    {
+        return haystack.find(needle);
+    }
+    let last = text.len().checked_sub(segment.len())?;
+    (0..=last).find(|&at| {
+        text.get(at..at + segment.len())
+            .is_some_and(|window| segment_eq(segment, window, one))
+    })
+}
+
+/// Units that may be viewed as a `str` (ASCII bytes) for a fast substring search.
+trait AsciiUnit: Sized {
+    fn as_str(units: &[Self]) -> Option<&str>;
+}
+
+impl AsciiUnit for u8 {
+    fn as_str(units: &[u8]) -> Option<&str> {
+        std::str::from_utf8(units).ok()
+    }
+}
+
+impl AsciiUnit for char {
+    fn as_str(_: &[char]) -> Option<&str> {
+        None
+    }
+}
+
+fn matches<T: Copy + PartialEq + AsciiUnit>(pattern: &[T], text: &[T], any: T, one: T) -> bool {
+    let mut segments = pattern.split(|&c| c == any);
+    let Some(first) = segments.next() else {
+        return text.is_empty();
+    };
+    let rest: Vec<&[T]> = segments.collect();
+    let Some((&last, middle)) = rest.split_last() else {
+        // No `*`: the pattern is one segment that must be the whole text.
+        return segment_eq(first, text, one);
+    };
+    if first.len() + last.len() > text.len() {
+        return false;
+    }
+    let (Some(head), Some(tail)) = (text.get(..first.len()), text.get(text.len() - last.len()..))
+    else {
         return false;
     };
-    if text.get(..literal) != Some(prefix) {
+    if !segment_eq(first, head, one) || !segment_eq(last, tail, one) {
         return false;
     }
-    if rest.is_empty() {
-        return text.len() == literal;
-    }
-    if rest.len() == 1 && rest.first() == Some(&any) {
-        return true;
-    }
-    let (mut p, mut t) = (literal, literal);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(&c) if c == any => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == one || Some(&c) == text.get(t) => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
+    let mut window = text
+        .get(first.len()..text.len() - last.len())
+        .unwrap_or(&[]);
+    for segment in middle {
+        match find(segment, window, one) {
+            Some(at) => window = window.get(at + segment.len()..).unwrap_or(&[]),
+            None => return false,
         }
     }
-    pattern
-        .get(p..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == any))
+    true
 }
 
 /// The text of a glob before its first wildcard (the whole pattern if it has none).
@@ -95,6 +131,23 @@ mod tests {
         assert!(glob_match("break-glass-*", "break-glass-admin"));
         assert!(!glob_match("exact", "exactly"));
         assert!(glob_match("a[", "a["), "brackets are plain characters");
+        assert!(glob_match(
+            "*.Custom",
+            "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"
+        ));
+        assert!(glob_match("a*c?e", "abbcde"));
+        assert!(!glob_match("a*c?e", "abbce"));
+        assert!(glob_match("", ""));
+        assert!(!glob_match("", "a"));
+        assert!(!glob_match("ab*", "a"));
+        assert!(glob_match("ab*", "ab"));
+        assert!(glob_match("*a*a*", "aa"));
+        assert!(!glob_match("*a*a*", "a"));
+        assert!(glob_match("?*?", "ab"));
+        assert!(
+            !glob_match("a*a", "a"),
+            "first and last segments do not overlap"
+        );
     }
 
     #[test]
@@ -102,6 +155,18 @@ mod tests {
         assert!(glob_match("gr??e", "grüße"));
         assert!(glob_match("*ß*", "grüße"));
         assert!(!glob_match("gr?e", "grüße"));
+        assert!(glob_match("é?*", "éàbc"));
+        assert!(!glob_match("é?", "é"));
+    }
+
+    #[test]
+    fn the_worst_case_stays_small() {
+        // Exponential for a backtracking matcher; here at most text × pattern steps.
+        let text = "a".repeat(MAX_TEXT);
+        let pattern = format!("*{}b*", "a".repeat(MAX_PATTERN - 3));
+        let started = std::time::Instant::now();
+        assert!(!glob_match(&pattern, &text));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub use action::{
     ActionError, ActionRequest, ErrorKind, Executor, ExecutorExt, Outcome, Router, Status,
 };
 pub use async_trait::async_trait;
-pub use engine::{Engine, Policies};
+pub use engine::{Engine, Policies, Unroutable};
 pub use enrich::{Enricher, Enrichers};
 pub use finding::{Finding, FindingError, FindingType, Severity, parse_documents};
 pub use plan::{Action, ActionKind, Plan, PlannedAction};

@@ -148,6 +148,8 @@ pub enum FailureKind {
     Forbidden,
     /// A host-registered action kind panicked while checking its arguments.
     HostPanic,
+    /// A destructive action would touch something the finding does not name.
+    OutOfScope,
 }
 
 /// A policy that failed while deciding on a finding; the other policies' decisions stand.
@@ -155,6 +157,9 @@ pub enum FailureKind {
 pub struct PolicyFailure {
     /// The policy's name.
     pub policy: String,
+    /// The policy's file (the helper module's, when the error is in one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     /// Why it failed.
     #[serde(default)]
     pub kind: FailureKind,
@@ -165,6 +170,39 @@ pub struct PolicyFailure {
     /// The script column, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
+}
+
+impl FailureKind {
+    /// The name records use: `runtime`, `out_of_scope`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Runtime => "runtime",
+            FailureKind::InvalidAction => "invalid_action",
+            FailureKind::InvalidResult => "invalid_result",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Limit => "limit",
+            FailureKind::Forbidden => "forbidden",
+            FailureKind::HostPanic => "host_panic",
+            FailureKind::OutOfScope => "out_of_scope",
+        }
+    }
+}
+
+/// `policy `name` failed at file:line:column (kind): message`. The message may quote finding
+/// data: escape it (see [`crate::finding::inert`]) before showing it on a terminal.
+impl std::fmt::Display for PolicyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "policy `{}` failed", self.policy)?;
+        match (&self.file, self.line, self.column) {
+            (Some(file), Some(line), Some(column)) => write!(f, " at {file}:{line}:{column}")?,
+            (Some(file), Some(line), None) => write!(f, " at {file}:{line}")?,
+            (Some(file), None, _) => write!(f, " in {file}")?,
+            (None, Some(line), Some(column)) => write!(f, " at line {line}, column {column}")?,
+            (None, Some(line), None) => write!(f, " at line {line}")?,
+            (None, None, _) => {}
+        }
+        write!(f, " ({}): {}", self.kind.as_str(), self.message)
+    }
 }
 
 /// What the policies decided for one finding, with everything needed to carry it out.

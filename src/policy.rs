@@ -35,8 +35,10 @@ use crate::plan::{FailureKind, FindingContext, PLAN_SCHEMA, Plan, PolicyFailure,
 
 mod actions;
 mod builder;
+mod catalogue;
 mod diagnose;
 mod error;
+mod files;
 mod helpers;
 mod index;
 mod limits;
@@ -49,7 +51,7 @@ mod script_finding;
 mod store;
 
 pub use actions::{ActionCheck, HostActionKind};
-pub use builder::PolicySetBuilder;
+pub use builder::{DEFAULT_DOCUMENTS, PolicySetBuilder};
 pub use error::{DiagnosticKind, PolicyDiagnostic, PolicyError};
 pub use limits::Limits;
 pub use runner::CallMode;
@@ -73,6 +75,8 @@ pub struct Policy {
     applies_to: Vec<String>,
     min_severity: Option<f64>,
     fallback: bool,
+    /// `const REACH = "account"`: the policy asks to act beyond what its finding names.
+    reach_account: bool,
     version: Arc<str>,
     source: Arc<str>,
     /// What `decide` runs with (see [`metadata::runtime_ast`]).
@@ -136,6 +140,98 @@ impl fmt::Debug for Policy {
     }
 }
 
+/// Why one policy did or did not decide on a finding ([`PolicySet::explain`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Explanation {
+    /// The policy.
+    pub policy: String,
+    /// Why.
+    #[serde(flatten)]
+    pub why: Why,
+}
+
+/// The reason of an [`Explanation`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Why {
+    /// The finding's type matches none of the policy's `APPLIES_TO` globs.
+    TypeNotMatched {
+        /// The globs.
+        globs: Vec<String>,
+    },
+    /// The finding's severity is below the policy's `MIN_SEVERITY`.
+    BelowMinSeverity {
+        /// The minimum.
+        min: f64,
+    },
+    /// A fallback policy, not run because other policies chose actions.
+    FallbackNotNeeded,
+    /// The policy ran and chose no action.
+    ReturnedNothing {
+        /// The glob that matched.
+        glob: String,
+    },
+    /// The policy ran and chose actions.
+    Chose {
+        /// The glob that matched.
+        glob: String,
+        /// How many actions of the plan it chose.
+        actions: usize,
+    },
+    /// The policy failed (its other actions may stand).
+    Failed {
+        /// The failure.
+        failure: PolicyFailure,
+    },
+}
+
+impl std::fmt::Display for Explanation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = &self.policy;
+        match &self.why {
+            Why::TypeNotMatched { globs } => {
+                write!(
+                    f,
+                    "{p}: not applied: the type matches none of `{}`",
+                    globs.join("`, `")
+                )
+            }
+            Why::BelowMinSeverity { min } => {
+                write!(
+                    f,
+                    "{p}: not applied: the severity is below its minimum {min}"
+                )
+            }
+            Why::FallbackNotNeeded => {
+                write!(
+                    f,
+                    "{p}: not run: a fallback, and other policies chose actions"
+                )
+            }
+            Why::ReturnedNothing { glob } => {
+                write!(f, "{p}: applied (type matches `{glob}`), chose no action")
+            }
+            Why::Chose { glob, actions } => {
+                write!(
+                    f,
+                    "{p}: applied (type matches `{glob}`), chose {actions} action(s)"
+                )
+            }
+            Why::Failed { failure } => {
+                write!(f, "{p}: applied, failed")?;
+                if let Some(line) = failure.line {
+                    write!(f, " at line {line}")?;
+                    if let Some(column) = failure.column {
+                        write!(f, ", column {column}")?;
+                    }
+                }
+                write!(f, ": {}", failure.message)
+            }
+        }
+    }
+}
+
 /// A compiled, validated set of policies: evaluate findings against it.
 ///
 /// `PolicySet` is `Send + Sync`; share it behind an `Arc` (or a [`PolicyStore`]) and evaluate from
@@ -143,6 +239,12 @@ impl fmt::Debug for Policy {
 pub struct PolicySet {
     engine: Arc<rhai::Engine>,
     policies: Vec<Policy>,
+    /// Policies the configuration allows to reach beyond their finding.
+    reach_allowed: std::collections::BTreeSet<String>,
+    /// Problems that do not stop the set from loading.
+    warnings: Vec<PolicyDiagnostic>,
+    /// The action kinds the policies can choose.
+    kinds: std::collections::BTreeSet<crate::plan::ActionKind>,
     index: TypeIndex,
     version: Arc<str>,
     origin: String,
@@ -216,6 +318,23 @@ impl PolicySet {
         self.policies.is_empty()
     }
 
+    /// The action kinds the set's policies can choose (the constructors they call, in the
+    /// policies and their helper modules): what the executor must route.
+    pub fn action_kinds(&self) -> impl Iterator<Item = &crate::plan::ActionKind> {
+        self.kinds.iter()
+    }
+
+    /// Whether the policy declares `const REACH = "account"`.
+    pub fn declares_reach(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|p| p.reach_account)
+    }
+
+    /// Problems that did not stop the set from loading (an `APPLIES_TO` glob that matches no known
+    /// finding type, a JSONPath naming no field of a finding, ...). `remedy check` prints them.
+    pub fn warnings(&self) -> &[PolicyDiagnostic] {
+        &self.warnings
+    }
+
     /// The set's version: a content hash of every policy and helper module.
     pub fn version(&self) -> &str {
         &self.version
@@ -276,12 +395,71 @@ impl PolicySet {
         plan
     }
 
-    /// Runs one policy and adds its actions (or its failure) to `plan`.
+    /// Why each policy of the set did or did not decide on `finding`, given the `plan` the set
+    /// made for it (`remedy eval --explain`). Pure; runs no script.
+    pub fn explain(&self, finding: &Finding, plan: &Plan) -> Vec<Explanation> {
+        let ty = finding.finding_type().as_str();
+        let severity = finding.severity().value();
+        self.policies
+            .iter()
+            .map(|p| {
+                let name = p.name.to_string();
+                let why = match p.applies_to.iter().find(|g| crate::glob::glob_match(g, ty)) {
+                    None => Why::TypeNotMatched {
+                        globs: p.applies_to.clone(),
+                    },
+                    Some(glob) => match p.min_severity {
+                        Some(min) if severity < min => Why::BelowMinSeverity { min },
+                        _ if !plan.evaluated.iter().any(|e| **e == *p.name) => {
+                            Why::FallbackNotNeeded
+                        }
+                        _ => {
+                            let failed = plan.errors.iter().find(|e| e.policy == name).cloned();
+                            let actions = plan
+                                .actions
+                                .iter()
+                                .filter(|a| a.sources.iter().any(|s| *s.policy == *p.name))
+                                .count();
+                            match failed {
+                                Some(failure) => Why::Failed { failure },
+                                None if actions == 0 => Why::ReturnedNothing { glob: glob.clone() },
+                                None => Why::Chose {
+                                    glob: glob.clone(),
+                                    actions,
+                                },
+                            }
+                        }
+                    },
+                };
+                Explanation { policy: name, why }
+            })
+            .collect()
+    }
+
+    /// Runs one policy and adds its actions (or its failure) to `plan`. A destructive action
+    /// outside what the finding names is refused as a failure of the policy (`out_of_scope`),
+    /// unless the policy may reach beyond the finding; the policy's other actions stand.
     fn decide_into(&self, plan: &mut Plan, policy: &Policy, finding: &Finding) {
         plan.evaluated.push(Arc::clone(&policy.name));
         match self.run(policy, finding) {
             Ok(actions) => {
+                let reach = self.may_reach_beyond(policy);
                 for a in actions {
+                    if !reach && let Some(what) = a.action.out_of_scope(&plan.finding) {
+                        plan.errors.push(PolicyFailure {
+                            policy: policy.name.to_string(),
+                            file: Some(policy.file.clone()),
+                            kind: FailureKind::OutOfScope,
+                            message: format!(
+                                "`{}` would touch {what}: a policy acts only on what its finding \
+                                 names",
+                                a.action.kind()
+                            ),
+                            line: a.line,
+                            column: a.column,
+                        });
+                        continue;
+                    }
                     let source = Source {
                         policy: Arc::clone(&policy.name),
                         version: Arc::clone(&policy.version),
@@ -295,9 +473,15 @@ impl PolicySet {
         }
     }
 
+    /// Whether `policy` may act beyond what its finding names: it declares
+    /// `const REACH = "account"` and the configuration allows it by name. Both, or neither counts.
+    pub fn may_reach_beyond(&self, policy: &Policy) -> bool {
+        policy.reach_account && self.reach_allowed.contains(&*policy.name)
+    }
+
     /// Runs one policy's `decide` on `finding` under the deadline.
     fn run(&self, policy: &Policy, finding: &Finding) -> Result<Vec<ScriptAction>, PolicyFailure> {
-        let deadline = Instant::now() + self.limits.deadline;
+        let deadline = Instant::now().checked_add(self.limits.deadline);
         let call = AssertUnwindSafe(|| policy.runner.call(&self.engine, &policy.ast, finding));
         let result = with_deadline(deadline, || catch_unwind(call));
         match result {
@@ -305,6 +489,7 @@ impl PolicySet {
             Ok(Err(err)) => Err(self.failure(policy, *err)),
             Err(_) => Err(PolicyFailure {
                 policy: policy.name.to_string(),
+                file: Some(policy.file.clone()),
                 kind: FailureKind::HostPanic,
                 message: "the policy engine panicked while running the policy".to_owned(),
                 line: None,
@@ -343,6 +528,7 @@ impl PolicySet {
         let at = metadata::fn_position(&policy.source, ENTRY_POINT);
         PolicyFailure {
             policy: policy.name.to_string(),
+            file: Some(policy.file.clone()),
             kind: FailureKind::InvalidResult,
             message: format!(
                 "`decide` returned {what}; expected an action, an array of actions or `()`"
@@ -353,9 +539,11 @@ impl PolicySet {
     }
 
     fn failure(&self, policy: &Policy, err: EvalAltResult) -> PolicyFailure {
-        let (kind, message, pos) = describe(err, &self.limits);
+        let (kind, message, pos, module) = describe(err, &self.limits);
+        let file = module.unwrap_or_else(|| policy.file.clone());
         PolicyFailure {
             policy: policy.name.to_string(),
+            file: Some(file),
             kind,
             message,
             line: pos.line(),

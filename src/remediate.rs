@@ -24,7 +24,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::action::{Executor, PriorOutcome, Status};
-use crate::plan::{Action, FindingContext, Plan, PlannedAction, PolicyFailure};
+use crate::plan::{Action, ActionKind, FindingContext, Plan, PlannedAction, PolicyFailure};
 
 mod audit;
 mod builder;
@@ -38,12 +38,12 @@ mod shutdown;
 
 pub use audit::{
     ActionRecord, AuditError, AuditRecord, AuditSink, DecisionRecord, IntentRecord, JsonLinesAudit,
-    MemoryAudit, Mode, TracingAudit, UnavailableAudit, UnfinishedIntent,
+    MemoryAudit, Mode, PolicyFailureRecord, TracingAudit, UnavailableAudit, UnfinishedIntent,
 };
 pub use builder::RemediatorBuilder;
 pub use config::{
-    AwsConfig, BreakerConfig, Config, ConfigError, EnforcementConfig, EnrichConfig, LedgerConfig,
-    NotifyConfig, PathConfig, ProtectConfig, TagRule,
+    AwsConfig, BreakerConfig, Config, ConfigError, EnforcementConfig, EnrichConfig, HostKindConfig,
+    LedgerConfig, NotifyConfig, PathConfig, ProtectConfig, ReachConfig, RunCommandConfig, TagRule,
 };
 pub use guard::{Guard, GuardResult};
 pub use ledger::{
@@ -188,6 +188,29 @@ impl Remediator {
         self.run_closing(plan, None).await
     }
 
+    /// Whether the remediator's executor carries out actions of `kind` (see
+    /// [`Executor::handles`]).
+    pub fn handles(&self, kind: &ActionKind) -> bool {
+        self.inner.executor.handles(kind)
+    }
+
+    /// The record of a policy's failure on `finding`.
+    pub fn failure_record(
+        &self,
+        finding: &FindingContext,
+        failure: &PolicyFailure,
+    ) -> PolicyFailureRecord {
+        PolicyFailureRecord {
+            time: now_rfc3339(),
+            mode: self.mode(),
+            finding_id: Arc::clone(&finding.id),
+            finding_type: finding.finding_type.clone(),
+            account_id: finding.account_id.clone(),
+            region: finding.region.clone(),
+            failure: failure.clone(),
+        }
+    }
+
     /// Finishes the action of an interrupted run: carries out `plan` (made from its claim or its
     /// intent record) like [`Remediator::run`]; its outcome record names `intent` as the one it
     /// closes.
@@ -208,6 +231,13 @@ impl Remediator {
         if let Err(e) = inner.audit.record(&decision).await {
             tracing::error!("{e}");
             report.audit_errors.push(e.to_string());
+        }
+        for failure in &plan.errors {
+            let record = AuditRecord::PolicyFailure(self.failure_record(&plan.finding, failure));
+            if let Err(e) = inner.audit.record(&record).await {
+                tracing::error!("{e}");
+                report.audit_errors.push(e.to_string());
+            }
         }
 
         // Notifications last, so they can report what the other actions came to.

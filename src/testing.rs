@@ -59,7 +59,7 @@ pub use expect::{
 };
 pub use runner::{
     CaseFailure, CaseFile, CaseResult, CaseRun, TESTS_DIR, TestCase, TestReport, outcome_word,
-    run_dir, run_dir_async, run_dir_with,
+    run_dir, run_dir_async, run_dir_with, run_dirs_with,
 };
 
 /// A fixture that could not be read, patched or parsed, or a case file that is not valid.
@@ -169,9 +169,20 @@ pub fn finding_with<'a>(
     Ok(Finding::from_json_value(doc)?)
 }
 
-/// Sets the value at the JSON pointer `pointer` (RFC 6901), creating missing objects on the way;
-/// array elements must exist. `""` replaces the whole document.
+/// Sets the value at the JSON pointer `pointer` (RFC 6901). Every parent must exist (a new key
+/// may be added to an existing object): a mistyped pointer is an error rather than a new branch
+/// no policy reads. Array elements must exist. `""` replaces the whole document.
+/// [`set_pointer_creating`] creates missing objects instead.
 pub fn set_pointer(doc: &mut Value, pointer: &str, value: Value) -> Result<(), TestError> {
+    set_at(doc, pointer, value, false)
+}
+
+/// [`set_pointer`], creating the missing objects on the way (a decision case's `create = true`).
+pub fn set_pointer_creating(doc: &mut Value, pointer: &str, value: Value) -> Result<(), TestError> {
+    set_at(doc, pointer, value, true)
+}
+
+fn set_at(doc: &mut Value, pointer: &str, value: Value, create: bool) -> Result<(), TestError> {
     let err = |message: &str| TestError::Pointer {
         pointer: pointer.to_owned(),
         message: message.to_owned(),
@@ -193,9 +204,18 @@ pub fn set_pointer(doc: &mut Value, pointer: &str, value: Value) -> Result<(), T
     let mut at = doc;
     for token in parents {
         at = match at {
-            Value::Object(map) => map
-                .entry(token.clone())
-                .or_insert_with(|| Value::Object(serde_json::Map::new())),
+            Value::Object(map) => {
+                if create {
+                    map.entry(token.clone())
+                        .or_insert_with(|| Value::Object(serde_json::Map::new()))
+                } else {
+                    map.get_mut(token).ok_or_else(|| {
+                        err(&format!(
+                            "the finding has no `{token}` here (a typo? `create = true` makes it)"
+                        ))
+                    })?
+                }
+            }
             Value::Array(items) => token
                 .parse::<usize>()
                 .ok()
@@ -357,9 +377,10 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn pointers_create_objects_and_escape() {
+    fn pointers_need_parents_unless_creating_and_escape() {
         let mut doc = json!({"a": {"b": [1, 2]}});
-        set_pointer(&mut doc, "/a/c/d", json!(true)).unwrap();
+        assert!(set_pointer(&mut doc, "/a/c/d", json!(true)).is_err());
+        set_pointer_creating(&mut doc, "/a/c/d", json!(true)).unwrap();
         set_pointer(&mut doc, "/a/b/1", json!(5)).unwrap();
         set_pointer(&mut doc, "/x~1y", json!("s")).unwrap();
         assert_eq!(

@@ -149,7 +149,7 @@ fn sample_findings_never_lead_to_a_destructive_action() {
                 for role in ["ACTOR", "TARGET"] {
                     let mut v = doc.clone();
                     testing::set_pointer(&mut v, &format!("{root}/type"), json!(ty)).unwrap();
-                    testing::set_pointer(
+                    testing::set_pointer_creating(
                         &mut v,
                         &format!("{root}/service/resourceRole"),
                         json!(role),

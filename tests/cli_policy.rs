@@ -155,12 +155,16 @@ fn eval_text_explains_the_plan_and_failures() {
         "--format",
         "text",
     ]);
-    assert!(out.status.success());
+    // A policy that failed is a failure of the command: exit 2, the plan still printed.
+    assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("-> notify"), "{text}");
     assert!(text.contains("chosen by works@"), "{text}");
     assert!(text.contains("because"), "{text}");
-    assert!(text.contains("policy fails failed at line 4"), "{text}");
+    assert!(
+        text.contains("policy `fails` failed at fails.rhai:4:5 (runtime)"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -219,6 +219,7 @@ async fn the_engine_enriches_before_deciding_caches_per_principal_and_audits_the
         .enforce(true)
         .build();
     let engine = Engine::new(admin_only(), remediator)
+        .unwrap()
         .with_enrichers(Enrichers::new().with(Arc::new(iam.clone())));
     // The same principal twice (a re-delivery with a new id): one lookup.
     let again = finding_with(FINDING, [("/detail/id", json!("another-id-0000"))]).unwrap();

@@ -317,7 +317,9 @@ async fn a_policy_disabling_only_admin_keys_decides_on_what_iam_says() {
 
     let set = PolicySet::from_sources([("admin-only.rhai", ADMIN_ONLY)]).unwrap();
     let enrichers = Enrichers::new().with(Arc::new(IamEnricher::new(&settings(&url)).await));
-    let engine = Engine::new(set, InMemory::new().remediator().build()).with_enrichers(enrichers);
+    let engine = Engine::new(set, InMemory::new().remediator().build())
+        .unwrap()
+        .with_enrichers(enrichers);
 
     let plan = engine
         .decide(&finding_for(&admin, "IAMUser", &admin_key))

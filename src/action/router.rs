@@ -63,6 +63,10 @@ impl Executor for Router {
             None => Verification::Unknown,
         }
     }
+
+    fn handles(&self, kind: &ActionKind) -> bool {
+        self.routes.get(kind).is_some_and(|e| e.handles(kind))
+    }
 }
 
 /// Maps notify channels to notifiers (an SNS topic per channel, the log, ...); itself an
@@ -118,5 +122,9 @@ impl Executor for ChannelRouter {
                 format!("no notifier is configured for channel `{}`", notify.channel),
             ),
         }
+    }
+
+    fn handles(&self, kind: &ActionKind) -> bool {
+        *kind == ActionKind::NOTIFY
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{ActionError, ActionRequest, ErrorKind, Executor, Outcome, SkipReason, Verification};
-use crate::plan::is_idempotent;
+use crate::plan::{ActionKind, is_idempotent};
 
 /// Reports what the inner executor would do and does nothing.
 #[derive(Debug, Clone)]
@@ -35,6 +35,10 @@ impl<E: Executor> Executor for DryRun<E> {
 
     async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
         self.inner.verify(request).await
+    }
+
+    fn handles(&self, kind: &ActionKind) -> bool {
+        self.inner.handles(kind)
     }
 }
 
@@ -117,6 +121,10 @@ impl<E: Executor> Executor for Retry<E> {
     async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
         self.inner.verify(request).await
     }
+
+    fn handles(&self, kind: &ActionKind) -> bool {
+        self.inner.handles(kind)
+    }
 }
 
 /// Fails an action that takes longer than a limit with [`ErrorKind::Timeout`].
@@ -159,5 +167,9 @@ impl<E: Executor> Executor for Timeout<E> {
         tokio::time::timeout(self.limit, self.inner.verify(request))
             .await
             .unwrap_or(Verification::Unknown)
+    }
+
+    fn handles(&self, kind: &ActionKind) -> bool {
+        self.inner.handles(kind)
     }
 }

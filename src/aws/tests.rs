@@ -11,7 +11,9 @@ use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http
 use super::{DisableAccessKeyExecutor, RunCommandExecutor, SnsNotifier};
 use crate::action::{ActionRequest, ErrorKind, Executor, Outcome, SkipReason, Status};
 use crate::id::{AccessKeyId, InstanceId, UserName};
-use crate::plan::{Action, DisableAccessKey, FindingContext, Notify, Principal, RunCommand};
+use crate::plan::{
+    Action, ActionKind, DisableAccessKey, FindingContext, Notify, Principal, RunCommand,
+};
 use crate::remediate::{MemoryAudit, Remediator};
 use crate::testing::{context, plan_of};
 
@@ -344,4 +346,15 @@ async fn publish_failures_are_not_retried() {
         });
     let outcome = run(&sns(&[&publish]), &action).await;
     assert!(outcome.to_string().contains("m-1"), "{outcome}");
+}
+
+#[tokio::test]
+async fn the_router_routes_exactly_its_kinds() {
+    let settings = crate::aws::AwsSettings::from_config(&Default::default());
+    let router = crate::aws::router(&crate::Config::default(), &settings).await;
+    let mut routed: Vec<&str> = router.kinds().map(ActionKind::as_str).collect();
+    let mut listed: Vec<&str> = crate::aws::KINDS.iter().map(ActionKind::as_str).collect();
+    routed.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(routed, listed);
 }

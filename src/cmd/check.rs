@@ -1,47 +1,54 @@
 //! `remedy check POLICY_DIR`: compile and validate policies, rustc-style diagnostics on stderr.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use remedy::PolicySet;
+use super::{PolicyArgs, inert};
 
-/// Compile and validate a policy directory; exit 1 on any error.
+/// Compile and validate policies: errors and warnings rustc-style on stderr, one `ok` line per
+/// policy on stdout. Exits 1 on any error (and on any warning with `--deny-warnings`).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The policy directory.
-    policy_dir: PathBuf,
+    #[command(flatten)]
+    policies: PolicyArgs,
+    /// Treat warnings (an `APPLIES_TO` glob that matches no known type, a JSONPath naming no
+    /// field, ...) as errors.
+    #[arg(long)]
+    deny_warnings: bool,
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
-    match PolicySet::from_dir(&args.policy_dir) {
-        Ok(set) => {
-            for policy in set.policies() {
-                println!(
-                    "ok  {:<40} {}  {}",
-                    policy.name(),
-                    policy.version(),
-                    policy.applies_to().join(", ")
-                );
-            }
-            println!(
-                "{} policies in `{}` compiled (version {})",
-                set.len(),
-                args.policy_dir.display(),
-                set.version()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            for diagnostic in err.diagnostics() {
-                eprintln!("{:?}", miette::Report::new(diagnostic.clone()));
-            }
-            let n = err.diagnostics().len();
-            eprintln!(
-                "error: could not load policies from `{}` ({n} error{})",
-                args.policy_dir.display(),
-                if n == 1 { "" } else { "s" }
-            );
-            ExitCode::FAILURE
-        }
+    let Ok((_, set)) = args.policies.load() else {
+        return ExitCode::FAILURE;
+    };
+    for policy in set.policies() {
+        println!(
+            "ok  {:<40} {}  {}",
+            inert(policy.name()),
+            policy.version(),
+            inert(&policy.applies_to().join(", "))
+        );
     }
+    let warnings = set.warnings().len();
+    let dirs: Vec<String> = args
+        .policies
+        .dirs()
+        .iter()
+        .map(|d| format!("`{}`", inert(&d.display().to_string())))
+        .collect();
+    println!(
+        "{} policies in {} compiled (version {}){}",
+        set.len(),
+        dirs.join(", "),
+        set.version(),
+        match warnings {
+            0 => String::new(),
+            1 => ", 1 warning".to_owned(),
+            n => format!(", {n} warnings"),
+        }
+    );
+    if args.deny_warnings && warnings > 0 {
+        eprintln!("error: warnings are denied (--deny-warnings)");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }

@@ -64,16 +64,9 @@ pub(crate) struct Enrich {
 }
 
 impl Enrich {
-    /// The enrichment `remedy eval` uses: `--context`, else `[enrich]` of the configuration in
-    /// `config` (none without one). Errors are printed.
-    pub(crate) fn for_eval(config: Option<&Path>, args: &EnrichArgs) -> Result<Self, ExitCode> {
-        let config = match config {
-            Some(path) => Config::from_path(path).map_err(|e| {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            })?,
-            None => Config::default(),
-        };
+    /// The enrichment `remedy eval` uses: `--context`, else `[enrich]` of `config` (none
+    /// without it: no AWS call). Errors are printed.
+    pub(crate) fn for_eval(config: &Config, args: &EnrichArgs) -> Result<Self, ExitCode> {
         if args.context.is_none() && !config.enrich.is_enabled() {
             return Ok(Self {
                 enrichers: Enrichers::new(),
@@ -87,7 +80,7 @@ impl Enrich {
                 eprintln!("error: cannot start the async runtime: {e}");
                 ExitCode::FAILURE
             })?;
-        let enrichers = runtime.block_on(enrichers(&config, args))?;
+        let enrichers = runtime.block_on(enrichers(config, args))?;
         Ok(Self {
             enrichers,
             runtime: Some(runtime),

@@ -4,7 +4,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use remedy::{Plan, PolicySet};
+use remedy::Plan;
+use remedy::policy::{Explanation, Why};
+
+use super::{PolicyArgs, inert};
 
 /// How `remedy eval` prints plans.
 #[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
@@ -16,64 +19,85 @@ pub(crate) enum Format {
     Text,
 }
 
-/// Evaluate findings against a policy directory and print one plan per finding.
+/// Evaluate findings against policies and print one plan per finding.
 ///
-/// Exits 1 when the policies do not load or an input cannot be read or parsed (the plans of the
-/// findings that parsed are still printed). A policy that fails on a finding is reported in the
-/// plan's `errors` and does not change the exit code.
+/// Exit status: 0 when every plan was made; 1 when the policies or the configuration do not load
+/// or an input cannot be read or parsed (the plans of the findings that parsed are still
+/// printed); 2 when a policy failed on a finding (its failure is in the plan's `errors`), unless
+/// `--allow-policy-errors`. 1 takes precedence over 2.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The policy directory.
-    policy_dir: PathBuf,
+    #[command(flatten)]
+    policies: PolicyArgs,
     /// Finding files (any shape: a finding, an array, JSON Lines, EventBridge, ASFF); `-` or none
     /// reads standard input.
     files: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     format: Format,
-    /// The configuration file (TOML): `[enrich]` (with `[aws]`) says what is found out about each
-    /// finding's principal before the policies decide.
+    /// Say for each policy why it did or did not apply (type glob, minimum severity, fallback,
+    /// returned nothing, failed); in JSON, an `explanation` array on each plan.
     #[arg(long)]
-    config: Option<PathBuf>,
+    explain: bool,
+    /// Exit 0 even when a policy failed on a finding.
+    #[arg(long)]
+    allow_policy_errors: bool,
     #[command(flatten)]
     enrich: super::enrich::EnrichArgs,
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
-    let set = match PolicySet::from_dir(&args.policy_dir) {
-        Ok(set) => set,
-        Err(err) => {
-            for diagnostic in err.diagnostics() {
-                eprintln!("{:?}", miette::Report::new(diagnostic.clone()));
-            }
-            return ExitCode::FAILURE;
-        }
+    let Ok((config, set)) = args.policies.load() else {
+        return ExitCode::FAILURE;
     };
-    let enrich = match super::enrich::Enrich::for_eval(args.config.as_deref(), &args.enrich) {
+    let enrich = match super::enrich::Enrich::for_eval(&config, &args.enrich) {
         Ok(enrich) => enrich,
         Err(code) => return code,
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let mut policy_failures = 0;
     let ok = super::each_finding(&args.files, |finding| {
-        let plan = set.evaluate(&enrich.apply(finding));
+        let finding = enrich.apply(finding);
+        let plan = set.evaluate(&finding);
+        policy_failures += plan.errors.len();
+        let explanation = args.explain.then(|| set.explain(&finding, &plan));
         match args.format {
-            Format::Json => serde_json::to_string(&plan)
-                .map_err(std::io::Error::other)
-                .and_then(|line| writeln!(out, "{line}")),
-            Format::Text => write!(out, "{}", explain(&plan)),
+            Format::Json => {
+                json(&plan, explanation.as_deref()).and_then(|line| writeln!(out, "{line}"))
+            }
+            Format::Text => write!(out, "{}", text(&plan, explanation.as_deref())),
         }
     })
     .unwrap_or(false);
-    if ok {
-        ExitCode::SUCCESS
-    } else {
+    if !ok {
         ExitCode::FAILURE
+    } else if policy_failures > 0 && !args.allow_policy_errors {
+        eprintln!(
+            "remedy: {policy_failures} policy failure(s) (exit {}; --allow-policy-errors \
+             exits 0)",
+            super::POLICY_FAILED
+        );
+        ExitCode::from(super::POLICY_FAILED)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
+/// The plan as one JSON line, with its explanation when asked for.
+fn json(plan: &Plan, explanation: Option<&[Explanation]>) -> std::io::Result<String> {
+    let mut value = serde_json::to_value(plan).map_err(std::io::Error::other)?;
+    if let (Some(explanation), Some(object)) = (explanation, value.as_object_mut()) {
+        let explanation = serde_json::to_value(explanation).map_err(std::io::Error::other)?;
+        object.insert("explanation".into(), explanation);
+    }
+    let json = serde_json::to_string(&value).map_err(std::io::Error::other)?;
+    Ok(remedy::finding::inert_json(&json).into_owned())
+}
+
 /// A readable explanation of a plan: the finding, what each policy chose and why, what failed.
-fn explain(plan: &Plan) -> String {
+/// Finding data and policy text are shown inert.
+fn text(plan: &Plan, explanation: Option<&[Explanation]>) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let finding = &plan.finding;
@@ -85,8 +109,8 @@ fn explain(plan: &Plan) -> String {
     let _ = writeln!(
         s,
         "finding {}  {}  severity {:.1}{sample}",
-        finding.id,
-        finding.finding_type,
+        inert(&finding.id),
+        inert(finding.finding_type.as_str()),
         finding.severity.value()
     );
     if let Some(context) = &finding.enrichment {
@@ -95,14 +119,15 @@ fn explain(plan: &Plan) -> String {
     if plan.evaluated.is_empty() {
         let _ = writeln!(s, "  no policy applies");
     } else {
-        let _ = writeln!(s, "  policies that applied: {}", plan.evaluated.join(", "));
+        let names: Vec<&str> = plan.evaluated.iter().map(|p| &**p).collect();
+        let _ = writeln!(s, "  policies that applied: {}", inert(&names.join(", ")));
     }
     for planned in &plan.actions {
         let _ = writeln!(
             s,
             "  -> {} {}",
             planned.action.kind(),
-            planned.action.params()
+            inert(&planned.action.params().to_string())
         );
         for source in &planned.sources {
             let line = source
@@ -112,8 +137,10 @@ fn explain(plan: &Plan) -> String {
             let reason = source.reason.as_deref().unwrap_or("no reason given");
             let _ = writeln!(
                 s,
-                "       chosen by {}@{}{line}: {reason}",
-                source.policy, source.version
+                "       chosen by {}@{}{line}: {}",
+                inert(&source.policy),
+                source.version,
+                inert(reason)
             );
         }
     }
@@ -121,16 +148,35 @@ fn explain(plan: &Plan) -> String {
         let _ = writeln!(s, "  no action");
     }
     for error in &plan.errors {
-        let at = match (error.line, error.column) {
-            (Some(l), Some(c)) => format!(" at line {l}, column {c}"),
-            (Some(l), None) => format!(" at line {l}"),
-            _ => String::new(),
-        };
-        let _ = writeln!(
-            s,
-            "  !! policy {} failed{at}: {}",
-            error.policy, error.message
-        );
+        let _ = writeln!(s, "  !! {}", super::failure_line(error));
+    }
+    for e in explanation.unwrap_or_default() {
+        let _ = writeln!(s, "  why {}: {}", inert(&e.policy), why(&e.why));
     }
     s
+}
+
+/// Why a policy did or did not decide, in a few words.
+fn why(why: &Why) -> String {
+    match why {
+        Why::TypeNotMatched { globs } => {
+            format!(
+                "not applied: the type matches none of {}",
+                inert(&globs.join(", "))
+            )
+        }
+        Why::BelowMinSeverity { min } => format!("not applied: severity below {min:.1}"),
+        Why::FallbackNotNeeded => "not run: a fallback, and other policies chose actions".into(),
+        Why::ReturnedNothing { glob } => {
+            format!("ran (type matches `{}`) and chose no action", inert(glob))
+        }
+        Why::Chose { glob, actions } => {
+            format!(
+                "ran (type matches `{}`) and chose {actions} action(s)",
+                inert(glob)
+            )
+        }
+        Why::Failed { failure } => format!("ran and failed ({}, above)", failure.kind.as_str()),
+        _ => "unknown".into(),
+    }
 }

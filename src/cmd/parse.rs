@@ -13,6 +13,10 @@ use serde::Serialize;
 pub(crate) struct ParseArgs {
     /// Files to read (JSON, JSON arrays or JSON Lines); `-` or nothing reads stdin.
     files: Vec<PathBuf>,
+    /// Print each finding's canonical JSON instead (camelCase, GuardDuty API shape): the document
+    /// `finding.get("$...")` in policies reads.
+    #[arg(long)]
+    canonical: bool,
 }
 
 /// One output line.
@@ -71,12 +75,28 @@ impl<'a> Line<'a> {
 pub(crate) fn run(args: &ParseArgs) -> ExitCode {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
+    let mut canonical_failed = false;
     let all_parsed = super::each_finding(&args.files, |finding| {
-        serde_json::to_writer(&mut out, &Line::new(&finding)).map_err(io::Error::from)?;
+        if args.canonical {
+            match finding.json_checked() {
+                Ok(json) => write_inert(&mut out, json)?,
+                Err(e) => {
+                    eprintln!(
+                        "error: finding {}: {}",
+                        super::inert(finding.id()),
+                        super::inert(&e)
+                    );
+                    canonical_failed = true;
+                    return Ok(());
+                }
+            }
+        } else {
+            write_inert(&mut out, &Line::new(&finding))?;
+        }
         out.write_all(b"\n")
     });
     let failed = match all_parsed {
-        Ok(all_parsed) => !all_parsed,
+        Ok(all_parsed) => !all_parsed || canonical_failed,
         Err(e) => return stdout_failed(&e),
     };
     if let Err(e) = out.flush() {
@@ -94,4 +114,10 @@ fn stdout_failed(e: &io::Error) -> ExitCode {
         eprintln!("error: cannot write to stdout: {e}");
     }
     ExitCode::FAILURE
+}
+
+/// `value` as JSON on `out`, with no active character (see [`remedy::finding::inert_json`]).
+fn write_inert(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
+    let json = serde_json::to_string(value).map_err(io::Error::from)?;
+    out.write_all(remedy::finding::inert_json(&json).as_bytes())
 }

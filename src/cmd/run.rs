@@ -8,33 +8,37 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use remedy::remediate::{JsonLinesAudit, Shutdown};
-use remedy::{Engine, PolicySet, Report, Status};
+use remedy::remediate::{AuditRecord, JsonLinesAudit, Shutdown};
+use remedy::{Engine, Report, Status};
 
-/// Evaluate findings against a policy directory and carry out the plans: a dry run unless
-/// `--execute`.
+use super::PolicyArgs;
+
+/// Evaluate findings against policies and carry out the plans: a dry run unless `--execute`.
 ///
-/// Prints one JSON record per action on stdout (the audit record: guards, outcome, policy) and
-/// a summary on stderr. AWS settings (region, profile, credentials, `AWS_ENDPOINT_URL`) come
-/// from the standard AWS environment; a dry run never calls AWS and needs no credentials.
-/// Exits 1 when the policies or configuration do not load, an input cannot be parsed, an action
-/// failed or an audit record could not be written.
+/// Prints one JSON record per action and per policy failure on stdout (the audit records:
+/// guards, outcome, policy) and a summary on stderr. AWS settings (region, profile, credentials,
+/// `AWS_ENDPOINT_URL`) come from the standard AWS environment; a dry run never calls AWS and
+/// needs no credentials.
+///
+/// Exit status: 0 when everything went as planned; 1 when the policies or configuration do not
+/// load, an input cannot be parsed, an action failed or an audit record could not be written;
+/// 2 when a policy failed on a finding (and nothing of 1 happened), unless
+/// `--allow-policy-errors`; 143 or 130 after SIGTERM or SIGINT.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The policy directory.
-    policy_dir: PathBuf,
+    #[command(flatten)]
+    policies: PolicyArgs,
     /// Finding files (any shape); `-` or none reads standard input.
     files: Vec<PathBuf>,
-    /// The configuration file (TOML): notify channels, protection, rate limits, ledger, audit,
-    /// enrichment.
-    #[arg(long)]
-    config: Option<PathBuf>,
     /// Execute the actions of enforced policies (default: dry run, nothing is changed).
     #[arg(long)]
     execute: bool,
     /// Print only the totals on stderr, not a line per action.
     #[arg(long, short)]
     quiet: bool,
+    /// Exit 0 even when a policy failed on a finding (failures are still shown and audited).
+    #[arg(long)]
+    allow_policy_errors: bool,
     #[command(flatten)]
     enrich: super::enrich::EnrichArgs,
 }
@@ -44,17 +48,8 @@ pub(crate) fn run(args: Args) -> ExitCode {
 }
 
 async fn run_async(args: Args) -> ExitCode {
-    let set = match PolicySet::from_dir(&args.policy_dir) {
-        Ok(set) => set,
-        Err(err) => {
-            for diagnostic in err.diagnostics() {
-                eprintln!("{:?}", miette::Report::new(diagnostic.clone()));
-            }
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut config = match super::load_config(args.config.as_deref()) {
-        Ok(c) => c,
+    let (mut config, set) = match args.policies.load() {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     super::default_audit(&mut config, args.execute);
@@ -73,7 +68,23 @@ async fn run_async(args: Args) -> ExitCode {
         Err(code) => return code,
     };
     let shutdown = remediator.shutdown().clone();
-    let engine = Engine::new(set, remediator.clone()).with_enrichers(enrichers);
+    let engine = match Engine::new(set, remediator.clone()) {
+        Ok(engine) => engine,
+        Err(unroutable) => {
+            let kinds: Vec<&str> = unroutable.kinds().iter().map(|k| k.as_str()).collect();
+            eprintln!(
+                "warning: no executor carries out {}: such actions fail `unsupported`{}",
+                kinds.join(", "),
+                if args.execute {
+                    ""
+                } else {
+                    " (in this dry run as in a real one)"
+                }
+            );
+            unroutable.acknowledge()
+        }
+    }
+    .with_enrichers(enrichers);
 
     let mut findings = Vec::new();
     let ok = super::each_finding(&args.files, |finding| {
@@ -105,9 +116,24 @@ async fn run_async(args: Args) -> ExitCode {
                 if !args.quiet {
                     eprint!("{}", explain(&report));
                 }
+                for failure in &report.policy_errors {
+                    let record = AuditRecord::PolicyFailure(
+                        remediator.failure_record(&report.finding, failure),
+                    );
+                    let line = serde_json::to_string(&record).map_err(std::io::Error::other);
+                    if line
+                        .and_then(|l| writeln!(out, "{}", remedy::finding::inert_json(&l)))
+                        .is_err()
+                    {
+                        write_failed = true;
+                    }
+                }
                 for record in &report.actions {
                     let line = serde_json::to_string(record).map_err(std::io::Error::other);
-                    if line.and_then(|l| writeln!(out, "{l}")).is_err() {
+                    if line
+                        .and_then(|l| writeln!(out, "{}", remedy::finding::inert_json(&l)))
+                        .is_err()
+                    {
                         write_failed = true;
                     }
                 }
@@ -139,6 +165,8 @@ async fn run_async(args: Args) -> ExitCode {
     }
     if write_failed || !ok || summary.failed > 0 || summary.audit_errors > 0 {
         ExitCode::FAILURE
+    } else if summary.policy_failures > 0 && !args.allow_policy_errors {
+        ExitCode::from(super::POLICY_FAILED)
     } else {
         ExitCode::SUCCESS
     }
@@ -195,14 +223,14 @@ fn explain(report: &Report) -> String {
         s.push_str(&format!("  context: {}\n", inert(&context.summary())));
     }
     for error in &report.policy_errors {
-        s.push_str(&format!(
-            "  warning: policy `{}` failed: {}\n",
-            inert(&error.policy),
-            inert(&error.message)
-        ));
+        s.push_str(&format!("  error: {}\n", super::failure_line(error)));
     }
     if report.actions.is_empty() {
-        s.push_str("  no action: no policy chose one\n");
+        if report.policy_errors.is_empty() {
+            s.push_str("  no action: no policy chose one\n");
+        } else {
+            s.push_str("  no action: the policies that ran chose none or failed\n");
+        }
     }
     for record in &report.actions {
         s.push_str(&format!("  {}\n", inert(&record.outcome.to_string())));
@@ -227,6 +255,7 @@ struct Summary {
     already_done: usize,
     in_progress: usize,
     failed: usize,
+    policy_failures: usize,
     audit_errors: usize,
     skipped: BTreeMap<String, usize>,
 }
@@ -234,6 +263,7 @@ struct Summary {
 impl Summary {
     fn add(&mut self, report: &Report) {
         self.audit_errors += report.audit_errors.len();
+        self.policy_failures += report.policy_errors.len();
         for record in &report.actions {
             self.actions += 1;
             match record.outcome.status() {
@@ -281,6 +311,9 @@ impl Summary {
             s.push_str(&format!(" ({})", parts.join(", ")));
         }
         s.push_str(&format!(", {} failed", self.failed));
+        if self.policy_failures > 0 {
+            s.push_str(&format!("; {} policy failure(s)", self.policy_failures));
+        }
         if self.audit_errors > 0 {
             s.push_str(&format!(
                 "; {} audit record(s) not written",

@@ -14,10 +14,27 @@ pub(crate) struct Args {
     /// The policy directory.
     #[arg(default_value = "policies")]
     policy_dir: PathBuf,
+    /// Another policy directory loaded into the same set; its `tests/` run too. Repeatable.
+    #[arg(long = "with", value_name = "DIR")]
+    more: Vec<PathBuf>,
+    /// The configuration file (TOML): host action kinds, `[reach]`, `run_command` documents.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
-    let report = remedy::testing::run_dir(&args.policy_dir);
+    let Ok(config) = super::load_config(args.config.as_deref()) else {
+        return ExitCode::FAILURE;
+    };
+    let builder = match super::builder(&config) {
+        Ok(builder) => builder,
+        Err(e) => {
+            eprintln!("error: {}", super::inert(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let dirs: Vec<PathBuf> = std::iter::once(args.policy_dir).chain(args.more).collect();
+    let report = remedy::testing::run_dirs_with(&builder, &dirs);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if write!(out, "{report}").and_then(|()| out.flush()).is_err() {

@@ -189,6 +189,7 @@ pub(super) fn to_finding(
         sample,
         json_source: JsonSource::Mapped(Box::new(source)),
         json: OnceLock::new(),
+        json_size: OnceLock::new(),
     }))
 }
 
@@ -273,21 +274,10 @@ fn check_product(
 /// `TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce` → `UnauthorizedAccess:EC2/SSHBruteForce`.
 fn asff_type(types: &[String], path: &str) -> Result<FindingType, FindingError> {
     for t in types {
-        let last = t.rsplit('/').next().unwrap_or(t);
-        let Some(colon) = last.find(':') else {
-            continue;
-        };
-        let Some(dash) = last.get(colon..).and_then(|rest| rest.find('-')) else {
-            continue;
-        };
-        let at = colon + dash;
-        let converted = format!(
-            "{}/{}",
-            last.get(..at).unwrap_or(""),
-            last.get(at + 1..).unwrap_or("")
-        );
-        if let Ok(ft) = FindingType::new(converted) {
-            return Ok(ft);
+        for candidate in type_candidates(t) {
+            if let Ok(ft) = FindingType::new(candidate) {
+                return Ok(ft);
+            }
         }
     }
     Err(FindingError::invalid(
@@ -298,6 +288,36 @@ fn asff_type(types: &[String], path: &str) -> Result<FindingType, FindingError> 
             None => "nothing".to_owned(),
         },
     ))
+}
+
+/// The GuardDuty types a `Types` entry may spell, in the notations seen in real Security Hub
+/// findings: `TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce` (the documented one, `-`
+/// for the type's `/`) and `TTPs/Discovery/Recon:IAMUser/UserPermissions` (the type as is, after
+/// the namespace and category).
+fn type_candidates(entry: &str) -> Vec<String> {
+    let segments: Vec<&str> = entry.split('/').collect();
+    let Some(at) = segments.iter().rposition(|s| s.contains(':')) else {
+        return Vec::new();
+    };
+    let head = segments.get(at).copied().unwrap_or_default();
+    let tail = segments.get(at + 1..).unwrap_or_default();
+    let mut out = Vec::new();
+    if tail.is_empty() {
+        // `A:B-C` → `A:B/C`
+        if let Some(colon) = head.find(':')
+            && let Some(dash) = head.get(colon..).and_then(|rest| rest.find('-'))
+        {
+            let split = colon + dash;
+            out.push(format!(
+                "{}/{}",
+                head.get(..split).unwrap_or_default(),
+                head.get(split + 1..).unwrap_or_default()
+            ));
+        }
+    } else {
+        out.push(format!("{head}/{}", tail.join("/")));
+    }
+    out
 }
 
 /// The GuardDuty finding ARN: `Id`, or the tail of `aws/securityhub/FindingId`.
@@ -350,6 +370,27 @@ fn asff_severity(raw: Option<SeverityRaw>, path: &str) -> Result<Severity, Findi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn types_in_the_slash_notation_map_back_too() {
+        let t = |s: &str| asff_type(&[s.to_owned()], "$").unwrap().to_string();
+        assert_eq!(
+            t("TTPs/Discovery/Recon:IAMUser/UserPermissions"),
+            "Recon:IAMUser/UserPermissions"
+        );
+        assert_eq!(
+            asff_type(
+                &[
+                    "Software and Configuration Checks/x".to_owned(),
+                    "TTPs/Command and Control/Backdoor:EC2/C&CActivity.B!DNS".to_owned()
+                ],
+                "$"
+            )
+            .unwrap()
+            .to_string(),
+            "Backdoor:EC2/C&CActivity.B!DNS"
+        );
+    }
 
     #[test]
     fn types_map_back() {

@@ -92,15 +92,39 @@ pub(crate) struct FindingData {
     pub(crate) envelope: Option<Envelope>,
     pub(crate) sample: bool,
     pub(crate) json_source: JsonSource,
-    pub(crate) json: OnceLock<Value>,
+    pub(crate) json: OnceLock<Result<Value, String>>,
+    /// How many values the canonical JSON holds (computed on first use).
+    pub(crate) json_size: OnceLock<usize>,
 }
 
 impl FindingData {
-    /// The canonical JSON, built on first use and kept.
+    /// The canonical JSON, built on first use and kept; the error when it cannot be built (the
+    /// finding's part of the document nests deeper than the JSON parser allows).
+    pub(crate) fn json_checked(&self) -> Result<&Value, &str> {
+        self.json
+            .get_or_init(|| match &self.json_source {
+                JsonSource::Document(lazy) => lazy.build(),
+                JsonSource::Mapped(source) => Ok(source.canonical(self)),
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// The canonical JSON (`null` when it cannot be built).
     pub(crate) fn json(&self) -> &Value {
-        self.json.get_or_init(|| match &self.json_source {
-            JsonSource::Document(lazy) => lazy.build(),
-            JsonSource::Mapped(source) => source.canonical(self),
-        })
+        static NULL: Value = Value::Null;
+        self.json_checked().unwrap_or(&NULL)
+    }
+
+    /// How many values the canonical JSON holds.
+    pub(crate) fn json_size(&self) -> usize {
+        fn count(v: &Value) -> usize {
+            1 + match v {
+                Value::Array(items) => items.iter().map(count).sum(),
+                Value::Object(map) => map.values().map(count).sum(),
+                _ => 0,
+            }
+        }
+        *self.json_size.get_or_init(|| count(self.json()))
     }
 }

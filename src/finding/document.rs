@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::asff::fields::Fields;
 use super::asff::resources::AsffResource;
-use super::lenient::{opt_bool, opt_string, opt_time, opt_time_loose};
+use super::lenient::{opt_bool, opt_id, opt_string, opt_time, opt_time_loose};
 use super::resource::ResourceDetails;
 use super::service::Service;
 use super::text::Text;
@@ -36,15 +36,11 @@ pub(super) struct Doc {
     #[serde(rename = "findings")]
     pub(super) findings_camel: Option<Vec<DocObj>>,
     // The GuardDuty finding; `Id`, `Region`, `CreatedAt`, ... also serve ASFF.
-    #[serde(alias = "Id", deserialize_with = "opt_string")]
+    #[serde(alias = "Id", deserialize_with = "opt_id")]
     pub(super) id: Option<Text>,
     #[serde(alias = "Arn", deserialize_with = "opt_string")]
     pub(super) arn: Option<Text>,
-    #[serde(
-        rename = "accountId",
-        alias = "AccountId",
-        deserialize_with = "opt_string"
-    )]
+    #[serde(rename = "accountId", alias = "AccountId", deserialize_with = "opt_id")]
     pub(super) account_id: Option<Text>,
     #[serde(alias = "Region", deserialize_with = "opt_string")]
     pub(super) region: Option<Text>,
@@ -88,7 +84,7 @@ pub(super) struct Doc {
     pub(super) product_name: Option<Text>,
     #[serde(rename = "GeneratorId", deserialize_with = "opt_string")]
     pub(super) generator_id: Option<Text>,
-    #[serde(rename = "AwsAccountId", deserialize_with = "opt_string")]
+    #[serde(rename = "AwsAccountId", deserialize_with = "opt_id")]
     pub(super) aws_account_id: Option<Text>,
     #[serde(rename = "ProductFields")]
     pub(super) product_fields: Option<Fields>,
@@ -262,11 +258,13 @@ impl NumOrStr {
     }
 }
 
-/// The text of one document, parsed into a [`Value`] at most once for all its findings.
+/// The text of one document, parsed into a [`Value`] at most once for all its findings (`None`:
+/// the whole document does not parse as a value, e.g. one finding nests deeper than serde_json
+/// allows; each finding's part is then parsed on its own).
 #[derive(Debug)]
 pub(super) struct SharedDoc {
     pub(super) text: Box<str>,
-    pub(super) value: OnceLock<Value>,
+    pub(super) value: OnceLock<Option<Value>>,
 }
 
 impl SharedDoc {
@@ -280,7 +278,7 @@ impl SharedDoc {
 
     /// A document that is a value already.
     pub(super) fn from_value(value: Value) -> Arc<Self> {
-        let value = OnceLock::from(value);
+        let value = OnceLock::from(Some(value));
         Arc::new(Self {
             text: "".into(),
             value,
@@ -305,26 +303,59 @@ pub(crate) struct LazyJson {
 }
 
 impl LazyJson {
-    /// Builds the JSON (parsing the document on the first call for any of its findings).
-    pub(crate) fn build(&self) -> Value {
+    /// Builds the JSON (parsing the document on the first call for any of its findings). When
+    /// the whole document cannot be parsed as a value, only this finding's part is: a deeply
+    /// nested field in one finding of a batch leaves the others' JSON intact.
+    pub(crate) fn build(&self) -> Result<Value, String> {
         let root = self
             .doc
             .value
-            .get_or_init(|| serde_json::from_str(&self.doc.text).unwrap_or(Value::Null));
-        let mut node = root;
-        for seg in &self.locator {
-            node = match seg {
-                LocSeg::Key(k) => node.get(*k),
-                LocSeg::Index(i) => node.get(*i),
+            .get_or_init(|| serde_json::from_str(&self.doc.text).ok());
+        let mut value = match root {
+            Some(root) => {
+                let mut node = root;
+                for seg in &self.locator {
+                    node = match seg {
+                        LocSeg::Key(k) => node.get(*k),
+                        LocSeg::Index(i) => node.get(*i),
+                    }
+                    .unwrap_or(&Value::Null);
+                }
+                node.clone()
             }
-            .unwrap_or(&Value::Null);
-        }
-        let mut value = node.clone();
+            None => part(&self.doc.text, &self.locator)?,
+        };
         if self.pascal {
             camelize(&mut value);
         }
-        value
+        Ok(value)
     }
+}
+
+/// The value at `locator` in `text`, parsed on its own (the rest is only skipped).
+fn part(text: &str, locator: &[LocSeg]) -> Result<Value, String> {
+    use serde_json::value::RawValue;
+    use std::borrow::Cow;
+    use std::collections::HashMap;
+    let unreadable = |e: serde_json::Error| format!("the finding's JSON cannot be read: {e}");
+    let mut raw: &RawValue = serde_json::from_str(text).map_err(unreadable)?;
+    for seg in locator {
+        raw = match seg {
+            LocSeg::Key(k) => {
+                let map: HashMap<Cow<'_, str>, &RawValue> =
+                    serde_json::from_str(raw.get()).map_err(unreadable)?;
+                *map.get(*k)
+                    .ok_or_else(|| format!("the finding's JSON has no `{k}`"))?
+            }
+            LocSeg::Index(i) => {
+                let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(unreadable)?;
+                *items
+                    .get(*i)
+                    .ok_or_else(|| format!("the finding's JSON has no element {i}"))?
+            }
+        };
+    }
+    serde_json::from_str(raw.get()).map_err(unreadable)
 }
 
 /// Lower-cases the first letter of every object key, recursively (`AccountId` → `accountId`).

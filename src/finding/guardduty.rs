@@ -92,6 +92,7 @@ pub(super) fn finding(doc: Doc, origin: Origin<'_>) -> Result<FindingData, Findi
             pascal,
         }),
         json: OnceLock::new(),
+        json_size: OnceLock::new(),
     })
 }
 

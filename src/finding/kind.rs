@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use super::error::FindingError;
 
+/// The longest finding type accepted (GuardDuty's are under 100 bytes).
+pub const MAX_TYPE_BYTES: usize = 256;
+
 /// A GuardDuty finding type:
 /// `ThreatPurpose:ResourceTypeAffected/ThreatFamilyName.DetectionMechanism!Artifact`.
 ///
@@ -34,6 +37,13 @@ impl FindingType {
                 format!("`{text}`"),
             )
         };
+        if text.len() > MAX_TYPE_BYTES {
+            return Err(FindingError::invalid(
+                "$.type",
+                format!("a finding type of at most {MAX_TYPE_BYTES} bytes"),
+                format!("{} bytes", text.len()),
+            ));
+        }
         let colon = text.find(':').ok_or_else(|| bad(&text))?;
         let slash = text.find('/').ok_or_else(|| bad(&text))?;
         if colon == 0 || slash <= colon + 1 || slash + 1 >= text.len() {

@@ -83,6 +83,7 @@ impl IntoIterator for ParsedBatch {
 /// GuardDuty finding at all is an error. Each document may be at most [`MAX_DOCUMENT_BYTES`].
 pub fn parse_documents(bytes: &[u8], source_name: &str) -> ParsedBatch {
     let mut items = Vec::new();
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match json_lines(bytes) {
         Some(lines) => {
             for (line_no, line) in lines {
@@ -122,10 +123,21 @@ fn json_lines(bytes: &[u8]) -> Option<Vec<(u64, &[u8])>> {
         })
         .filter(|(_, line)| !line.is_empty())
         .collect();
+    if lines.len() < 2 {
+        return None;
+    }
+    let whole = |line: &[u8]| {
+        matches!(line.first(), Some(b'{' | b'['))
+            && serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
+    };
     let (_, first) = lines.first()?;
-    let first_is_whole = matches!(first.first(), Some(b'{' | b'['))
-        && serde_json::from_slice::<serde::de::IgnoredAny>(first).is_ok();
-    (lines.len() >= 2 && first_is_whole).then_some(lines)
+    if whole(first) {
+        return Some(lines);
+    }
+    // The first line is broken: a stream all the same when the input is not one document and
+    // another line stands alone, so the broken line costs only itself.
+    let one_document = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+    (!one_document && lines.iter().any(|(_, l)| whole(l))).then_some(lines)
 }
 
 /// Exactly one finding from the results of one document.
@@ -158,6 +170,17 @@ pub(super) fn parse_one_document(bytes: &[u8]) -> Vec<Item> {
             },
         ))];
     }
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") || bytes.contains(&0) {
+        return vec![Err(FindingError::new(
+            "$",
+            FindingErrorKind::Syntax {
+                message: "the input is UTF-16 (or binary), not UTF-8 JSON: convert it \
+                          (`iconv -f UTF-16 -t UTF-8`)"
+                    .to_owned(),
+            },
+        ))];
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -356,7 +379,11 @@ fn batch(
             match asff::to_finding(doc, &item_path, envelope.cloned()) {
                 Ok(Ok(f)) => out.push(Ok(f)),
                 Ok(Err(reason)) => {
-                    tracing::warn!(path = %item_path, "skipping a Security Hub finding: {reason}");
+                    tracing::warn!(
+                        path = %super::inert(&item_path),
+                        "skipping a Security Hub finding: {}",
+                        super::inert(&reason)
+                    );
                     skipped.push(reason);
                 }
                 Err(e) => out.push(Err(e)),

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::lenient::{opt_string, opt_string_loose, opt_time, vec_or_null};
+use super::lenient::{opt_id, opt_string, opt_string_loose, opt_time, vec_or_null};
 use super::text::Text;
 
 /// A resource tag (`key` = `value`).
@@ -35,16 +35,16 @@ fn opt_string_or_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Text, D
 #[non_exhaustive]
 pub struct AccessKeyDetails {
     /// The access key id (`AKIA…` for IAM users, `ASIA…` for temporary credentials).
-    #[serde(alias = "AccessKeyId", deserialize_with = "opt_string")]
+    #[serde(alias = "AccessKeyId", deserialize_with = "opt_id")]
     pub access_key_id: Option<Text>,
     /// The principal id (`AIDA…`, `AROA…:session`).
-    #[serde(alias = "PrincipalId", deserialize_with = "opt_string")]
+    #[serde(alias = "PrincipalId", deserialize_with = "opt_id")]
     pub principal_id: Option<Text>,
     /// The user name (or role name for assumed roles).
-    #[serde(alias = "UserName", deserialize_with = "opt_string")]
+    #[serde(alias = "UserName", deserialize_with = "opt_id")]
     pub user_name: Option<Text>,
     /// The user type (`IAMUser`, `AssumedRole`, `Root`, `FederatedUser`, ...).
-    #[serde(alias = "UserType", deserialize_with = "opt_string")]
+    #[serde(alias = "UserType", deserialize_with = "opt_id")]
     pub user_type: Option<Text>,
 }
 
@@ -67,7 +67,7 @@ pub struct IamInstanceProfile {
 #[non_exhaustive]
 pub struct InstanceDetails {
     /// The instance id (`i-…`).
-    #[serde(alias = "InstanceId", deserialize_with = "opt_string")]
+    #[serde(alias = "InstanceId", deserialize_with = "opt_id")]
     pub instance_id: Option<Text>,
     /// The instance type (`t3.micro`).
     #[serde(alias = "InstanceType", deserialize_with = "opt_string")]

@@ -171,9 +171,48 @@ pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Serialized JSON made inert for a terminal: the active characters JSON's own escaping leaves
+/// as they are (DEL, C1 controls, bidi overrides, zero-width characters, line separators) written
+/// as `\uXXXX` escapes. The result is the same JSON value; only its spelling changes. Every JSON
+/// line remedy writes (stdout records, the audit trail) goes through this.
+///
+/// ```
+/// use remedy::finding::inert_json;
+/// let json = serde_json::to_string("a\u{202e}b").unwrap();
+/// assert_eq!(inert_json(&json), r#""a\u202eb""#);
+/// let back: String = serde_json::from_str(&inert_json(&json)).unwrap();
+/// assert_eq!(back, "a\u{202e}b");
+/// ```
+pub fn inert_json(json: &str) -> std::borrow::Cow<'_, str> {
+    use std::fmt::Write as _;
+    if !json.chars().any(is_active) {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if is_active(c) {
+            // Every active character is in the basic multilingual plane: one `\uXXXX` each.
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_stays_the_same_value_without_active_characters() {
+        let value = serde_json::json!({"t": "x\u{1b}[2J\u{7f}\u{9b}\u{202e}\u{2028}\u{feff}\n\0y"});
+        let json = serde_json::to_string(&value).unwrap();
+        let inert = inert_json(&json);
+        assert!(!inert.chars().any(is_active), "{inert}");
+        let back: serde_json::Value = serde_json::from_str(&inert).unwrap();
+        assert_eq!(back, value);
+    }
 
     #[test]
     fn active_characters_are_escaped() {

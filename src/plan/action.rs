@@ -168,6 +168,47 @@ pub struct CustomAction {
     pub destructive: bool,
 }
 
+impl CustomAction {
+    /// The parameter `name` when it is a string.
+    pub fn str_param(&self, name: &str) -> Option<&str> {
+        self.params.get(name).and_then(Value::as_str)
+    }
+
+    /// The parameter `name` when it is an integer.
+    pub fn int_param(&self, name: &str) -> Option<i64> {
+        self.params.get(name).and_then(Value::as_i64)
+    }
+
+    /// The parameter `name` when it is a boolean.
+    pub fn bool_param(&self, name: &str) -> Option<bool> {
+        self.params.get(name).and_then(Value::as_bool)
+    }
+
+    /// Every parameter read into `T` (a `serde::Deserialize` struct): the typed way for an
+    /// executor to read its kind's parameters. An error names the parameter that does not fit.
+    ///
+    /// ```
+    /// # use remedy::plan::{ActionKind, CustomAction};
+    /// #[derive(serde::Deserialize)]
+    /// struct Isolate { instance_id: String, security_group: Option<String> }
+    ///
+    /// let action = CustomAction {
+    ///     kind: ActionKind::new("isolate_instance")?,
+    ///     params: serde_json::json!({"instance_id": "i-0abc"}).as_object().cloned().unwrap_or_default(),
+    ///     target: "i-0abc".into(),
+    ///     destructive: true,
+    /// };
+    /// let isolate: Isolate = action.params_as()?;
+    /// assert_eq!(isolate.instance_id, "i-0abc");
+    /// assert!(isolate.security_group.is_none());
+    /// assert_eq!(action.str_param("instance_id"), Some("i-0abc"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn params_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_value(Value::Object(self.params.clone()))
+    }
+}
+
 /// One typed action a policy can choose.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -241,6 +282,53 @@ impl Action {
             Action::Notify(_) => false,
             Action::DisableAccessKey(_) | Action::RunCommand(_) => true,
             Action::Custom(c) => c.destructive,
+        }
+    }
+
+    /// What the action touches that `finding` does not name, if anything: a destructive action may
+    /// act only on the finding's principal (its user, access key, principal id, role) and its
+    /// instances. Notifications touch nothing.
+    pub fn out_of_scope(&self, finding: &FindingContext) -> Option<String> {
+        if !self.is_destructive() {
+            return None;
+        }
+        let names = |name: &str| finding.names().any(|n| n == name);
+        match self {
+            Action::DisableAccessKey(d) => {
+                if finding.user_name() != Some(d.user_name.as_str()) {
+                    return Some(format!(
+                        "user `{}` (the finding names {})",
+                        d.user_name,
+                        finding
+                            .user_name()
+                            .map_or("no user".to_owned(), |u| format!("user `{u}`"))
+                    ));
+                }
+                if finding.access_key_id() != Some(d.access_key_id.as_str()) {
+                    return Some(format!(
+                        "access key `{}` (the finding names {})",
+                        d.access_key_id,
+                        finding
+                            .access_key_id()
+                            .map_or("no access key".to_owned(), |k| format!("key `{k}`"))
+                    ));
+                }
+                None
+            }
+            Action::RunCommand(r) => r
+                .instance_ids
+                .iter()
+                .find(|i| {
+                    !finding
+                        .instance_ids
+                        .iter()
+                        .any(|f| f.as_str() == i.as_str())
+                })
+                .map(|i| format!("instance `{i}` (not one of the finding's instances)")),
+            Action::Custom(c) => {
+                (!names(&c.target)).then(|| format!("`{}` (not named by the finding)", c.target))
+            }
+            Action::Notify(_) => None,
         }
     }
 

@@ -118,6 +118,18 @@ impl FindingContext {
         self.severity.band()
     }
 
+    /// Every identifier the finding names: its principal's user or role name, access key id and
+    /// principal id, and its instance ids. A destructive action may touch only these.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let principal = self.principal.iter().flat_map(|p| {
+            [&p.user_name, &p.access_key_id, &p.principal_id]
+                .into_iter()
+                .flatten()
+                .map(Text::as_str)
+        });
+        principal.chain(self.instance_ids.iter().map(Text::as_str))
+    }
+
     /// The principal's user (or role) name.
     pub fn user_name(&self) -> Option<&str> {
         self.principal.as_ref()?.user_name.as_deref()

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::actions::{self, HostActionKind};
 use super::diagnose::compile_problem;
 use super::error::{DiagnosticKind, PolicyDiagnostic, PolicyError};
+use super::files::collect_files;
 use super::index::TypeIndex;
 use super::limits::Limits;
 use super::runner::{CallMode, Runner};
@@ -18,6 +19,10 @@ use super::sandbox::{self, HelperModules, with_deadline};
 use super::script_finding::{self, PathCache};
 use super::store::PolicyStore;
 use super::{Policy, PolicySet, helpers, lint, metadata};
+
+/// The SSM documents `run_command` may run unless the configuration says otherwise: the ones the
+/// bundled policies use.
+pub const DEFAULT_DOCUMENTS: &[&str] = &["AWS-RunShellScript", "AWS-RunPowerShellScript"];
 
 /// Configures how policy sets are built: sandbox limits and host action kinds.
 ///
@@ -28,7 +33,11 @@ use super::{Policy, PolicySet, helpers, lint, metadata};
 ///
 /// let builder = PolicySet::builder()
 ///     .with_limits(Limits::default().with_deadline(Duration::from_millis(50)))
-///     .with_action_kind(HostActionKind::new("isolate_instance")?.with_params(["instance_id"]));
+///     .with_action_kind(
+///         HostActionKind::new("isolate_instance")?
+///             .with_params(["instance_id"])
+///             .with_target_param("instance_id"),
+///     );
 /// let set = builder.from_sources([(
 ///     "isolate",
 ///     r#"const DESCRIPTION = "isolate"; const APPLIES_TO = "*";
@@ -39,9 +48,12 @@ use super::{Policy, PolicySet, helpers, lint, metadata};
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct PolicySetBuilder {
+    roots: Vec<RootSpec>,
     limits: Limits,
     kinds: Vec<HostActionKind>,
     call_mode: CallMode,
+    reach_allowed: std::collections::BTreeSet<String>,
+    documents: Option<Vec<String>>,
 }
 
 impl PolicySetBuilder {
@@ -63,6 +75,43 @@ impl PolicySetBuilder {
         self
     }
 
+    /// Allows the named policies to act beyond what their finding names, when they also declare
+    /// `const REACH = "account"` (configuration `[reach] account = [...]`).
+    pub fn with_reach_allowed<I, S>(mut self, policies: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.reach_allowed = policies.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the SSM documents `run_command` may run (default [`DEFAULT_DOCUMENTS`]).
+    pub fn with_documents<I, S>(mut self, documents: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.documents = Some(documents.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Every action kind policies built with this builder can choose: the built-ins and the
+    /// registered host kinds.
+    pub fn kinds(&self) -> Vec<crate::plan::ActionKind> {
+        crate::plan::ActionKind::BUILTIN
+            .into_iter()
+            .chain(self.kinds.iter().map(|k| k.kind().clone()))
+            .collect()
+    }
+
+    /// The SSM documents `run_command` may run.
+    pub fn documents(&self) -> Vec<String> {
+        self.documents
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DOCUMENTS.iter().map(|d| (*d).to_owned()).collect())
+    }
+
     /// Sets how `decide` is called (default [`CallMode::InPlace`]).
     pub fn with_call_mode(mut self, mode: CallMode) -> Self {
         self.call_mode = mode;
@@ -74,25 +123,20 @@ impl PolicySetBuilder {
         &self.limits
     }
 
-    /// Loads every policy of a directory: `*.rhai` files at its top level are policies; files whose
-    /// name starts with `_` and files in subdirectories are helper modules scripts may `import`.
-    pub fn from_dir(&self, dir: impl AsRef<Path>) -> Result<PolicySet, PolicyError> {
-        let dir = dir.as_ref();
-        let origin = dir.display().to_string();
-        let mut files = Vec::new();
-        let mut problems = Vec::new();
-        collect_files(dir, dir, 0, &mut files, &mut problems);
-        if !problems.is_empty() {
-            return Err(PolicyError::new(origin, problems));
-        }
-        files.sort_by(|a, b| a.0.cmp(&b.0));
-        self.build(origin, files)
+    /// Adds a policy directory: `*.rhai` files at its top level are policies; files whose name
+    /// starts with `_` and files in subdirectories are helper modules its policies may `import`.
+    /// Several directories make one set (the bundled policies and your own): each file keeps its
+    /// directory in diagnostics, helpers are imported only within their directory, and a policy
+    /// name used twice is an error.
+    pub fn add_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.roots.push(RootSpec::Dir(dir.into()));
+        self
     }
 
-    /// Loads policies from `(file name, source)` pairs, as if they were files of a directory
+    /// Adds `(file name, source)` pairs, as if they were files of a directory of their own
     /// (`disable-key.rhai` or `disable-key`; names starting with `_` or containing `/` are helper
     /// modules).
-    pub fn from_sources<I, N, S>(&self, sources: I) -> Result<PolicySet, PolicyError>
+    pub fn add_sources<I, N, S>(mut self, sources: I) -> Self
     where
         I: IntoIterator<Item = (N, S)>,
         N: Into<String>,
@@ -107,40 +151,135 @@ impl PolicySetBuilder {
                 } else {
                     format!("{name}.rhai")
                 };
-                (name, Arc::<str>::from(source.into()))
+                let source: String = source.into();
+                let source = source
+                    .strip_prefix('\u{feff}')
+                    .unwrap_or(&source)
+                    .to_owned();
+                (name, Arc::<str>::from(source))
             })
             .collect();
-        self.build("sources".to_owned(), files)
+        self.roots.push(RootSpec::Sources(files));
+        self
     }
 
-    /// Opens a [`PolicyStore`] on `dir` with this configuration.
+    /// Builds the set of every directory and source added.
+    pub fn build(&self) -> Result<PolicySet, PolicyError> {
+        let mut roots = Vec::new();
+        let mut problems = Vec::new();
+        let many = self.roots.len() > 1;
+        for spec in &self.roots {
+            match spec {
+                RootSpec::Dir(dir) => {
+                    let label = if many {
+                        dir.display().to_string()
+                    } else {
+                        String::new()
+                    };
+                    let mut files = Vec::new();
+                    collect_files(dir, dir, 0, &mut files, &mut problems);
+                    files.sort_by(|a, b| a.0.cmp(&b.0));
+                    roots.push(Root { label, files });
+                }
+                RootSpec::Sources(files) => {
+                    let label = if many {
+                        format!("sources{}", roots.len() + 1)
+                    } else {
+                        String::new()
+                    };
+                    roots.push(Root {
+                        label,
+                        files: files.clone(),
+                    });
+                }
+            }
+        }
+        let origin = self
+            .roots
+            .iter()
+            .map(|r| match r {
+                RootSpec::Dir(d) => d.display().to_string(),
+                RootSpec::Sources(_) => "sources".to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !problems.is_empty() {
+            return Err(PolicyError::new(origin, problems));
+        }
+        self.compile(origin, roots)
+    }
+
+    /// Loads one directory (see [`PolicySetBuilder::add_dir`]).
+    pub fn from_dir(&self, dir: impl AsRef<Path>) -> Result<PolicySet, PolicyError> {
+        let mut one = self.clone();
+        one.roots = vec![RootSpec::Dir(dir.as_ref().to_path_buf())];
+        one.build()
+    }
+
+    /// Loads `(file name, source)` pairs (see [`PolicySetBuilder::add_sources`]).
+    pub fn from_sources<I, N, S>(&self, sources: I) -> Result<PolicySet, PolicyError>
+    where
+        I: IntoIterator<Item = (N, S)>,
+        N: Into<String>,
+        S: Into<String>,
+    {
+        let mut one = self.clone();
+        one.roots = Vec::new();
+        one.add_sources(sources).build()
+    }
+
+    /// Opens a [`PolicyStore`] on `dir` (added to the directories and sources already added) with
+    /// this configuration.
     pub fn open_store(self, dir: impl Into<PathBuf>) -> Result<PolicyStore, PolicyError> {
         PolicyStore::open_with(self, dir.into())
     }
 
-    fn build(
-        &self,
-        origin: String,
-        files: Vec<(String, Arc<str>)>,
-    ) -> Result<PolicySet, PolicyError> {
+    fn compile(&self, origin: String, roots: Vec<Root>) -> Result<PolicySet, PolicyError> {
         let mut helper_sources = HashMap::new();
         let mut policy_files = Vec::new();
-        for (file, source) in files {
-            let is_helper = file.contains('/') || file.starts_with('_');
-            if is_helper {
-                if let Some(key) = HelperModules::key(&file) {
-                    helper_sources.insert(key, (file, source));
+        let labels: Vec<String> = roots.iter().map(|r| r.label.clone()).collect();
+        for root in roots {
+            for (relative, source) in root.files {
+                let file = if root.label.is_empty() {
+                    relative.clone()
+                } else {
+                    format!("{}/{relative}", root.label)
+                };
+                let is_helper = relative.contains('/') || relative.starts_with('_');
+                if is_helper {
+                    if let Some(key) = HelperModules::key(&relative) {
+                        helper_sources.insert((root.label.clone(), key), (file, source));
+                    }
+                } else {
+                    policy_files.push((file, source));
                 }
-            } else {
-                policy_files.push((file, source));
             }
         }
-        let helpers = Arc::new(HelperModules::new(helper_sources));
+        let helpers = Arc::new(HelperModules::new(helper_sources, labels));
         let paths = Arc::new(PathCache::default());
         let mut engine = sandbox::engine(&self.limits, Arc::clone(&helpers));
-        actions::register(&mut engine, &self.kinds);
+        let mut problems = Vec::new();
+        let mut warnings = Vec::new();
+        for kind in &self.kinds {
+            if let Some(problem) = kind.problem() {
+                problems.push(PolicyDiagnostic::new(
+                    DiagnosticKind::HostKind,
+                    &origin,
+                    problem,
+                ));
+            }
+        }
+        let documents = self.documents();
+        actions::register(&mut engine, &self.kinds, &documents);
         helpers::register(&mut engine);
-        script_finding::register(&mut engine, Arc::clone(&paths));
+        script_finding::register(&mut engine, Arc::clone(&paths), self.limits.max_array_size);
+        let functions: Vec<String> = engine
+            .gen_fn_signatures(true)
+            .iter()
+            .filter_map(|s| s.split('(').next())
+            .map(|s| s.trim_start_matches("fn ").trim().to_owned())
+            .collect();
+        let constructors = actions::constructors(&self.kinds);
 
         let mut helper_hash = Sha256::new();
         for (key, _, source) in helpers.sources() {
@@ -151,12 +290,13 @@ impl PolicySetBuilder {
         }
         let helper_hash = helper_hash.finalize();
 
-        let mut problems = Vec::new();
         let mut policies: Vec<Policy> = Vec::new();
         let mut names: HashMap<String, String> = HashMap::new();
         for (file, source) in policy_files {
-            let compiled = with_deadline(Instant::now() + self.limits.deadline, || {
-                engine.compile_into_self_contained(&Scope::new(), &*source)
+            let compiled = with_deadline(Instant::now().checked_add(self.limits.deadline), || {
+                sandbox::compiling(&file, || {
+                    engine.compile_into_self_contained(&Scope::new(), &*source)
+                })
             });
             let mut ast = match compiled {
                 Ok(ast) => ast,
@@ -174,7 +314,46 @@ impl PolicySetBuilder {
             ast.set_source(file.as_str());
             let before = problems.len();
             let meta = metadata::read(&file, &source, &ast, &mut problems);
-            lint::unknown_properties(&file, &source, &ast, &mut problems);
+            let reach = meta
+                .as_ref()
+                .is_some_and(|m| m.reach_account && self.reach_allowed.contains(m.name.as_str()));
+            let context = lint::Context {
+                functions: &functions,
+                constructors: &constructors,
+                documents: &documents,
+                reach,
+                max_modules: self.limits.max_modules,
+            };
+            lint::check(&file, &source, &ast, &context, &mut problems, &mut warnings);
+            if let Some(meta) = &meta {
+                lint::globs::check(
+                    &file,
+                    &source,
+                    &meta.applies_to,
+                    &mut problems,
+                    &mut warnings,
+                );
+                if meta.reach_account && !reach {
+                    let (line, column) =
+                        metadata::const_position(&source, "REACH").unwrap_or((1, 1));
+                    warnings.push(
+                        PolicyDiagnostic::new(
+                            DiagnosticKind::Reach,
+                            &file,
+                            format!(
+                                "`{}` declares `REACH = \"account\"`, but the configuration does \
+                                 not allow it: its actions beyond the finding are refused",
+                                meta.name
+                            ),
+                        )
+                        .at(&source, line, column)
+                        .with_help(format!(
+                            "allow it in the configuration: `[reach] account = [\"{}\"]`",
+                            meta.name
+                        )),
+                    );
+                }
+            }
             for (path, line, column) in metadata::literal_paths(&source) {
                 if let Err(e) = paths.warm(&path) {
                     problems.push(
@@ -216,6 +395,7 @@ impl PolicySetBuilder {
                 applies_to: meta.applies_to,
                 min_severity: meta.min_severity,
                 fallback: meta.fallback,
+                reach_account: meta.reach_account,
                 version: hex(&hash.finalize()).into(),
                 source,
                 ast,
@@ -240,9 +420,13 @@ impl PolicySetBuilder {
             set_hash.update([0]);
         }
         set_hash.update(helper_hash);
+        let used = used_kinds(&policies, &helpers, &engine, &constructors);
         Ok(PolicySet {
             engine: Arc::new(engine),
             policies,
+            reach_allowed: self.reach_allowed.clone(),
+            warnings,
+            kinds: used,
             index,
             version: hex(&set_hash.finalize()).into(),
             origin,
@@ -251,64 +435,54 @@ impl PolicySetBuilder {
     }
 }
 
+/// The action kinds the policies (and their helper modules) can choose: the constructors they call.
+fn used_kinds(
+    policies: &[Policy],
+    helpers: &HelperModules,
+    engine: &rhai::Engine,
+    constructors: &[lint::calls::Constructor],
+) -> std::collections::BTreeSet<crate::plan::ActionKind> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut collect = |ast: &rhai::AST| {
+        ast.walk(&mut |path: &[rhai::ASTNode]| {
+            if let Some(rhai::ASTNode::Expr(rhai::Expr::FnCall(call, _)))
+            | Some(rhai::ASTNode::Stmt(rhai::Stmt::FnCall(call, _))) = path.last()
+            {
+                names.insert(call.name.to_string());
+            }
+            true
+        });
+    };
+    for policy in policies {
+        collect(&policy.ast);
+    }
+    for (_, _, source) in helpers.sources() {
+        if let Ok(ast) = engine.compile(source) {
+            collect(&ast);
+        }
+    }
+    constructors
+        .iter()
+        .filter(|c| names.contains(&c.name))
+        .filter_map(|c| crate::plan::ActionKind::new(c.name.as_str()).ok())
+        .collect()
+}
+
+/// A directory or sources added to a builder.
+#[derive(Debug, Clone)]
+enum RootSpec {
+    Dir(PathBuf),
+    Sources(Vec<(String, Arc<str>)>),
+}
+
+/// The files of one directory (or sources): its label (the prefix of its files' names in a set of
+/// several) and each file's path relative to it with its text.
+struct Root {
+    label: String,
+    files: Vec<(String, Arc<str>)>,
+}
+
 /// The first 16 hex digits of a hash: enough to tell versions apart in plans and logs.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
-/// How deep `from_dir` looks into subdirectories for helper modules.
-const MAX_DIR_DEPTH: usize = 8;
-
-fn collect_files(
-    root: &Path,
-    dir: &Path,
-    depth: usize,
-    files: &mut Vec<(String, Arc<str>)>,
-    problems: &mut Vec<PolicyDiagnostic>,
-) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => {
-            problems.push(PolicyDiagnostic::new(
-                DiagnosticKind::Io,
-                dir.display().to_string(),
-                format!("cannot read the policy directory: {e}"),
-            ));
-            return;
-        }
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            if depth < MAX_DIR_DEPTH {
-                collect_files(root, &path, depth + 1, files, problems);
-            }
-            continue;
-        }
-        if !name.ends_with(".rhai") {
-            continue;
-        }
-        let relative = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
-        match std::fs::read_to_string(&path) {
-            Ok(source) => files.push((relative, Arc::from(source))),
-            Err(e) => problems.push(PolicyDiagnostic::new(
-                DiagnosticKind::Io,
-                relative,
-                format!("cannot read the file: {e}"),
-            )),
-        }
-    }
 }

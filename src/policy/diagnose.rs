@@ -75,7 +75,7 @@ pub(super) fn compile_problem(
             }
         }
         other => {
-            let (_, message, pos) = describe(other, limits);
+            let (_, message, pos, _) = describe(other, limits);
             let d = PolicyDiagnostic::new(DiagnosticKind::Syntax, file, message);
             match (pos.line(), pos.position()) {
                 (Some(line), Some(column)) => d.at(source, line, column),
@@ -118,16 +118,26 @@ fn lowercase_first(s: &str) -> String {
     }
 }
 
-/// What went wrong in a script run, innermost error first: its kind, a message and its position.
+/// What went wrong in a script run, innermost error first: its kind, a message, its position and,
+/// when it happened in a helper module, that module's file.
 pub(super) fn describe(
     err: EvalAltResult,
     limits: &Limits,
-) -> (FailureKind, String, rhai::Position) {
+) -> (FailureKind, String, rhai::Position, Option<String>) {
     let mut err = err;
+    let mut file = None;
     loop {
         match err {
-            EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
-            | EvalAltResult::ErrorInModule(_, inner, _) => err = *inner,
+            EvalAltResult::ErrorInFunctionCall(_, source, inner, _) => {
+                if !source.is_empty() {
+                    file = Some(source);
+                }
+                err = *inner;
+            }
+            EvalAltResult::ErrorInModule(module, inner, _) => {
+                file = Some(module);
+                err = *inner;
+            }
             other => {
                 err = other;
                 break;
@@ -184,7 +194,7 @@ pub(super) fn describe(
         }
         other => (FailureKind::Runtime, rhai_message(other)),
     };
-    (kind, message, pos)
+    (kind, message, pos, file)
 }
 
 /// A rhai error's message without its position, first letter in lower case.

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::finding::inert;
+
 use miette::{LabeledSpan, NamedSource, SourceSpan};
 
 /// What kind of problem a [`PolicyDiagnostic`] reports.
@@ -23,9 +25,38 @@ pub enum DiagnosticKind {
     Import,
     /// The policy reads a property the finding does not have (`finding.user_nme`).
     UnknownProperty,
+    /// The policy calls a function that does not exist (`notfy(...)`, an unregistered host kind).
+    UnknownFunction,
+    /// A literal argument of an action constructor is wrong (a number for a user name, a document
+    /// that is not allowed).
+    InvalidArgument,
+    /// A destructive action with literal arguments would touch something its finding cannot name.
+    OutOfScope,
+    /// The policy runs code at the top level, or imports more modules than the sandbox allows.
+    TopLevel,
+    /// A policy file is not UTF-8 text, or not a regular file of bounded size.
+    Encoding,
+    /// A host action kind is registered wrongly (a destructive kind with no target).
+    HostKind,
+    /// A warning: `APPLIES_TO` matches no known GuardDuty finding type.
+    UnknownFindingType,
+    /// A warning: a literal JSONPath names no field of a GuardDuty finding.
+    UnknownField,
+    /// A warning: the policy declares `REACH = "account"` but the configuration does not allow it.
+    Reach,
 }
 
 impl DiagnosticKind {
+    /// Whether the kind is a warning: the set still loads.
+    pub fn is_warning(self) -> bool {
+        matches!(
+            self,
+            DiagnosticKind::UnknownFindingType
+                | DiagnosticKind::UnknownField
+                | DiagnosticKind::Reach
+        )
+    }
+
     /// A stable code for the kind, e.g. `remedy::policy::syntax`.
     pub fn code(self) -> &'static str {
         match self {
@@ -36,6 +67,15 @@ impl DiagnosticKind {
             DiagnosticKind::DuplicateName => "remedy::policy::duplicate_name",
             DiagnosticKind::Import => "remedy::policy::import",
             DiagnosticKind::UnknownProperty => "remedy::policy::unknown_property",
+            DiagnosticKind::UnknownFunction => "remedy::policy::unknown_function",
+            DiagnosticKind::InvalidArgument => "remedy::policy::invalid_argument",
+            DiagnosticKind::OutOfScope => "remedy::policy::out_of_scope",
+            DiagnosticKind::TopLevel => "remedy::policy::top_level",
+            DiagnosticKind::Encoding => "remedy::policy::encoding",
+            DiagnosticKind::HostKind => "remedy::policy::host_kind",
+            DiagnosticKind::UnknownFindingType => "remedy::policy::unknown_finding_type",
+            DiagnosticKind::UnknownField => "remedy::policy::unknown_field",
+            DiagnosticKind::Reach => "remedy::policy::reach",
         }
     }
 }
@@ -90,7 +130,10 @@ impl PolicyDiagnostic {
     /// Attaches the source text without a position (the problem concerns the whole file).
     pub(crate) fn in_source(mut self, source: &Arc<str>) -> Self {
         self.source = Some(Arc::clone(source));
-        self.named_source = Some(NamedSource::new(&self.file, Arc::clone(source)));
+        self.named_source = Some(NamedSource::new(
+            crate::finding::inert(&self.file),
+            shown_source(source),
+        ));
         self
     }
 
@@ -137,6 +180,29 @@ impl PolicyDiagnostic {
     }
 }
 
+/// `source` as a terminal may show it: every control character (but newline and tab), escape
+/// sequence introducer and bidi override replaced by `?`s of the same byte length, so spans still
+/// point at the same bytes. Borrowed when there is nothing to replace.
+fn shown_source(source: &Arc<str>) -> Arc<str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t' && c != '\r')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+    };
+    if !source.chars().any(unsafe_char) {
+        return Arc::clone(source);
+    }
+    let mut shown = String::with_capacity(source.len());
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        if unsafe_char(c) || (c == '\r' && chars.peek() != Some(&'\n')) {
+            shown.extend(std::iter::repeat_n('?', c.len_utf8()));
+        } else {
+            shown.push(c);
+        }
+    }
+    Arc::from(shown)
+}
+
 /// The byte span of the token starting at `line`:`column` (1-based, column counted in characters).
 fn span_at(source: &str, line: usize, column: usize) -> SourceSpan {
     let mut offset = 0;
@@ -178,13 +244,18 @@ impl fmt::Debug for PolicyDiagnostic {
     }
 }
 
+/// Shown escaped: the file name, message and hint may carry policy text (see
+/// [`crate::finding::inert`]).
 impl fmt::Display for PolicyDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.line, self.column) {
-            (Some(line), Some(column)) => {
-                write!(f, "{}:{line}:{column}: {}", self.file, self.message)
-            }
-            _ => write!(f, "{}: {}", self.file, self.message),
+            (Some(line), Some(column)) => write!(
+                f,
+                "{}:{line}:{column}: {}",
+                inert(&self.file),
+                inert(&self.message)
+            ),
+            _ => write!(f, "{}: {}", inert(&self.file), inert(&self.message)),
         }
     }
 }
@@ -196,10 +267,18 @@ impl miette::Diagnostic for PolicyDiagnostic {
         Some(Box::new(self.kind.code()))
     }
 
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(if self.kind.is_warning() {
+            miette::Severity::Warning
+        } else {
+            miette::Severity::Error
+        })
+    }
+
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+            .as_deref()
+            .map(|h| Box::new(inert(h)) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {

@@ -1,18 +1,54 @@
 //! Helper functions for policy authors: glob matching, IP-in-CIDR and list membership.
 
-use crate::glob::glob_match;
 use std::net::IpAddr;
+
+use super::script_finding::{MAX_JSON_NODES, from_json_bounded};
+use crate::glob::{MAX_PATTERN, MAX_TEXT, glob_match};
 
 use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext};
 
 use super::sandbox::ScriptError;
 use crate::plan::FailureKind;
 
-/// Registers `glob_match`, `ip_in_cidr` and `in_list`.
+/// Registers `glob_match`, `ip_in_cidr`, `in_list` and `parse_json`.
 pub(crate) fn register(engine: &mut Engine) {
-    engine.register_fn("glob_match", |pattern: &str, text: &str| {
-        glob_match(pattern, text)
-    });
+    engine.register_fn(
+        "glob_match",
+        |ctx: NativeCallContext, pattern: &str, text: &str| -> Result<bool, Box<EvalAltResult>> {
+            if pattern.chars().count() > MAX_PATTERN || text.len() > MAX_TEXT {
+                return Err(ScriptError::raise(
+                    FailureKind::Limit,
+                    format!(
+                        "glob_match: patterns are at most {MAX_PATTERN} characters and texts at \
+                         most {MAX_TEXT} bytes"
+                    ),
+                    ctx.call_position(),
+                ));
+            }
+            Ok(glob_match(pattern, text))
+        },
+    );
+    engine.register_fn(
+        "parse_json",
+        |ctx: NativeCallContext, text: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+            let fail = |message: String| {
+                ScriptError::raise(FailureKind::Runtime, message, ctx.call_position())
+            };
+            if text.len() > MAX_TEXT {
+                return Err(fail(format!(
+                    "parse_json: the text is longer than {MAX_TEXT} bytes"
+                )));
+            }
+            let value: serde_json::Value = serde_json::from_str(text)
+                .map_err(|e| fail(format!("parse_json: not JSON: {e}")))?;
+            let mut budget = MAX_JSON_NODES;
+            from_json_bounded(&value, &mut budget).ok_or_else(|| {
+                fail(format!(
+                    "parse_json: the document has more than {MAX_JSON_NODES} values"
+                ))
+            })
+        },
+    );
     engine.register_fn("glob_match", |_: &str, _: ()| false);
     engine.register_fn(
         "ip_in_cidr",

@@ -1,132 +1,70 @@
-//! Load-time checks of how a policy uses the finding: `finding.user_nme` is an error when the
-//! policy loads, with a suggestion, instead of a runtime error on the first finding that reaches it.
+//! Load-time checks of a policy beyond what rhai's compiler checks, so that mistakes fail (or
+//! warn) when the policy loads instead of on every finding that reaches it:
+//!
+//! - [`properties`]: `finding.user_nme` is an error, with a did-you-mean;
+//! - [`calls`]: a call of a function that does not exist (`notfy(...)`, an unregistered host
+//!   kind), wrong literal arguments of action constructors, literal targets out of scope;
+//! - [`globs`]: `APPLIES_TO` globs in shell syntax (`{a,b}`), or matching no known finding type;
+//! - [`paths`]: literal JSONPaths naming no field of a GuardDuty finding;
+//! - [`top`]: code at the top level, and more imports than the sandbox allows.
 
 use std::sync::Arc;
 
-use rhai::{AST, ASTNode, Expr};
+use rhai::AST;
 
-use super::error::{DiagnosticKind, PolicyDiagnostic};
-use super::script_context::known_keys;
-use super::script_finding::PROPERTIES;
+use super::error::PolicyDiagnostic;
 
-/// The variable name policies give the finding (`fn decide(finding)`); property reads on a variable
-/// of this name are checked against the finding's properties.
-const FINDING: &str = "finding";
+pub(crate) mod calls;
+pub(crate) mod globs;
+pub(crate) mod paths;
+pub(crate) mod properties;
+pub(crate) mod top;
 
-/// Pushes a diagnostic for every read of an unknown property on a variable named `finding`.
-pub(crate) fn unknown_properties(
+/// What a policy is checked against: the set's constructors, documents and scope settings.
+pub(crate) struct Context<'a> {
+    /// Every callable function's name (registered and standard), with the policy's own.
+    pub(crate) functions: &'a [String],
+    /// The action constructors: name, accepted argument counts, the index of the argument that
+    /// names the target (for out-of-scope literals), whether destructive.
+    pub(crate) constructors: &'a [calls::Constructor],
+    /// The SSM documents `run_command` may run.
+    pub(crate) documents: &'a [String],
+    /// Whether the policy may reach beyond its finding (`REACH` declared and allowed).
+    pub(crate) reach: bool,
+    /// The most modules a policy may import.
+    pub(crate) max_modules: usize,
+}
+
+/// Every check of one compiled policy: errors in `problems`, warnings in `warnings`.
+pub(crate) fn check(
     file: &str,
     source: &Arc<str>,
     ast: &AST,
+    context: &Context<'_>,
     problems: &mut Vec<PolicyDiagnostic>,
+    warnings: &mut Vec<PolicyDiagnostic>,
 ) {
-    // (what is unknown, the property, line, column, the known properties at that level)
-    let mut found: Vec<(String, String, usize, usize, Vec<&'static str>)> = Vec::new();
-    ast.walk(&mut |path: &[ASTNode]| {
-        if let Some(ASTNode::Expr(Expr::Dot(dot, ..))) = path.last()
-            && matches!(&dot.lhs, Expr::Variable(v, ..) if v.1.as_str() == FINDING)
-        {
-            let chain = property_chain(&dot.rhs);
-            let known = || PROPERTIES.iter().map(|(known, ..)| *known).collect();
-            match chain.split_first() {
-                Some(((name, line, column), _))
-                    if !PROPERTIES.iter().any(|(k, ..)| *k == name.as_str()) =>
-                {
-                    let what = format!("the finding has no property `{name}`");
-                    found.push((what, name.clone(), *line, *column, known()));
-                }
-                Some(((name, ..), rest)) if name == "context" => {
-                    found.extend(unknown_in_context(rest));
-                }
-                _ => {}
-            }
-        }
-        true
-    });
-    for (what, name, line, column, known) in found {
-        let mut d = PolicyDiagnostic::new(DiagnosticKind::UnknownProperty, file, what)
-            .at(source, line, column);
-        d = match closest_in(&name, &known) {
-            Some(known) => d.with_help(format!(
-                "did you mean `{known}`? The author's guide (policies/README.md) lists every property"
-            )),
-            None => d.with_help("the author's guide (policies/README.md) lists every property"),
-        };
-        problems.push(d);
-    }
+    properties::unknown_properties(file, source, ast, problems);
+    calls::check(file, source, ast, context, problems);
+    top::check(file, source, ast, context.max_modules, problems);
+    paths::check(file, source, warnings);
 }
 
-/// The first unknown property in a chain read on `finding.context` (`principal.is_admn`); maps
-/// with arbitrary keys (`tags`, `by_name`) end the check.
-fn unknown_in_context(
-    chain: &[(String, usize, usize)],
-) -> Option<(String, String, usize, usize, Vec<&'static str>)> {
-    let mut path = String::new();
-    for (name, line, column) in chain {
-        let keys = known_keys(&path)?;
-        if !keys.contains(&name.as_str()) {
-            let full = if path.is_empty() {
-                name.clone()
-            } else {
-                format!("{path}.{name}")
-            };
-            let what = format!("`finding.context` has no property `{full}`");
-            return Some((what, name.clone(), *line, *column, keys));
-        }
-        if !path.is_empty() {
-            path.push('.');
-        }
-        path.push_str(name);
-    }
-    None
-}
-
-/// The properties read one after another on the right of `finding.`: `x.y.z` gives `x`, `y`,
-/// `z`; an index or a method call ends the chain (`x.y[i]` gives `x`, `y`).
-fn property_chain(rhs: &Expr) -> Vec<(String, usize, usize)> {
-    let mut chain = Vec::new();
-    let mut current = rhs;
-    loop {
-        match current {
-            Expr::Dot(inner, ..) if matches!(inner.lhs, Expr::Property(..)) => {
-                chain.extend(first_property(&inner.lhs));
-                current = &inner.rhs;
-            }
-            other => {
-                chain.extend(first_property(other));
-                return chain;
-            }
-        }
-    }
-}
-
-/// The property read first on the right of `finding.`: `finding.x`, `finding.x.y`, `finding.x[i]`.
-fn first_property(rhs: &Expr) -> Option<(String, usize, usize)> {
-    match rhs {
-        Expr::Property(p, pos) => Some((p.2.to_string(), pos.line()?, pos.position()?)),
-        Expr::Dot(inner, ..) | Expr::Index(inner, ..) => first_property(&inner.lhs),
-        _ => None,
-    }
-}
-
-/// The known property closest to `name` by edit distance, when close enough to be a typo.
-#[cfg(test)]
-fn closest(name: &str) -> Option<&'static str> {
-    let known: Vec<&'static str> = PROPERTIES.iter().map(|(known, ..)| *known).collect();
-    closest_in(name, &known)
-}
-
-/// The name in `known` closest to `name` by edit distance, when close enough to be a typo.
-fn closest_in(name: &str, known: &[&'static str]) -> Option<&'static str> {
-    known
-        .iter()
-        .map(|known| (*known, edit_distance(name, known)))
+/// The candidate closest to `name` by edit distance, when close enough to be a typo.
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|known| (known, edit_distance(name, known)))
         .filter(|(known, d)| *d <= 2.max(known.len() / 4))
         .min_by_key(|(_, d)| *d)
         .map(|(known, _)| known)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance, by characters.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -157,8 +95,7 @@ mod tests {
         assert_eq!(edit_distance("user_nme", "user_name"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
-        assert_eq!(closest("user_nme"), Some("user_name"));
-        assert_eq!(closest("acces_key_id"), Some("access_key_id"));
-        assert_eq!(closest("zzzzzzzzzz"), None);
+        assert_eq!(closest("notfy", ["notify", "run_command"]), Some("notify"));
+        assert_eq!(closest("zzzzzzzzzz", ["notify"]), None);
     }
 }

@@ -15,6 +15,7 @@ pub(crate) struct Meta {
     pub(crate) applies_to: Vec<String>,
     pub(crate) min_severity: Option<f64>,
     pub(crate) fallback: bool,
+    pub(crate) reach_account: bool,
 }
 
 /// The metadata constants a policy may declare.
@@ -24,6 +25,7 @@ const KNOWN: &[&str] = &[
     "APPLIES_TO",
     "MIN_SEVERITY",
     "FALLBACK",
+    "REACH",
 ];
 
 /// Reads and validates the metadata of the policy in `file`; pushes every problem found.
@@ -256,6 +258,40 @@ pub(crate) fn read(
         },
     };
 
+    let reach_help = "write `const REACH = \"account\";` to act beyond what the finding names (the configuration must allow it too: `[reach] account = [\"<policy name>\"]`), or leave it out";
+    let reach_account = match get("REACH").map(Dynamic::into_string) {
+        None if declared_but_not_literal("REACH") => {
+            problem(
+                problems,
+                "REACH",
+                "`REACH` must be a literal string".into(),
+                reach_help,
+            );
+            false
+        }
+        None => false,
+        Some(Ok(s)) if s == "finding" => false,
+        Some(Ok(s)) if s == "account" => true,
+        Some(Ok(s)) => {
+            problem(
+                problems,
+                "REACH",
+                format!("`REACH` must be `\"finding\"` or `\"account\"`, not `\"{s}\"`"),
+                reach_help,
+            );
+            false
+        }
+        Some(Err(t)) => {
+            problem(
+                problems,
+                "REACH",
+                format!("`REACH` must be a string, not {t}"),
+                reach_help,
+            );
+            false
+        }
+    };
+
     let decide = ast
         .iter_functions()
         .find(|f| f.name == "decide")
@@ -291,6 +327,7 @@ pub(crate) fn read(
         applies_to,
         min_severity,
         fallback,
+        reach_account,
     })
 }
 

@@ -42,13 +42,35 @@ impl ScriptError {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DeadlinePassed;
 
+/// How many bytes of `print` and `debug` output one policy run may write to the log.
+pub(crate) const MAX_PRINT_BYTES: usize = 16 * 1024;
+
 thread_local! {
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// What is left of this run's print budget.
+    static PRINT_LEFT: Cell<usize> = const { Cell::new(MAX_PRINT_BYTES) };
     static IMPORTING: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    /// The file being compiled: rhai resolves a script's imports without saying whose they are.
+    static COMPILING: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (a compilation of `file`) with `file` as the importer of the imports it resolves, so
+/// that each directory of a composed set imports its own helper modules.
+pub(crate) fn compiling<R>(file: &str, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<String>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            COMPILING.with(|c| *c.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(COMPILING.with(|c| c.borrow_mut().replace(file.to_owned())));
+    f()
 }
 
 /// Runs `f` with the wall-clock deadline of this thread's script runs set to `deadline`.
-pub(crate) fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> R {
+/// (`None`: a deadline too far away to represent, so none.)
+pub(crate) fn with_deadline<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<Instant>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -56,8 +78,33 @@ pub(crate) fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> R {
             DEADLINE.with(|d| d.set(previous));
         }
     }
-    let _restore = Restore(DEADLINE.with(|d| d.replace(Some(deadline))));
+    let _restore = Restore(DEADLINE.with(|d| d.replace(deadline)));
+    PRINT_LEFT.with(|p| p.set(MAX_PRINT_BYTES));
     f()
+}
+
+/// `text` cut to what is left of the run's print budget; `None` once it is spent (the run that
+/// spends it logs that its output was cut, once).
+fn printable(text: &str) -> Option<String> {
+    PRINT_LEFT.with(|left| {
+        let budget = left.get();
+        if budget == 0 {
+            return None;
+        }
+        if text.len() <= budget {
+            left.set(budget - text.len());
+            return Some(text.to_owned());
+        }
+        left.set(0);
+        let mut end = budget;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        Some(format!(
+            "{}… (print output of this policy run cut at {MAX_PRINT_BYTES} bytes)",
+            text.get(..end).unwrap_or_default()
+        ))
+    })
 }
 
 /// How often (in operations) the progress callback looks at the clock.
@@ -80,7 +127,8 @@ pub(crate) fn engine(limits: &Limits, helpers: Arc<HelperModules>) -> Engine {
         .set_max_functions(limits.max_functions)
         .set_max_modules(limits.max_modules)
         .set_strict_variables(true)
-        .set_fail_on_invalid_map_property(true)
+        // A missing map key reads as `()`, so `tags["env"] ?? "none"` works.
+        .set_fail_on_invalid_map_property(false)
         .set_module_resolver(HelperResolver(helpers));
     // No string interner: it is state shared by every policy (and thread) of the set, behind a
     // write lock taken for every interpolated string and every string stored in a variable.
@@ -93,14 +141,21 @@ pub(crate) fn engine(limits: &Limits, helpers: Arc<HelperModules>) -> Engine {
         let deadline = DEADLINE.with(Cell::get)?;
         (Instant::now() >= deadline).then(|| Dynamic::from(DeadlinePassed))
     });
-    engine.on_print(|text| tracing::info!(target: "remedy::policy", "{text}"));
+    engine.on_print(|text| {
+        if let Some(text) = printable(text) {
+            tracing::info!(target: "remedy::policy", "{}", crate::finding::inert(&text));
+        }
+    });
     engine.on_debug(|text, source, pos| {
-        tracing::debug!(
-            target: "remedy::policy",
-            source = source.unwrap_or("?"),
-            line = pos.line(),
-            "{text}"
-        );
+        if let Some(text) = printable(text) {
+            tracing::debug!(
+                target: "remedy::policy",
+                source = crate::finding::inert(source.unwrap_or("?")).as_ref(),
+                line = pos.line(),
+                "{}",
+                crate::finding::inert(&text)
+            );
+        }
     });
     let sleep_forbidden = |ctx: rhai::NativeCallContext| -> Result<(), Box<EvalAltResult>> {
         Err(ScriptError::raise(
@@ -122,31 +177,52 @@ pub(crate) fn engine(limits: &Limits, helpers: Arc<HelperModules>) -> Engine {
     engine
 }
 
-/// The helper modules of a policy directory: files starting with `_` and files in subdirectories,
-/// keyed by their path relative to the directory without `.rhai` (`_util`, `lib/ec2`).
+/// The helper modules of the policy directories: files starting with `_` and files in
+/// subdirectories, keyed by their directory (its label: the prefix of its files' names, empty for
+/// a set of one directory) and their path relative to it without `.rhai` (`_util`, `lib/ec2`). A
+/// policy imports only the helpers of its own directory.
 #[derive(Debug, Default)]
 pub(crate) struct HelperModules {
-    sources: HashMap<String, (String, Arc<str>)>,
-    compiled: Mutex<HashMap<String, SharedModule>>,
+    sources: HashMap<(String, String), (String, Arc<str>)>,
+    /// Each directory's label, longest first (so a label that prefixes another is tried last).
+    labels: Vec<String>,
+    compiled: Mutex<HashMap<(String, String), Result<SharedModule, String>>>,
 }
 
 impl HelperModules {
-    pub(crate) fn new(sources: HashMap<String, (String, Arc<str>)>) -> Self {
+    pub(crate) fn new(
+        sources: HashMap<(String, String), (String, Arc<str>)>,
+        mut labels: Vec<String>,
+    ) -> Self {
+        labels.sort_by_key(|l| std::cmp::Reverse(l.len()));
         Self {
             sources,
+            labels,
             compiled: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Every module's key, file name and source, sorted by key.
+    /// Every module's key, file name and source, sorted by file name.
     pub(crate) fn sources(&self) -> Vec<(&str, &str, &str)> {
         let mut all: Vec<_> = self
             .sources
             .iter()
-            .map(|(k, (file, src))| (k.as_str(), file.as_str(), &**src))
+            .map(|((_, k), (file, src))| (file.as_str(), k.as_str(), &**src))
             .collect();
         all.sort_unstable();
-        all
+        all.into_iter()
+            .map(|(file, k, src)| (k, file, src))
+            .collect()
+    }
+
+    /// The label of the directory a file (as named in the set) belongs to.
+    fn label_of(&self, file: Option<&str>) -> String {
+        let file = file.unwrap_or_default();
+        self.labels
+            .iter()
+            .find(|l| l.is_empty() || file.starts_with(&format!("{l}/")))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Turns an import path into a module key, or `None` when it points outside the directory.
@@ -166,6 +242,7 @@ impl HelperModules {
     fn resolve(
         &self,
         engine: &Engine,
+        importer: Option<&str>,
         path: &str,
         pos: Position,
     ) -> Result<SharedModule, Box<EvalAltResult>> {
@@ -178,8 +255,18 @@ impl HelperModules {
                 pos,
             ));
         };
-        if let Some(module) = self.compiled.lock().ok().and_then(|c| c.get(&key).cloned()) {
-            return Ok(module);
+        let label = match importer {
+            Some(file) => self.label_of(Some(file)),
+            None => COMPILING.with(|c| self.label_of(c.borrow().as_deref())),
+        };
+        let key = (label, key);
+        match self.compiled.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            Some(Ok(module)) => return Ok(module),
+            // A module that failed once fails the same way at once (a slow one is not run again).
+            Some(Err(message)) => {
+                return Err(ScriptError::raise(FailureKind::Forbidden, message, pos));
+            }
+            None => {}
         }
         let Some((file, source)) = self.sources.get(&key) else {
             return Err(Box::new(EvalAltResult::ErrorModuleNotFound(
@@ -189,10 +276,10 @@ impl HelperModules {
         };
         let cyclic = IMPORTING.with(|stack| {
             let mut stack = stack.borrow_mut();
-            if stack.contains(&key) {
+            if stack.contains(&key.1) {
                 true
             } else {
-                stack.push(key.clone());
+                stack.push(key.1.clone());
                 false
             }
         });
@@ -207,17 +294,40 @@ impl HelperModules {
             .compile(&**source)
             .map_err(|e| Box::new(e.into()))
             .and_then(|mut ast| {
+                if let Some(stmt) = ast.statements().iter().find(|s| !declaration(s)) {
+                    return Err(ScriptError::raise(
+                        FailureKind::Forbidden,
+                        format!(
+                            "helper module `{file}` runs code at its top level: only `const`, \
+                             `import` and `fn` belong there"
+                        ),
+                        stmt.position(),
+                    ));
+                }
                 ast.set_source(file.as_str());
                 Module::eval_ast_as_new(Scope::new(), &ast, engine)
             });
-        IMPORTING.with(|stack| stack.borrow_mut().retain(|k| k != &key));
-        let module: SharedModule = result
-            .map_err(|err| Box::new(EvalAltResult::ErrorInModule(file.clone(), err, pos)))?
-            .into();
+        IMPORTING.with(|stack| stack.borrow_mut().retain(|k| k != &key.1));
+        let module = result
+            .map(SharedModule::from)
+            .map_err(|err| Box::new(EvalAltResult::ErrorInModule(file.clone(), err, pos)));
         if let Ok(mut compiled) = self.compiled.lock() {
-            compiled.insert(key, module.clone());
+            let kept = match &module {
+                Ok(m) => Ok(m.clone()),
+                Err(e) => Err(format!("cannot import `{path}`: {e}")),
+            };
+            compiled.insert(key, kept);
         }
-        Ok(module)
+        module
+    }
+}
+
+/// Whether a top-level statement only declares (a constant, an import).
+fn declaration(stmt: &rhai::Stmt) -> bool {
+    match stmt {
+        rhai::Stmt::Var(_, flags, _) => flags.contains(rhai::ASTFlags::CONSTANT),
+        rhai::Stmt::Import(..) | rhai::Stmt::Noop(_) => true,
+        _ => false,
     }
 }
 
@@ -228,11 +338,11 @@ impl rhai::ModuleResolver for HelperResolver {
     fn resolve(
         &self,
         engine: &Engine,
-        _source: Option<&str>,
+        source: Option<&str>,
         path: &str,
         pos: Position,
     ) -> Result<SharedModule, Box<EvalAltResult>> {
-        self.0.resolve(engine, path, pos)
+        self.0.resolve(engine, source, path, pos)
     }
 }
 

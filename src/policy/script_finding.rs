@@ -74,9 +74,17 @@ impl PathCache {
     }
 }
 
-/// Converts JSON into a script value.
-pub(crate) fn from_json(value: &Value) -> Dynamic {
-    match value {
+/// The most JSON values one `get` (or `parse_json`) turns into script values.
+pub(crate) const MAX_JSON_NODES: usize = 100_000;
+
+/// A finding larger than this many values refuses recursive descent (`..`) in `get`.
+const MAX_DESCENT_NODES: usize = 20_000;
+
+/// Converts JSON into a script value, spending one unit of `budget` per value; `None` once the
+/// budget is spent.
+pub(crate) fn from_json_bounded(value: &Value, budget: &mut usize) -> Option<Dynamic> {
+    *budget = budget.checked_sub(1)?;
+    Some(match value {
         Value::Null => Dynamic::UNIT,
         Value::Bool(b) => Dynamic::from(*b),
         Value::Number(n) => n
@@ -85,13 +93,52 @@ pub(crate) fn from_json(value: &Value) -> Dynamic {
             .or_else(|| n.as_f64().map(Dynamic::from))
             .unwrap_or(Dynamic::UNIT),
         Value::String(s) => Dynamic::from(s.clone()),
-        Value::Array(items) => Dynamic::from_array(items.iter().map(from_json).collect()),
+        Value::Array(items) => Dynamic::from_array(
+            items
+                .iter()
+                .map(|v| from_json_bounded(v, budget))
+                .collect::<Option<_>>()?,
+        ),
         Value::Object(map) => Dynamic::from_map(
             map.iter()
-                .map(|(k, v)| (k.as_str().into(), from_json(v)))
-                .collect(),
+                .map(|(k, v)| Some((k.as_str().into(), from_json_bounded(v, budget)?)))
+                .collect::<Option<_>>()?,
         ),
+    })
+}
+
+/// The values `path` selects in the finding, bounded in time and size.
+fn query<'a>(
+    paths: &PathCache,
+    finding: &'a Finding,
+    path: &str,
+    max_results: usize,
+) -> Result<Vec<&'a Value>, String> {
+    let query = paths
+        .get(path)
+        .map_err(|e| format!("`{path}` is not a JSONPath expression: {e}"))?;
+    let json = finding.json_checked()?;
+    if path.contains("..") && finding.json_size() > MAX_DESCENT_NODES {
+        return Err(format!(
+            "`{path}`: recursive descent (`..`) is refused on a finding of more than \
+             {MAX_DESCENT_NODES} values; name the path"
+        ));
     }
+    let found = js_path_process(&query, json).map_err(|e| format!("`{path}`: {e}"))?;
+    if found.len() > max_results {
+        return Err(format!("`{path}` selects more than {max_results} values"));
+    }
+    Ok(found.into_iter().map(|r| r.val).collect())
+}
+
+/// The selected values as script values.
+fn convert(values: &[&Value]) -> Result<Vec<Dynamic>, String> {
+    let mut budget = MAX_JSON_NODES;
+    values
+        .iter()
+        .map(|v| from_json_bounded(v, &mut budget))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("the values selected are more than {MAX_JSON_NODES} in all"))
 }
 
 fn opt(value: Option<&str>) -> Dynamic {
@@ -286,7 +333,7 @@ pub(crate) const PROPERTIES: &[(&str, &str, &str)] = &[
 ];
 
 /// Registers the `Finding` type, its getters, `get` and `type_matches`.
-pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
+pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>, max_results: usize) {
     engine.register_type_with_name::<ScriptFinding>("Finding");
     cached_getters! { engine;
         0 "id" => |f| Dynamic::from(ImmutableString::from(f.id()));
@@ -352,31 +399,45 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>) {
             s.finding.id()
         )
     });
+    let limit = max_results;
+    let cache = Arc::clone(&paths);
     engine.register_fn(
         "get",
         move |ctx: NativeCallContext,
               s: &mut ScriptFinding,
               path: &str|
               -> Result<Dynamic, Box<EvalAltResult>> {
-            let query = paths.get(path).map_err(|e| {
+            let fail = |m: String| {
                 ScriptError::raise(
                     FailureKind::Runtime,
-                    format!("get: `{path}` is not a JSONPath expression: {e}"),
+                    format!("get: {m}"),
                     ctx.call_position(),
                 )
-            })?;
-            let found = js_path_process(&query, s.finding.json()).map_err(|e| {
-                ScriptError::raise(
-                    FailureKind::Runtime,
-                    format!("get: `{path}`: {e}"),
-                    ctx.call_position(),
-                )
-            })?;
-            Ok(match found.as_slice() {
-                [] => Dynamic::UNIT,
-                [one] => from_json(one.val),
-                many => Dynamic::from_array(many.iter().map(|r| from_json(r.val)).collect()),
+            };
+            let found = query(&cache, &s.finding, path, limit).map_err(fail)?;
+            let mut values = convert(&found).map_err(fail)?;
+            Ok(match values.len() {
+                0 => Dynamic::UNIT,
+                1 => values.pop().unwrap_or(Dynamic::UNIT),
+                _ => Dynamic::from_array(values),
             })
+        },
+    );
+    engine.register_fn(
+        "get_all",
+        move |ctx: NativeCallContext,
+              s: &mut ScriptFinding,
+              path: &str|
+              -> Result<rhai::Array, Box<EvalAltResult>> {
+            let fail = |m: String| {
+                ScriptError::raise(
+                    FailureKind::Runtime,
+                    format!("get_all: {m}"),
+                    ctx.call_position(),
+                )
+            };
+            let found = query(&paths, &s.finding, path, limit).map_err(fail)?;
+            convert(&found).map_err(fail)
         },
     );
     engine.register_fn("type_matches", |s: &mut ScriptFinding, pattern: &str| {

@@ -28,7 +28,8 @@ impl PolicyStore {
     }
 
     pub(crate) fn open_with(builder: PolicySetBuilder, dir: PathBuf) -> Result<Self, PolicyError> {
-        let set = builder.from_dir(&dir)?;
+        let builder = builder.add_dir(dir.clone());
+        let set = builder.build()?;
         Ok(Self {
             dir,
             builder,
@@ -49,7 +50,7 @@ impl PolicyStore {
     /// Loads the directory again; on success the new set replaces the current one and is returned,
     /// on failure the current set stays and the errors are returned.
     pub fn reload(&self) -> Result<Arc<PolicySet>, PolicyError> {
-        let set = Arc::new(self.builder.from_dir(&self.dir)?);
+        let set = Arc::new(self.builder.build()?);
         let previous = self.current.swap(Arc::clone(&set));
         if previous.version() != set.version() {
             tracing::info!(

@@ -16,7 +16,7 @@ use super::guard::GuardResult;
 use super::ledger::{LedgerKey, Owner};
 use crate::action::Outcome;
 use crate::finding::{FindingType, Text};
-use crate::plan::{ActionKind, FindingContext, Plan, PlannedAction, Source};
+use crate::plan::{ActionKind, FindingContext, Plan, PlannedAction, PolicyFailure, Source};
 
 mod file;
 
@@ -103,6 +103,27 @@ pub struct ActionRecord {
     pub duration_ms: u64,
 }
 
+/// A policy that failed on a finding: which, where in which file, and why. Its other decisions,
+/// and every other policy's, stand.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyFailureRecord {
+    /// When (RFC 3339).
+    pub time: String,
+    /// The run's mode.
+    pub mode: Mode,
+    /// The finding's id.
+    pub finding_id: Arc<str>,
+    /// The finding's type.
+    pub finding_type: FindingType,
+    /// The account the finding is about.
+    pub account_id: Text,
+    /// The finding's region.
+    pub region: Text,
+    /// The failure, its fields inlined.
+    #[serde(flatten)]
+    pub failure: PolicyFailure,
+}
+
 /// One audit record.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
@@ -114,6 +135,8 @@ pub enum AuditRecord {
     Intent(Box<IntentRecord>),
     /// See [`ActionRecord`].
     Action(ActionRecord),
+    /// See [`PolicyFailureRecord`].
+    PolicyFailure(PolicyFailureRecord),
 }
 
 /// An audit sink that could not record.
@@ -222,7 +245,7 @@ impl AuditSink for TracingAudit {
     async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
         let json =
             serde_json::to_string(record).map_err(|e| AuditError::new("tracing", e.to_string()))?;
-        tracing::info!(target: "remedy::audit", "{json}");
+        tracing::info!(target: "remedy::audit", "{}", crate::finding::inert_json(&json));
         Ok(())
     }
 }

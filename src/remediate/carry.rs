@@ -8,7 +8,7 @@ use super::Remediator;
 use super::audit::{ActionRecord, AuditError, AuditRecord, IntentRecord};
 use super::guard::{Enforcement, Guard, Trail};
 use super::ledger::{
-    Claim, ClaimRequest, EntryState, LedgerEntry, LedgerKey, now_rfc3339, now_secs,
+    Claim, ClaimRequest, EntryState, LedgerEntry, LedgerKey, Owner, now_rfc3339, now_secs,
 };
 use super::limit::{Admission, RateLimit};
 use crate::action::{
@@ -107,6 +107,14 @@ impl Remediator {
                 return Outcome::Skipped(reason);
             }
         }
+        let kind = action.kind();
+        if !inner.executor.handles(&kind) {
+            trail.block(Guard::Route, format!("no executor carries out `{kind}`"));
+            return Outcome::failed(
+                ErrorKind::Unsupported,
+                format!("no executor is configured for action kind `{kind}`"),
+            );
+        }
         let enforcement = inner.enforcement.decide(&planned.sources);
         let key = LedgerKey::new(finding, planned);
         let enforce = enforcement == Enforcement::Enforce;
@@ -175,8 +183,11 @@ impl Remediator {
     async fn peek(&self, key: &LedgerKey, trail: &mut Trail) -> Option<Outcome> {
         match self.inner.ledger.get(key).await {
             Ok(Some(entry)) if entry.state == EntryState::Done => {
-                trail.block(Guard::Ledger, "done by an earlier run");
-                Some(Outcome::already_done(done_details(&entry)))
+                trail.block(Guard::Ledger, done_by(&entry, &self.inner.owner));
+                Some(Outcome::already_done(done_details(
+                    &entry,
+                    &self.inner.owner,
+                )))
             }
             Ok(Some(entry)) if !entry.is_expired(now_secs()) => {
                 trail.note(
@@ -239,14 +250,19 @@ impl Remediator {
                 Ok(true)
             }
             Ok(Claim::InProgress(entry)) => {
-                trail.block(Guard::Ledger, "claimed by another run");
+                let by = if is_own(&entry, &inner.owner) {
+                    "claimed earlier in this run (a duplicate of this run's input)"
+                } else {
+                    "claimed by another run"
+                };
+                trail.block(Guard::Ledger, by);
                 Err(Outcome::InProgress {
                     details: claim_details(&entry),
                 })
             }
             Ok(Claim::Done(entry)) => {
-                trail.block(Guard::Ledger, "done by an earlier run");
-                Err(Outcome::already_done(done_details(&entry)))
+                trail.block(Guard::Ledger, done_by(&entry, &inner.owner));
+                Err(Outcome::already_done(done_details(&entry, &inner.owner)))
             }
             Err(e) if !planned.action.is_destructive() => {
                 // Notifications keep flowing: at worst one is sent twice.
@@ -435,10 +451,25 @@ fn claim_details(entry: &LedgerEntry) -> String {
     format!("claimed by {by} at {}", entry.at)
 }
 
-fn done_details(entry: &LedgerEntry) -> String {
+/// Whether this run (this process) holds or held the entry's claim.
+fn is_own(entry: &LedgerEntry, own: &Owner) -> bool {
+    entry.owner.as_ref().is_some_and(|o| o.run == own.run)
+}
+
+/// Who did it: this run (a duplicate within one run) or an earlier one.
+fn done_by(entry: &LedgerEntry, own: &Owner) -> &'static str {
+    if is_own(entry, own) {
+        "done earlier in this run"
+    } else {
+        "done by an earlier run"
+    }
+}
+
+fn done_details(entry: &LedgerEntry, own: &Owner) -> String {
+    let by = done_by(entry, own);
     match &entry.details {
-        Some(d) => format!("done by an earlier run at {}: {d}", entry.at),
-        None => format!("done by an earlier run at {}", entry.at),
+        Some(d) => format!("{by} at {}: {d}", entry.at),
+        None => format!("{by} at {}", entry.at),
     }
 }
 

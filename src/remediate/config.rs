@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::limit::RateLimit;
 use crate::plan::ActionKind;
 
+mod enrich;
+
+pub use enrich::EnrichConfig;
+
 /// A configuration that could not be loaded or used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -81,66 +85,73 @@ pub struct Config {
     /// AWS client settings.
     #[serde(default)]
     pub aws: AwsConfig,
+    /// Policies allowed to act beyond what their finding names.
+    #[serde(default)]
+    pub reach: ReachConfig,
+    /// What `run_command` may run.
+    #[serde(default)]
+    pub run_command: RunCommandConfig,
+    /// Action kinds the host (here: the CLI) registers, by name.
+    #[serde(default)]
+    pub host_kinds: BTreeMap<String, HostKindConfig>,
     /// Enrichment before the policies decide (off unless set).
     #[serde(default)]
     pub enrich: EnrichConfig,
 }
 
-/// `[enrich]`: what is found out about a finding's principal before the policies decide. Each
-/// enricher is off until it is set here, so a configuration without `[enrich]` makes no call.
+/// `[reach]`: the policies that may act beyond what their finding names. A policy must also
+/// declare `const REACH = "account"`; either alone changes nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReachConfig {
+    /// Policy names.
+    #[serde(default)]
+    pub account: Vec<String>,
+}
+
+/// `[run_command]`: the SSM documents policies may run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunCommandConfig {
+    /// The allowed documents (absent: `AWS-RunShellScript` and `AWS-RunPowerShellScript`).
+    #[serde(default)]
+    pub documents: Option<Vec<String>>,
+}
+
+/// One `[host_kinds]` entry: `isolate_instance = { params = ["instance_id"], target = "instance_id" }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct EnrichConfig {
-    /// IAM: the principal's policies, groups, administrator rights, tags and key (default false).
+pub struct HostKindConfig {
+    /// The parameter names, in the order policies pass them.
     #[serde(default)]
-    pub iam: bool,
-    /// CloudTrail: what the finding's access key did over this many hours (default 0: off; at
-    /// most 2160, CloudTrail's 90 days of event history).
+    pub params: Vec<String>,
+    /// The parameter that names what the action acts on (required for destructive kinds).
     #[serde(default)]
-    pub cloudtrail_hours: u32,
-    /// At most this many CloudTrail events are read per key (default 200; 1 to 10 000).
-    #[serde(default = "default_max_events")]
-    pub max_events: u32,
-    /// How long each enricher may take on one finding (default 5; 1 to 300).
-    #[serde(default = "default_enrich_timeout")]
-    pub timeout_secs: u64,
+    pub target: Option<String>,
+    /// Whether the kind changes something (default true).
+    #[serde(default = "yes")]
+    pub destructive: bool,
+    /// The program that carries the action out, and its arguments (not run through a shell): it
+    /// reads the request as JSON on stdin (see [`crate::action::CommandExecutor`]). Without one,
+    /// the kind's actions are planned, guarded and audited, and fail `unsupported`.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// How long the program may run (default 30, 1 to 3600).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
 }
 
-fn default_max_events() -> u32 {
-    200
-}
-
-fn default_enrich_timeout() -> u64 {
-    5
-}
-
-impl Default for EnrichConfig {
-    fn default() -> Self {
-        Self {
-            iam: false,
-            cloudtrail_hours: 0,
-            max_events: default_max_events(),
-            timeout_secs: default_enrich_timeout(),
-        }
-    }
-}
-
-impl EnrichConfig {
-    /// Whether any enricher is on.
-    pub fn is_enabled(&self) -> bool {
-        self.iam || self.cloudtrail_hours > 0
-    }
-
-    /// How long each enricher may take on one finding.
-    pub fn timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.timeout_secs)
-    }
+fn yes() -> bool {
+    true
 }
 
 /// Principals and resources no policy may touch, as written in the configuration.
 ///
 /// Every entry is a glob (`*` any run of characters, `?` one character) matched against the whole
-/// name.
+/// name. The target of a host action kind (the parameter it names with
+/// [`HostActionKind::with_target_param`](crate::HostActionKind::with_target_param)) is checked
+/// against every list: an instance id (with the finding's instance tags), a user, a role or an
+/// access key that is protected is never the target of a destructive custom action either.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProtectConfig {
@@ -416,6 +427,41 @@ impl Config {
             0,
             3600,
         )?;
+        for (name, kind) in &self.host_kinds {
+            let field = format!("host_kinds.{name}");
+            let built = ActionKind::new(name.as_str())
+                .map_err(|e| invalid(field.clone(), &e.to_string()))?;
+            if built.is_builtin() {
+                return Err(invalid(field, "is a built-in action kind"));
+            }
+            if kind.destructive && kind.target.is_none() {
+                return Err(invalid(
+                    format!("{field}.target"),
+                    "a destructive kind must name its target parameter",
+                ));
+            }
+            if let Some(target) = &kind.target
+                && !kind.params.contains(target)
+            {
+                return Err(invalid(
+                    format!("{field}.target"),
+                    "must be one of the kind's `params`",
+                ));
+            }
+            if kind
+                .command
+                .as_ref()
+                .is_some_and(|c| c.first().is_none_or(String::is_empty))
+            {
+                return Err(invalid(
+                    format!("{field}.command"),
+                    "names no program (e.g. `command = [\"./isolate.sh\"]`)",
+                ));
+            }
+            if let Some(secs) = kind.timeout_secs {
+                range(&format!("{field}.timeout_secs"), secs, 1, 3600)?;
+            }
+        }
         let enrich = &self.enrich;
         range(
             "enrich.cloudtrail_hours",
@@ -442,6 +488,58 @@ impl Config {
                     field,
                     "expected an SNS topic ARN (`arn:aws:sns:…`) or `log`",
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The names this configuration gives policies and action kinds that `policies` does not
+    /// have: a typo in `shadow`, `only`, `[reach]` or `[rate_limits]` would otherwise leave a
+    /// policy enforced or a kind unlimited. `kinds` are the action kinds policies can choose.
+    pub fn check_names<'a>(
+        &self,
+        policies: &[&'a str],
+        reach_declared: &[&'a str],
+        kinds: &[ActionKind],
+    ) -> Result<(), ConfigError> {
+        let unknown = |field: &str, name: &str, known: &[&str]| ConfigError::Invalid {
+            field: field.to_owned(),
+            message: format!(
+                "no policy is named `{name}` (policies: {})",
+                known.join(", ")
+            ),
+        };
+        for name in &self.enforcement.shadow {
+            if !policies.contains(&name.as_str()) {
+                return Err(unknown("enforcement.shadow", name, policies));
+            }
+        }
+        for name in self.enforcement.only.iter().flatten() {
+            if !policies.contains(&name.as_str()) {
+                return Err(unknown("enforcement.only", name, policies));
+            }
+        }
+        for name in &self.reach.account {
+            if !policies.contains(&name.as_str()) {
+                return Err(unknown("reach.account", name, policies));
+            }
+            if !reach_declared.contains(&name.as_str()) {
+                return Err(ConfigError::Invalid {
+                    field: "reach.account".to_owned(),
+                    message: format!(
+                        "policy `{name}` does not declare `const REACH = \"account\"`; both are \
+                         needed"
+                    ),
+                });
+            }
+        }
+        for kind in self.rate_limits.keys() {
+            if !kinds.iter().any(|k| k.as_str() == kind) {
+                let known: Vec<&str> = kinds.iter().map(ActionKind::as_str).collect();
+                return Err(ConfigError::Invalid {
+                    field: format!("rate_limits.{kind}"),
+                    message: format!("no action kind `{kind}` (kinds: {})", known.join(", ")),
+                });
             }
         }
         Ok(())
@@ -481,17 +579,6 @@ mod tests {
         assert!(e.to_string().contains("`concurrency`"), "{e}");
         let e = Config::from_toml_str("[notify.channels]\nsecurity = \"mail\"").unwrap_err();
         assert!(e.to_string().contains("notify.channels.security"), "{e}");
-        let e = Config::from_toml_str("[enrich]\ncloudtrail_hours = 2161").unwrap_err();
-        assert!(e.to_string().contains("`enrich.cloudtrail_hours`"), "{e}");
-        let e = Config::from_toml_str("[enrich]\ntimeout_secs = 0").unwrap_err();
-        assert!(e.to_string().contains("`enrich.timeout_secs`"), "{e}");
-        let e = Config::from_toml_str("[enrich]\nmax_events = 0").unwrap_err();
-        assert!(e.to_string().contains("`enrich.max_events`"), "{e}");
-        let e = Config::from_toml_str("[enrich]\ncloudtrail = 24").unwrap_err();
-        assert!(e.to_string().contains("unknown field"), "{e}");
-        let c = Config::from_toml_str("[enrich]\niam = true\ncloudtrail_hours = 24").unwrap();
-        assert!(c.enrich.is_enabled() && c.enrich.max_events == 200 && c.enrich.timeout_secs == 5);
-        assert!(!Config::default().enrich.is_enabled());
         let e = Config::from_toml_str("[protect]\nuser = []").unwrap_err();
         assert!(e.to_string().contains("unknown field"), "{e}");
         let e =

@@ -32,6 +32,8 @@ pub enum Guard {
     Ledger,
     /// The rate limit of the action's kind.
     RateLimit,
+    /// Whether an executor carries out the action's kind (checked in a dry run too).
+    Route,
 }
 
 impl Guard {
@@ -46,6 +48,7 @@ impl Guard {
             Guard::Enforcement => "enforcement",
             Guard::Ledger => "ledger",
             Guard::RateLimit => "rate_limit",
+            Guard::Route => "route",
         }
     }
 }

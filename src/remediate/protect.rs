@@ -104,7 +104,11 @@ impl Protection {
                 .find_map(|i| self.check_instance(i.as_str(), finding)),
             Action::Custom(c) => self
                 .check_instance(&c.target, finding)
-                .or_else(|| first_match(&self.users, &c.target).map(|p| format!("user `{p}`"))),
+                .or_else(|| first_match(&self.users, &c.target).map(|p| format!("user `{p}`")))
+                .or_else(|| first_match(&self.roles, &c.target).map(|p| format!("role `{p}`")))
+                .or_else(|| {
+                    first_match(&self.access_keys, &c.target).map(|p| format!("access key `{p}`"))
+                }),
             _ => None,
         }
     }

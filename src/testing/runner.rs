@@ -9,10 +9,14 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::expect::{ActualAction, ExpectedAction, PlanMismatch, compare, errors_in_scope};
-use super::{InMemory, TestError, base_dir, json_from_file, remove_pointer, set_pointer};
+use super::{
+    InMemory, TestError, base_dir, json_from_file, remove_pointer, set_pointer,
+    set_pointer_creating,
+};
 use crate::action::Outcome;
 use crate::enrich::Context;
 use crate::finding::Finding;
+use crate::finding::inert;
 use crate::policy::{PolicySet, PolicySetBuilder};
 use crate::remediate::{ProtectConfig, Protection};
 
@@ -87,9 +91,13 @@ pub struct TestCase {
     #[serde(default)]
     pub finding_json: Option<String>,
     /// JSON pointers set before the finding is parsed, e.g.
-    /// `"/detail/service/additionalInfo/sample" = true`; missing objects are created.
+    /// `"/detail/service/additionalInfo/sample" = true`. Each pointer's parent must exist in the
+    /// finding (a typo fails the case instead of adding a key no policy reads), unless `create`.
     #[serde(default)]
     pub set: BTreeMap<String, Value>,
+    /// Lets `set` create the objects its pointers name when they are missing.
+    #[serde(default)]
+    pub create: bool,
     /// JSON pointers removed before the finding is parsed (after `set`).
     #[serde(default)]
     pub unset: Vec<String>,
@@ -123,7 +131,11 @@ impl TestCase {
             }
         };
         for (pointer, value) in &self.set {
-            set_pointer(&mut doc, pointer, value.clone())?;
+            if self.create {
+                set_pointer_creating(&mut doc, pointer, value.clone())?;
+            } else {
+                set_pointer(&mut doc, pointer, value.clone())?;
+            }
         }
         for pointer in &self.unset {
             remove_pointer(&mut doc, pointer)?;
@@ -315,13 +327,14 @@ impl fmt::Display for TestReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for r in &self.results {
             let status = if r.passed() { "ok  " } else { "FAIL" };
-            writeln!(f, "{status}  {}  {}", r.file.display(), r.name)?;
+            let file = r.file.display().to_string();
+            writeln!(f, "{status}  {}  {}", inert(&file), inert(&r.name))?;
             if let Some(failure) = &r.failure {
                 if let (Some(policy), false) = (&r.policy, matches!(failure, CaseFailure::NoCase)) {
-                    writeln!(f, "      policy `{policy}`")?;
+                    writeln!(f, "      policy `{}`", inert(policy))?;
                 }
                 for line in failure.to_string().lines() {
-                    writeln!(f, "      {line}")?;
+                    writeln!(f, "      {}", inert(line))?;
                 }
             }
         }
@@ -339,15 +352,21 @@ pub fn run_dir(dir: impl AsRef<Path>) -> TestReport {
 
 /// [`run_dir`] with a configured builder (host action kinds, limits).
 pub fn run_dir_with(builder: &PolicySetBuilder, dir: impl AsRef<Path>) -> TestReport {
-    let dir = dir.as_ref();
+    run_dirs_with(builder, &[dir.as_ref().to_path_buf()])
+}
+
+/// Runs the cases of every `DIR/tests/*.toml` against one set made of all the directories (the
+/// bundled policies and your own, as `remedy test DIR --with DIR2` does).
+pub fn run_dirs_with(builder: &PolicySetBuilder, dirs: &[PathBuf]) -> TestReport {
+    let at = dirs.first().cloned().unwrap_or_default();
     let go = || match tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
     {
-        Ok(rt) => rt.block_on(run_dir_with_async(builder, dir)),
+        Ok(rt) => rt.block_on(run_dirs_with_async(builder, dirs)),
         Err(e) => TestReport {
             results: vec![CaseResult::setup(
-                dir.to_path_buf(),
+                at.clone(),
                 "runner",
                 format!("cannot start an async runtime: {e}"),
             )],
@@ -356,7 +375,7 @@ pub fn run_dir_with(builder: &PolicySetBuilder, dir: impl AsRef<Path>) -> TestRe
     if tokio::runtime::Handle::try_current().is_ok() {
         std::thread::scope(|s| s.spawn(go).join()).unwrap_or_else(|_| TestReport {
             results: vec![CaseResult::setup(
-                dir.to_path_buf(),
+                at.clone(),
                 "runner",
                 "the test runner panicked",
             )],
@@ -368,32 +387,40 @@ pub fn run_dir_with(builder: &PolicySetBuilder, dir: impl AsRef<Path>) -> TestRe
 
 /// [`run_dir`] for async callers.
 pub async fn run_dir_async(dir: impl AsRef<Path>) -> TestReport {
-    run_dir_with_async(&PolicySetBuilder::new(), dir.as_ref()).await
+    run_dirs_with_async(&PolicySetBuilder::new(), &[dir.as_ref().to_path_buf()]).await
 }
 
-async fn run_dir_with_async(builder: &PolicySetBuilder, dir: &Path) -> TestReport {
+async fn run_dirs_with_async(builder: &PolicySetBuilder, dirs: &[PathBuf]) -> TestReport {
     let mut report = TestReport::default();
-    let set = match builder.from_dir(dir) {
+    let at = dirs.first().cloned().unwrap_or_default();
+    let mut combined = builder.clone();
+    for dir in dirs {
+        combined = combined.add_dir(dir);
+    }
+    let set = match combined.build() {
         Ok(set) => set,
         Err(e) => {
             report.results.push(CaseResult::setup(
-                dir.to_path_buf(),
+                at,
                 "the policies do not load (run `remedy check` for details)",
                 e.to_string(),
             ));
             return report;
         }
     };
-    let tests = dir.join(TESTS_DIR);
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(&tests) {
-        Ok(entries) => entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    files.sort();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in dirs {
+        let mut found: Vec<PathBuf> = match std::fs::read_dir(dir.join(TESTS_DIR)) {
+            Ok(entries) => entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        found.sort();
+        files.extend(found);
+    }
 
     let mut covered: BTreeSet<String> = BTreeSet::new();
     for path in files {
@@ -437,7 +464,11 @@ async fn run_dir_with_async(builder: &PolicySetBuilder, dir: &Path) -> TestRepor
     for policy in set.policies() {
         if !covered.contains(policy.name()) {
             report.results.push(CaseResult {
-                file: dir.join(policy.file()),
+                // With several directories a policy's file already names its directory.
+                file: match dirs {
+                    [one] => one.join(policy.file()),
+                    _ => PathBuf::from(policy.file()),
+                },
                 name: format!("policy `{}` has no test case", policy.name()),
                 policy: Some(policy.name().to_owned()),
                 evaluated: Vec::new(),

@@ -355,13 +355,19 @@ fn a_throwing_policy_is_isolated() {
 
 #[test]
 fn top_level_code_that_loops_is_stopped() {
-    let limits = Limits::default().with_max_operations(u64::MAX);
-    let plan = assert_stopped_with(
-        limits,
-        "let n = 0;\nloop { n += 1; }\nfn decide(f) { }",
-        FailureKind::Timeout,
+    // Nothing at the top level runs per finding: a loop (or a `let`) there is a load error that
+    // names the line, not a deadline hit on every finding.
+    let err = builder()
+        .from_sources([("hostile", hostile("let n = 0;\nloop { n += 1; }\nfn decide(f) { }"))])
+        .unwrap_err();
+    let lines: Vec<Option<usize>> = err.diagnostics().iter().map(|d| d.line()).collect();
+    assert_eq!(lines, [Some(3), Some(4)], "{err}");
+    assert!(
+        err.diagnostics()
+            .iter()
+            .all(|d| d.kind() == remedy::policy::DiagnosticKind::TopLevel),
+        "{err}"
     );
-    assert!(plan.errors[0].message.contains("deadline"));
 }
 
 #[test]
@@ -369,9 +375,17 @@ fn forged_actions_are_impossible() {
     // Scripts can only get actions from the constructors: a map that looks like one is garbage,
     // and a constructor rejects a value that is not an id.
     let plan = assert_stopped(
-        r#"fn decide(f) { disable_access_key("root; rm -rf /", f.access_key_id) }"#,
+        r#"fn decide(f) { disable_access_key(`root; rm -rf ${f.region}`, f.access_key_id) }"#,
         FailureKind::InvalidAction,
     );
+    // Written as a literal, the same call does not load.
+    let err = builder()
+        .from_sources([(
+            "hostile",
+            hostile(r#"fn decide(f) { disable_access_key("root; rm -rf /", f.access_key_id) }"#),
+        )])
+        .unwrap_err();
+    assert!(err.to_string().contains("not a valid user name"), "{err}");
     assert!(
         plan.errors[0].message.contains("user name"),
         "{:?}",
@@ -403,7 +417,7 @@ fn every_hostile_policy_in_one_set() {
         r#"fn decide(f) { explode("x") }"#,
         r#"fn decide(f) { "garbage" }"#,
         r#"fn decide(f) { throw "boom" }"#,
-        "loop { }\nfn decide(f) { }",
+        r#"fn decide(f) { f.get("$..*") }"#,
     ];
     let mut sources = vec![("a-good".to_owned(), GOOD.to_owned())];
     sources.extend(
@@ -430,7 +444,7 @@ fn every_hostile_policy_in_one_set() {
 }
 
 /// Policies with nothing at the top level run `decide`'s body in place with reused caches; the same
-/// policy with a top-level statement goes through `call_fn`. Both must decide and fail alike: same
+/// policy with a top-level constant goes through `call_fn`. Both must decide and fail alike: same
 /// actions, same errors (kind, message, line, column), same call-depth limit, evaluated repeatedly.
 #[test]
 fn in_place_and_called_decide_behave_the_same() {
@@ -460,7 +474,7 @@ fn decide(f) { const K = 2; let n = helper(K); notify("a", `n=${n}`) }"#
     let finding = finding();
     for body in &bodies {
         let in_place = hostile(body);
-        let called = format!("{in_place}let top_level_statement = 1;\n");
+        let called = format!("{in_place}const TOP_LEVEL_CONSTANT = 1;\n");
         let results: Vec<Vec<Plan>> = [in_place, called]
             .iter()
             .map(

@@ -223,8 +223,10 @@ fn ends_torn(file: &mut std::fs::File) -> std::io::Result<bool> {
 impl AuditSink for JsonLinesAudit {
     async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
         let sink = self.path.display().to_string();
-        let mut line = serde_json::to_vec(record)
+        let line = serde_json::to_string(record)
             .map_err(|e| AuditError::new(sink.clone(), format!("cannot encode: {e}")))?;
+        // The trail is read in terminals and log viewers too: no active character in it.
+        let mut line = crate::finding::inert_json(&line).into_owned().into_bytes();
         line.push(b'\n');
         let state = Arc::clone(&self.state);
         let result = tokio::task::spawn_blocking(move || {

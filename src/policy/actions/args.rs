@@ -1,0 +1,95 @@
+//! Checked arguments of the action constructors: strings, ids, reasons, with the positions their
+//! errors point at.
+
+use rhai::{Dynamic, EvalAltResult};
+
+use crate::id::InvalidId;
+use crate::plan::FailureKind;
+use crate::policy::sandbox::ScriptError;
+
+pub(super) fn invalid(pos: rhai::Position, message: String) -> Box<EvalAltResult> {
+    ScriptError::raise(FailureKind::InvalidAction, message, pos)
+}
+
+pub(super) fn type_of(value: &Dynamic) -> String {
+    if value.is_unit() {
+        "() (absent)".to_owned()
+    } else {
+        value
+            .type_name()
+            .rsplit("::")
+            .next()
+            .unwrap_or("?")
+            .to_owned()
+    }
+}
+
+/// A required, non-empty string argument of at most `max` bytes.
+pub(super) fn string_arg(
+    kind: &str,
+    name: &str,
+    value: &Dynamic,
+    max: usize,
+    pos: rhai::Position,
+) -> Result<String, Box<EvalAltResult>> {
+    let Some(s) = value.read_lock::<rhai::ImmutableString>() else {
+        return Err(invalid(
+            pos,
+            format!("{kind}: `{name}` must be a string, got {}", type_of(value)),
+        ));
+    };
+    if s.trim().is_empty() {
+        return Err(invalid(pos, format!("{kind}: `{name}` must not be empty")));
+    }
+    if s.len() > max {
+        return Err(invalid(
+            pos,
+            format!("{kind}: `{name}` is longer than {max} bytes"),
+        ));
+    }
+    Ok(s.as_str().to_owned())
+}
+
+pub(super) fn reason_arg(
+    kind: &str,
+    value: &Dynamic,
+    pos: rhai::Position,
+) -> Result<Option<String>, Box<EvalAltResult>> {
+    if value.is_unit() {
+        return Ok(None);
+    }
+    string_arg(kind, "reason", value, 4096, pos).map(Some)
+}
+
+pub(super) fn id_arg<T>(
+    kind: &str,
+    name: &str,
+    value: &Dynamic,
+    pos: rhai::Position,
+    new: fn(String) -> Result<T, InvalidId>,
+) -> Result<T, Box<EvalAltResult>> {
+    if value.is_unit() {
+        return Err(invalid(
+            pos,
+            format!("{kind}: `{name}` is absent (the finding has no such value)"),
+        ));
+    }
+    let s = string_arg(kind, name, value, 256, pos)?;
+    new(s).map_err(|e| invalid(pos, format!("{kind}: {e}")))
+}
+
+pub(super) fn string_value(value: &Dynamic) -> Option<String> {
+    value
+        .read_lock::<rhai::ImmutableString>()
+        .map(|s| s.as_str().to_owned())
+}
+
+pub(super) fn param_error(name: &str, value: &Dynamic, pos: rhai::Position) -> Box<EvalAltResult> {
+    invalid(
+        pos,
+        format!(
+            "run_command: parameter `{name}` must be a string or an array of strings, got {}",
+            type_of(value)
+        ),
+    )
+}
