@@ -1,7 +1,7 @@
 //! Executors built on the official AWS SDK (feature `aws`): IAM access keys, IAM containment
-//! (role sessions, quarantine, console passwords, undo), SSM Run Command, SNS; and the shared
-//! state in one DynamoDB table ([`StateTable`], [`DynamoLedger`], [`DynamoState`],
-//! [`state_backends`]).
+//! (role sessions, quarantine, console passwords, undo), SSM Run Command, SNS; the shared state in
+//! one DynamoDB table ([`StateTable`], [`DynamoLedger`], [`DynamoState`], [`state_backends`]); and
+//! enrichers: the principal's permissions (IAM) and its key's recent activity (CloudTrail).
 //!
 //! Clients come from `aws-config` (region, profile, credentials and the standard
 //! `AWS_ENDPOINT_URL` override), with explicit operation and attempt timeouts and retry settings
@@ -23,6 +23,7 @@ use crate::remediate::{AccountsConfig, AwsConfig, Config, Ledger, StateStore};
 mod accounts;
 mod containment;
 mod dynamo;
+mod enrich;
 mod error;
 mod iam;
 mod sns;
@@ -30,6 +31,7 @@ mod ssm;
 
 pub use containment::ContainmentExecutor;
 pub use dynamo::{DynamoLedger, DynamoState, StateTable, TableInit};
+pub use enrich::{CloudTrailEnricher, IamEnricher, enrichers};
 pub use iam::DisableAccessKeyExecutor;
 pub use sns::SnsNotifier;
 pub use ssm::RunCommandExecutor;

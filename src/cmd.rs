@@ -14,6 +14,7 @@ use remedy::{
 };
 
 pub(crate) mod check;
+pub(crate) mod enrich;
 pub(crate) mod eval;
 pub(crate) mod ledger;
 pub(crate) mod parse;

@@ -1,7 +1,10 @@
-//! The pipeline's front door: policies decide, the remediator acts.
+//! The pipeline's front door: enrichers answer, policies decide, the remediator acts.
 
 use std::sync::Arc;
 
+use tokio::task::JoinSet;
+
+use crate::enrich::Enrichers;
 use crate::finding::Finding;
 use crate::plan::{ActionKind, Plan};
 use crate::policy::{PolicySet, PolicyStore};
@@ -41,8 +44,9 @@ impl From<Arc<PolicyStore>> for Policies {
     }
 }
 
-/// Findings in, reports out: evaluates each finding against the policies (pure, synchronous) and
-/// carries the plan out with the remediator. The CLI, and every runtime built on remedy, use this
+/// Findings in, reports out: enriches each finding (when enrichers are set, see
+/// [`Engine::with_enrichers`]), evaluates it against the policies (pure, synchronous) and carries
+/// the plan out with the remediator. The CLI, and every runtime built on remedy, use this
 /// one path, so a finding gets the same decision and the same guards wherever it arrives.
 ///
 /// Cheap to clone: clones share the policies and the remediator.
@@ -65,6 +69,7 @@ impl From<Arc<PolicyStore>> for Policies {
 pub struct Engine {
     policies: Policies,
     remediator: Remediator,
+    enrichers: Option<Arc<Enrichers>>,
 }
 
 impl Engine {
@@ -77,6 +82,7 @@ impl Engine {
         let engine = Self {
             policies: policies.into(),
             remediator,
+            enrichers: None,
         };
         let kinds = engine.unroutable();
         if kinds.is_empty() {
@@ -98,6 +104,34 @@ impl Engine {
             .collect()
     }
 
+    /// Enriches every finding with `enrichers` before the policies decide (none: findings are
+    /// decided on as they are). The context is frozen into the finding the policies see and
+    /// recorded in the plan (`enrichment`).
+    pub fn with_enrichers(mut self, enrichers: Enrichers) -> Self {
+        self.enrichers = (!enrichers.is_empty()).then(|| Arc::new(enrichers));
+        self
+    }
+
+    /// The enrichers, if any.
+    pub fn enrichers(&self) -> Option<&Enrichers> {
+        self.enrichers.as_deref()
+    }
+
+    /// `finding` with what the enrichers found frozen into it. A finding that already carries a
+    /// context (a replay, a decision test) keeps it; without enrichers the finding is returned as
+    /// it is.
+    pub async fn enrich(&self, finding: &Finding) -> Finding {
+        match &self.enrichers {
+            Some(enrichers) if finding.context().is_none() => enrichers.enrich(finding).await,
+            _ => finding.clone(),
+        }
+    }
+
+    /// Enriches `finding` and evaluates it: the plan, nothing carried out.
+    pub async fn decide(&self, finding: &Finding) -> Plan {
+        self.evaluate(&self.enrich(finding).await)
+    }
+
     /// The remediator.
     pub fn remediator(&self) -> &Remediator {
         &self.remediator
@@ -111,7 +145,8 @@ impl Engine {
         }
     }
 
-    /// The plan for `finding` (pure and synchronous: nothing is carried out).
+    /// The plan for `finding` as it is (pure and synchronous: nothing is enriched, nothing is
+    /// carried out).
     pub fn evaluate(&self, finding: &Finding) -> Plan {
         match &self.policies {
             Policies::Set(set) => set.evaluate(finding),
@@ -119,9 +154,9 @@ impl Engine {
         }
     }
 
-    /// Decides on `finding` and carries the plan out.
+    /// Enriches `finding`, decides on it and carries the plan out.
     pub async fn handle(&self, finding: &Finding) -> Report {
-        self.remediator.run(&self.evaluate(finding)).await
+        self.remediator.run(&self.decide(finding).await).await
     }
 
     /// Carries out a plan made earlier (a queued, approved or replayed plan).
@@ -132,13 +167,25 @@ impl Engine {
     /// Decides on many findings and carries the plans out, at most
     /// [`Remediator::concurrency`] at once, calling `on_report` with each finding's index and its
     /// report as it completes. One finding's failure never stops the others.
+    ///
+    /// With enrichers, every finding is enriched first (the same number at once), then the plans
+    /// are carried out.
     pub async fn handle_each<I, F>(&self, findings: I, on_report: F)
     where
         I: IntoIterator<Item = Finding>,
         F: FnMut(usize, Report),
     {
-        let plans = findings.into_iter().map(|f| self.evaluate(&f));
-        self.remediator.run_each(plans, on_report).await;
+        match &self.enrichers {
+            None => {
+                let plans = findings.into_iter().map(|f| self.evaluate(&f));
+                self.remediator.run_each(plans, on_report).await;
+            }
+            Some(_) => {
+                let enriched = self.enrich_all(findings).await;
+                let plans = enriched.iter().map(|f| self.evaluate(f));
+                self.remediator.run_each(plans, on_report).await;
+            }
+        }
     }
 
     /// Decides on many findings and returns the reports in input order.
@@ -146,8 +193,40 @@ impl Engine {
     where
         I: IntoIterator<Item = Finding>,
     {
-        let plans: Vec<Plan> = findings.into_iter().map(|f| self.evaluate(&f)).collect();
-        self.remediator.run_all(plans).await
+        let mut reports = Vec::new();
+        self.handle_each(findings, |index, report| reports.push((index, report)))
+            .await;
+        reports.sort_by_key(|(index, _)| *index);
+        reports.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Every finding enriched, at most [`Remediator::concurrency`] at once, in input order.
+    async fn enrich_all(&self, findings: impl IntoIterator<Item = Finding>) -> Vec<Finding> {
+        let input: Vec<Finding> = findings.into_iter().collect();
+        let mut done = input.clone();
+        let mut tasks = JoinSet::new();
+        let limit = self.remediator.concurrency().max(1);
+        let mut pending = input.into_iter().enumerate();
+        loop {
+            while tasks.len() < limit {
+                let Some((index, finding)) = pending.next() else {
+                    break;
+                };
+                let engine = self.clone();
+                tasks.spawn(async move { (index, engine.enrich(&finding).await) });
+            }
+            // A task that fails (it cannot: enrichers catch their own failures) leaves its
+            // finding as it was.
+            match tasks.join_next().await {
+                Some(Ok((index, finding))) => {
+                    if let Some(slot) = done.get_mut(index) {
+                        *slot = finding;
+                    }
+                }
+                Some(Err(e)) => tracing::error!("enrichment task failed: {e}"),
+                None => return done,
+            }
+        }
     }
 }
 

@@ -57,14 +57,15 @@ pub use text::{Text, inert, inert_json};
 impl std::fmt::Debug for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Finding")
-            .field("id", &self.0.id)
-            .field("type", &self.0.finding_type.as_str())
-            .field("severity", &self.0.severity.value())
-            .field("account_id", &self.0.account_id)
-            .field("region", &self.0.region)
+            .field("id", &self.data.id)
+            .field("type", &self.data.finding_type.as_str())
+            .field("severity", &self.data.severity.value())
+            .field("account_id", &self.data.account_id)
+            .field("region", &self.data.region)
             .field("resource_type", &self.resource_type())
-            .field("shape", &self.0.shape)
-            .field("sample", &self.0.sample)
+            .field("shape", &self.data.shape)
+            .field("sample", &self.data.sample)
+            .field("enriched", &self.context.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -87,126 +88,126 @@ impl Finding {
 
     /// The finding id (for ASFF: the last segment of the GuardDuty finding ARN).
     pub fn id(&self) -> &str {
-        &self.0.id
+        &self.data.id
     }
 
     /// The id, shared (plans hold it without a copy).
     pub(crate) fn shared_id(&self) -> std::sync::Arc<str> {
-        std::sync::Arc::clone(&self.0.id)
+        std::sync::Arc::clone(&self.data.id)
     }
 
     /// The title, shared.
     pub(crate) fn shared_title(&self) -> std::sync::Arc<str> {
-        std::sync::Arc::clone(&self.0.title)
+        std::sync::Arc::clone(&self.data.title)
     }
 
     /// The finding ARN (empty if the document had none).
     pub fn arn(&self) -> &str {
-        &self.0.arn
+        &self.data.arn
     }
 
     /// The account the finding belongs to.
     pub fn account_id(&self) -> &str {
-        &self.0.account_id
+        &self.data.account_id
     }
 
     /// The region.
     pub fn region(&self) -> &str {
-        &self.0.region
+        &self.data.region
     }
 
     /// The partition (`aws`, `aws-cn`, ...).
     pub fn partition(&self) -> &str {
-        &self.0.partition
+        &self.data.partition
     }
 
     /// GuardDuty's `schemaVersion`, if given (not for ASFF).
     pub fn schema_version(&self) -> Option<&str> {
-        self.0.schema_version.as_deref()
+        self.data.schema_version.as_deref()
     }
 
     /// The title.
     pub fn title(&self) -> &str {
-        &self.0.title
+        &self.data.title
     }
 
     /// The description.
     pub fn description(&self) -> &str {
-        &self.0.description
+        &self.data.description
     }
 
     /// The finding type.
     pub fn finding_type(&self) -> &FindingType {
-        &self.0.finding_type
+        &self.data.finding_type
     }
 
     /// Whether the finding's type matches the glob.
     pub fn type_matches(&self, glob: &TypeGlob) -> bool {
-        self.0.finding_type.matches(glob)
+        self.data.finding_type.matches(glob)
     }
 
     /// The severity.
     pub fn severity(&self) -> Severity {
-        self.0.severity
+        self.data.severity
     }
 
     /// When GuardDuty created the finding.
     pub fn created_at(&self) -> Option<OffsetDateTime> {
-        self.0.created_at
+        self.data.created_at
     }
 
     /// When GuardDuty last updated the finding.
     pub fn updated_at(&self) -> Option<OffsetDateTime> {
-        self.0.updated_at
+        self.data.updated_at
     }
 
     /// The resource.
     pub fn resource(&self) -> &Resource {
-        &self.0.resource
+        &self.data.resource
     }
 
     /// The `resourceType` (`AccessKey`, `Instance`, ...; empty if missing).
     pub fn resource_type(&self) -> &str {
-        self.0.resource.resource_type()
+        self.data.resource.resource_type()
     }
 
     /// The service block.
     pub fn service(&self) -> &Service {
-        &self.0.service
+        &self.data.service
     }
 
     /// The observed action.
     pub fn action(&self) -> &ServiceAction {
-        &self.0.service.action
+        &self.data.service.action
     }
 
     /// The `actionType` (`AWS_API_CALL`, ...).
     pub fn action_type(&self) -> Option<&str> {
-        self.0.service.action.action_type()
+        self.data.service.action.action_type()
     }
 
     /// How many times the activity was seen.
     pub fn count(&self) -> Option<u64> {
-        self.0.service.count
+        self.data.service.count
     }
 
     /// Whether the finding is archived (`false` if not said).
     pub fn archived(&self) -> bool {
-        self.0.service.archived.unwrap_or(false)
+        self.data.service.archived.unwrap_or(false)
     }
 
     /// `TARGET` or `ACTOR`.
     pub fn resource_role(&self) -> Option<&str> {
-        self.0.service.resource_role.as_deref()
+        self.data.service.resource_role.as_deref()
     }
 
     /// The detector id.
     pub fn detector_id(&self) -> Option<&str> {
-        self.0.service.detector_id.as_deref()
+        self.data.service.detector_id.as_deref()
     }
 
     fn access_key(&self) -> Option<&AccessKeyDetails> {
-        self.0.resource.details().access_key.as_ref()
+        self.data.resource.details().access_key.as_ref()
     }
 
     /// The principal's user name (role name for assumed roles).
@@ -230,7 +231,7 @@ impl Finding {
     }
 
     fn instance(&self) -> Option<&InstanceDetails> {
-        self.0.resource.details().instance.as_deref()
+        self.data.resource.details().instance.as_deref()
     }
 
     /// The EC2 instance id, if the finding names an instance.
@@ -249,7 +250,7 @@ impl Finding {
     }
 
     fn remote(&self) -> Option<&RemoteIpDetails> {
-        self.0.service.action.remote_ip_details()
+        self.data.service.action.remote_ip_details()
     }
 
     /// The remote IP address of the action (v4 or v6), if any and valid.
@@ -279,7 +280,7 @@ impl Finding {
     }
 
     fn api_call(&self) -> Option<&AwsApiCallAction> {
-        match &self.0.service.action {
+        match &self.data.service.action {
             ServiceAction::AwsApiCall(a) => Some(a),
             _ => None,
         }
@@ -297,7 +298,7 @@ impl Finding {
 
     /// The names of the S3 buckets the finding names.
     pub fn bucket_names(&self) -> Vec<&str> {
-        self.0
+        self.data
             .resource
             .details()
             .s3_buckets
@@ -308,23 +309,23 @@ impl Finding {
 
     /// The first threat list that matched, if any.
     pub fn threat_list_name(&self) -> Option<&str> {
-        self.0.service.threat_list_names().next()
+        self.data.service.threat_list_names().next()
     }
 
     /// Whether this is a sample finding (GuardDuty's generated samples, ASFF `Sample`, or
     /// placeholder values such as `GeneratedFindingUserName`).
     pub fn is_sample(&self) -> bool {
-        self.0.sample
+        self.data.sample
     }
 
     /// The shape the finding arrived in.
     pub fn shape(&self) -> Shape {
-        self.0.shape
+        self.data.shape
     }
 
     /// The EventBridge envelope, if the finding arrived in one.
     pub fn envelope(&self) -> Option<&Envelope> {
-        self.0.envelope.as_ref()
+        self.data.envelope.as_ref()
     }
 
     /// The finding as canonical camelCase JSON (GuardDuty API shape), for JSONPath queries.
@@ -332,17 +333,17 @@ impl Finding {
     /// Built on first use and kept: EventBridge, raw and CLI findings from the document text
     /// (PascalCase keys turned to camelCase), ASFF findings from the mapping.
     pub fn json(&self) -> &Value {
-        self.0.json()
+        self.data.json()
     }
 
     /// The canonical JSON, or why it cannot be built (a document nested too deeply, say): what
     /// `finding.get(...)` reads, and what `remedy parse --canonical` prints.
     pub fn json_checked(&self) -> Result<&Value, String> {
-        self.0.json_checked().map_err(str::to_owned)
+        self.data.json_checked().map_err(str::to_owned)
     }
 
     /// How many values the canonical JSON holds.
     pub(crate) fn json_size(&self) -> usize {
-        self.0.json_size()
+        self.data.json_size()
     }
 }

@@ -8,11 +8,12 @@
 //! | module | what it is for |
 //! | --- | --- |
 //! | [`finding`] | the typed [`Finding`], read from every shape GuardDuty findings arrive in |
+//! | [`enrich`] | what is known about the finding's principal before deciding: [`Enricher`]s and their [`enrich::Context`] |
 //! | [`policy`] | rhai policies: load, validate, sandbox and evaluate them into a [`Plan`] |
 //! | [`plan`] | the self-contained, serializable plan: the finding's context and typed actions |
 //! | [`action`] | executors: the [`Executor`] trait, outcomes, routers, in-memory twins, wrappers |
 //! | [`remediate`] | carrying a plan out: guards, ledger, audit, configuration |
-//! | [`aws`] | (feature `aws`) executors on the official AWS SDK, the shared state on DynamoDB |
+//! | [`aws`] | (feature `aws`) executors and enrichers on the official AWS SDK, the shared state on DynamoDB |
 //! | [`testing`] | decision tests and fixtures for policy authors and embedders |
 //! | [`id`] | identifier newtypes validated at the boundary |
 //!
@@ -25,6 +26,7 @@ pub mod action;
 #[cfg(feature = "aws")]
 pub mod aws;
 mod engine;
+pub mod enrich;
 pub mod finding;
 mod glob;
 pub mod id;
@@ -38,6 +40,7 @@ pub use action::{
 };
 pub use async_trait::async_trait;
 pub use engine::{Engine, Policies, Unroutable};
+pub use enrich::{Enricher, Enrichers};
 pub use finding::{Finding, FindingError, FindingType, Severity, parse_documents};
 pub use plan::{Action, ActionKind, Plan, PlannedAction};
 pub use policy::{HostActionKind, PolicyError, PolicySet, PolicyStore};

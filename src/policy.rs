@@ -46,6 +46,7 @@ mod lint;
 mod metadata;
 mod runner;
 mod sandbox;
+mod script_context;
 mod script_finding;
 mod store;
 
@@ -289,6 +290,12 @@ impl PolicySet {
     /// the author's guide lists them.
     pub fn finding_properties() -> &'static [(&'static str, &'static str, &'static str)] {
         script_finding::PROPERTIES
+    }
+
+    /// The properties of `finding.context`: `(path, script type, meaning)`, e.g.
+    /// `("principal.is_admin", "bool", …)`, in the order the author's guide lists them.
+    pub fn context_properties() -> &'static [(&'static str, &'static str, &'static str)] {
+        script_context::CONTEXT_PROPERTIES
     }
 
     /// The policies, sorted by file name.

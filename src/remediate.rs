@@ -49,8 +49,8 @@ pub use audit::{
 pub use builder::RemediatorBuilder;
 pub use config::{
     AwsConfig, BreakerConfig, Config, ConfigError, ContainmentConfig, EnforcementConfig,
-    HostKindConfig, LedgerConfig, NotifyConfig, PathConfig, ProtectConfig, ReachConfig,
-    RunCommandConfig, StateConfig, TagRule,
+    EnrichConfig, HostKindConfig, LedgerConfig, NotifyConfig, PathConfig, ProtectConfig,
+    ReachConfig, RunCommandConfig, StateConfig, TagRule,
 };
 pub use guard::{Guard, GuardResult};
 pub use ledger::{

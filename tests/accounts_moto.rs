@@ -309,3 +309,53 @@ async fn the_ssm_command_goes_to_the_finding_region() {
     assert_eq!(ours(&west.list_commands().send().await.unwrap()), 1);
     assert_eq!(ours(&east.list_commands().send().await.unwrap()), 0);
 }
+
+/// `remedy eval POLICIES FINDING --config CONFIG`: the first plan.
+fn eval(url: &str, policies: &str, finding: &str, config: &str) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_remedy"))
+        .current_dir(root())
+        .args(["eval", policies, finding, "--config", config])
+        .env("AWS_ENDPOINT_URL", url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(stdout.lines().next().unwrap_or("null")).unwrap()
+}
+
+#[tokio::test]
+async fn enrichment_reads_the_member_account_too() {
+    let Some(url) = moto() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let user = unique("enriched-");
+    let member = iam_in(&url, MEMBER).await;
+    let key = user_with_key(&member, &user).await;
+    let finding = finding(
+        dir.path(),
+        IAM_FINDING,
+        &[
+            (TEMPLATE_USER, &user),
+            (TEMPLATE_KEY, &key),
+            (TEMPLATE_ACCOUNT, MEMBER),
+        ],
+    );
+    let org = config(dir.path(), &format!("[enrich]\niam = true\n\n{ORG}"));
+    let plan = eval(&url, &bundled(), &finding, &org);
+    let enrichment = &plan["enrichment"];
+    assert!(enrichment["principal"].is_object(), "{enrichment:#}");
+    assert!(
+        enrichment["errors"].as_array().is_none_or(Vec::is_empty),
+        "{enrichment:#}"
+    );
+    // Without [accounts], the member's principal is not looked up with remedy's own credentials.
+    let plain = tempfile::tempdir().unwrap();
+    let own = config(plain.path(), "[enrich]\niam = true\n");
+    let plan = eval(&url, &bundled(), &finding, &own);
+    let errors = plan["enrichment"]["errors"].as_array().unwrap();
+    assert!(
+        errors[0]["message"].as_str().unwrap().contains(MEMBER),
+        "{errors:#?}"
+    );
+}

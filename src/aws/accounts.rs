@@ -69,12 +69,28 @@ impl AccountClients {
     /// The configuration for acting on `finding`: its account's credentials, and `region` (for a
     /// regional service: the finding's region; `None`: the finding's region, or remedy's own when
     /// the finding names none). A refusal or a failure is the action's outcome.
+    #[cfg(test)]
     pub(crate) async fn config_for(
         &self,
         finding: &FindingContext,
         region: Option<&str>,
     ) -> Result<SdkConfig, Outcome> {
-        let account = finding.account_id.as_str();
+        let place = Place {
+            account: &finding.account_id,
+            region: &finding.region,
+            finding_id: &finding.id,
+        };
+        self.config_in(&place, region).await
+    }
+
+    /// [`AccountClients::config_for`] for a finding given by its account, region and id (the
+    /// enrichers, which read a [`crate::Finding`]).
+    pub(crate) async fn config_in(
+        &self,
+        place: &Place<'_>,
+        region: Option<&str>,
+    ) -> Result<SdkConfig, Outcome> {
+        let account = place.account;
         if !self.accounts.allows(account) {
             return Err(Outcome::Skipped(SkipReason::AccountNotAllowed {
                 account: account.to_owned(),
@@ -86,7 +102,7 @@ impl AccountClients {
         }
         let region = region
             .filter(|r| !r.is_empty())
-            .or_else(|| Some(finding.region.as_str()).filter(|r| !r.is_empty()))
+            .or_else(|| Some(place.region).filter(|r| !r.is_empty()))
             .map(|r| Region::new(r.to_owned()))
             .or_else(|| self.base.region().cloned());
         let mut config = self.base.to_builder();
@@ -115,7 +131,7 @@ impl AccountClients {
             }
             Some(role) => {
                 let provider = self
-                    .session(&role, account, finding)
+                    .session(&role, account, place.finding_id)
                     .await
                     .map_err(Outcome::Failed)?;
                 config.set_credentials_provider(Some(provider));
@@ -147,9 +163,9 @@ impl AccountClients {
         &self,
         role: &str,
         account: &str,
-        finding: &FindingContext,
+        finding_id: &str,
     ) -> Result<SharedCredentialsProvider, ActionError> {
-        let key = (account.to_owned(), finding.id.to_string());
+        let key = (account.to_owned(), finding_id.to_owned());
         if let Some(p) = self.lock_sessions().get(&key) {
             return Ok(p.clone());
         }
@@ -167,7 +183,7 @@ impl AccountClients {
             sts: self.sts.clone(),
             role: role.to_owned(),
             account: account.to_owned(),
-            session_name: session_name(&finding.id),
+            session_name: session_name(finding_id),
             external_id: self.accounts.external_id.clone(),
             cached: Arc::new(Mutex::new(None)),
         };
@@ -194,6 +210,29 @@ impl AccountClients {
     }
 }
 
+/// Where a finding's actions (and lookups) run: its account and region, and its id (the session
+/// name).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Place<'a> {
+    /// The finding's account id.
+    pub(crate) account: &'a str,
+    /// The finding's region (empty: remedy's own).
+    pub(crate) region: &'a str,
+    /// The finding's id.
+    pub(crate) finding_id: &'a str,
+}
+
+impl<'a> Place<'a> {
+    /// The place of `finding`.
+    pub(crate) fn of(finding: &'a crate::Finding) -> Self {
+        Self {
+            account: finding.account_id(),
+            region: finding.region(),
+            finding_id: finding.id(),
+        }
+    }
+}
+
 /// A client of one service: fixed (tests), or made per finding from its account's credentials.
 #[derive(Debug, Clone)]
 pub(crate) enum Scoped<C> {
@@ -213,9 +252,24 @@ impl<C: Clone> Scoped<C> {
         region: Option<&str>,
         make: impl FnOnce(&SdkConfig) -> C,
     ) -> Result<C, Outcome> {
+        let place = Place {
+            account: &finding.account_id,
+            region: &finding.region,
+            finding_id: &finding.id,
+        };
+        self.client_in(&place, region, make).await
+    }
+
+    /// [`Scoped::client`] for a finding given by its place.
+    pub(crate) async fn client_in(
+        &self,
+        place: &Place<'_>,
+        region: Option<&str>,
+        make: impl FnOnce(&SdkConfig) -> C,
+    ) -> Result<C, Outcome> {
         match self {
             Scoped::Fixed(client) => Ok(client.clone()),
-            Scoped::PerAccount(accounts) => Ok(make(&accounts.config_for(finding, region).await?)),
+            Scoped::PerAccount(accounts) => Ok(make(&accounts.config_in(place, region).await?)),
         }
     }
 }

@@ -42,16 +42,23 @@ pub(crate) struct Args {
     /// Exit 0 even when a policy failed on a finding.
     #[arg(long)]
     allow_policy_errors: bool,
+    #[command(flatten)]
+    enrich: super::enrich::EnrichArgs,
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
-    let Ok((_, set)) = args.policies.load() else {
+    let Ok((config, set)) = args.policies.load() else {
         return ExitCode::FAILURE;
+    };
+    let enrich = match super::enrich::Enrich::for_eval(&config, &args.enrich) {
+        Ok(enrich) => enrich,
+        Err(code) => return code,
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut policy_failures = 0;
     let ok = super::each_finding(&args.files, |finding| {
+        let finding = enrich.apply(finding);
         let plan = set.evaluate(&finding);
         policy_failures += plan.errors.len();
         let explanation = args.explain.then(|| set.explain(&finding, &plan));
@@ -106,6 +113,9 @@ fn text(plan: &Plan, explanation: Option<&[Explanation]>) -> String {
         inert(finding.finding_type.as_str()),
         finding.severity.value()
     );
+    if let Some(context) = &finding.enrichment {
+        let _ = writeln!(s, "  context: {}", super::inert(&context.summary()));
+    }
     if plan.evaluated.is_empty() {
         let _ = writeln!(s, "  no policy applies");
     } else {

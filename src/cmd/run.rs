@@ -39,6 +39,8 @@ pub(crate) struct Args {
     /// Exit 0 even when a policy failed on a finding (failures are still shown and audited).
     #[arg(long)]
     allow_policy_errors: bool,
+    #[command(flatten)]
+    enrich: super::enrich::EnrichArgs,
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
@@ -61,6 +63,10 @@ async fn run_async(args: Args) -> ExitCode {
         config.shutdown_grace(),
         Arc::clone(&signal),
     ));
+    let enrichers = match super::enrich::enrichers(&config, &args.enrich).await {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
     let shutdown = remediator.shutdown().clone();
     let engine = match Engine::new(set, remediator.clone()) {
         Ok(engine) => engine,
@@ -77,7 +83,8 @@ async fn run_async(args: Args) -> ExitCode {
             );
             unroutable.acknowledge()
         }
-    };
+    }
+    .with_enrichers(enrichers);
 
     let mut findings = Vec::new();
     let ok = super::each_finding(&args.files, |finding| {
@@ -221,6 +228,9 @@ fn explain(report: &Report) -> String {
         place(&report.finding.account_id),
         place(&report.finding.region)
     );
+    if let Some(context) = &report.finding.enrichment {
+        s.push_str(&format!("  context: {}\n", inert(&context.summary())));
+    }
     for error in &report.policy_errors {
         s.push_str(&format!("  error: {}\n", super::failure_line(error)));
     }

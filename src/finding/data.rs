@@ -14,15 +14,45 @@ use super::service::Service;
 use super::severity::Severity;
 use super::shape::{Envelope, Shape};
 use super::text::Text;
+use crate::enrich::Context;
 
 /// A GuardDuty finding, from any shape. A cheap-clone handle (`Arc` inside): clone it freely and
 /// share it across threads. Its accessors are documented in [`crate::finding`].
+///
+/// A finding may carry the [`Context`] enrichment found about it ([`Finding::with_context`]):
+/// the parsed data is shared, the context is frozen in and seen by the policies as
+/// `finding.context`.
 #[derive(Clone)]
-pub struct Finding(pub(crate) Arc<FindingData>);
+pub struct Finding {
+    pub(crate) data: Arc<FindingData>,
+    pub(crate) context: Option<Arc<Context>>,
+}
 
 impl Finding {
     pub(crate) fn from_data(data: FindingData) -> Self {
-        Self(Arc::new(data))
+        Self {
+            data: Arc::new(data),
+            context: None,
+        }
+    }
+
+    /// The same finding (its data shared, nothing copied) with `context` frozen into it,
+    /// replacing any context it had.
+    pub fn with_context(&self, context: impl Into<Arc<Context>>) -> Self {
+        Self {
+            data: Arc::clone(&self.data),
+            context: Some(context.into()),
+        }
+    }
+
+    /// What enrichment found about the finding, if it was enriched.
+    pub fn context(&self) -> Option<&Context> {
+        self.context.as_deref()
+    }
+
+    /// The context, shared (plans record it without a copy).
+    pub(crate) fn shared_context(&self) -> Option<Arc<Context>> {
+        self.context.clone()
     }
 }
 

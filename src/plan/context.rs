@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::enrich::Context;
 use crate::finding::{Finding, FindingType, Severity, SeverityBand, Text};
 
 /// The finding a plan was made for: its identity, where it is, who and what it names.
@@ -64,6 +65,11 @@ pub struct FindingContext {
     /// The service of the API, e.g. `ssm.amazonaws.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_service: Option<Text>,
+    /// What enrichment found before the policies decided (the principal's permissions, the key's
+    /// recent activity, what failed): exactly what the policies saw as `finding.context`.
+    /// Absent when the finding was not enriched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrichment: Option<Arc<Context>>,
 }
 
 /// The IAM principal of a finding (`resource.accessKeyDetails`).
@@ -103,6 +109,7 @@ impl FindingContext {
             remote_country: None,
             api: None,
             api_service: None,
+            enrichment: None,
         }
     }
 
@@ -171,6 +178,7 @@ impl From<&Finding> for FindingContext {
             remote_country: owned(f.remote_country()),
             api: owned(f.api()),
             api_service: owned(f.api_service()),
+            enrichment: f.shared_context(),
         }
     }
 }

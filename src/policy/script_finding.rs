@@ -24,7 +24,7 @@ pub(crate) struct ScriptFinding {
 }
 
 /// How many property values a [`ScriptFinding`] keeps.
-const CACHED: usize = 8;
+const CACHED: usize = 9;
 
 impl ScriptFinding {
     pub(crate) fn new(finding: Finding) -> Self {
@@ -325,6 +325,11 @@ pub(crate) const PROPERTIES: &[(&str, &str, &str)] = &[
         "string",
         "the input shape: `eventbridge`, `raw`, `cli` or `asff`",
     ),
+    (
+        "context",
+        "map",
+        "what enrichment found before deciding: `principal` and `activity` (each `()` when missing) and `errors`; see [The context](#the-context)",
+    ),
 ];
 
 /// Registers the `Finding` type, its getters, `get` and `type_matches`.
@@ -339,6 +344,7 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>, max_results: 
         5 "instance_id" => |f| opt(f.instance_id());
         6 "remote_ip" => |f| f.remote_ip().map_or(Dynamic::UNIT, |ip| Dynamic::from(ip.to_string()));
         7 "api" => |f| opt(f.api());
+        8 "context" => |f| super::script_context::to_dynamic(f.context());
     }
     getters! { engine;
         "arn" => |f| Dynamic::from(ImmutableString::from(f.arn()));

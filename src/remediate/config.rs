@@ -10,9 +10,11 @@ use super::limit::RateLimit;
 use crate::plan::ActionKind;
 
 mod containment;
+mod enrich;
 mod state;
 
 pub use containment::ContainmentConfig;
+pub use enrich::EnrichConfig;
 pub use state::StateConfig;
 
 /// A configuration that could not be loaded or used.
@@ -106,6 +108,9 @@ pub struct Config {
     /// Shared state (ledger, rate windows, breaker, kill switch) in a DynamoDB table.
     #[serde(default)]
     pub state: StateConfig,
+    /// Enrichment before the policies decide (off unless set).
+    #[serde(default)]
+    pub enrich: EnrichConfig,
 }
 
 /// `[reach]`: the policies that may act beyond what their finding names. A policy must also
@@ -494,6 +499,15 @@ impl Config {
                 ));
             }
         }
+        let enrich = &self.enrich;
+        range(
+            "enrich.cloudtrail_hours",
+            u64::from(enrich.cloudtrail_hours),
+            0,
+            90 * 24,
+        )?;
+        range("enrich.max_events", u64::from(enrich.max_events), 1, 10_000)?;
+        range("enrich.timeout_secs", enrich.timeout_secs, 1, 300)?;
         let targets = self
             .notify
             .channels

@@ -14,6 +14,7 @@ use super::{
     set_pointer_creating,
 };
 use crate::action::Outcome;
+use crate::enrich::Context;
 use crate::finding::Finding;
 use crate::finding::inert;
 use crate::policy::{PolicySet, PolicySetBuilder};
@@ -100,6 +101,11 @@ pub struct TestCase {
     /// JSON pointers removed before the finding is parsed (after `set`).
     #[serde(default)]
     pub unset: Vec<String>,
+    /// The enrichment context the policies see as `finding.context`, e.g.
+    /// `context = { principal = { is_admin = true }, activity = { events = 12 } }`; absent: the
+    /// finding is not enriched.
+    #[serde(default)]
+    pub context: Option<Context>,
     /// Protection rules (the `[protect]` keys of `remedy.toml`); used when the plan is run
     /// through the remediator to check `outcome`s.
     #[serde(default)]
@@ -134,7 +140,11 @@ impl TestCase {
         for pointer in &self.unset {
             remove_pointer(&mut doc, pointer)?;
         }
-        Ok(Finding::from_json_value(doc)?)
+        let finding = Finding::from_json_value(doc)?;
+        Ok(match &self.context {
+            Some(context) => finding.with_context(context.clone()),
+            None => finding,
+        })
     }
 
     /// Evaluates the case against `set` and compares: `scope` is the policy whose actions are

@@ -1,11 +1,17 @@
-//! `finding.user_nme` is an error when the policy loads, with a suggestion.
+//! `finding.user_nme` is an error when the policy loads, with a suggestion; so is
+//! `finding.context.principal.is_admn` (the fixed-key maps of `finding.context`).
 
 use std::sync::Arc;
 
 use rhai::{AST, ASTNode, Expr};
 
 use super::super::error::{DiagnosticKind, PolicyDiagnostic};
+use super::super::script_context::known_keys;
 use super::super::script_finding::PROPERTIES;
+
+/// An unknown property: what is unknown, the property, line, column, the known properties at
+/// that level.
+type Unknown = (String, String, usize, usize, Vec<&'static str>);
 
 /// The variable name policies give the finding (`fn decide(finding)`); property reads on a variable
 /// of this name are checked against the finding's properties.
@@ -18,31 +24,80 @@ pub(crate) fn unknown_properties(
     ast: &AST,
     problems: &mut Vec<PolicyDiagnostic>,
 ) {
-    let mut found: Vec<(String, usize, usize)> = Vec::new();
+    let mut found: Vec<Unknown> = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
         if let Some(ASTNode::Expr(Expr::Dot(dot, ..))) = path.last()
             && matches!(&dot.lhs, Expr::Variable(v, ..) if v.1.as_str() == FINDING)
-            && let Some((name, line, column)) = first_property(&dot.rhs)
-            && !PROPERTIES.iter().any(|(known, ..)| *known == name)
         {
-            found.push((name, line, column));
+            let chain = property_chain(&dot.rhs);
+            let known = || PROPERTIES.iter().map(|(known, ..)| *known).collect();
+            match chain.split_first() {
+                Some(((name, line, column), _))
+                    if !PROPERTIES.iter().any(|(k, ..)| *k == name.as_str()) =>
+                {
+                    let what = format!("the finding has no property `{name}`");
+                    found.push((what, name.clone(), *line, *column, known()));
+                }
+                Some(((name, ..), rest)) if name == "context" => {
+                    found.extend(unknown_in_context(rest));
+                }
+                _ => {}
+            }
         }
         true
     });
-    for (name, line, column) in found {
-        let mut d = PolicyDiagnostic::new(
-            DiagnosticKind::UnknownProperty,
-            file,
-            format!("the finding has no property `{name}`"),
-        )
-        .at(source, line, column);
-        d = match super::closest(&name, PROPERTIES.iter().map(|(known, ..)| *known)) {
+    for (what, name, line, column, known) in found {
+        let mut d = PolicyDiagnostic::new(DiagnosticKind::UnknownProperty, file, what)
+            .at(source, line, column);
+        d = match super::closest(&name, known.iter().copied()) {
             Some(known) => d.with_help(format!(
                 "did you mean `{known}`? The author's guide (policies/README.md) lists every property"
             )),
             None => d.with_help("the author's guide (policies/README.md) lists every property"),
         };
         problems.push(d);
+    }
+}
+
+/// The first unknown property in a chain read on `finding.context` (`principal.is_admn`); maps
+/// with arbitrary keys (`tags`, `by_name`) end the check.
+fn unknown_in_context(chain: &[(String, usize, usize)]) -> Option<Unknown> {
+    let mut path = String::new();
+    for (name, line, column) in chain {
+        let keys = known_keys(&path)?;
+        if !keys.contains(&name.as_str()) {
+            let full = if path.is_empty() {
+                name.clone()
+            } else {
+                format!("{path}.{name}")
+            };
+            let what = format!("`finding.context` has no property `{full}`");
+            return Some((what, name.clone(), *line, *column, keys));
+        }
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(name);
+    }
+    None
+}
+
+/// The properties read one after another on the right of `finding.`: `x.y.z` gives `x`, `y`,
+/// `z`; an index or a method call ends the chain (`x.y[i]` gives `x`, `y`).
+fn property_chain(rhs: &Expr) -> Vec<(String, usize, usize)> {
+    let mut chain = Vec::new();
+    let mut current = rhs;
+    loop {
+        match current {
+            Expr::Dot(inner, ..) if matches!(inner.lhs, Expr::Property(..)) => {
+                chain.extend(first_property(&inner.lhs));
+                current = &inner.rhs;
+            }
+            other => {
+                chain.extend(first_property(other));
+                return chain;
+            }
+        }
     }
 }
 

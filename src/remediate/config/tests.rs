@@ -7,6 +7,7 @@ fn the_example_parses() {
     assert!(c.notify.channels.contains_key("security"));
     assert!(!c.protect.users.is_empty());
     assert!(c.rate_limits.contains_key("disable_access_key"));
+    assert!(c.enrich.iam && c.enrich.cloudtrail_hours == 24);
 }
 
 #[test]
