@@ -2,8 +2,11 @@
 //! into documents, worker threads (one per core, or `REMEDY_THREADS`) parse them and do the
 //! command's pure work on each finding, and the caller gets the results in input order.
 //!
-//! Memory stays bounded: each document is at most `remedy::finding::MAX_DOCUMENT_BYTES`, and at
-//! most [`IN_FLIGHT_PER_THREAD`] documents per worker are between the reader and the caller.
+//! Documents travel in batches (up to [`BATCH_DOCS`] documents or [`BATCH_BYTES`]), so that the
+//! threads meet once per batch, not once per finding; a batch goes out as soon as the next
+//! document is not already in the read buffer, so a stream that trickles in is answered line by
+//! line. Memory stays bounded: each document is at most `remedy::finding::MAX_DOCUMENT_BYTES`,
+//! and at most [`IN_FLIGHT_PER_THREAD`] batches per worker are between the reader and the caller.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufReader};
@@ -17,9 +20,15 @@ use remedy::{Finding, FindingError};
 
 use super::inert;
 
-/// Documents read ahead per worker thread: enough to keep every core busy, few enough that a
-/// slow consumer holds the reader back.
-pub(crate) const IN_FLIGHT_PER_THREAD: usize = 32;
+/// Batches read ahead per worker thread: enough to keep every core busy, few enough that a slow
+/// consumer holds the reader back.
+pub(crate) const IN_FLIGHT_PER_THREAD: usize = 4;
+
+/// The most documents in one batch.
+pub(crate) const BATCH_DOCS: usize = 64;
+
+/// A batch is sent once its documents hold this many bytes.
+pub(crate) const BATCH_BYTES: usize = 1024 * 1024;
 
 /// The files a command reads: the ones named, or standard input (`-`) when none is.
 fn input_files(files: &[PathBuf]) -> Vec<PathBuf> {
@@ -41,17 +50,17 @@ pub(crate) fn threads() -> usize {
 
 /// What the reader hands the workers.
 enum Job {
-    /// The `nth` document of input `input`.
-    Doc {
+    /// Documents of input `input`, the first of them its `nth`.
+    Docs {
         input: usize,
         nth: usize,
-        doc: RawDocument,
+        docs: Vec<RawDocument>,
     },
     /// An input that cannot be opened.
     Unreadable(FindingError),
 }
 
-/// One job done: its results, in order.
+/// One document done: its results, in order.
 struct Done<T> {
     input: usize,
     nth: usize,
@@ -84,7 +93,7 @@ pub(crate) fn each_finding<T: Send>(
         .name("remedy-reader".into())
         .spawn(move || read_inputs(&files, &job_tx, &token_tx, &reader_stop))?;
     let job_rx = Mutex::new(job_rx);
-    let (done_tx, done_rx) = mpsc::channel::<(usize, Done<T>)>();
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Vec<Done<T>>)>();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let done_tx = done_tx.clone();
@@ -110,11 +119,11 @@ fn read_inputs(
     let mut seq = 0;
     for (input, file) in files.iter().enumerate() {
         let name = file.display().to_string();
-        let reader: Box<dyn io::BufRead> = if name == "-" {
-            Box::new(io::stdin().lock())
+        let source: Box<dyn io::Read> = if name == "-" {
+            Box::new(io::stdin())
         } else {
             match std::fs::File::open(file) {
-                Ok(f) => Box::new(BufReader::with_capacity(256 * 1024, f)),
+                Ok(f) => Box::new(f),
                 Err(e) => {
                     let e = FindingError::from_io(&e).with_source(name);
                     if tokens.send(()).is_err() || jobs.send((seq, Job::Unreadable(e))).is_err() {
@@ -125,14 +134,51 @@ fn read_inputs(
                 }
             }
         };
-        for (nth, doc) in Documents::new(reader, &name).enumerate() {
+        let mut docs = Documents::new(BufReader::with_capacity(256 * 1024, source), &name);
+        let mut nth = 0;
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        loop {
+            let next = docs.next();
+            let end = next.is_none();
+            if let Some(doc) = next {
+                bytes += doc.len();
+                batch.push(doc);
+            }
+            // Send when full, at the end, or when the next document is not in the buffer yet
+            // (reading it may wait for the writer).
+            let ready = docs.has_queued() || docs.get_ref().buffer().contains(&b'\n');
+            if batch.is_empty()
+                || (!end && ready && batch.len() < BATCH_DOCS && bytes < BATCH_BYTES)
+            {
+                if end {
+                    break;
+                }
+                continue;
+            }
+            let sent = std::mem::take(&mut batch);
+            let first = nth;
+            nth += sent.len();
+            bytes = 0;
             if stop.load(Ordering::SeqCst)
                 || tokens.send(()).is_err()
-                || jobs.send((seq, Job::Doc { input, nth, doc })).is_err()
+                || jobs
+                    .send((
+                        seq,
+                        Job::Docs {
+                            input,
+                            nth: first,
+                            docs: sent,
+                        },
+                    ))
+                    .is_err()
             {
                 return;
             }
             seq += 1;
+            if end {
+                break;
+            }
         }
     }
 }
@@ -142,7 +188,7 @@ fn read_inputs(
 fn worker<T>(
     jobs: &Mutex<mpsc::Receiver<(usize, Job)>>,
     work: &(impl Fn(Finding) -> T + Sync),
-    done: &mpsc::Sender<(usize, Done<T>)>,
+    done: &mpsc::Sender<(usize, Vec<Done<T>>)>,
     stop: &AtomicBool,
 ) {
     loop {
@@ -159,18 +205,22 @@ fn worker<T>(
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         };
         let finished = match job {
-            Job::Doc { input, nth, doc } => Done {
-                input,
-                nth,
-                line_if_followed: doc.line_if_followed(),
-                results: doc.parse().into_iter().map(|r| r.map(work)).collect(),
-            },
-            Job::Unreadable(e) => Done {
+            Job::Docs { input, nth, docs } => docs
+                .into_iter()
+                .zip(nth..)
+                .map(|(doc, nth)| Done {
+                    input,
+                    nth,
+                    line_if_followed: doc.line_if_followed(),
+                    results: doc.parse().into_iter().map(|r| r.map(work)).collect(),
+                })
+                .collect(),
+            Job::Unreadable(e) => vec![Done {
                 input: usize::MAX,
                 nth: 0,
                 line_if_followed: None,
                 results: vec![Err(e)],
-            },
+            }],
         };
         if done.send((seq, finished)).is_err() {
             return;
@@ -181,12 +231,12 @@ fn worker<T>(
 /// The caller's side: results in input order; parse errors printed. The errors of an input's
 /// first line wait until it is known whether another document follows (they then name the line).
 fn in_order<T>(
-    done: &mpsc::Receiver<(usize, Done<T>)>,
+    done: &mpsc::Receiver<(usize, Vec<Done<T>>)>,
     tokens: &mpsc::Receiver<()>,
     on_result: &mut impl FnMut(Option<T>) -> io::Result<()>,
 ) -> io::Result<bool> {
     let mut all_parsed = true;
-    let mut waiting: BTreeMap<usize, Done<T>> = BTreeMap::new();
+    let mut waiting: BTreeMap<usize, Vec<Done<T>>> = BTreeMap::new();
     let mut next = 0;
     // The first line's errors: (input, line, errors).
     let mut held: Option<(usize, u64, Vec<FindingError>)> = None;
@@ -207,27 +257,29 @@ fn in_order<T>(
             }
         };
         waiting.insert(seq, finished);
-        while let Some(finished) = waiting.remove(&next) {
+        while let Some(batch) = waiting.remove(&next) {
             next += 1;
-            // Free the reader to read one more document.
+            // Free the reader to read one more batch.
             let _ = tokens.try_recv();
-            if let Some((input, line, errors)) = held.take() {
-                let followed = finished.input == input && finished.nth > 0;
-                for e in errors {
-                    let e = if followed { e.with_line(line) } else { e };
-                    report(&e, &mut all_parsed);
+            for finished in batch {
+                if let Some((input, line, errors)) = held.take() {
+                    let followed = finished.input == input && finished.nth > 0;
+                    for e in errors {
+                        let e = if followed { e.with_line(line) } else { e };
+                        report(&e, &mut all_parsed);
+                    }
                 }
-            }
-            let mut first_errors = Vec::new();
-            for result in finished.results {
-                match result {
-                    Ok(value) => on_result(Some(value))?,
-                    Err(e) if finished.line_if_followed.is_some() => first_errors.push(e),
-                    Err(e) => report(&e, &mut all_parsed),
+                let mut first_errors = Vec::new();
+                for result in finished.results {
+                    match result {
+                        Ok(value) => on_result(Some(value))?,
+                        Err(e) if finished.line_if_followed.is_some() => first_errors.push(e),
+                        Err(e) => report(&e, &mut all_parsed),
+                    }
                 }
-            }
-            if let (Some(line), false) = (finished.line_if_followed, first_errors.is_empty()) {
-                held = Some((finished.input, line, first_errors));
+                if let (Some(line), false) = (finished.line_if_followed, first_errors.is_empty()) {
+                    held = Some((finished.input, line, first_errors));
+                }
             }
         }
     }

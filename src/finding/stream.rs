@@ -158,6 +158,16 @@ impl<R: BufRead> Documents<R> {
         }
     }
 
+    /// The reader (to look at what it has buffered, say).
+    pub fn get_ref(&self) -> &R {
+        &self.input
+    }
+
+    /// Whether a document is queued already, so that the next call returns without reading.
+    pub fn has_queued(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
     fn nothing_yet(&self) -> bool {
         self.emitted + self.queue.len() == 0
     }
