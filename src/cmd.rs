@@ -18,6 +18,8 @@ pub(crate) mod parse;
 pub(crate) mod run;
 pub(crate) mod stream;
 pub(crate) mod test;
+#[cfg(feature = "sqs")]
+pub(crate) mod worker;
 
 /// Exit status when a policy failed on a finding (and no action failed).
 pub(crate) const POLICY_FAILED: u8 = 2;

@@ -13,6 +13,7 @@
 //! | [`action`] | executors: the [`Executor`] trait, outcomes, routers, in-memory twins, wrappers |
 //! | [`remediate`] | carrying a plan out: guards, ledger, audit, configuration |
 //! | [`aws`] | (feature `aws`) executors on the official AWS SDK |
+//! | [`lambda`] | (feature `lambda`) the AWS Lambda entry point: SQS batches and EventBridge events |
 //! | [`testing`] | decision tests and fixtures for policy authors and embedders |
 //! | [`id`] | identifier newtypes validated at the boundary |
 //!
@@ -20,6 +21,8 @@
 //!
 //! - `aws` (default): the SDK executors under [`aws`].
 //! - `cli` (default): the `remedy` binary and its dependencies.
+//! - `sqs`: `remedy worker`, which long-polls an SQS queue (brings `aws`).
+//! - `lambda`: [`lambda`] and the `remedy-lambda` binary (brings `aws`).
 
 pub mod action;
 #[cfg(feature = "aws")]
@@ -28,6 +31,8 @@ mod engine;
 pub mod finding;
 mod glob;
 pub mod id;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod plan;
 pub mod policy;
 pub mod remediate;
@@ -37,7 +42,7 @@ pub use action::{
     ActionError, ActionRequest, ErrorKind, Executor, ExecutorExt, Outcome, Router, Status,
 };
 pub use async_trait::async_trait;
-pub use engine::{Engine, Policies, Unroutable};
+pub use engine::{Delivery, Disposition, Engine, Policies, Unroutable};
 pub use finding::{Finding, FindingError, FindingType, Severity, parse_documents};
 pub use plan::{Action, ActionKind, Plan, PlannedAction};
 pub use policy::{HostActionKind, PolicyError, PolicySet, PolicyStore};

@@ -29,6 +29,9 @@ enum Command {
     /// Look after the idempotency ledger: `reconcile` lists (and finishes) what interrupted runs left.
     #[command(subcommand)]
     Ledger(cmd::ledger::Command),
+    /// Long-poll an SQS queue and carry out the plans of its findings (feature `sqs`).
+    #[cfg(feature = "sqs")]
+    Worker(cmd::worker::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,5 +44,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Test(args) => cmd::test::run(args),
         Command::Ledger(command) => cmd::ledger::run(command),
+        #[cfg(feature = "sqs")]
+        Command::Worker(args) => cmd::worker::run(args),
     }
 }

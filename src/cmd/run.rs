@@ -228,7 +228,7 @@ fn until_stopping(
 /// On SIGTERM or SIGINT: stop taking findings and starting actions, give the actions in flight
 /// `grace`, and remember the exit status (143, 130). A second signal exits at once, between two
 /// audit records.
-async fn stop_on_signals(shutdown: Shutdown, grace: Duration, signal: Arc<AtomicI32>) {
+pub(crate) async fn stop_on_signals(shutdown: Shutdown, grace: Duration, signal: Arc<AtomicI32>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal as listen};
