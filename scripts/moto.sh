@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs moto's AWS-compatible server on loopback for the AWS executor tests.
 #
-#   scripts/moto.sh start   create .venv if missing, install moto[server], start it (one request at
-#                           a time: scripts/moto_server.py), print exports
+#   scripts/moto.sh start   create .venv if missing, install moto[server] and cfn-lint, start moto
+#                           (one request at a time: scripts/moto_server.py), print exports
 #   scripts/moto.sh stop    stop the server started by `start`
 #   scripts/moto.sh env     print the exports for a running server
 #
@@ -17,6 +17,8 @@ PORT="${MOTO_PORT:-5077}"
 PIDFILE="$VENV/moto.pid"
 LOG="$VENV/moto.log"
 MOTO_VERSION="5.1.22"
+# The linter of deploy/ (scripts/lint-deploy.sh), installed next to moto.
+CFN_LINT_VERSION="1.51.0"
 
 exports() {
     cat <<EOT
@@ -44,6 +46,9 @@ start() {
     fi
     if ! "$VENV/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
         "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+    fi
+    if ! "$VENV/bin/cfn-lint" --version 2>/dev/null | grep -q "cfn-lint $CFN_LINT_VERSION"; then
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION" >&2
     fi
     if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null && answers; then
         exports

@@ -11,5 +11,5 @@ trap 'scripts/moto.sh stop' EXIT
 eval "$(scripts/moto.sh start)"
 echo "moto answers at $AWS_ENDPOINT_URL" >&2
 
-cargo test --all-targets "$@"
-cargo test --doc "$@"
+cargo test --all-targets --all-features "$@"
+cargo test --doc --all-features "$@"

@@ -10,6 +10,10 @@ use crate::plan::{ActionKind, Plan};
 use crate::policy::{PolicySet, PolicyStore};
 use crate::remediate::{Remediator, Report};
 
+mod delivery;
+
+pub use delivery::{Delivery, Disposition};
+
 /// Where an [`Engine`]'s policies come from: a fixed set, or a store that can be reloaded while
 /// the engine runs.
 #[derive(Debug, Clone)]

@@ -35,6 +35,7 @@ mod resource;
 mod service;
 mod severity;
 mod shape;
+mod stream;
 mod text;
 
 pub use data::Finding;
@@ -52,6 +53,7 @@ pub use service::{
 };
 pub use severity::{Severity, SeverityBand};
 pub use shape::{Envelope, Shape};
+pub use stream::{Documents, RawDocument};
 pub use text::{Text, inert, inert_json};
 
 impl std::fmt::Debug for Finding {

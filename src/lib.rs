@@ -14,6 +14,7 @@
 //! | [`action`] | executors: the [`Executor`] trait, outcomes, routers, in-memory twins, wrappers |
 //! | [`remediate`] | carrying a plan out: guards, ledger, audit, configuration |
 //! | [`aws`] | (feature `aws`) executors and enrichers on the official AWS SDK, the shared state on DynamoDB |
+//! | [`lambda`] | (feature `lambda`) the AWS Lambda entry point: SQS batches and EventBridge events |
 //! | [`testing`] | decision tests and fixtures for policy authors and embedders |
 //! | [`id`] | identifier newtypes validated at the boundary |
 //!
@@ -21,6 +22,8 @@
 //!
 //! - `aws` (default): the SDK executors and the DynamoDB state backends under [`aws`].
 //! - `cli` (default): the `remedy` binary and its dependencies.
+//! - `sqs`: `remedy worker`, which long-polls an SQS queue (brings `aws`).
+//! - `lambda`: [`lambda`] and the `remedy-lambda` binary (brings `aws`).
 
 pub mod action;
 #[cfg(feature = "aws")]
@@ -30,6 +33,8 @@ pub mod enrich;
 pub mod finding;
 mod glob;
 pub mod id;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod plan;
 pub mod policy;
 pub mod remediate;
@@ -39,7 +44,7 @@ pub use action::{
     ActionError, ActionRequest, ErrorKind, Executor, ExecutorExt, Outcome, Router, Status,
 };
 pub use async_trait::async_trait;
-pub use engine::{Engine, Policies, Unroutable};
+pub use engine::{Delivery, Disposition, Engine, Policies, Unroutable};
 pub use enrich::{Enricher, Enrichers};
 pub use finding::{Finding, FindingError, FindingType, Severity, parse_documents};
 pub use plan::{Action, ActionKind, Plan, PlannedAction};

@@ -36,6 +36,9 @@ enum Command {
     #[cfg(feature = "aws")]
     #[command(subcommand)]
     State(cmd::state::Command),
+    /// Long-poll an SQS queue and carry out the plans of its findings (feature `sqs`).
+    #[cfg(feature = "sqs")]
+    Worker(cmd::worker::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,5 +54,7 @@ fn main() -> ExitCode {
         Command::Undo(args) => cmd::undo::run(args),
         #[cfg(feature = "aws")]
         Command::State(command) => cmd::state::run(command),
+        #[cfg(feature = "sqs")]
+        Command::Worker(args) => cmd::worker::run(args),
     }
 }

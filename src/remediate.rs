@@ -291,9 +291,28 @@ impl Remediator {
     /// Carries out many plans, at most [`Remediator::concurrency`] at once, calling `on_report`
     /// with each plan's index in `plans` and its report as it completes. One plan's failure never
     /// stops the others.
-    pub async fn run_each<I, F>(&self, plans: I, mut on_report: F)
+    pub async fn run_each<I, F>(&self, plans: I, on_report: F)
     where
         I: IntoIterator<Item = Plan>,
+        F: FnMut(usize, Report),
+    {
+        self.run_from(Iter(plans.into_iter()), on_report).await;
+    }
+
+    /// Carries out the plans that arrive on `plans` until it closes, like
+    /// [`Remediator::run_each`] (the index is the plan's place in arrival order); a report is
+    /// handed to `on_report` as soon as it is ready, while later plans are still awaited, so a
+    /// stream's first finding is acted on before the stream ends.
+    pub async fn run_received<F>(&self, plans: &mut tokio::sync::mpsc::Receiver<Plan>, on_report: F)
+    where
+        F: FnMut(usize, Report),
+    {
+        self.run_from(plans, on_report).await;
+    }
+
+    async fn run_from<S, F>(&self, mut plans: S, mut on_report: F)
+    where
+        S: PlanSource,
         F: FnMut(usize, Report),
     {
         let mut tasks = JoinSet::new();
@@ -315,19 +334,27 @@ impl Remediator {
                     }
                 }
             };
-        for (index, plan) in plans.into_iter().enumerate() {
-            while tasks.len() >= self.inner.concurrency {
-                if let Some(joined) = tasks.join_next_with_id().await {
+        let mut index = 0;
+        let mut open = true;
+        while open || !tasks.is_empty() {
+            let room = tasks.len() < self.inner.concurrency;
+            tokio::select! {
+                biased;
+                Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                     finish(joined.map(|(_, r)| r), &mut started);
                 }
+                plan = plans.next_plan(), if open && room => match plan {
+                    Some(plan) => {
+                        let this = self.clone();
+                        let finding = plan.finding.clone();
+                        let i = index;
+                        index += 1;
+                        let handle = tasks.spawn(async move { (i, this.run(&plan).await) });
+                        started.insert(handle.id(), (i, finding));
+                    }
+                    None => open = false,
+                },
             }
-            let this = self.clone();
-            let finding = plan.finding.clone();
-            let handle = tasks.spawn(async move { (index, this.run(&plan).await) });
-            started.insert(handle.id(), (index, finding));
-        }
-        while let Some(joined) = tasks.join_next_with_id().await {
-            finish(joined.map(|(_, r)| r), &mut started);
         }
     }
 
@@ -341,5 +368,26 @@ impl Remediator {
             .await;
         reports.sort_by_key(|(index, _)| *index);
         reports.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+/// Where [`Remediator::run_from`] takes its plans from.
+trait PlanSource {
+    /// The next plan, or `None` when there is none left.
+    async fn next_plan(&mut self) -> Option<Plan>;
+}
+
+/// Plans from an iterator.
+struct Iter<I>(I);
+
+impl<I: Iterator<Item = Plan>> PlanSource for Iter<I> {
+    async fn next_plan(&mut self) -> Option<Plan> {
+        self.0.next()
+    }
+}
+
+impl PlanSource for &mut tokio::sync::mpsc::Receiver<Plan> {
+    async fn next_plan(&mut self) -> Option<Plan> {
+        self.recv().await
     }
 }

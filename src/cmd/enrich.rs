@@ -9,7 +9,7 @@ use remedy::enrich::{Context, StaticEnricher};
 use remedy::{Config, Enrichers, Finding};
 
 /// The enrichment options `remedy eval` and `remedy run` share.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct EnrichArgs {
     /// A context (JSON) every finding gets instead of enrichment: a plan's or decision record's
     /// `enrichment`, or the whole plan or record; replays a decision or tries a policy without

@@ -55,21 +55,33 @@ pub(crate) fn run(args: Args) -> ExitCode {
         Err(code) => return code,
     };
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     let mut policy_failures = 0;
-    let ok = super::each_finding(&args.files, |finding| {
-        let finding = enrich.apply(finding);
-        let plan = set.evaluate(&finding);
-        policy_failures += plan.errors.len();
-        let explanation = args.explain.then(|| set.explain(&finding, &plan));
-        match args.format {
-            Format::Json => {
-                json(&plan, explanation.as_deref()).and_then(|line| writeln!(out, "{line}"))
+    let ok = super::each_finding(
+        &args.files,
+        |finding| {
+            let finding = enrich.apply(finding);
+            let plan = set.evaluate(&finding);
+            let explanation = args.explain.then(|| set.explain(&finding, &plan));
+            let text = match args.format {
+                Format::Json => json(&plan, explanation.as_deref()).map(|mut line| {
+                    line.push('\n');
+                    line
+                }),
+                Format::Text => Ok(text(&plan, explanation.as_deref())),
+            };
+            (plan.errors.len(), text)
+        },
+        |done| match done {
+            None => out.flush(),
+            Some((failures, text)) => {
+                policy_failures += failures;
+                out.write_all(text?.as_bytes())
             }
-            Format::Text => write!(out, "{}", text(&plan, explanation.as_deref())),
-        }
-    })
+        },
+    )
     .unwrap_or(false);
+    let ok = out.flush().is_ok() && ok;
     if !ok {
         ExitCode::FAILURE
     } else if policy_failures > 0 && !args.allow_policy_errors {

@@ -76,25 +76,34 @@ pub(crate) fn run(args: &ParseArgs) -> ExitCode {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut canonical_failed = false;
-    let all_parsed = super::each_finding(&args.files, |finding| {
-        if args.canonical {
-            match finding.json_checked() {
-                Ok(json) => write_inert(&mut out, json)?,
-                Err(e) => {
-                    eprintln!(
-                        "error: finding {}: {}",
-                        super::inert(finding.id()),
-                        super::inert(&e)
-                    );
-                    canonical_failed = true;
-                    return Ok(());
-                }
+    let all_parsed = super::each_finding(
+        &args.files,
+        |finding| {
+            if args.canonical {
+                finding.json_checked().map_or_else(
+                    |e| {
+                        Err(format!(
+                            "finding {}: {}",
+                            super::inert(finding.id()),
+                            super::inert(&e)
+                        ))
+                    },
+                    inert_line,
+                )
+            } else {
+                inert_line(&Line::new(&finding))
             }
-        } else {
-            write_inert(&mut out, &Line::new(&finding))?;
-        }
-        out.write_all(b"\n")
-    });
+        },
+        |line| match line {
+            None => out.flush(),
+            Some(Ok(line)) => out.write_all(line.as_bytes()),
+            Some(Err(message)) => {
+                eprintln!("error: {message}");
+                canonical_failed = true;
+                Ok(())
+            }
+        },
+    );
     let failed = match all_parsed {
         Ok(all_parsed) => !all_parsed || canonical_failed,
         Err(e) => return stdout_failed(&e),
@@ -116,8 +125,11 @@ fn stdout_failed(e: &io::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// `value` as JSON on `out`, with no active character (see [`remedy::finding::inert_json`]).
-fn write_inert(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
-    let json = serde_json::to_string(value).map_err(io::Error::from)?;
-    out.write_all(remedy::finding::inert_json(&json).as_bytes())
+/// `value` as one line of JSON (newline included), with no active character (see
+/// [`remedy::finding::inert_json`]).
+fn inert_line(value: &impl serde::Serialize) -> Result<String, String> {
+    let json = serde_json::to_string(value).map_err(|e| format!("cannot write JSON: {e}"))?;
+    let mut line = remedy::finding::inert_json(&json).into_owned();
+    line.push('\n');
+    Ok(line)
 }

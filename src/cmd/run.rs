@@ -86,28 +86,52 @@ async fn run_async(args: Args) -> ExitCode {
     }
     .with_enrichers(enrichers);
 
-    let mut findings = Vec::new();
-    let ok = super::each_finding(&args.files, |finding| {
-        if shutdown.is_stopping() {
-            return Err(std::io::Error::other("stopping"));
-        }
-        findings.push(finding);
-        Ok(())
-    })
-    .unwrap_or(shutdown.is_stopping());
+    // Findings are read and evaluated on worker threads as they arrive; their plans are
+    // carried out here, at most the remediator's concurrency at once, and printed in input order.
+    let (plans_tx, read_plans) = tokio::sync::mpsc::channel(remediator.concurrency().max(1) * 2);
+    let files = args.files.clone();
+    let evaluator = engine.clone();
+    // Enrichment is async (AWS calls): the evaluating threads wait for it on the run's runtime.
+    let runtime = tokio::runtime::Handle::current();
+    let stopping = shutdown.clone();
+    let (read_tx, reading) = tokio::sync::oneshot::channel();
+    // A thread of its own, not awaited after a signal: reading a terminal or a pipe cannot be
+    // interrupted, and a stopping run must not wait for its input to end.
+    let spawned = std::thread::Builder::new()
+        .name("remedy-input".into())
+        .spawn(move || {
+            let result = super::each_finding(
+                &files,
+                |finding| match evaluator.enrichers() {
+                    None => evaluator.evaluate(&finding),
+                    Some(_) => evaluator.evaluate(&runtime.block_on(evaluator.enrich(&finding))),
+                },
+                |plan| match plan {
+                    _ if stopping.is_stopping() => Err(std::io::Error::other("stopping")),
+                    None => Ok(()),
+                    Some(plan) => plans_tx
+                        .blocking_send(plan)
+                        .map_err(|_| std::io::Error::other("the run ended")),
+                },
+            );
+            let _ = read_tx.send(result);
+        });
+    if let Err(e) = spawned {
+        eprintln!("error: cannot start the input thread: {e}");
+        return ExitCode::FAILURE;
+    }
+    let mut plans = until_stopping(read_plans, shutdown.clone());
 
-    let total = findings.len();
     let mut summary = Summary::default();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut pending: BTreeMap<usize, Report> = BTreeMap::new();
     let mut next = 0;
-    let mut done = 0;
     let mut last_progress = Instant::now();
     let mut write_failed = false;
     engine
-        .handle_each(findings, |index, report| {
-            done += 1;
+        .remediator()
+        .run_received(&mut plans, |index, report| {
             pending.insert(index, report);
             // Print in input order.
             while let Some(report) = pending.remove(&next) {
@@ -138,12 +162,25 @@ async fn run_async(args: Args) -> ExitCode {
                     }
                 }
             }
-            if total >= 20 && last_progress.elapsed() >= Duration::from_secs(1) {
-                eprintln!("remedy: {done}/{total} findings handled");
+            if last_progress.elapsed() >= Duration::from_secs(1) {
+                eprintln!("remedy: {next} findings handled");
                 last_progress = Instant::now();
             }
         })
         .await;
+    let ok = if shutdown.is_stopping() {
+        true
+    } else {
+        match reading.await {
+            Ok(Ok(all_parsed)) => all_parsed,
+            Ok(Err(_)) => shutdown.is_stopping(),
+            Err(_) => {
+                eprintln!("error: the input thread ended without a result");
+                false
+            }
+        }
+    };
+    let total = next;
     let _ = out.flush();
     eprintln!("{}", summary.render(total, args.execute));
     // What interrupted runs left and this run did not finish.
@@ -172,10 +209,38 @@ async fn run_async(args: Args) -> ExitCode {
     }
 }
 
+/// The plans of `plans` until the run is stopping: then the returned channel closes (the plans
+/// not yet started are not carried out; the input is no longer read).
+fn until_stopping(
+    mut plans: tokio::sync::mpsc::Receiver<remedy::Plan>,
+    shutdown: Shutdown,
+) -> tokio::sync::mpsc::Receiver<remedy::Plan> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                plan = plans.recv() => match plan {
+                    Some(plan) if !shutdown.is_stopping() => {
+                        if tx.send(plan).await.is_err() {
+                            return;
+                        }
+                    }
+                    _ => return,
+                },
+                _ = tick.tick() => if shutdown.is_stopping() {
+                    return;
+                },
+            }
+        }
+    });
+    rx
+}
+
 /// On SIGTERM or SIGINT: stop taking findings and starting actions, give the actions in flight
 /// `grace`, and remember the exit status (143, 130). A second signal exits at once, between two
 /// audit records.
-async fn stop_on_signals(shutdown: Shutdown, grace: Duration, signal: Arc<AtomicI32>) {
+pub(crate) async fn stop_on_signals(shutdown: Shutdown, grace: Duration, signal: Arc<AtomicI32>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal as listen};

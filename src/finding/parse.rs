@@ -13,6 +13,7 @@ use super::document::{Doc, DocObj, LocSeg, SharedDoc};
 use super::error::{FindingError, FindingErrorKind, from_serde};
 use super::guardduty::{self, At, Origin};
 use super::shape::{Envelope, Shape};
+use super::stream::Documents;
 
 /// The largest document remedy parses: 16 MiB. A JSON Lines stream may be longer; each of its
 /// lines is a document. Larger documents are rejected before parsing.
@@ -83,61 +84,24 @@ impl IntoIterator for ParsedBatch {
 /// GuardDuty finding at all is an error. Each document may be at most [`MAX_DOCUMENT_BYTES`].
 pub fn parse_documents(bytes: &[u8], source_name: &str) -> ParsedBatch {
     let mut items = Vec::new();
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match json_lines(bytes) {
-        Some(lines) => {
-            for (line_no, line) in lines {
-                for r in parse_one_document(line) {
-                    items.push(
-                        r.map(Finding::from_data)
-                            .map_err(|e| e.with_source(source_name).with_line(line_no)),
-                    );
-                }
+    let mut docs = Documents::new(bytes, source_name);
+    let Some(first) = docs.next() else {
+        return ParsedBatch { items };
+    };
+    items.extend(first.parse());
+    let mut rest = docs.peekable();
+    // The first line of a stream is numbered once the stream has a second document.
+    if let (Some(line), Some(_)) = (first.line_if_followed(), rest.peek()) {
+        for item in &mut items {
+            if let Err(e) = item {
+                *e = e.clone().with_line(line);
             }
         }
-        None => {
-            for r in parse_one_document(bytes) {
-                items.push(
-                    r.map(Finding::from_data)
-                        .map_err(|e| e.with_source(source_name)),
-                );
-            }
-        }
+    }
+    for doc in rest {
+        items.extend(doc.parse());
     }
     ParsedBatch { items }
-}
-
-/// Splits JSON Lines input: at least two non-empty lines, the first of which is a complete JSON
-/// value on its own (a pretty-printed document's first line never is). Every non-empty line is
-/// then a document of its own, so one broken line gives one error and the others are still read.
-/// Returns (1-based line number, line).
-fn json_lines(bytes: &[u8]) -> Option<Vec<(u64, &[u8])>> {
-    let lines: Vec<(u64, &[u8])> = bytes
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .map(|(i, line)| {
-            (
-                u64::try_from(i).unwrap_or(u64::MAX).saturating_add(1),
-                line.trim_ascii(),
-            )
-        })
-        .filter(|(_, line)| !line.is_empty())
-        .collect();
-    if lines.len() < 2 {
-        return None;
-    }
-    let whole = |line: &[u8]| {
-        matches!(line.first(), Some(b'{' | b'['))
-            && serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
-    };
-    let (_, first) = lines.first()?;
-    if whole(first) {
-        return Some(lines);
-    }
-    // The first line is broken: a stream all the same when the input is not one document and
-    // another line stands alone, so the broken line costs only itself.
-    let one_document = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
-    (!one_document && lines.iter().any(|(_, l)| whole(l))).then_some(lines)
 }
 
 /// Exactly one finding from the results of one document.

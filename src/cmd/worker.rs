@@ -1,0 +1,299 @@
+//! `remedy worker --queue URL POLICY_DIR`: long-polls an SQS queue and carries out the plans of
+//! the findings its messages hold (feature `sqs`).
+//!
+//! A message is deleted only once its plans were carried out and audited (each action executed,
+//! already done or skipped). Anything that may succeed later leaves it for redelivery; a message
+//! remedy cannot read is never deleted: it is logged and left for the queue's dead-letter queue.
+//! While a message's actions run, its visibility timeout is extended.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use remedy::remediate::Shutdown;
+use remedy::{Disposition, Engine};
+
+use super::{PolicyArgs, inert};
+
+/// Long-poll an SQS queue and carry out the plans of the findings its messages hold: a dry run
+/// unless `--execute`.
+///
+/// A message body is an EventBridge event or any shape `remedy parse` reads. Prints one JSON
+/// record per action on stdout and one line per message on stderr. SIGTERM or SIGINT: stop
+/// receiving, finish the messages in flight, exit (143, 130).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The queue's URL.
+    #[arg(long)]
+    queue: String,
+    #[command(flatten)]
+    policies: PolicyArgs,
+    /// Execute the actions of enforced policies (default: dry run, nothing is changed; messages
+    /// are still deleted once handled).
+    #[arg(long)]
+    execute: bool,
+    /// Exit when a receive finds the queue empty (tests, batch jobs).
+    #[arg(long)]
+    exit_when_empty: bool,
+    /// How long each receive waits for messages (long polling), in seconds (0 to 20).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i32).range(0..=20))]
+    wait_seconds: i32,
+    /// How long a received message stays invisible to other workers, in seconds; extended
+    /// while its actions run.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(i32).range(2..=43_200))]
+    visibility_seconds: i32,
+}
+
+pub(crate) fn run(args: Args) -> ExitCode {
+    super::runtime(run_async(args))
+}
+
+async fn run_async(args: Args) -> ExitCode {
+    let (mut config, set) = match args.policies.load() {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    super::default_audit(&mut config, args.execute);
+    let remediator = match super::remediator(&config, args.execute, args.execute).await {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let signal = Arc::new(AtomicI32::new(0));
+    tokio::spawn(super::run::stop_on_signals(
+        remediator.shutdown().clone(),
+        config.shutdown_grace(),
+        Arc::clone(&signal),
+    ));
+    let shutdown = remediator.shutdown().clone();
+    // `[enrich]`, as for `remedy run`.
+    let enrichers =
+        match super::enrich::enrichers(&config, &super::enrich::EnrichArgs::default()).await {
+            Ok(e) => e,
+            Err(code) => return code,
+        };
+    let engine = match Engine::new(set, remediator) {
+        Ok(engine) => engine,
+        Err(unroutable) => {
+            eprintln!("warning: {unroutable}");
+            unroutable.acknowledge()
+        }
+    }
+    .with_enrichers(enrichers);
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let worker = Worker {
+        client: Client::new(&sdk),
+        queue: args.queue.clone(),
+        engine,
+        visibility: args.visibility_seconds,
+    };
+    let mut failed = false;
+    while !shutdown.is_stopping() {
+        let received = tokio::select! {
+            received = worker.receive(args.wait_seconds) => received,
+            () = stopping(&shutdown) => break,
+        };
+        let messages = match received {
+            Ok(messages) => messages,
+            Err(e) => {
+                eprintln!("error: cannot receive from the queue: {e}");
+                failed = true;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if args.exit_when_empty {
+                    break;
+                }
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            if args.exit_when_empty {
+                break;
+            }
+            continue;
+        }
+        // The messages of a batch are handled together; the batch is finished even when a
+        // signal arrives meanwhile.
+        let mut tasks = tokio::task::JoinSet::new();
+        for message in messages {
+            let worker = worker.clone();
+            tasks.spawn(async move { worker.handle(message).await });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(true) => {}
+                Ok(false) => failed = true,
+                Err(e) => {
+                    eprintln!("error: a message's task failed: {e} (the message is left)");
+                    failed = true;
+                }
+            }
+        }
+    }
+    match signal.load(Ordering::SeqCst) {
+        0 if failed => ExitCode::FAILURE,
+        0 => ExitCode::SUCCESS,
+        code => {
+            eprintln!("remedy: worker stopped by a signal");
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
+        }
+    }
+}
+
+/// Resolves once the run is stopping.
+async fn stopping(shutdown: &Shutdown) {
+    while !shutdown.is_stopping() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[derive(Clone)]
+struct Worker {
+    client: Client,
+    queue: String,
+    engine: Engine,
+    visibility: i32,
+}
+
+impl Worker {
+    async fn receive(&self, wait_seconds: i32) -> Result<Vec<Message>, String> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds)
+            .visibility_timeout(self.visibility)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| error_text(&e))?;
+        Ok(out.messages.unwrap_or_default())
+    }
+
+    /// Handles one message; `false` when it could not be deleted after it was done.
+    async fn handle(&self, message: Message) -> bool {
+        let id = message.message_id().unwrap_or("?").to_owned();
+        let Some(receipt) = message.receipt_handle().map(str::to_owned) else {
+            eprintln!("error: message {} has no receipt handle", inert(&id));
+            return false;
+        };
+        let receives = message
+            .attributes()
+            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .map_or("?", String::as_str)
+            .to_owned();
+        let body = message.body().unwrap_or_default().as_bytes();
+        // Keep the message invisible while its actions run.
+        let heartbeat = tokio::spawn(self.clone().extend_visibility(receipt.clone()));
+        let delivery = self.engine.handle_message(body, &id).await;
+        heartbeat.abort();
+        print_records(&delivery.reports);
+        match delivery.disposition {
+            Disposition::Done => match self.delete(&receipt).await {
+                Ok(()) => {
+                    eprintln!(
+                        "remedy: message {}: {} finding(s) handled, deleted",
+                        inert(&id),
+                        delivery.reports.len()
+                    );
+                    true
+                }
+                Err(e) => {
+                    eprintln!(
+                        "error: message {} was handled but cannot be deleted (it will be \
+                         redelivered; the ledger makes the repeat a no-op): {e}",
+                        inert(&id)
+                    );
+                    false
+                }
+            },
+            Disposition::Retry(reason) => {
+                eprintln!(
+                    "remedy: message {} left for redelivery (receive {receives}): {}",
+                    inert(&id),
+                    inert(&reason)
+                );
+                true
+            }
+            Disposition::Unreadable(reason) => {
+                eprintln!(
+                    "error: message {} cannot be read and is left for the dead-letter queue \
+                     (receive {receives}): {}",
+                    inert(&id),
+                    inert(&reason)
+                );
+                true
+            }
+            _ => {
+                eprintln!("remedy: message {} left (unknown disposition)", inert(&id));
+                true
+            }
+        }
+    }
+
+    /// Every half visibility timeout, makes the message invisible for another timeout.
+    async fn extend_visibility(self, receipt: String) {
+        let period = Duration::from_secs(u64::try_from(self.visibility / 2).unwrap_or(1).max(1));
+        loop {
+            tokio::time::sleep(period).await;
+            let extended = self
+                .client
+                .change_message_visibility()
+                .queue_url(&self.queue)
+                .receipt_handle(&receipt)
+                .visibility_timeout(self.visibility)
+                .send()
+                .await;
+            if let Err(e) = extended {
+                eprintln!(
+                    "warning: cannot extend a message's visibility: {}",
+                    error_text(&e)
+                );
+            }
+        }
+    }
+
+    async fn delete(&self, receipt: &str) -> Result<(), String> {
+        self.client
+            .delete_message()
+            .queue_url(&self.queue)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| error_text(&e))
+    }
+}
+
+/// The action records of `reports`, one JSON line each, inert.
+fn print_records(reports: &[remedy::Report]) {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for record in reports.iter().flat_map(|r| &r.actions) {
+        if let Ok(line) = serde_json::to_string(record) {
+            let _ = writeln!(out, "{}", remedy::finding::inert_json(&line));
+        }
+    }
+}
+
+/// An SDK error in a few words: the service's code and message, inert.
+fn error_text<E, R>(e: &aws_sdk_sqs::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let text = match e.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("error"),
+            service.message().unwrap_or("")
+        ),
+        None => std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string),
+    };
+    inert(&text).into_owned()
+}
