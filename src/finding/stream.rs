@@ -103,7 +103,7 @@ impl RawDocument {
     }
 }
 
-/// The documents of an input, read incrementally from `R` (see the [module docs](self)): memory
+/// The documents of an input, read incrementally from `R`: memory
 /// stays bounded by [`MAX_DOCUMENT_BYTES`] per document, whatever the input's length, and each
 /// document is returned as soon as its last byte has been read.
 #[derive(Debug)]
