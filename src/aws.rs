@@ -18,7 +18,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::action::{ChannelRouter, Executor, Router, TracingNotifier};
 use crate::plan::ActionKind;
-use crate::remediate::{AccountsConfig, AwsConfig, Config, Ledger, StateStore};
+use crate::remediate::{AccountsConfig, ApprovalStore, AwsConfig, Config, Ledger, StateStore};
 
 mod accounts;
 mod containment;
@@ -30,7 +30,7 @@ mod sns;
 mod ssm;
 
 pub use containment::ContainmentExecutor;
-pub use dynamo::{DynamoLedger, DynamoState, StateTable, TableInit};
+pub use dynamo::{DynamoApprovals, DynamoLedger, DynamoState, StateTable, TableInit};
 pub use enrich::{CloudTrailEnricher, IamEnricher, enrichers};
 pub use iam::DisableAccessKeyExecutor;
 pub use sns::SnsNotifier;
@@ -262,9 +262,13 @@ pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
 pub async fn state_backends(
     config: &Config,
     settings: &AwsSettings,
-) -> Option<(Arc<dyn Ledger>, Arc<dyn StateStore>)> {
+) -> Option<(Arc<dyn Ledger>, Arc<dyn StateStore>, Arc<dyn ApprovalStore>)> {
     let table = StateTable::from_config(config, settings).await?;
-    Some((Arc::new(table.ledger()), Arc::new(table.state())))
+    Some((
+        Arc::new(table.ledger()),
+        Arc::new(table.state()),
+        Arc::new(table.approvals()),
+    ))
 }
 
 #[cfg(test)]

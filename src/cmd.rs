@@ -11,6 +11,7 @@ use remedy::{
     ActionKind, Config, Executor, HostActionKind, PolicySet, Remediator, Router, async_trait,
 };
 
+pub(crate) mod approval;
 pub(crate) mod check;
 pub(crate) mod enrich;
 pub(crate) mod eval;
@@ -281,7 +282,10 @@ async fn shared_state(
     {
         let settings = remedy::aws::AwsSettings::from_config(&config.aws);
         Ok(match remedy::aws::state_backends(config, &settings).await {
-            Some((ledger, state)) => builder.with_ledger(ledger).with_state(state),
+            Some((ledger, state, approvals)) => builder
+                .with_ledger(ledger)
+                .with_state(state)
+                .with_approval_store(approvals),
             None => builder,
         })
     }

@@ -103,6 +103,24 @@ id_type!(
 );
 
 id_type!(
+    /// The id of an approval request: `apr-` and 20 lower-case hex digits, derived from the
+    /// action's ledger key (one request per action, however often its finding arrives).
+    ApprovalId,
+    "approval id",
+    "`apr-` followed by 20 lower-case hex digits",
+    |s| s
+        .strip_prefix("apr-")
+        .is_some_and(|h| h.len() == 20 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+);
+
+impl ApprovalId {
+    /// The id made of `hex`, 20 lower-case hex digits of a digest (not checked again).
+    pub(crate) fn from_digest(hex: &str) -> Self {
+        Self(format!("apr-{hex}"))
+    }
+}
+
+id_type!(
     /// An IAM role name (1 to 64 characters of `[A-Za-z0-9+=,.@_-]`).
     RoleName,
     "role name",

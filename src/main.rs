@@ -29,6 +29,14 @@ enum Command {
     /// Look after the idempotency ledger: `reconcile` lists (and finishes) what interrupted runs left.
     #[command(subcommand)]
     Ledger(cmd::ledger::Command),
+    /// List the actions waiting for a person's approval (one JSON object per request, with its `id`).
+    Pending(cmd::approval::PendingArgs),
+    /// Approve a waiting action: it runs now, through every guard again.
+    Approve(cmd::approval::DecideArgs),
+    /// Deny a waiting action: it is not carried out.
+    Deny(cmd::approval::DecideArgs),
+    /// Apply the timeout (`[approval] on_timeout`) of every expired request.
+    Expire(cmd::approval::ExpireArgs),
     /// Reverse what one executed action did, as its audit record says (a dry run unless `--execute`).
     Undo(cmd::undo::Args),
     /// The shared state table (`[state] dynamodb_table`): `init` creates it; `status`, `stop` and
@@ -52,6 +60,10 @@ fn main() -> ExitCode {
         Command::Test(args) => cmd::test::run(args),
         Command::Ledger(command) => cmd::ledger::run(command),
         Command::Undo(args) => cmd::undo::run(args),
+        Command::Pending(args) => cmd::approval::pending(args),
+        Command::Approve(args) => cmd::approval::decide(args, true),
+        Command::Deny(args) => cmd::approval::decide(args, false),
+        Command::Expire(args) => cmd::approval::expire(args),
         #[cfg(feature = "aws")]
         Command::State(command) => cmd::state::run(command),
         #[cfg(feature = "sqs")]

@@ -29,6 +29,7 @@ use crate::action::{Executor, PriorOutcome, Status};
 use crate::plan::{Action, ActionKind, FindingContext, Plan, PlannedAction, PolicyFailure};
 
 mod accounts;
+pub mod approval;
 mod audit;
 mod builder;
 mod carry;
@@ -41,16 +42,17 @@ mod shutdown;
 mod state;
 
 pub use accounts::{ACCOUNT_PLACEHOLDER, AccountsConfig};
+pub use approval::{ApprovalError, ApprovalRequest, ApprovalStore, FileApprovals, MemoryApprovals};
 pub use audit::{
-    ActionRecord, AuditError, AuditRecord, AuditSink, DecisionRecord, IntentRecord, JsonLinesAudit,
-    MemoryAudit, Mode, PolicyFailureRecord, TracingAudit, UnavailableAudit, UndoError,
-    UnfinishedIntent, undo_plan,
+    ActionRecord, ApprovalEvent, ApprovalRecord, AuditError, AuditRecord, AuditSink,
+    DecisionRecord, IntentRecord, JsonLinesAudit, MemoryAudit, Mode, PolicyFailureRecord,
+    TracingAudit, UnavailableAudit, UndoError, UnfinishedIntent, undo_plan,
 };
 pub use builder::RemediatorBuilder;
 pub use config::{
-    AwsConfig, BreakerConfig, Config, ConfigError, ContainmentConfig, EnforcementConfig,
-    EnrichConfig, HostKindConfig, LedgerConfig, NotifyConfig, PathConfig, ProtectConfig,
-    ReachConfig, RunCommandConfig, StateConfig, TagRule,
+    ApprovalConfig, AwsConfig, BreakerConfig, Config, ConfigError, ContainmentConfig,
+    EnforcementConfig, EnrichConfig, HostKindConfig, LedgerConfig, NotifyConfig, OnTimeout,
+    PathConfig, ProtectConfig, ReachConfig, RunCommandConfig, StateConfig, TagRule,
 };
 pub use guard::{Guard, GuardResult};
 pub use ledger::{
@@ -131,6 +133,8 @@ struct Inner {
     owner: Owner,
     lease: Duration,
     shutdown: Shutdown,
+    approval: approval::ApprovalRules,
+    approvals: Arc<dyn ApprovalStore>,
 }
 
 impl Inner {
@@ -200,7 +204,18 @@ impl Remediator {
 
     /// Carries out `plan`; every action ends in a record, none is lost.
     pub async fn run(&self, plan: &Plan) -> Report {
-        self.run_closing(plan, None).await
+        self.run_closing(plan, None, None).await
+    }
+
+    /// Carries out the plan of an approved request: like [`Remediator::run`], every guard runs;
+    /// the approval guard passes, naming `decision`.
+    async fn run_approved(&self, plan: &Plan, decision: &approval::Decision) -> Report {
+        self.run_closing(plan, None, Some(decision)).await
+    }
+
+    /// The approval store.
+    pub fn approvals(&self) -> &Arc<dyn ApprovalStore> {
+        &self.inner.approvals
     }
 
     /// Whether the remediator's executor carries out actions of `kind` (see
@@ -230,10 +245,15 @@ impl Remediator {
     /// intent record) like [`Remediator::run`]; its outcome record names `intent` as the one it
     /// closes.
     pub async fn reconcile(&self, plan: &Plan, intent: Option<&str>) -> Report {
-        self.run_closing(plan, intent).await
+        self.run_closing(plan, intent, None).await
     }
 
-    async fn run_closing(&self, plan: &Plan, closes: Option<&str>) -> Report {
+    async fn run_closing(
+        &self,
+        plan: &Plan,
+        closes: Option<&str>,
+        approved: Option<&approval::Decision>,
+    ) -> Report {
         let inner = &self.inner;
         let mode = self.mode();
         let mut report = Report::new(plan.finding.clone(), mode);
@@ -263,7 +283,9 @@ impl Remediator {
         let mut prior = Vec::new();
         for planned in others.into_iter().chain(notify) {
             let mut records = Vec::new();
-            let mut record = self.carry_out(plan, planned, &prior, &mut records).await;
+            let mut record = self
+                .carry_out(plan, planned, &prior, &mut records, approved)
+                .await;
             record.closes = closes.map(str::to_owned);
             if !matches!(planned.action, Action::Notify(_)) {
                 prior.push(PriorOutcome {

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::SerializeStruct;
 
+use crate::id::ApprovalId;
 use crate::plan::Reversal;
 
 /// The status of an outcome: what records, counts and exit codes are made of.
@@ -18,6 +19,8 @@ pub enum Status {
     AlreadyDone,
     /// Another run is carrying the action out right now (it holds a live claim).
     InProgress,
+    /// The action waits for a person to approve it (`remedy approve ID`).
+    PendingApproval,
     /// The action was deliberately not carried out.
     Skipped,
     /// The action was attempted and failed.
@@ -26,20 +29,23 @@ pub enum Status {
 
 impl Status {
     /// Every status, in the order summaries list them.
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Status::Executed,
         Status::AlreadyDone,
         Status::InProgress,
+        Status::PendingApproval,
         Status::Skipped,
         Status::Failed,
     ];
 
-    /// The status as records write it: `executed`, `already_done`, `skipped`, `failed`.
+    /// The status as records write it: `executed`, `already_done`, `in_progress`,
+    /// `pending_approval`, `skipped`, `failed`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Executed => "executed",
             Status::AlreadyDone => "already_done",
             Status::InProgress => "in_progress",
+            Status::PendingApproval => "pending_approval",
             Status::Skipped => "skipped",
             Status::Failed => "failed",
         }
@@ -72,6 +78,18 @@ pub enum Outcome {
     /// Another run holds a live claim on the action: it is being carried out there.
     InProgress {
         /// Who holds it and since when, for people.
+        details: String,
+    },
+    /// The action waits for a person: an approval request is stored (and its channel asked); the
+    /// action runs when someone approves it, through every guard again.
+    PendingApproval {
+        /// The request's id (`remedy approve ID`).
+        approval_id: ApprovalId,
+        /// When the request expires (RFC 3339).
+        expires: String,
+        /// What happens then: `deny` or `approve`.
+        on_timeout: String,
+        /// What is asked, for people.
         details: String,
     },
     /// The action was deliberately not carried out.
@@ -123,6 +141,7 @@ impl Outcome {
             Outcome::Executed { .. } => Status::Executed,
             Outcome::AlreadyDone { .. } => Status::AlreadyDone,
             Outcome::InProgress { .. } => Status::InProgress,
+            Outcome::PendingApproval { .. } => Status::PendingApproval,
             Outcome::Skipped(_) => Status::Skipped,
             Outcome::Failed(_) => Status::Failed,
         }
@@ -156,6 +175,9 @@ impl fmt::Display for Outcome {
             Outcome::Executed { details, .. } => write!(f, "executed: {details}"),
             Outcome::AlreadyDone { details } => write!(f, "already done: {details}"),
             Outcome::InProgress { details } => write!(f, "in progress: {details}"),
+            Outcome::PendingApproval { details, .. } => {
+                write!(f, "pending approval: {details}")
+            }
             Outcome::Skipped(reason) => write!(f, "skipped: {reason}"),
             Outcome::Failed(error) => write!(f, "failed: {error}"),
         }
@@ -175,6 +197,17 @@ impl Serialize for Outcome {
             }
             Outcome::AlreadyDone { details } | Outcome::InProgress { details } => {
                 s.serialize_field("details", details)?;
+            }
+            Outcome::PendingApproval {
+                approval_id,
+                expires,
+                on_timeout,
+                details,
+            } => {
+                s.serialize_field("details", details)?;
+                s.serialize_field("approval_id", approval_id)?;
+                s.serialize_field("expires", expires)?;
+                s.serialize_field("on_timeout", on_timeout)?;
             }
             Outcome::Skipped(reason) => {
                 s.serialize_field("details", &reason.to_string())?;
@@ -245,6 +278,19 @@ pub enum SkipReason {
         /// Why, naming the accounts that are allowed (or remedy's own).
         detail: String,
     },
+    /// A person denied the approval the action needed, or its request expired with
+    /// `on_timeout = "deny"`.
+    Denied {
+        /// Who denied it (`timeout` when the request expired).
+        by: String,
+        /// When (RFC 3339).
+        at: String,
+        /// Their note.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        /// The approval request.
+        approval_id: ApprovalId,
+    },
     /// Another reason.
     Other {
         /// The reason.
@@ -255,7 +301,7 @@ pub enum SkipReason {
 impl SkipReason {
     /// The reason's kind as records name it: `dry_run`, `shadow`, `protected`, `rate_limited`,
     /// `circuit_open`, `kill_switch`, `temporary_credentials`, `sample`, `interrupted`,
-    /// `account_not_allowed` or `other`.
+    /// `account_not_allowed`, `denied` or `other`.
     pub fn kind(&self) -> &'static str {
         match self {
             SkipReason::DryRun { .. } => "dry_run",
@@ -268,6 +314,7 @@ impl SkipReason {
             SkipReason::Sample => "sample",
             SkipReason::Interrupted => "interrupted",
             SkipReason::AccountNotAllowed { .. } => "account_not_allowed",
+            SkipReason::Denied { .. } => "denied",
             SkipReason::Other { .. } => "other",
         }
     }
@@ -308,6 +355,25 @@ impl fmt::Display for SkipReason {
                     f,
                     "account {account} is not one remedy may act in: {detail}"
                 )
+            }
+            SkipReason::Denied {
+                by,
+                at,
+                note,
+                approval_id,
+            } => {
+                if by == "timeout" {
+                    write!(
+                        f,
+                        "not approved: request {approval_id} expired at {at} (on_timeout = deny)"
+                    )?;
+                } else {
+                    write!(f, "denied by {by} at {at} (request {approval_id})")?;
+                }
+                match note {
+                    Some(note) => write!(f, ": {note}"),
+                    None => Ok(()),
+                }
             }
             SkipReason::Other { reason } => f.write_str(reason),
         }

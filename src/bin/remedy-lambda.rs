@@ -54,10 +54,16 @@ async fn engine() -> Result<Engine, Error> {
     let set = PolicySet::from_dir(&policies)?;
     let settings = remedy::aws::AwsSettings::from_config(&config.aws);
     let router = remedy::aws::router(&config, &settings).await;
-    let remediator = Remediator::builder(std::sync::Arc::new(router))
-        .with_config(&config)?
-        .enforce(execute)
-        .build();
+    let mut builder = Remediator::builder(std::sync::Arc::new(router)).with_config(&config)?;
+    // The shared state (ledger, rate windows, breaker, kill switch, approvals) of `[state]`.
+    if let Some((ledger, state, approvals)) = remedy::aws::state_backends(&config, &settings).await
+    {
+        builder = builder
+            .with_ledger(ledger)
+            .with_state(state)
+            .with_approval_store(approvals);
+    }
+    let remediator = builder.enforce(execute).build();
     tracing::info!(
         policies = %policies.display(),
         execute,

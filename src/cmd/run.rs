@@ -328,6 +328,7 @@ struct Summary {
     executed: usize,
     already_done: usize,
     in_progress: usize,
+    pending: usize,
     failed: usize,
     policy_failures: usize,
     audit_errors: usize,
@@ -344,6 +345,20 @@ impl Summary {
                 Status::Executed => self.executed += 1,
                 Status::AlreadyDone => self.already_done += 1,
                 Status::InProgress => self.in_progress += 1,
+                Status::PendingApproval => {
+                    self.pending += 1;
+                    if let remedy::action::Outcome::PendingApproval { approval_id, .. } =
+                        &record.outcome
+                    {
+                        eprintln!(
+                            "pending approval: {} {} for finding {}: `remedy approve {approval_id} \
+                             --by NAME` or `remedy deny {approval_id} --by NAME`",
+                            record.kind,
+                            super::inert(&record.target),
+                            super::inert(&record.finding_id),
+                        );
+                    }
+                }
                 Status::Failed => {
                     self.failed += 1;
                     eprintln!(
@@ -374,6 +389,9 @@ impl Summary {
         );
         if self.in_progress > 0 {
             s.push_str(&format!("{} in progress elsewhere, ", self.in_progress));
+        }
+        if self.pending > 0 {
+            s.push_str(&format!("{} waiting for approval, ", self.pending));
         }
         s.push_str(&format!("{skipped} skipped"));
         if skipped > 0 {

@@ -93,7 +93,14 @@ async fn run_async(args: Args) -> ExitCode {
         visibility: args.visibility_seconds,
     };
     let mut failed = false;
+    // Expired approval requests get their timeout applied once a minute (and at start).
+    let expires = args.execute && config.approval.is_enabled();
+    let mut last_expire: Option<std::time::Instant> = None;
     while !shutdown.is_stopping() {
+        if expires && last_expire.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY) {
+            last_expire = Some(std::time::Instant::now());
+            expire(worker.engine.remediator()).await;
+        }
         let received = tokio::select! {
             received = worker.receive(args.wait_seconds) => received,
             () = stopping(&shutdown) => break,
@@ -141,6 +148,28 @@ async fn run_async(args: Args) -> ExitCode {
             eprintln!("remedy: worker stopped by a signal");
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
+    }
+}
+
+/// How often the worker applies the timeout of expired approval requests.
+const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+
+/// Applies the timeout of expired approval requests; records on stdout, errors on stderr.
+async fn expire(remediator: &remedy::Remediator) {
+    match remediator.expire().await {
+        Ok(reports) => {
+            if !reports.is_empty() {
+                eprintln!(
+                    "remedy: {} expired approval request(s) decided by their timeout",
+                    reports.len()
+                );
+            }
+            print_records(&reports);
+        }
+        Err(e) => eprintln!(
+            "error: cannot apply approval timeouts: {}",
+            super::inert(&e.to_string())
+        ),
     }
 }
 

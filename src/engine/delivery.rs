@@ -80,7 +80,10 @@ fn retry_reason(report: &Report) -> Option<String> {
         .actions
         .iter()
         .find_map(|record| match record.outcome.status() {
-            Status::Executed | Status::AlreadyDone | Status::Skipped => None,
+            // A pending approval is stored durably: the message has done its part.
+            Status::Executed | Status::AlreadyDone | Status::Skipped | Status::PendingApproval => {
+                None
+            }
             Status::InProgress => Some(format!(
                 "`{}` on `{}` is in progress in another run",
                 record.kind, record.target

@@ -126,6 +126,52 @@ pub struct PolicyFailureRecord {
     pub failure: PolicyFailure,
 }
 
+/// What happened to an approval request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalEvent {
+    /// An action was held and a person asked.
+    Requested,
+    /// A person (or the timeout) approved it.
+    Approved,
+    /// A person (or the timeout) denied it.
+    Denied,
+}
+
+/// An approval request asked or decided: the action's final outcome follows in its own action
+/// record.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalRecord {
+    /// When (RFC 3339).
+    pub time: String,
+    /// What happened.
+    pub event: ApprovalEvent,
+    /// The request.
+    pub approval_id: crate::id::ApprovalId,
+    /// The finding's id.
+    pub finding_id: Arc<str>,
+    /// The account the finding is about.
+    pub account_id: Text,
+    /// The action's kind.
+    pub kind: ActionKind,
+    /// What it acts on.
+    pub target: String,
+    /// The first policy that chose it.
+    pub policy: String,
+    /// The channel asked.
+    pub channel: String,
+    /// When the request expires (RFC 3339).
+    pub expires: String,
+    /// What happens then (`deny` or `approve`).
+    pub on_timeout: String,
+    /// Who decided (`timeout` when the request expired); absent for a request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// The decider's note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
 /// One audit record.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
@@ -139,6 +185,8 @@ pub enum AuditRecord {
     Action(ActionRecord),
     /// See [`PolicyFailureRecord`].
     PolicyFailure(PolicyFailureRecord),
+    /// See [`ApprovalRecord`].
+    Approval(Box<ApprovalRecord>),
 }
 
 /// An audit sink that could not record.

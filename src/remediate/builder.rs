@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::accounts::AccountsConfig;
+use super::approval::{ApprovalRules, ApprovalStore, FileApprovals, MemoryApprovals};
 use super::audit::{AuditSink, JsonLinesAudit, TracingAudit, UnavailableAudit};
-use super::config::{BreakerConfig, Config, ConfigError};
+use super::config::{ApprovalConfig, BreakerConfig, Config, ConfigError};
 use super::guard::EnforcementRules;
 use super::ledger::{DEFAULT_LEASE, FileLedger, Ledger, MemoryLedger, Owner};
 use super::limit::{KillSwitch, RateLimit};
@@ -36,6 +37,8 @@ pub struct RemediatorBuilder {
     owner: Owner,
     lease: Duration,
     shutdown: Shutdown,
+    approval: ApprovalRules,
+    approvals: Arc<dyn ApprovalStore>,
 }
 
 impl RemediatorBuilder {
@@ -58,6 +61,8 @@ impl RemediatorBuilder {
             owner: Owner::current().clone(),
             lease: DEFAULT_LEASE,
             shutdown: Shutdown::new(),
+            approval: ApprovalRules::default(),
+            approvals: Arc::new(MemoryApprovals::new()),
         }
     }
 
@@ -103,7 +108,35 @@ impl RemediatorBuilder {
         if let Some(n) = config.concurrency {
             self.concurrency = n.max(1);
         }
+        self.approval = ApprovalRules {
+            config: config.approval.clone(),
+        };
+        if config.approval.is_enabled() && config.state.dynamodb_table.is_none() {
+            let dir = config
+                .approval
+                .path
+                .clone()
+                .unwrap_or_else(|| "approvals".into());
+            let store = FileApprovals::open(dir).map_err(|e| ConfigError::Open {
+                what: "approval store",
+                message: e.to_string(),
+            })?;
+            self.approvals = Arc::new(store);
+        }
         Ok(self)
+    }
+
+    /// Sets which actions wait for a person (`[approval]`; default: none).
+    pub fn with_approval(mut self, config: ApprovalConfig) -> Self {
+        self.approval = ApprovalRules { config };
+        self
+    }
+
+    /// Sets where approval requests are kept (default: in memory; with a configuration,
+    /// `[approval] path`). Give every worker, and `remedy approve`, the same store.
+    pub fn with_approval_store(mut self, store: Arc<dyn ApprovalStore>) -> Self {
+        self.approvals = store;
+        self
     }
 
     /// Sets the idempotency ledger (default: in memory).
@@ -225,6 +258,8 @@ impl RemediatorBuilder {
                 owner: self.owner,
                 lease: self.lease,
                 shutdown: self.shutdown,
+                approval: self.approval,
+                approvals: self.approvals,
             }),
         }
     }

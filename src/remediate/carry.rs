@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::Remediator;
+use super::approval::Decision;
 use super::audit::{ActionRecord, AuditError, AuditRecord, IntentRecord};
 use super::guard::{Enforcement, Guard, Trail};
 use super::ledger::{
@@ -31,20 +32,18 @@ impl Remediator {
         planned: &PlannedAction,
         prior: &[PriorOutcome],
         extra: &mut Vec<ActionRecord>,
+        approved: Option<&Decision>,
     ) -> ActionRecord {
         let start = Instant::now();
         let mut trail = Trail::default();
         let mut intent = None;
-        let outcome = self
-            .outcome(
-                &plan.finding,
-                planned,
-                prior,
-                &mut trail,
-                extra,
-                &mut intent,
-            )
-            .await;
+        let request = Request {
+            finding: &plan.finding,
+            planned,
+            prior,
+            approved,
+        };
+        let outcome = self.outcome(&request, &mut trail, extra, &mut intent).await;
         let mut record = self.record(
             &plan.finding,
             &planned.action,
@@ -58,7 +57,7 @@ impl Remediator {
     }
 
     /// The record of `action`; without sources, it is the remediator's own (policy `remedy`).
-    fn record(
+    pub(super) fn record(
         &self,
         finding: &FindingContext,
         action: &Action,
@@ -93,14 +92,15 @@ impl Remediator {
 
     async fn outcome(
         &self,
-        finding: &FindingContext,
-        planned: &PlannedAction,
-        prior: &[PriorOutcome],
+        request: &Request<'_>,
         trail: &mut Trail,
         extra: &mut Vec<ActionRecord>,
         intent: &mut Option<String>,
     ) -> Outcome {
         let inner = &self.inner;
+        let Request {
+            finding, planned, ..
+        } = *request;
         let action = &planned.action;
         let destructive = action.is_destructive();
         if destructive {
@@ -122,6 +122,12 @@ impl Remediator {
         }
         let enforcement = inner.enforcement.decide(&planned.sources);
         let key = LedgerKey::new(finding, planned);
+        if let Some(outcome) = self
+            .approval_gate(request, &enforcement, &key, trail, extra)
+            .await
+        {
+            return outcome;
+        }
         let enforce = enforcement == Enforcement::Enforce;
         let mut verify = false;
         if enforce {
@@ -143,12 +149,18 @@ impl Remediator {
             Enforcement::Enforce => Vec::new(),
             Enforcement::DryRun => {
                 // Say where it would run: the account, and the role assumed there.
-                let would = match trail.detail(Guard::Account) {
+                let mut would = match trail.detail(Guard::Account) {
                     Some(place) if place.contains(" as ") => {
                         format!("{} in {place}", action.describe())
                     }
                     _ => action.describe(),
                 };
+                if trail
+                    .detail(Guard::Approval)
+                    .is_some_and(|d| d.starts_with("would wait"))
+                {
+                    would.push_str(", once a person approves it");
+                }
                 return Outcome::Skipped(SkipReason::DryRun { would });
             }
             Enforcement::Shadow(policies) => policies,
@@ -159,12 +171,7 @@ impl Remediator {
                 would: action.describe(),
             });
         }
-        let request = Request {
-            finding,
-            planned,
-            prior,
-        };
-        if verify && let Some(done) = self.verify(&request, trail).await {
+        if verify && let Some(done) = self.verify(request, trail).await {
             self.finish(&key, &done, trail).await;
             return done;
         }
@@ -184,13 +191,13 @@ impl Remediator {
                 }
             }
         }
-        let outcome = self.execute(&request).await;
+        let outcome = self.execute(request).await;
         self.finish(&key, &outcome, trail).await;
         outcome
     }
 
     /// A dry run or shadow action only reads the ledger: done before is reported as done.
-    async fn peek(&self, key: &LedgerKey, trail: &mut Trail) -> Option<Outcome> {
+    pub(super) async fn peek(&self, key: &LedgerKey, trail: &mut Trail) -> Option<Outcome> {
         match self.inner.ledger.get(key).await {
             Ok(Some(entry)) if entry.state == EntryState::Done => {
                 trail.block(Guard::Ledger, done_by(&entry, &self.inner.owner));
@@ -488,10 +495,13 @@ impl Remediator {
 }
 
 /// One action to carry out, with what it needs.
-struct Request<'a> {
-    finding: &'a FindingContext,
-    planned: &'a PlannedAction,
-    prior: &'a [PriorOutcome],
+#[derive(Clone, Copy)]
+pub(super) struct Request<'a> {
+    pub(super) finding: &'a FindingContext,
+    pub(super) planned: &'a PlannedAction,
+    pub(super) prior: &'a [PriorOutcome],
+    /// The decision of the approval request being carried out, if it is one.
+    pub(super) approved: Option<&'a Decision>,
 }
 
 fn claim_details(entry: &LedgerEntry) -> String {
@@ -525,7 +535,7 @@ fn done_details(entry: &LedgerEntry, own: &Owner) -> String {
 }
 
 /// Runs the executor in its own task, so that a panicking executor becomes a failed outcome.
-async fn execute_isolated(
+pub(super) async fn execute_isolated(
     executor: &Arc<dyn Executor>,
     finding: &FindingContext,
     action: &Action,

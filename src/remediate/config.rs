@@ -9,10 +9,12 @@ use serde::{Deserialize, Serialize};
 use super::limit::RateLimit;
 use crate::plan::ActionKind;
 
+mod approval;
 mod containment;
 mod enrich;
 mod state;
 
+pub use approval::{ApprovalConfig, OnTimeout};
 pub use containment::ContainmentConfig;
 pub use enrich::EnrichConfig;
 pub use state::StateConfig;
@@ -111,6 +113,9 @@ pub struct Config {
     /// Enrichment before the policies decide (off unless set).
     #[serde(default)]
     pub enrich: EnrichConfig,
+    /// The actions a person approves before they run.
+    #[serde(default)]
+    pub approval: ApprovalConfig,
 }
 
 /// `[reach]`: the policies that may act beyond what their finding names. A policy must also
@@ -358,6 +363,7 @@ impl Config {
             &mut config.ledger.path,
             &mut config.audit.path,
             &mut config.enforcement.kill_switch_file,
+            &mut config.approval.path,
         ]
         .into_iter()
         .flatten()
@@ -365,6 +371,9 @@ impl Config {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
+        }
+        if config.approval.path.is_none() {
+            config.approval.path = Some(base.join("approvals"));
         }
         Ok(config)
     }
@@ -519,6 +528,9 @@ impl Config {
                     .iter()
                     .map(|t| ("notify.default".to_owned(), t)),
             );
+        if let Err((field, message)) = self.approval.check() {
+            return Err(invalid(field, &message));
+        }
         if let Err(message) = self.containment.check() {
             return Err(invalid("containment.quarantine_policy".to_owned(), message));
         }
@@ -573,11 +585,18 @@ impl Config {
                 });
             }
         }
-        for kind in self.rate_limits.keys() {
+        for name in &self.approval.policies {
+            if !policies.contains(&name.as_str()) {
+                return Err(unknown("approval.policies", name, policies));
+            }
+        }
+        let approved = self.approval.kinds.iter().map(|k| ("approval.kinds", k));
+        let limited = self.rate_limits.keys().map(|k| ("rate_limits", k));
+        for (section, kind) in limited.chain(approved) {
             if !kinds.iter().any(|k| k.as_str() == kind) {
                 let known: Vec<&str> = kinds.iter().map(ActionKind::as_str).collect();
                 return Err(ConfigError::Invalid {
-                    field: format!("rate_limits.{kind}"),
+                    field: format!("{section}.{kind}"),
                     message: format!("no action kind `{kind}` (kinds: {})", known.join(", ")),
                 });
             }

@@ -38,6 +38,8 @@ pub enum Guard {
     Route,
     /// Whether the finding's account is one remedy may act in, and as what it acts there.
     Account,
+    /// Whether a person must approve the action first, and whether one has.
+    Approval,
 }
 
 impl Guard {
@@ -54,6 +56,7 @@ impl Guard {
             Guard::RateLimit => "rate_limit",
             Guard::Route => "route",
             Guard::Account => "account",
+            Guard::Approval => "approval",
         }
     }
 }

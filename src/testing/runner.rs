@@ -18,7 +18,7 @@ use crate::enrich::Context;
 use crate::finding::Finding;
 use crate::finding::inert;
 use crate::policy::{PolicySet, PolicySetBuilder};
-use crate::remediate::{ProtectConfig, Protection};
+use crate::remediate::{ApprovalConfig, ProtectConfig, Protection};
 
 /// The subdirectory of a policy directory that holds its case files.
 pub const TESTS_DIR: &str = "tests";
@@ -110,6 +110,11 @@ pub struct TestCase {
     /// through the remediator to check `outcome`s.
     #[serde(default)]
     pub protect: Option<ProtectConfig>,
+    /// Approval rules (the `[approval]` keys of `remedy.toml`): with them, outcomes are checked
+    /// by enforcing the plan on in-memory executors, so an action that waits for a person shows
+    /// `outcome = "pending_approval"`.
+    #[serde(default)]
+    pub approval: Option<ApprovalConfig>,
     /// The actions expected: exactly these (in any order), no more; `[]` for "no action".
     pub expect: Vec<ExpectedAction>,
 }
@@ -170,10 +175,20 @@ impl TestCase {
                 Some(p) => Protection::new(p).map_err(|e| format!("invalid `protect`: {e}"))?,
                 None => Protection::default(),
             };
-            let report = InMemory::new()
-                .with_protection(protection)
-                .dry_run(&plan)
-                .await;
+            let memory = InMemory::new().with_protection(protection);
+            let report = match &self.approval {
+                Some(approval) => {
+                    let memory = memory.with_targets_of(&plan);
+                    memory
+                        .remediator()
+                        .with_approval(approval.clone())
+                        .enforce(true)
+                        .build()
+                        .run(&plan)
+                        .await
+                }
+                None => memory.dry_run(&plan).await,
+            };
             actual = report
                 .actions
                 .iter()
@@ -186,9 +201,10 @@ impl TestCase {
                     outcome: Some(outcome_word(&r.outcome)),
                 })
                 .collect();
-        } else if self.protect.is_some() {
+        } else if self.protect.is_some() || self.approval.is_some() {
             return Err(
-                "`protect` is only used to check outcomes: add `outcome = …` to an expected action"
+                "`protect` and `approval` are only used to check outcomes: add `outcome = …` to \
+                 an expected action"
                     .into(),
             );
         }

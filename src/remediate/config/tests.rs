@@ -8,6 +8,8 @@ fn the_example_parses() {
     assert!(!c.protect.users.is_empty());
     assert!(c.rate_limits.contains_key("disable_access_key"));
     assert!(c.enrich.iam && c.enrich.cloudtrail_hours == 24);
+    assert_eq!(c.approval.kinds, ["run_command"]);
+    assert_eq!(c.approval.tags[0].value.as_deref(), Some("prod*"));
 }
 
 #[test]

@@ -1,0 +1,404 @@
+//! How the remediator asks for, and acts on, approvals.
+
+use std::time::{Duration, Instant};
+
+use super::{ApprovalError, ApprovalRequest, Decision, Requested, Verdict, approval_id};
+use crate::action::{ActionError, ErrorKind, Outcome, SkipReason};
+use crate::finding::inert;
+use crate::id::ApprovalId;
+use crate::plan::{Action, FindingContext, Notify, Plan, PlannedAction};
+use crate::remediate::audit::{ActionRecord, ApprovalEvent, ApprovalRecord, AuditRecord};
+use crate::remediate::carry::Request;
+use crate::remediate::guard::{Enforcement, Guard, Trail};
+use crate::remediate::ledger::{LedgerKey, now_rfc3339, now_secs};
+use crate::remediate::{Mode, Remediator, Report};
+
+impl Remediator {
+    /// The approval requests nobody has decided on, oldest first.
+    pub async fn pending(&self) -> Result<Vec<ApprovalRequest>, ApprovalError> {
+        self.inner.approvals.pending().await
+    }
+
+    /// The approval request `id`, decided or not.
+    pub async fn approval(&self, id: &ApprovalId) -> Result<ApprovalRequest, ApprovalError> {
+        self.inner
+            .approvals
+            .get(id)
+            .await?
+            .ok_or_else(|| ApprovalError::NotFound(id.clone()))
+    }
+
+    /// Approves request `id` as `by` and carries its action out through every guard again (kill
+    /// switch, account, protection, breaker, ledger, rate limit): the report's action record says
+    /// what came of it. A request decided already, an expired one, or a remediator that does not
+    /// enforce is refused, and nothing changes.
+    pub async fn approve(
+        &self,
+        id: &ApprovalId,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<Report, ApprovalError> {
+        if self.mode() != Mode::Enforce {
+            return Err(ApprovalError::NotEnforcing);
+        }
+        let request = self.undecided(id).await?;
+        if request.is_expired(now_secs()) {
+            return Err(ApprovalError::Expired {
+                id: id.clone(),
+                expires: request.expires,
+                on_timeout: request.on_timeout,
+            });
+        }
+        let decision = Decision::by(Verdict::Approve, by, note.map(str::to_owned));
+        self.decide(id, decision).await
+    }
+
+    /// Denies request `id` as `by`: its action is not carried out, and the audit trail says who
+    /// denied it and why. A request decided already is refused, and nothing changes.
+    pub async fn deny(
+        &self,
+        id: &ApprovalId,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<Report, ApprovalError> {
+        self.undecided(id).await?;
+        let decision = Decision::by(Verdict::Deny, by, note.map(str::to_owned));
+        self.decide(id, decision).await
+    }
+
+    /// Applies the timeout of every pending request that has expired: `on_timeout = "deny"`
+    /// closes it, `"approve"` carries its action out through every guard. A request someone
+    /// decides on meanwhile is left to that decision. One report per request decided here.
+    pub async fn expire(&self) -> Result<Vec<Report>, ApprovalError> {
+        if self.mode() != Mode::Enforce {
+            return Err(ApprovalError::NotEnforcing);
+        }
+        let now = now_secs();
+        let mut reports = Vec::new();
+        for request in self.inner.approvals.pending().await? {
+            if !request.is_expired(now) {
+                continue;
+            }
+            match self
+                .decide(&request.id, Decision::timeout(request.on_timeout))
+                .await
+            {
+                Ok(report) => reports.push(report),
+                Err(ApprovalError::AlreadyDecided { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(reports)
+    }
+
+    async fn undecided(&self, id: &ApprovalId) -> Result<ApprovalRequest, ApprovalError> {
+        let request = self.approval(id).await?;
+        match request.decision {
+            Some(decision) => Err(ApprovalError::AlreadyDecided {
+                id: id.clone(),
+                decision: Box::new(decision),
+            }),
+            None => Ok(request),
+        }
+    }
+
+    /// Records `decision` (once), audits it, and carries it out.
+    async fn decide(&self, id: &ApprovalId, decision: Decision) -> Result<Report, ApprovalError> {
+        let inner = &self.inner;
+        let request = inner.approvals.decide(id, &decision).await?;
+        let mut audit_errors = Vec::new();
+        let event = match decision.verdict {
+            Verdict::Approve => ApprovalEvent::Approved,
+            Verdict::Deny => ApprovalEvent::Denied,
+        };
+        let record = approval_record(&request, event, Some(&decision));
+        if let Err(e) = inner.audit.record(&record).await {
+            tracing::error!("{e}");
+            audit_errors.push(e.to_string());
+        }
+        let mut plan = Plan::new(request.finding.clone(), "approval");
+        plan.actions.push(request.action.clone());
+        let mut report = match decision.verdict {
+            Verdict::Approve => self.run_approved(&plan, &decision).await,
+            Verdict::Deny => self.record_denied(&request, &decision).await,
+        };
+        report.audit_errors.splice(0..0, audit_errors);
+        let result = report
+            .actions
+            .first()
+            .map_or_else(|| "no action record".to_owned(), |r| r.outcome.to_string());
+        if let Err(e) = inner.approvals.finish(id, &result).await {
+            tracing::error!("{e}");
+            report
+                .audit_errors
+                .push(format!("the request's result was not stored: {e}"));
+        }
+        Ok(report)
+    }
+
+    /// The record of a denied (or timed-out) request's action: skipped, and why.
+    async fn record_denied(&self, request: &ApprovalRequest, decision: &Decision) -> Report {
+        let mut report = Report::new(request.finding.clone(), self.mode());
+        let mut trail = Trail::default();
+        trail.block(Guard::Approval, decision.to_string());
+        let outcome = Outcome::Skipped(SkipReason::Denied {
+            by: decision.by.clone(),
+            at: decision.at.clone(),
+            note: decision.note.clone(),
+            approval_id: request.id.clone(),
+        });
+        let record = self.record(
+            &request.finding,
+            &request.action.action,
+            request.action.sources.clone(),
+            trail,
+            outcome,
+            Instant::now(),
+        );
+        if let Err(e) = self
+            .inner
+            .audit
+            .record(&AuditRecord::Action(record.clone()))
+            .await
+        {
+            tracing::error!("{e}");
+            report.audit_errors.push(e.to_string());
+        }
+        report.actions.push(record);
+        report
+    }
+
+    /// Whether `planned` waits for a person: `Some(outcome)` stops it here (pending, denied, or
+    /// a request that cannot be stored), `None` lets it go on to the ledger and the executor.
+    /// `approved` is the decision of the request being carried out, if it is one.
+    pub(in crate::remediate) async fn approval_gate(
+        &self,
+        request: &Request<'_>,
+        enforcement: &Enforcement,
+        key: &LedgerKey,
+        trail: &mut Trail,
+        extra: &mut Vec<ActionRecord>,
+    ) -> Option<Outcome> {
+        let inner = &self.inner;
+        let Request {
+            finding,
+            planned,
+            approved,
+            ..
+        } = *request;
+        let rules = &inner.approval;
+        if !rules.requires(planned, finding) {
+            return None;
+        }
+        if let Some(decision) = approved {
+            trail.note(Guard::Approval, decision.to_string());
+            return None;
+        }
+        let channel = &rules.config.notify;
+        match enforcement {
+            Enforcement::Enforce => {}
+            Enforcement::DryRun => {
+                trail.note(
+                    Guard::Approval,
+                    format!("would wait for a person's approval (channel `{channel}`)"),
+                );
+                return None;
+            }
+            Enforcement::Shadow(_) => return None,
+        }
+        // Done before: nobody needs to be asked.
+        if let Some(done) = self.peek(key, trail).await {
+            return Some(done);
+        }
+        let request = self.new_request(finding, planned, key);
+        match inner.approvals.request(&request).await {
+            Ok(Requested::Created) => {
+                let record = approval_record(&request, ApprovalEvent::Requested, None);
+                if let Err(e) = inner.audit.record(&record).await {
+                    tracing::error!("{e}");
+                    trail.note(Guard::Approval, format!("the request was not audited: {e}"));
+                }
+                trail.block(
+                    Guard::Approval,
+                    format!(
+                        "asked `{channel}` (request {}); waiting until {}, then {}",
+                        request.id, request.expires, request.on_timeout
+                    ),
+                );
+                extra.push(self.ask(&request).await);
+                Some(pending(&request))
+            }
+            Ok(Requested::Exists(existing)) => match &existing.decision {
+                None => {
+                    trail.block(
+                        Guard::Approval,
+                        format!(
+                            "asked at {} (request {}); still waiting",
+                            existing.requested_at, existing.id
+                        ),
+                    );
+                    Some(pending(&existing))
+                }
+                Some(decision) if decision.verdict == Verdict::Approve => {
+                    trail.note(Guard::Approval, decision.to_string());
+                    None
+                }
+                Some(decision) => {
+                    trail.block(Guard::Approval, decision.to_string());
+                    Some(Outcome::Skipped(SkipReason::Denied {
+                        by: decision.by.clone(),
+                        at: decision.at.clone(),
+                        note: decision.note.clone(),
+                        approval_id: existing.id.clone(),
+                    }))
+                }
+            },
+            Err(e) => {
+                trail.block(Guard::Approval, e.to_string());
+                Some(Outcome::Failed(ActionError::new(
+                    ErrorKind::StateUnavailable,
+                    format!("not executed: the approval request cannot be stored: {e}"),
+                )))
+            }
+        }
+    }
+
+    fn new_request(
+        &self,
+        finding: &FindingContext,
+        planned: &PlannedAction,
+        key: &LedgerKey,
+    ) -> ApprovalRequest {
+        let config = &self.inner.approval.config;
+        let now = now_secs();
+        let expires_at = now.saturating_add(config.timeout_secs);
+        ApprovalRequest {
+            id: approval_id(key),
+            requested_at: now_rfc3339(),
+            expires_at,
+            expires: rfc3339(expires_at),
+            on_timeout: config.on_timeout,
+            channel: config.notify.clone(),
+            requested_by: self.inner.owner.clone(),
+            key: key.clone(),
+            finding: finding.clone(),
+            action: planned.clone(),
+            decision: None,
+            result: None,
+        }
+    }
+
+    /// Asks the request's channel, and records the notification.
+    async fn ask(&self, request: &ApprovalRequest) -> ActionRecord {
+        let start = Instant::now();
+        let action = Action::Notify(Notify {
+            channel: request.channel.clone(),
+            message: ask_message(request),
+        });
+        let outcome = super::super::carry::execute_isolated(
+            &self.inner.executor,
+            &request.finding,
+            &action,
+            &[],
+            &[],
+        )
+        .await;
+        let mut trail = Trail::default();
+        trail.note(
+            Guard::Approval,
+            format!("asks for approval of request {}", request.id),
+        );
+        self.record(&request.finding, &action, Vec::new(), trail, outcome, start)
+    }
+}
+
+fn pending(request: &ApprovalRequest) -> Outcome {
+    Outcome::PendingApproval {
+        approval_id: request.id.clone(),
+        expires: request.expires.clone(),
+        on_timeout: request.on_timeout.to_string(),
+        details: format!(
+            "waiting for a person to approve {} (request {}, until {}, then {})",
+            request.action.action.describe(),
+            request.id,
+            request.expires,
+            request.on_timeout
+        ),
+    }
+}
+
+/// What the channel is told: what would be done, why, by which policy, until when, what happens
+/// then, and the commands that decide. Finding and policy text is made inert.
+fn ask_message(request: &ApprovalRequest) -> String {
+    let finding = &request.finding;
+    let planned = &request.action;
+    let mut text = format!(
+        "remedy asks for approval (request {id}).\n\
+         Would: {would}\n\
+         Finding: {fid} ({ftype}, severity {sev}) in account {account}, region {region}.\n",
+        id = request.id,
+        would = inert(&planned.action.describe()),
+        fid = inert(&finding.id),
+        ftype = inert(finding.finding_type.as_str()),
+        sev = finding.severity,
+        account = inert(finding.account_id.as_str()),
+        region = inert(finding.region.as_str()),
+    );
+    for source in &planned.sources {
+        let why = source.reason.as_deref().unwrap_or("no reason given");
+        text.push_str(&format!(
+            "Chosen by policy `{}` (version {}): {}\n",
+            inert(&source.policy),
+            source.version,
+            inert(why)
+        ));
+    }
+    let then = match request.on_timeout {
+        super::OnTimeout::Deny => "it is denied and not carried out",
+        super::OnTimeout::Approve => "it is approved and carried out, through every guard",
+    };
+    text.push_str(&format!(
+        "Expires at {}; then {then}.\n\
+         Approve: remedy approve {id} --by NAME [--note TEXT]\n\
+         Deny:    remedy deny {id} --by NAME [--note TEXT]\n\
+         (with the same --config as the run that asked)",
+        request.expires,
+        id = request.id
+    ));
+    text
+}
+
+/// The audit record of a request (`decision` absent) or of its decision.
+fn approval_record(
+    request: &ApprovalRequest,
+    event: ApprovalEvent,
+    decision: Option<&Decision>,
+) -> AuditRecord {
+    let action = &request.action;
+    AuditRecord::Approval(Box::new(ApprovalRecord {
+        time: now_rfc3339(),
+        event,
+        approval_id: request.id.clone(),
+        finding_id: std::sync::Arc::clone(&request.finding.id),
+        account_id: request.finding.account_id.clone(),
+        kind: action.action.kind(),
+        target: action.action.target(),
+        policy: action
+            .sources
+            .first()
+            .map_or_else(|| "remedy".into(), |s| s.policy.to_string()),
+        channel: request.channel.clone(),
+        expires: request.expires.clone(),
+        on_timeout: request.on_timeout.to_string(),
+        by: decision.map(|d| d.by.clone()),
+        note: decision.and_then(|d| d.note.clone()),
+    }))
+}
+
+/// `secs` since the Unix epoch as RFC 3339.
+fn rfc3339(secs: u64) -> String {
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(secs);
+    time::OffsetDateTime::from(at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| secs.to_string())
+}
