@@ -1,0 +1,139 @@
+//! What the moto tests share: the endpoint, unique names, an IAM client, users with keys, the
+//! bundled key finding made about one of them, and the `remedy` binary pointed at moto.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_iam::types::StatusType;
+use serde_json::Value;
+
+/// The bundled finding about an access key, and what it names.
+pub const TEMPLATE: &str = "examples/findings/01-iam-malicious-ip-custom.json";
+const USER: &str = "GuardDuty-Example-Compromised-Simulated";
+const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+const ID: &str = "b4c7e2a19f3d8e6a5b2c1d0e9f8a7b6c";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A name no other test (or run) uses.
+pub fn unique(prefix: &str) -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    format!("{prefix}{t}x{}", COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+/// moto's endpoint, or `None` (and a note) when the tests run without it.
+pub fn moto() -> Option<String> {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            eprintln!("moto tests not run: AWS_ENDPOINT_URL is not set (run scripts/test.sh)");
+            None
+        }
+    }
+}
+
+/// The project's root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// An IAM client on moto.
+pub async fn iam(url: &str) -> aws_sdk_iam::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    aws_sdk_iam::Client::new(&config)
+}
+
+/// A new user with one active key: (user, key id).
+pub async fn user_with_key(client: &aws_sdk_iam::Client, prefix: &str) -> (String, String) {
+    let user = unique(prefix);
+    client.create_user().user_name(&user).send().await.unwrap();
+    let key = client
+        .create_access_key()
+        .user_name(&user)
+        .send()
+        .await
+        .unwrap();
+    let id = key.access_key().unwrap().access_key_id().to_owned();
+    (user, id)
+}
+
+/// Whether `user`'s key `key` is active.
+pub async fn active(client: &aws_sdk_iam::Client, user: &str, key: &str) -> bool {
+    let keys = client
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap();
+    keys.access_key_metadata()
+        .iter()
+        .find(|m| m.access_key_id() == Some(key))
+        .is_some_and(|m| m.status() == Some(&StatusType::Active))
+}
+
+/// A file holding the bundled key finding about `user` and `key`, with a fresh finding id.
+pub fn key_finding(dir: &Path, user: &str, key: &str) -> PathBuf {
+    let template = std::fs::read_to_string(root().join(TEMPLATE)).unwrap();
+    let text = template
+        .replace(USER, user)
+        .replace(KEY, key)
+        .replace(ID, &unique("f"));
+    let path = dir.join(format!("{}.json", unique("finding")));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `remedy ARGS`, run from the project root against moto.
+pub fn remedy(url: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_remedy"));
+    c.current_dir(root())
+        .args(args)
+        .env("AWS_ENDPOINT_URL", url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE");
+    c
+}
+
+/// What a finished command printed: its JSON lines, its stderr, its exit code.
+pub struct Ran {
+    /// One value per stdout line.
+    pub lines: Vec<Value>,
+    /// stderr.
+    pub stderr: String,
+    /// The exit code.
+    pub code: Option<i32>,
+}
+
+/// Reads a finished command's output.
+pub fn ran(out: &Output) -> Ran {
+    Ran {
+        lines: String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+            .collect(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code(),
+    }
+}
+
+/// Every line of a JSON Lines file.
+pub fn json_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
