@@ -469,3 +469,74 @@ async fn only_matching_actions_wait_and_dry_runs_only_say_so() {
             .all(|r| r.outcome.status() == Status::Executed)
     );
 }
+
+/// A notifier whose every message fails: the channel cannot be reached.
+#[derive(Debug)]
+struct Unreachable;
+
+#[remedy::async_trait]
+impl remedy::Executor for Unreachable {
+    async fn execute(&self, _request: &remedy::action::ActionRequest<'_>) -> Outcome {
+        Outcome::failed(remedy::action::ErrorKind::Unavailable, "sns is down")
+    }
+}
+
+#[tokio::test]
+async fn an_ask_that_did_not_get_through_is_sent_on_the_next_delivery() {
+    let world = InMemory::new().with_key(USER, KEY);
+    let store = Arc::new(MemoryApprovals::new());
+    let ledger: Arc<dyn remedy::remediate::Ledger> =
+        Arc::new(remedy::remediate::MemoryLedger::new());
+    let down = world
+        .router()
+        .with(remedy::ActionKind::NOTIFY, Arc::new(Unreachable));
+    let first = Remediator::builder(Arc::new(down))
+        .with_approval(rules(3600, OnTimeout::Deny))
+        .with_approval_store(store.clone())
+        .with_ledger(ledger.clone())
+        .enforce(true)
+        .build();
+    let report = first.run(&plan("f-14")).await;
+    let id = pending_id(&report);
+    let failed_ask = report
+        .actions
+        .iter()
+        .find(|r| r.policy == "remedy")
+        .unwrap();
+    assert_eq!(failed_ask.outcome.status(), Status::Failed);
+    assert!(report.has_failures(), "a queue would redeliver the message");
+
+    let up = || {
+        world
+            .remediator()
+            .with_approval(rules(3600, OnTimeout::Deny))
+            .with_approval_store(store.clone())
+            .with_ledger(ledger.clone())
+            .enforce(true)
+            .build()
+    };
+    let again = up().run(&plan("f-14")).await;
+    assert_eq!(pending_id(&again), id, "the same request");
+    let asks = world
+        .notifier
+        .messages()
+        .iter()
+        .filter(|m| m.body.contains("asks for approval"))
+        .count();
+    assert_eq!(asks, 1, "asked now");
+    let third = up().run(&plan("f-14")).await;
+    assert!(
+        third.actions.iter().all(|r| r.policy != "remedy"),
+        "{third:#?}"
+    );
+    assert_eq!(
+        world
+            .notifier
+            .messages()
+            .iter()
+            .filter(|m| m.body.contains("asks for approval"))
+            .count(),
+        1,
+        "not asked twice"
+    );
+}

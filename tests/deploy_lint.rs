@@ -31,6 +31,12 @@ fn the_template_wires_the_queue_the_dead_letter_queue_and_partial_batch_failures
         "detail-type: [GuardDuty Finding]",
         "aws:SourceArn: !GetAtt FindingsRule.Arn",
         "Runtime: provided.al2023",
+        // The state table as `remedy state init` makes it, and the function told its name.
+        "- AttributeName: sk\n          KeyType: RANGE",
+        "IndexName: claims",
+        "AttributeName: ttl",
+        "${StateTable.Arn}/index/claims",
+        "REMEDY_STATE_TABLE: !Ref StateTable",
     ] {
         assert!(template.contains(needle), "missing `{needle}`");
     }

@@ -236,7 +236,7 @@ impl Remediator {
 
     /// An enforced action claims its key before it executes; `Ok(true)`: an expired claim was
     /// taken over, so the state is verified first.
-    async fn claim(
+    pub(super) async fn claim(
         &self,
         key: &LedgerKey,
         finding: &FindingContext,
@@ -340,7 +340,7 @@ impl Remediator {
     /// Marks a successful action done, or gives the claim back so a later delivery may retry;
     /// an action whose effect is unknown keeps its claim until it expires, so the next run
     /// verifies before acting again.
-    async fn finish(&self, key: &LedgerKey, outcome: &Outcome, trail: &mut Trail) {
+    pub(super) async fn finish(&self, key: &LedgerKey, outcome: &Outcome, trail: &mut Trail) {
         let details = match outcome {
             Outcome::Executed { details, .. } | Outcome::AlreadyDone { details } => details,
             Outcome::Failed(e) if e.kind() == ErrorKind::Interrupted => return,

@@ -225,15 +225,17 @@ impl Remediator {
                         request.id, request.expires, request.on_timeout
                     ),
                 );
-                extra.push(self.ask(&request).await);
+                extra.extend(self.ask(&request, trail).await);
                 Some(pending(&request))
             }
             Ok(Requested::Exists(existing)) => match &existing.decision {
                 None => {
+                    // Asked again only if the first ask did not get through.
+                    extra.extend(self.ask(&existing, trail).await);
                     trail.block(
                         Guard::Approval,
                         format!(
-                            "asked at {} (request {}); still waiting",
+                            "requested at {} (request {}); still waiting",
                             existing.requested_at, existing.id
                         ),
                     );
@@ -288,27 +290,53 @@ impl Remediator {
         }
     }
 
-    /// Asks the request's channel, and records the notification.
-    async fn ask(&self, request: &ApprovalRequest) -> ActionRecord {
+    /// Asks the request's channel, once: the ask goes through the ledger like any notification,
+    /// so a redelivered finding asks again only when the earlier ask did not get through. The
+    /// record of the ask, unless it was made before.
+    async fn ask(&self, request: &ApprovalRequest, trail: &mut Trail) -> Option<ActionRecord> {
         let start = Instant::now();
-        let action = Action::Notify(Notify {
-            channel: request.channel.clone(),
-            message: ask_message(request),
-        });
-        let outcome = super::super::carry::execute_isolated(
-            &self.inner.executor,
-            &request.finding,
-            &action,
-            &[],
-            &[],
-        )
-        .await;
-        let mut trail = Trail::default();
-        trail.note(
+        let planned = PlannedAction {
+            action: Action::Notify(Notify {
+                channel: request.channel.clone(),
+                message: ask_message(request),
+            }),
+            sources: Vec::new(),
+            repeat_on_update: false,
+        };
+        let finding = &request.finding;
+        let key = LedgerKey::new(finding, &planned);
+        let mut ask_trail = Trail::default();
+        ask_trail.note(
             Guard::Approval,
             format!("asks for approval of request {}", request.id),
         );
-        self.record(&request.finding, &action, Vec::new(), trail, outcome, start)
+        let outcome = match self.claim(&key, finding, &planned, &mut ask_trail).await {
+            Ok(_) => {
+                let outcome = super::super::carry::execute_isolated(
+                    &self.inner.executor,
+                    finding,
+                    &planned.action,
+                    &[],
+                    &[],
+                )
+                .await;
+                self.finish(&key, &outcome, &mut ask_trail).await;
+                outcome
+            }
+            Err(Outcome::AlreadyDone { .. }) => {
+                trail.note(Guard::Approval, "the channel was asked before");
+                return None;
+            }
+            Err(other) => other,
+        };
+        Some(self.record(
+            finding,
+            &planned.action,
+            Vec::new(),
+            ask_trail,
+            outcome,
+            start,
+        ))
     }
 }
 
