@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use remedy::action::{ActionRequest, CommandExecutor, ErrorKind, Outcome};
 use remedy::policy::PolicySetBuilder;
-use remedy::{
-    ActionKind, Config, Executor, HostActionKind, PolicySet, Remediator, Router, async_trait,
-};
+use remedy::{ActionKind, Config, Executor, PolicySet, Remediator, Router, async_trait};
 
 pub(crate) mod approval;
 pub(crate) mod check;
@@ -32,21 +30,9 @@ pub(crate) const POLICY_FAILED: u8 = 2;
 /// The policy-set builder a configuration asks for: its host kinds, `[reach]` and the
 /// `run_command` documents.
 pub(crate) fn builder(config: &Config) -> Result<PolicySetBuilder, String> {
-    let mut builder = PolicySet::builder().with_reach_allowed(config.reach.account.clone());
-    if let Some(documents) = &config.run_command.documents {
-        builder = builder.with_documents(documents.clone());
-    }
-    for (name, kind) in &config.host_kinds {
-        let mut host = HostActionKind::new(name.as_str())
-            .map_err(|e| format!("host_kinds.{name}: {e}"))?
-            .with_params(kind.params.clone())
-            .destructive(kind.destructive);
-        if let Some(target) = &kind.target {
-            host = host.with_target_param(target.clone());
-        }
-        builder = builder.with_action_kind(host);
-    }
-    Ok(builder)
+    PolicySet::builder()
+        .with_config(config)
+        .map_err(|e| e.to_string())
 }
 
 /// Where a command's policies come from: a directory, more directories loaded into the same set,

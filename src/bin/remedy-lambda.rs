@@ -3,10 +3,12 @@
 //!
 //! Configuration from the environment: `REMEDY_POLICIES` (the policy directory; default
 //! `policies` next to the binary's bundle, `$LAMBDA_TASK_ROOT/policies`), `REMEDY_CONFIG` (a
-//! configuration file), `REMEDY_EXECUTE=1` (carry the actions out; otherwise a dry run).
+//! configuration file), `REMEDY_EXECUTE=1` (carry the actions out; otherwise a dry run),
+//! `REMEDY_STATE_TABLE` (the shared state table, unless the configuration's `[state]` names one).
 //! Policies are compiled once per cold start.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use remedy::lambda::{Response, handle_event};
@@ -23,19 +25,50 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .with_target(false)
         .init();
-    let engine = engine().await?;
+    let (engine, expires) = engine().await?;
     let engine = &engine;
+    let last_expire = &std::sync::Mutex::new(None::<Instant>);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        match handle_event(engine, event.payload).await? {
-            Response::Batch(batch) => Ok::<Value, Error>(serde_json::to_value(batch)?),
-            _ => Ok(json!({ "status": "done" })),
+        let response = match handle_event(engine, event.payload).await? {
+            Response::Batch(batch) => serde_json::to_value(batch)?,
+            _ => json!({ "status": "done" }),
+        };
+        if expires && due(last_expire) {
+            expire(engine).await;
         }
+        Ok::<Value, Error>(response)
     }))
     .await
 }
 
-/// The engine of this cold start: policies, configuration and executors from the environment.
-async fn engine() -> Result<Engine, Error> {
+/// How often (at most) an invocation applies the timeout of expired approval requests.
+const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+
+/// Whether the approval timeouts are due; marks them done now if they are.
+fn due(last: &std::sync::Mutex<Option<Instant>>) -> bool {
+    let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if last.is_some_and(|t| t.elapsed() < EXPIRE_EVERY) {
+        return false;
+    }
+    *last = Some(Instant::now());
+    true
+}
+
+/// Applies `[approval] on_timeout` to the expired requests; their records go to the audit sink.
+async fn expire(engine: &Engine) {
+    match engine.remediator().expire().await {
+        Ok(reports) if !reports.is_empty() => tracing::info!(
+            decided = reports.len(),
+            "expired approval requests decided by their timeout"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!("cannot apply approval timeouts: {e}"),
+    }
+}
+
+/// The engine of this cold start (policies, configuration and executors from the environment), and
+/// whether it applies approval timeouts (it executes and has `[approval]`).
+async fn engine() -> Result<(Engine, bool), Error> {
     let execute = std::env::var("REMEDY_EXECUTE").is_ok_and(|v| v.trim() == "1");
     let policies = std::env::var_os("REMEDY_POLICIES").map_or_else(
         || {
@@ -48,10 +81,29 @@ async fn engine() -> Result<Engine, Error> {
         Some(path) => Config::from_path(PathBuf::from(path))?,
         None => Config::default(),
     };
+    // The deployment template names the state table here; a configuration's `[state]` wins.
+    if config.state.dynamodb_table.is_none()
+        && let Ok(table) = std::env::var("REMEDY_STATE_TABLE")
+        && !table.trim().is_empty()
+    {
+        config.state.dynamodb_table = Some(table.trim().to_owned());
+        config.ledger.path = None;
+    }
     if config.notify.channels.is_empty() && config.notify.default.is_none() {
         config.notify.default = Some("log".into());
     }
-    let set = PolicySet::from_dir(&policies)?;
+    // The configuration's host kinds, `[reach]` and documents, and its names checked against
+    // the policies, as for `remedy run`.
+    let builder = PolicySet::builder().with_config(&config)?;
+    let kinds = builder.kinds();
+    let set = builder.from_dir(&policies)?;
+    let names: Vec<&str> = set.policies().iter().map(|p| p.name()).collect();
+    let reach: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| set.declares_reach(n))
+        .collect();
+    config.check_names(&names, &reach, &kinds)?;
     let settings = remedy::aws::AwsSettings::from_config(&config.aws);
     let router = remedy::aws::router(&config, &settings).await;
     let mut builder = Remediator::builder(std::sync::Arc::new(router)).with_config(&config)?;
@@ -69,5 +121,7 @@ async fn engine() -> Result<Engine, Error> {
         execute,
         "remedy-lambda ready"
     );
-    Engine::new(set, remediator).map_err(|e| Error::from(e.to_string()))
+    let expires = execute && config.approval.is_enabled();
+    let engine = Engine::new(set, remediator).map_err(|e| Error::from(e.to_string()))?;
+    Ok((engine, expires))
 }

@@ -96,6 +96,33 @@ impl PolicySetBuilder {
         self
     }
 
+    /// Applies what a configuration says about policies: `[reach] account`, `[run_command]
+    /// documents` and the `[host_kinds]` (their names, parameters, targets and whether they are
+    /// destructive). The CLI, the worker and the Lambda function all build their sets this way.
+    pub fn with_config(
+        mut self,
+        config: &crate::remediate::Config,
+    ) -> Result<Self, crate::remediate::ConfigError> {
+        self = self.with_reach_allowed(config.reach.account.clone());
+        if let Some(documents) = &config.run_command.documents {
+            self = self.with_documents(documents.clone());
+        }
+        for (name, kind) in &config.host_kinds {
+            let mut host = HostActionKind::new(name.as_str())
+                .map_err(|e| crate::remediate::ConfigError::Invalid {
+                    field: format!("host_kinds.{name}"),
+                    message: e.to_string(),
+                })?
+                .with_params(kind.params.clone())
+                .destructive(kind.destructive);
+            if let Some(target) = &kind.target {
+                host = host.with_target_param(target.clone());
+            }
+            self = self.with_action_kind(host);
+        }
+        Ok(self)
+    }
+
     /// Every action kind policies built with this builder can choose: the built-ins and the
     /// registered host kinds.
     pub fn kinds(&self) -> Vec<crate::plan::ActionKind> {
