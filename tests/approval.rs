@@ -540,3 +540,41 @@ async fn an_ask_that_did_not_get_through_is_sent_on_the_next_delivery() {
         "not asked twice"
     );
 }
+
+#[tokio::test]
+async fn expire_finishes_what_a_stopped_approver_left() {
+    let world = InMemory::new().with_key(USER, KEY);
+    let store = Arc::new(MemoryApprovals::new());
+    let r = remediator(&world, &store, rules(3600, OnTimeout::Deny));
+    let id = pending_id(&r.run(&plan("f-15")).await);
+    // The approver's process recorded the decision two minutes ago and stopped before acting.
+    let decision = remedy::remediate::approval::Decision {
+        verdict: remedy::remediate::approval::Verdict::Approve,
+        by: "bob".into(),
+        at: "2020-01-01T00:00:00Z".into(),
+        note: None,
+        timed_out: false,
+    };
+    remedy::remediate::ApprovalStore::decide(&*store, &id, &decision)
+        .await
+        .unwrap();
+    assert!(r.pending().await.unwrap().is_empty(), "decided");
+    assert_eq!(world.iam.is_active(USER, KEY), Some(true));
+    let reports = r.expire().await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].actions[0].outcome.status(), Status::Executed);
+    assert_eq!(world.iam.is_active(USER, KEY), Some(false));
+    assert!(r.expire().await.unwrap().is_empty(), "finished now");
+    // A decision made just now is left to its decider.
+    world.iam.set_active(USER, KEY, true);
+    let id = pending_id(&r.run(&plan("f-16")).await);
+    let now = remedy::remediate::approval::Decision::by(
+        remedy::remediate::approval::Verdict::Approve,
+        "bob",
+        None,
+    );
+    remedy::remediate::ApprovalStore::decide(&*store, &id, &now)
+        .await
+        .unwrap();
+    assert!(r.expire().await.unwrap().is_empty());
+}

@@ -168,7 +168,15 @@ async fn the_first_decision_stands_and_later_ones_are_refused() {
             !b.pending().await.unwrap().iter().any(|p| p.id == r.id),
             "{name}: a decided request is not pending"
         );
+        assert!(
+            b.unfinished().await.unwrap().iter().any(|p| p.id == r.id),
+            "{name}: decided, but its action has no result yet"
+        );
         b.finish(&r.id, "executed: key disabled").await.unwrap();
+        assert!(
+            !a.unfinished().await.unwrap().iter().any(|p| p.id == r.id),
+            "{name}: finished"
+        );
         let stored = a.get(&r.id).await.unwrap().unwrap();
         assert_eq!(stored.result.as_deref(), Some("executed: key disabled"));
         // Asking again finds the decided request: a redelivery does not ask twice.

@@ -7,7 +7,7 @@
 //! One table, on-demand, in the account and region remedy runs in. Keys: `pk` (string, partition)
 //! and `sk` (string, sort); `ttl` (number, seconds since the Unix epoch) is its time-to-live
 //! attribute; a sparse global secondary index `claims` (partition `claims_pk`, sort `pk`, keys
-//! only) holds the unfinished claims and the undecided approval requests (partition `approvals`).
+//! only) holds the unfinished claims and the unfinished approval requests (partition `approvals`).
 //!
 //! | item | `pk` | `sk` | attributes |
 //! | --- | --- | --- | --- |
@@ -15,7 +15,7 @@
 //! | rate window | `rate#<kind>` or `rate#<kind>#<account>` | `<per_secs>#<window start>` | `count`, `ttl` (the window's end plus a day) |
 //! | circuit breaker | `breaker` | `global` | `open_until`, `cause`, `at`, `by`, `trip_id`, `ttl` |
 //! | kill switch | `stop` | `global` | `by`, `at`, `reason` |
-//! | approval request | `approval#<id>` | `request` | `request` (JSON), `decision` (JSON, once decided), `result`, `write_id`, `decision_write_id`, `claims_pk` = `approvals` (while pending), `ttl` |
+//! | approval request | `approval#<id>` | `request` | `request` (JSON), `decision` (JSON, once decided), `result`, `write_id`, `decision_write_id`, `claims_pk` = `approvals` (until the result is recorded), `ttl` |
 //!
 //! Ledger entries are keyed by the finding's account (`-` when it names none), so the table of
 //! an organization-wide deployment needs no new design. Every ledger entry expires `retain_days`

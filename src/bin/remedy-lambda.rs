@@ -46,7 +46,9 @@ const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 
 /// Whether the approval timeouts are due; marks them done now if they are.
 fn due(last: &std::sync::Mutex<Option<Instant>>) -> bool {
-    let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut last = last
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if last.is_some_and(|t| t.elapsed() < EXPIRE_EVERY) {
         return false;
     }

@@ -259,8 +259,16 @@ pub trait ApprovalStore: Send + Sync + fmt::Debug {
     /// The request `id`, with its decision and result if it has them.
     async fn get(&self, id: &ApprovalId) -> Result<Option<ApprovalRequest>, ApprovalError>;
 
+    /// Every request that is not finished, oldest first: undecided, or decided with its action not
+    /// carried out yet (a decider that stopped half-way, or a failure that may succeed later).
+    async fn unfinished(&self) -> Result<Vec<ApprovalRequest>, ApprovalError>;
+
     /// Every request nobody has decided on, oldest first.
-    async fn pending(&self) -> Result<Vec<ApprovalRequest>, ApprovalError>;
+    async fn pending(&self) -> Result<Vec<ApprovalRequest>, ApprovalError> {
+        let mut open = self.unfinished().await?;
+        open.retain(ApprovalRequest::is_pending);
+        Ok(open)
+    }
 
     /// Records `decision`, once: a request decided already is refused with
     /// [`ApprovalError::AlreadyDecided`] (the first decision stands, atomically, however many
@@ -272,7 +280,7 @@ pub trait ApprovalStore: Send + Sync + fmt::Debug {
         decision: &Decision,
     ) -> Result<ApprovalRequest, ApprovalError>;
 
-    /// Records what came of a decided request's action.
+    /// Records what came of a decided request's action: the request is finished.
     async fn finish(&self, id: &ApprovalId, result: &str) -> Result<(), ApprovalError>;
 }
 
@@ -310,11 +318,11 @@ impl ApprovalStore for MemoryApprovals {
         Ok(self.with(|r| r.get(id).cloned()))
     }
 
-    async fn pending(&self) -> Result<Vec<ApprovalRequest>, ApprovalError> {
-        let mut pending: Vec<ApprovalRequest> =
-            self.with(|r| r.values().filter(|r| r.is_pending()).cloned().collect());
-        oldest_first(&mut pending);
-        Ok(pending)
+    async fn unfinished(&self) -> Result<Vec<ApprovalRequest>, ApprovalError> {
+        let mut open: Vec<ApprovalRequest> =
+            self.with(|r| r.values().filter(|r| r.result.is_none()).cloned().collect());
+        oldest_first(&mut open);
+        Ok(open)
     }
 
     async fn decide(

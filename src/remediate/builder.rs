@@ -111,12 +111,18 @@ impl RemediatorBuilder {
         self.approval = ApprovalRules {
             config: config.approval.clone(),
         };
-        if config.approval.is_enabled() && config.state.dynamodb_table.is_none() {
-            let dir = config
-                .approval
-                .path
-                .clone()
-                .unwrap_or_else(|| "approvals".into());
+        // The file store whenever the configuration knows where it is (a file's configuration
+        // always does: `approvals` next to it), so requests made under an `[approval]` that was
+        // changed since can still be listed and decided. With a table, the CLI puts the store
+        // there instead.
+        let dir = match &config.approval.path {
+            Some(path) => Some(path.clone()),
+            None if config.approval.is_enabled() => Some("approvals".into()),
+            None => None,
+        };
+        if let Some(dir) = dir
+            && config.state.dynamodb_table.is_none()
+        {
             let store = FileApprovals::open(dir).map_err(|e| ConfigError::Open {
                 what: "approval store",
                 message: e.to_string(),

@@ -17,11 +17,11 @@ const PENDING: &str = "approvals";
 /// Approval requests in the state table, shared by every worker and by `remedy approve`.
 ///
 /// A request is one item (`pk` = `approval#<id>`, `sk` = `request`), written by a `PutItem` on
-/// `attribute_not_exists(pk)`, so of two workers asking at once one creates it. While nobody has
-/// decided, the item is in the table's `claims` index (partition `approvals`), which is how
-/// [`ApprovalStore::pending`] finds it without a scan. A decision is an `UpdateItem` on
-/// `attribute_not_exists(decision)` that also takes the item out of the index: the first
-/// decision wins, every later one is refused. The item expires `retain_days` after the request
+/// `attribute_not_exists(pk)`, so of two workers asking at once one creates it. Until its
+/// action's result is recorded, the item is in the table's `claims` index (partition
+/// `approvals`), which is how [`ApprovalStore::unfinished`] finds it without a scan. A decision is
+/// an `UpdateItem` on `attribute_not_exists(decision)`: the first decision wins, every later one
+/// is refused; the result takes the item out of the index. The item expires `retain_days` after the request
 /// does (time to live).
 #[derive(Debug, Clone)]
 pub struct DynamoApprovals {
@@ -162,7 +162,7 @@ impl ApprovalStore for DynamoApprovals {
         }
     }
 
-    async fn pending(&self) -> Result<Vec<ApprovalRequest>, ApprovalError> {
+    async fn unfinished(&self) -> Result<Vec<ApprovalRequest>, ApprovalError> {
         let mut ids = Vec::new();
         let mut start = None;
         loop {
@@ -193,7 +193,7 @@ impl ApprovalStore for DynamoApprovals {
         let mut pending = Vec::new();
         for id in ids {
             if let Some(request) = self.get(&id).await?
-                && request.is_pending()
+                && request.result.is_none()
             {
                 pending.push(request);
             }
@@ -215,11 +215,10 @@ impl ApprovalStore for DynamoApprovals {
             .table_name(self.table.name())
             .key("pk", s(Self::pk(id)))
             .key("sk", s(REQUEST))
-            .update_expression("SET #d = :d, #w = :w REMOVE #c")
+            .update_expression("SET #d = :d, #w = :w")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(#d)")
             .expression_attribute_names("#d", "decision")
             .expression_attribute_names("#w", "decision_write_id")
-            .expression_attribute_names("#c", CLAIMS_PK)
             .expression_attribute_values(":d", s(self.json(decision)?))
             .expression_attribute_values(":w", s(&write))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
@@ -274,9 +273,10 @@ impl ApprovalStore for DynamoApprovals {
             .table_name(self.table.name())
             .key("pk", s(Self::pk(id)))
             .key("sk", s(REQUEST))
-            .update_expression("SET #r = :r")
+            .update_expression("SET #r = :r REMOVE #c")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#r", "result")
+            .expression_attribute_names("#c", CLAIMS_PK)
             .expression_attribute_values(":r", s(result))
             .send()
             .await;

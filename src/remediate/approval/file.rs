@@ -28,11 +28,15 @@ pub struct FileApprovals {
 }
 
 impl FileApprovals {
-    /// The store in `dir`, created if missing.
+    /// The store in `dir`; the directory is created when the first request is stored, so a
+    /// configuration that never asks leaves no directory behind. A path that exists and is not a
+    /// directory is refused.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, ApprovalError> {
         let dir = dir.into();
         let store = Self { dir };
-        fs::create_dir_all(&store.dir).map_err(|e| store.unavailable(&e))?;
+        if store.dir.exists() && !store.dir.is_dir() {
+            return Err(store.unavailable(&"not a directory"));
+        }
         Ok(store)
     }
 
@@ -61,6 +65,7 @@ impl FileApprovals {
 
     /// Writes `bytes` to `path` unless it exists: `Ok(false)` when it did.
     fn create(&self, path: &Path, bytes: &[u8]) -> Result<bool, ApprovalError> {
+        fs::create_dir_all(&self.dir).map_err(|e| self.unavailable(&e))?;
         let n = TEMP.fetch_add(1, Ordering::Relaxed);
         let temp = self.dir.join(format!(".tmp-{}-{n}", std::process::id()));
         let written = write_synced(&temp, bytes).and_then(|()| fs::hard_link(&temp, path));
@@ -142,8 +147,13 @@ impl ApprovalStore for FileApprovals {
         self.load(id)
     }
 
-    async fn pending(&self) -> Result<Vec<ApprovalRequest>, ApprovalError> {
-        let entries = fs::read_dir(&self.dir).map_err(|e| self.unavailable(&e))?;
+    async fn unfinished(&self) -> Result<Vec<ApprovalRequest>, ApprovalError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            // Nothing was ever asked here.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.unavailable(&e)),
+        };
         let mut pending = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| self.unavailable(&e))?;
@@ -156,7 +166,7 @@ impl ApprovalStore for FileApprovals {
                 continue;
             };
             if let Some(request) = self.load(&id)?
-                && request.is_pending()
+                && request.result.is_none()
             {
                 pending.push(request);
             }

@@ -68,24 +68,33 @@ impl Remediator {
 
     /// Applies the timeout of every pending request that has expired: `on_timeout = "deny"`
     /// closes it, `"approve"` carries its action out through every guard. A request someone
-    /// decides on meanwhile is left to that decision. One report per request decided here.
+    /// decides on meanwhile is left to that decision. Also finishes what a decider left: a
+    /// request decided over a minute ago whose action was not carried out (the deciding process
+    /// stopped half-way, or the action failed in a way that may succeed later) is carried out
+    /// again under its decision; the ledger keeps it from running twice. One report per request
+    /// handled here.
     pub async fn expire(&self) -> Result<Vec<Report>, ApprovalError> {
         if self.mode() != Mode::Enforce {
             return Err(ApprovalError::NotEnforcing);
         }
         let now = now_secs();
         let mut reports = Vec::new();
-        for request in self.inner.approvals.pending().await? {
-            if !request.is_expired(now) {
-                continue;
-            }
-            match self
-                .decide(&request.id, Decision::timeout(request.on_timeout))
-                .await
-            {
-                Ok(report) => reports.push(report),
-                Err(ApprovalError::AlreadyDecided { .. }) => {}
-                Err(e) => return Err(e),
+        for request in self.inner.approvals.unfinished().await? {
+            match request.decision.clone() {
+                None if request.is_expired(now) => {
+                    match self
+                        .decide(&request.id, Decision::timeout(request.on_timeout))
+                        .await
+                    {
+                        Ok(report) => reports.push(report),
+                        Err(ApprovalError::AlreadyDecided { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Some(decision) if decided_before(&decision, now.saturating_sub(LEFT_AFTER)) => {
+                    reports.push(self.carry_decided(&request, &decision, Vec::new()).await);
+                }
+                _ => {}
             }
         }
         Ok(reports)
@@ -116,24 +125,41 @@ impl Remediator {
             tracing::error!("{e}");
             audit_errors.push(e.to_string());
         }
+        Ok(self.carry_decided(&request, &decision, audit_errors).await)
+    }
+
+    /// Carries out (or records the denial of) a decided request, and stores its result unless the
+    /// action may succeed later (then [`Remediator::expire`] tries again).
+    async fn carry_decided(
+        &self,
+        request: &ApprovalRequest,
+        decision: &Decision,
+        audit_errors: Vec<String>,
+    ) -> Report {
         let mut plan = Plan::new(request.finding.clone(), "approval");
         plan.actions.push(request.action.clone());
         let mut report = match decision.verdict {
-            Verdict::Approve => self.run_approved(&plan, &decision).await,
-            Verdict::Deny => self.record_denied(&request, &decision).await,
+            Verdict::Approve => self.run_approved(&plan, decision).await,
+            Verdict::Deny => self.record_denied(request, decision).await,
         };
         report.audit_errors.splice(0..0, audit_errors);
-        let result = report
-            .actions
-            .first()
-            .map_or_else(|| "no action record".to_owned(), |r| r.outcome.to_string());
-        if let Err(e) = inner.approvals.finish(id, &result).await {
+        let Some(record) = report.actions.first() else {
+            return report;
+        };
+        let outcome = &record.outcome;
+        let later = outcome.status() == crate::action::Status::InProgress
+            || outcome.error().is_some_and(ActionError::retryable);
+        if later {
+            return report;
+        }
+        let result = outcome.to_string();
+        if let Err(e) = self.inner.approvals.finish(&request.id, &result).await {
             tracing::error!("{e}");
             report
                 .audit_errors
                 .push(format!("the request's result was not stored: {e}"));
         }
-        Ok(report)
+        report
     }
 
     /// The record of a denied (or timed-out) request's action: skipped, and why.
@@ -338,6 +364,20 @@ impl Remediator {
             start,
         ))
     }
+}
+
+/// How long after its decision a request without a result counts as left half-way.
+const LEFT_AFTER: u64 = 60;
+
+/// Whether `decision` was made before `secs` (since the Unix epoch); an unreadable time counts as
+/// long ago.
+fn decided_before(decision: &Decision, secs: u64) -> bool {
+    let Ok(at) =
+        time::OffsetDateTime::parse(&decision.at, &time::format_description::well_known::Rfc3339)
+    else {
+        return true;
+    };
+    u64::try_from(at.unix_timestamp()).is_ok_and(|t| t < secs)
 }
 
 fn pending(request: &ApprovalRequest) -> Outcome {
