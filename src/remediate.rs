@@ -37,6 +37,7 @@ mod config;
 mod guard;
 pub(crate) mod ledger;
 mod limit;
+mod lock;
 mod protect;
 mod shutdown;
 mod state;
@@ -135,6 +136,7 @@ struct Inner {
     shutdown: Shutdown,
     approval: approval::ApprovalRules,
     approvals: Arc<dyn ApprovalStore>,
+    locks: lock::LocalLocks,
 }
 
 impl Inner {
@@ -199,7 +201,10 @@ impl Remediator {
     pub async fn unfinished(&self) -> Result<Vec<LedgerEntry>, LedgerError> {
         let now = now_secs();
         let claims = self.inner.ledger.claims().await?;
-        Ok(claims.into_iter().filter(|c| c.is_expired(now)).collect())
+        Ok(claims
+            .into_iter()
+            .filter(|c| c.is_expired(now) && !c.key.is_lock())
+            .collect())
     }
 
     /// Carries out `plan`; every action ends in a record, none is lost.

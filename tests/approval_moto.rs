@@ -142,7 +142,11 @@ async fn approve_disables_the_key_and_the_audit_names_the_approver() {
             active(&client, &user, &key).await,
             "{store:?}: still active"
         );
-        assert_eq!(pending(&url, &config), std::slice::from_ref(&id), "{store:?}");
+        assert_eq!(
+            pending(&url, &config),
+            std::slice::from_ref(&id),
+            "{store:?}"
+        );
 
         let r = decide(&url, &config, "approve", &id, "bob");
         assert_eq!(r.code, Some(0), "{store:?}: {}", r.stderr);

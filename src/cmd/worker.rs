@@ -96,6 +96,8 @@ async fn run_async(args: Args) -> ExitCode {
     // Expired approval requests get their timeout applied once a minute (and at start).
     let expires = args.execute && config.approval.is_enabled();
     let mut last_expire: Option<std::time::Instant> = None;
+    // When the last message this worker left for redelivery becomes visible again.
+    let mut retry_until: Option<std::time::Instant> = None;
     while !shutdown.is_stopping() {
         if expires && last_expire.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY) {
             last_expire = Some(std::time::Instant::now());
@@ -118,7 +120,8 @@ async fn run_async(args: Args) -> ExitCode {
             }
         };
         if messages.is_empty() {
-            if args.exit_when_empty {
+            // Done when empty, unless a message this worker left for redelivery is due back.
+            if args.exit_when_empty && retry_until.is_none_or(|t| std::time::Instant::now() >= t) {
                 break;
             }
             continue;
@@ -132,8 +135,12 @@ async fn run_async(args: Args) -> ExitCode {
         }
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok(true) => {}
-                Ok(false) => failed = true,
+                Ok(Handled::Done) => {}
+                Ok(Handled::Retry(after)) => {
+                    let due = std::time::Instant::now() + after + Duration::from_secs(2);
+                    retry_until = Some(retry_until.map_or(due, |t| t.max(due)));
+                }
+                Ok(Handled::Failed) => failed = true,
                 Err(e) => {
                     eprintln!("error: a message's task failed: {e} (the message is left)");
                     failed = true;
@@ -149,6 +156,16 @@ async fn run_async(args: Args) -> ExitCode {
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     }
+}
+
+/// What became of one message.
+enum Handled {
+    /// Deleted, or left for the dead-letter queue (unreadable): nothing more to do here.
+    Done,
+    /// Left for redelivery; visible again after this long.
+    Retry(Duration),
+    /// Handled, but not deleted (an error was printed).
+    Failed,
 }
 
 /// How often the worker applies the timeout of expired approval requests.
@@ -204,12 +221,12 @@ impl Worker {
         Ok(out.messages.unwrap_or_default())
     }
 
-    /// Handles one message; `false` when it could not be deleted after it was done.
-    async fn handle(&self, message: Message) -> bool {
+    /// Handles one message.
+    async fn handle(&self, message: Message) -> Handled {
         let id = message.message_id().unwrap_or("?").to_owned();
         let Some(receipt) = message.receipt_handle().map(str::to_owned) else {
             eprintln!("error: message {} has no receipt handle", inert(&id));
-            return false;
+            return Handled::Failed;
         };
         let receives = message
             .attributes()
@@ -230,7 +247,7 @@ impl Worker {
                         inert(&id),
                         delivery.reports.len()
                     );
-                    true
+                    Handled::Done
                 }
                 Err(e) => {
                     eprintln!(
@@ -238,16 +255,18 @@ impl Worker {
                          redelivered; the ledger makes the repeat a no-op): {e}",
                         inert(&id)
                     );
-                    false
+                    Handled::Failed
                 }
             },
             Disposition::Retry(reason) => {
+                let after = self.retry_after(&receipt, &receives).await;
                 eprintln!(
-                    "remedy: message {} left for redelivery (receive {receives}): {}",
+                    "remedy: message {} left for redelivery in {} s (receive {receives}): {}",
                     inert(&id),
+                    after.as_secs(),
                     inert(&reason)
                 );
-                true
+                Handled::Retry(after)
             }
             Disposition::Unreadable(reason) => {
                 eprintln!(
@@ -256,11 +275,38 @@ impl Worker {
                     inert(&id),
                     inert(&reason)
                 );
-                true
+                Handled::Done
             }
             _ => {
                 eprintln!("remedy: message {} left (unknown disposition)", inert(&id));
-                true
+                Handled::Done
+            }
+        }
+    }
+
+    /// Makes a message left for redelivery visible again soon: 5 s after its first receive, 10 s
+    /// after its second, ..., at most the visibility timeout (the queue's dead-letter policy
+    /// still counts every receive). Returns when it is due back.
+    async fn retry_after(&self, receipt: &str, receives: &str) -> Duration {
+        let n: u64 = receives.parse().unwrap_or(1);
+        let visibility = u64::try_from(self.visibility).unwrap_or(30);
+        let after = n.saturating_mul(5).clamp(1, visibility.max(1));
+        let changed = self
+            .client
+            .change_message_visibility()
+            .queue_url(&self.queue)
+            .receipt_handle(receipt)
+            .visibility_timeout(i32::try_from(after).unwrap_or(self.visibility))
+            .send()
+            .await;
+        match changed {
+            Ok(_) => Duration::from_secs(after),
+            Err(e) => {
+                eprintln!(
+                    "warning: cannot shorten a retried message's visibility: {}",
+                    error_text(&e)
+                );
+                Duration::from_secs(visibility)
             }
         }
     }

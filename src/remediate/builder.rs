@@ -266,6 +266,7 @@ impl RemediatorBuilder {
                 shutdown: self.shutdown,
                 approval: self.approval,
                 approvals: self.approvals,
+                locks: super::lock::LocalLocks::default(),
             }),
         }
     }

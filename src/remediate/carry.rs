@@ -128,19 +128,52 @@ impl Remediator {
         {
             return outcome;
         }
+        if !(destructive && enforcement == Enforcement::Enforce) {
+            return self
+                .claimed(request, &key, enforcement, trail, extra, intent)
+                .await;
+        }
+        // One destructive action on one target at a time, whichever finding chose it: taken
+        // before the finding's own claim, so a delivery waiting for the target holds nothing.
+        let lock = match self.lock(&key, request, trail).await {
+            Ok(lock) => lock,
+            Err(outcome) => return outcome,
+        };
+        let outcome = self
+            .claimed(request, &key, enforcement, trail, extra, intent)
+            .await;
+        self.release(&lock.key).await;
+        outcome
+    }
+
+    /// The ledger (claimed when enforcing, read otherwise), the rate limit, enforcement, and the
+    /// executor.
+    async fn claimed(
+        &self,
+        request: &Request<'_>,
+        key: &LedgerKey,
+        enforcement: Enforcement,
+        trail: &mut Trail,
+        extra: &mut Vec<ActionRecord>,
+        intent: &mut Option<String>,
+    ) -> Outcome {
+        let Request {
+            finding, planned, ..
+        } = *request;
+        let action = &planned.action;
         let enforce = enforcement == Enforcement::Enforce;
         let mut verify = false;
         if enforce {
-            match self.claim(&key, finding, planned, trail).await {
+            match self.claim(key, finding, planned, trail).await {
                 Ok(taken_over) => verify = taken_over,
                 Err(outcome) => return outcome,
             }
-        } else if let Some(outcome) = self.peek(&key, trail).await {
+        } else if let Some(outcome) = self.peek(key, trail).await {
             return outcome;
         }
         if let Some(outcome) = self.rate_limit(finding, action, trail, extra).await {
             if enforce {
-                self.release(&key).await;
+                self.release(key).await;
             }
             return outcome;
         }
@@ -171,19 +204,34 @@ impl Remediator {
                 would: action.describe(),
             });
         }
+        self.act(request, key, verify, trail, intent).await
+    }
+
+    /// Verifies a taken-over claim, writes the intent of a destructive action, and executes.
+    async fn act(
+        &self,
+        request: &Request<'_>,
+        key: &LedgerKey,
+        verify: bool,
+        trail: &mut Trail,
+        intent: &mut Option<String>,
+    ) -> Outcome {
+        let Request {
+            finding, planned, ..
+        } = *request;
         if verify && let Some(done) = self.verify(request, trail).await {
-            self.finish(&key, &done, trail).await;
+            self.finish(key, &done, trail).await;
             return done;
         }
-        if destructive {
-            match self.intend(&key, finding, planned).await {
+        if planned.action.is_destructive() {
+            match self.intend(key, finding, planned).await {
                 Ok(id) => *intent = Some(id),
                 Err(e) => {
                     trail.block(
                         Guard::Ledger,
                         "not executed: the intent could not be recorded",
                     );
-                    self.release(&key).await;
+                    self.release(key).await;
                     return Outcome::Failed(ActionError::new(
                         ErrorKind::AuditUnavailable,
                         format!("not executed: the audit trail cannot record the intent: {e}"),
@@ -192,7 +240,7 @@ impl Remediator {
             }
         }
         let outcome = self.execute(request).await;
-        self.finish(&key, &outcome, trail).await;
+        self.finish(key, &outcome, trail).await;
         outcome
     }
 
@@ -363,7 +411,7 @@ impl Remediator {
         }
     }
 
-    async fn release(&self, key: &LedgerKey) {
+    pub(super) async fn release(&self, key: &LedgerKey) {
         if let Err(e) = self.inner.ledger.release(key, &self.inner.owner).await {
             tracing::error!("{e}");
         }

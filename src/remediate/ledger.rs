@@ -79,6 +79,25 @@ impl LedgerKey {
         }
     }
 
+    /// The lock of this key's target: one entry per account, kind and target, whichever finding
+    /// chose the action (see [`LedgerKey::is_lock`]).
+    pub fn target_lock(&self) -> Self {
+        Self {
+            account: self.account.clone(),
+            finding_id: String::new(),
+            occurrence: String::new(),
+            kind: self.kind.clone(),
+            target: self.target.clone(),
+            variant: LOCK.into(),
+        }
+    }
+
+    /// Whether this is a target lock: a claim held while one destructive action on the target
+    /// runs, released after it, never finished; not work an interrupted run left.
+    pub fn is_lock(&self) -> bool {
+        self.finding_id.is_empty() && self.variant == LOCK
+    }
+
     /// The key's parts joined, for backends that key by one string (the account last, and only
     /// when there is one).
     pub fn joined(&self) -> String {
@@ -93,6 +112,9 @@ impl LedgerKey {
         joined
     }
 }
+
+/// The variant of a target lock (a notification's variant is a hex digest, never this).
+const LOCK: &str = "lock";
 
 /// A finding's occurrence: when GuardDuty last updated it and how often it saw the activity.
 fn occurrence(finding: &FindingContext) -> String {
