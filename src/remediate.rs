@@ -31,8 +31,10 @@ use crate::plan::{Action, ActionKind, FindingContext, Plan, PlannedAction, Polic
 mod accounts;
 pub mod approval;
 mod audit;
+mod breaker;
 mod builder;
 mod carry;
+mod clock;
 mod config;
 mod guard;
 pub(crate) mod ledger;

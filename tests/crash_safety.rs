@@ -208,7 +208,8 @@ async fn a_duplicate_delivery_is_in_progress_while_the_first_runs_never_already_
     let ledger = Arc::new(MemoryLedger::new());
     let slow = Router::new().with(
         ActionKind::DISABLE_ACCESS_KEY,
-        Arc::new(SlowFailure(Duration::from_millis(300))),
+        // Longer than an action waits for another run's action on its target (3 s).
+        Arc::new(SlowFailure(Duration::from_millis(3500))),
     );
     let build = |run: &str| {
         Remediator::builder(Arc::new(slow.clone()))

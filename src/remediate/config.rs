@@ -12,11 +12,13 @@ use crate::plan::ActionKind;
 mod approval;
 mod containment;
 mod enrich;
+mod host_kinds;
 mod state;
 
 pub use approval::{ApprovalConfig, OnTimeout};
 pub use containment::ContainmentConfig;
 pub use enrich::EnrichConfig;
+pub use host_kinds::HostKindConfig;
 pub use state::StateConfig;
 
 /// A configuration that could not be loaded or used.
@@ -135,33 +137,6 @@ pub struct RunCommandConfig {
     /// The allowed documents (absent: `AWS-RunShellScript` and `AWS-RunPowerShellScript`).
     #[serde(default)]
     pub documents: Option<Vec<String>>,
-}
-
-/// One `[host_kinds]` entry: `isolate_instance = { params = ["instance_id"], target = "instance_id" }`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct HostKindConfig {
-    /// The parameter names, in the order policies pass them.
-    #[serde(default)]
-    pub params: Vec<String>,
-    /// The parameter that names what the action acts on (required for destructive kinds).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// Whether the kind changes something (default true).
-    #[serde(default = "yes")]
-    pub destructive: bool,
-    /// The program that carries the action out, and its arguments (not run through a shell): it
-    /// reads the request as JSON on stdin (see [`crate::action::CommandExecutor`]). Without one,
-    /// the kind's actions are planned, guarded and audited, and fail `unsupported`.
-    #[serde(default)]
-    pub command: Option<Vec<String>>,
-    /// How long the program may run (default 30, 1 to 3600).
-    #[serde(default)]
-    pub timeout_secs: Option<u64>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// Principals and resources no policy may touch, as written in the configuration.
@@ -455,39 +430,7 @@ impl Config {
             3600,
         )?;
         for (name, kind) in &self.host_kinds {
-            let field = format!("host_kinds.{name}");
-            let built = ActionKind::new(name.as_str())
-                .map_err(|e| invalid(field.clone(), &e.to_string()))?;
-            if built.is_builtin() {
-                return Err(invalid(field, "is a built-in action kind"));
-            }
-            if kind.destructive && kind.target.is_none() {
-                return Err(invalid(
-                    format!("{field}.target"),
-                    "a destructive kind must name its target parameter",
-                ));
-            }
-            if let Some(target) = &kind.target
-                && !kind.params.contains(target)
-            {
-                return Err(invalid(
-                    format!("{field}.target"),
-                    "must be one of the kind's `params`",
-                ));
-            }
-            if kind
-                .command
-                .as_ref()
-                .is_some_and(|c| c.first().is_none_or(String::is_empty))
-            {
-                return Err(invalid(
-                    format!("{field}.command"),
-                    "names no program (e.g. `command = [\"./isolate.sh\"]`)",
-                ));
-            }
-            if let Some(secs) = kind.timeout_secs {
-                range(&format!("{field}.timeout_secs"), secs, 1, 3600)?;
-            }
+            kind.check(name)?;
         }
         range("state.retain_days", self.state.retain_days, 1, 3650)?;
         if let Some(table) = &self.state.dynamodb_table {

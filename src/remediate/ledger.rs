@@ -8,11 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use super::clock::now_rfc3339;
+pub use super::clock::now_secs;
 use super::state::StateErrorKind;
 use crate::id::digest;
 use crate::plan::{Action, FindingContext, PlannedAction, is_idempotent};
@@ -294,19 +296,6 @@ macro_rules! forward_ledger {
 }
 
 forward_ledger!(Box, Arc);
-
-/// Seconds since the Unix epoch, now.
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 /// The decision of a claim, given the current entry: what to answer and what to write. Every
 /// backend that holds a lock while it decides uses this, so they agree.

@@ -122,8 +122,12 @@ impl Remediator {
                     )));
                 }
             }
-            tokio::time::sleep(pause).await;
-            waited += pause;
+            // The last pause ends when the wait does.
+            let pause_now = pause
+                .min(WAIT.saturating_sub(waited))
+                .max(Duration::from_millis(1));
+            tokio::time::sleep(pause_now).await;
+            waited += pause_now;
             pause = (pause * 2).min(Duration::from_secs(1));
         }
     }

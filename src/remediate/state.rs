@@ -108,7 +108,7 @@ impl Stop {
     pub fn new(by: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             by: by.into(),
-            at: super::ledger::now_rfc3339(),
+            at: super::clock::now_rfc3339(),
             reason: reason.into(),
         }
     }
