@@ -44,3 +44,23 @@ fn the_template_wires_the_queue_the_dead_letter_queue_and_partial_batch_failures
     assert!(!template.contains("Action: \"*\""));
     assert!(!template.contains(":*\n"), "no service-wide action");
 }
+
+#[test]
+fn the_member_role_trusts_one_account_with_an_external_id_and_never_changes_itself() {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/member-role.yaml"
+    ))
+    .unwrap();
+    for needle in [
+        "sts:ExternalId: !Ref ExternalId",
+        "arn:${AWS::Partition}:iam::${RemedyAccountId}:root",
+        "Effect: Deny",
+        "role/${RoleName}",
+        "Default: remedy-responder",
+    ] {
+        assert!(template.contains(needle), "missing `{needle}`");
+    }
+    assert!(!template.contains("Action: \"*\""));
+    assert!(!template.contains("iam:*"));
+}
