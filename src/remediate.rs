@@ -370,6 +370,11 @@ impl Remediator {
             tokio::select! {
                 biased;
                 Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                    // A finished task's finding is forgotten: a long stream keeps only the
+                    // findings in flight.
+                    if let Ok((id, _)) = &joined {
+                        started.remove(id);
+                    }
                     finish(joined.map(|(_, r)| r), &mut started);
                 }
                 plan = plans.next_plan(), if open && room => match plan {
