@@ -52,6 +52,7 @@ pub use context::{
     ActivityEvent, ActivitySummary, Context, ContextError, ContextErrorKind, KeyDetails,
     PrincipalDetails, PrincipalKind, is_write,
 };
+#[cfg(feature = "aws")]
 pub(crate) use memory::{Lookup, root};
 pub use memory::{MemoryEnricher, StaticEnricher};
 
