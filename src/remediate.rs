@@ -55,7 +55,7 @@ pub use builder::RemediatorBuilder;
 pub use config::{
     ApprovalConfig, AwsConfig, BreakerConfig, Config, ConfigError, ContainmentConfig,
     EnforcementConfig, EnrichConfig, HostKindConfig, LedgerConfig, NotifyConfig, OnTimeout,
-    PathConfig, ProtectConfig, ReachConfig, RunCommandConfig, StateConfig, TagRule,
+    PathConfig, PolicyConfig, ProtectConfig, ReachConfig, RunCommandConfig, StateConfig, TagRule,
 };
 pub use guard::{Guard, GuardResult};
 pub use ledger::{

@@ -96,14 +96,21 @@ impl PolicySetBuilder {
         self
     }
 
-    /// Applies what a configuration says about policies: `[reach] account`, `[run_command]
-    /// documents` and the `[host_kinds]` (their names, parameters, targets and whether they are
+    /// Applies what a configuration says about policies: `[policy] deadline_ms`, `[reach]
+    /// account`, `[run_command] documents` and the `[host_kinds]` (their names, parameters, targets and whether they are
     /// destructive). The CLI, the worker and the Lambda function all build their sets this way.
     pub fn with_config(
         mut self,
         config: &crate::remediate::Config,
     ) -> Result<Self, crate::remediate::ConfigError> {
         self = self.with_reach_allowed(config.reach.account.clone());
+        if let Some(ms) = config.policy.deadline_ms {
+            let limits = self
+                .limits()
+                .clone()
+                .with_deadline(std::time::Duration::from_millis(ms));
+            self = self.with_limits(limits);
+        }
         if let Some(documents) = &config.run_command.documents {
             self = self.with_documents(documents.clone());
         }

@@ -13,12 +13,14 @@ mod approval;
 mod containment;
 mod enrich;
 mod host_kinds;
+mod policy;
 mod state;
 
 pub use approval::{ApprovalConfig, OnTimeout};
 pub use containment::ContainmentConfig;
 pub use enrich::EnrichConfig;
 pub use host_kinds::HostKindConfig;
+pub use policy::PolicyConfig;
 pub use state::StateConfig;
 
 /// A configuration that could not be loaded or used.
@@ -118,6 +120,9 @@ pub struct Config {
     /// The actions a person approves before they run.
     #[serde(default)]
     pub approval: ApprovalConfig,
+    /// The sandbox limits of every policy.
+    #[serde(default)]
+    pub policy: PolicyConfig,
 }
 
 /// `[reach]`: the policies that may act beyond what their finding names. A policy must also
@@ -472,6 +477,9 @@ impl Config {
                     .map(|t| ("notify.default".to_owned(), t)),
             );
         if let Err((field, message)) = self.approval.check() {
+            return Err(invalid(field, &message));
+        }
+        if let Err((field, message)) = self.policy.check() {
             return Err(invalid(field, &message));
         }
         if let Err(message) = self.containment.check() {
