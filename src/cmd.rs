@@ -286,6 +286,18 @@ async fn shared_state(
     }
 }
 
+/// The action records of `reports` on stdout, one JSON line each, inert.
+pub(crate) fn print_records(reports: &[remedy::Report]) {
+    use std::io::Write as _;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for record in reports.iter().flat_map(|r| &r.actions) {
+        if let Ok(line) = serde_json::to_string(record) {
+            let _ = writeln!(out, "{}", remedy::finding::inert_json(&line));
+        }
+    }
+}
+
 /// `text` made safe to print: control characters, escape sequences and bidi overrides of
 /// finding data and policy text shown escaped.
 pub(crate) fn inert(text: &str) -> std::borrow::Cow<'_, str> {

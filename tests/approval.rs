@@ -578,3 +578,38 @@ async fn expire_finishes_what_a_stopped_approver_left() {
         .unwrap();
     assert!(r.expire().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_store_that_cannot_be_written_fails_the_action_closed_and_notifications_flow() {
+    let world = InMemory::new().with_key(USER, KEY);
+    let dir = tempfile::tempdir().unwrap();
+    // Its parent is a file: every write fails (as on a full or read-only disk).
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let store = remedy::remediate::FileApprovals::open(dir.path().join("file/approvals")).unwrap();
+    let r = world
+        .remediator()
+        .with_approval(rules(3600, OnTimeout::Deny))
+        .with_approval_store(Arc::new(store))
+        .enforce(true)
+        .build();
+    let report = r.run(&plan("f-17")).await;
+    let outcome = &key_record(&report).outcome;
+    assert_eq!(
+        outcome.error().map(|e| e.kind()),
+        Some(remedy::action::ErrorKind::StateUnavailable),
+        "{outcome}"
+    );
+    assert_eq!(world.iam.is_active(USER, KEY), Some(true));
+    assert!(
+        report
+            .actions
+            .iter()
+            .filter(|a| a.kind.as_str() == "notify")
+            .all(|a| a.outcome.status() == Status::Executed)
+    );
+    // Listing says the store is unavailable; it does not pretend nothing waits.
+    assert!(matches!(
+        r.pending().await,
+        Err(ApprovalError::Unavailable { .. })
+    ));
+}

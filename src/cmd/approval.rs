@@ -5,9 +5,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use remedy::Remediator;
 use remedy::id::ApprovalId;
 use remedy::remediate::ApprovalRequest;
-use remedy::{Remediator, Report};
 use serde_json::json;
 
 /// `remedy pending`.
@@ -100,7 +100,7 @@ pub(crate) fn decide(args: DecideArgs, approve: bool) -> ExitCode {
             Ok(report) => report,
             Err(e) => return fail(&e),
         };
-        print_records(std::slice::from_ref(&report));
+        super::print_records(std::slice::from_ref(&report));
         let Some(record) = report.actions.first() else {
             return fail(&"the request's action left no record");
         };
@@ -143,7 +143,7 @@ pub(crate) fn expire(args: ExpireArgs) -> ExitCode {
         };
         match remediator.expire().await {
             Ok(reports) => {
-                print_records(&reports);
+                super::print_records(&reports);
                 let failed = reports.iter().filter(|r| r.has_failures()).count();
                 eprintln!(
                     "remedy: {} expired request(s) decided by their timeout{}",
@@ -198,16 +198,6 @@ fn line(request: &ApprovalRequest) -> serde_json::Value {
         "region": finding.region,
         "requested_by": request.requested_by.to_string(),
     })
-}
-
-fn print_records(reports: &[Report]) {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    for record in reports.iter().flat_map(|r| &r.actions) {
-        if let Ok(line) = serde_json::to_string(record) {
-            let _ = writeln!(out, "{}", remedy::finding::inert_json(&line));
-        }
-    }
 }
 
 fn fail(e: &dyn std::fmt::Display) -> ExitCode {

@@ -6,7 +6,6 @@
 //! remedy cannot read is never deleted: it is logged and left for the queue's dead-letter queue.
 //! While a message's actions run, its visibility timeout is extended.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -181,7 +180,7 @@ async fn expire(remediator: &remedy::Remediator) {
                     reports.len()
                 );
             }
-            print_records(&reports);
+            super::print_records(&reports);
         }
         Err(e) => eprintln!(
             "error: cannot apply approval timeouts: {}",
@@ -238,7 +237,7 @@ impl Worker {
         let heartbeat = tokio::spawn(self.clone().extend_visibility(receipt.clone()));
         let delivery = self.engine.handle_message(body, &id).await;
         heartbeat.abort();
-        print_records(&delivery.reports);
+        super::print_records(&delivery.reports);
         match delivery.disposition {
             Disposition::Done => match self.delete(&receipt).await {
                 Ok(()) => {
@@ -342,17 +341,6 @@ impl Worker {
             .await
             .map(|_| ())
             .map_err(|e| error_text(&e))
-    }
-}
-
-/// The action records of `reports`, one JSON line each, inert.
-fn print_records(reports: &[remedy::Report]) {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    for record in reports.iter().flat_map(|r| &r.actions) {
-        if let Ok(line) = serde_json::to_string(record) {
-            let _ = writeln!(out, "{}", remedy::finding::inert_json(&line));
-        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! How the remediator asks for, and acts on, approvals.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{ApprovalError, ApprovalRequest, Decision, Requested, Verdict, approval_id};
 use crate::action::{ActionError, ErrorKind, Outcome, SkipReason};
@@ -9,6 +9,7 @@ use crate::id::ApprovalId;
 use crate::plan::{Action, FindingContext, Notify, Plan, PlannedAction};
 use crate::remediate::audit::{ActionRecord, ApprovalEvent, ApprovalRecord, AuditRecord};
 use crate::remediate::carry::Request;
+use crate::remediate::clock::rfc3339_at;
 use crate::remediate::guard::{Enforcement, Guard, Trail};
 use crate::remediate::ledger::{LedgerKey, now_rfc3339, now_secs};
 use crate::remediate::{Mode, Remediator, Report};
@@ -304,7 +305,7 @@ impl Remediator {
             id: approval_id(key),
             requested_at: now_rfc3339(),
             expires_at,
-            expires: rfc3339(expires_at),
+            expires: rfc3339_at(expires_at),
             on_timeout: config.on_timeout,
             channel: config.notify.clone(),
             requested_by: self.inner.owner.clone(),
@@ -461,12 +462,4 @@ fn approval_record(
         by: decision.map(|d| d.by.clone()),
         note: decision.and_then(|d| d.note.clone()),
     }))
-}
-
-/// `secs` since the Unix epoch as RFC 3339.
-fn rfc3339(secs: u64) -> String {
-    let at = std::time::UNIX_EPOCH + Duration::from_secs(secs);
-    time::OffsetDateTime::from(at)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| secs.to_string())
 }
