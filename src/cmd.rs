@@ -112,12 +112,21 @@ pub(crate) fn load_policies(dirs: &[PathBuf], config: &Config) -> Result<PolicyS
 pub(crate) const DEFAULT_AUDIT: &str = "remedy-audit.jsonl";
 
 /// Runs `future` on a multi-threaded runtime.
-pub(crate) fn runtime(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+pub(crate) fn runtime(
+    future: impl std::future::Future<Output = ExitCode> + Send + 'static,
+) -> ExitCode {
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(future),
+        // On a worker thread, not the main thread: the tasks it spawns then start on the same
+        // worker without waking another thread, and its wake-ups stay inside the runtime.
+        Ok(rt) => rt.block_on(async {
+            tokio::spawn(future).await.unwrap_or_else(|e| {
+                eprintln!("error: the command's task failed: {e}");
+                ExitCode::FAILURE
+            })
+        }),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             ExitCode::FAILURE

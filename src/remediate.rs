@@ -319,7 +319,8 @@ impl Remediator {
 
     /// Carries out many plans, at most [`Remediator::concurrency`] at once, calling `on_report`
     /// with each plan's index in `plans` and its report as it completes. One plan's failure never
-    /// stops the others.
+    /// stops the others. Once the [`Remediator::shutdown`] is stopping, no further plan is taken:
+    /// the plans in flight finish and the call returns.
     pub async fn run_each<I, F>(&self, plans: I, on_report: F)
     where
         I: IntoIterator<Item = Plan>,
@@ -332,11 +333,18 @@ impl Remediator {
     /// [`Remediator::run_each`] (the index is the plan's place in arrival order); a report is
     /// handed to `on_report` as soon as it is ready, while later plans are still awaited, so a
     /// stream's first finding is acted on before the stream ends.
-    pub async fn run_received<F>(&self, plans: &mut tokio::sync::mpsc::Receiver<Plan>, on_report: F)
-    where
+    ///
+    /// Plans arrive in batches: a sender hands over every plan it has at once (a batch of one
+    /// when it has one), so that the two sides meet once per batch, not once per plan.
+    pub async fn run_received<F>(
+        &self,
+        plans: &mut tokio::sync::mpsc::Receiver<Vec<Plan>>,
+        on_report: F,
+    ) where
         F: FnMut(usize, Report),
     {
-        self.run_from(plans, on_report).await;
+        self.run_from(Batches(plans, Vec::new().into_iter()), on_report)
+            .await;
     }
 
     async fn run_from<S, F>(&self, mut plans: S, mut on_report: F)
@@ -378,6 +386,9 @@ impl Remediator {
                     finish(joined.map(|(_, r)| r), &mut started);
                 }
                 plan = plans.next_plan(), if open && room => match plan {
+                    // A stopping remediator takes no more plans (their actions would only be
+                    // recorded as interrupted); the ones in flight finish.
+                    Some(_) if self.inner.shutdown.is_stopping() => open = false,
                     Some(plan) => {
                         let this = self.clone();
                         let finding = plan.finding.clone();
@@ -388,6 +399,7 @@ impl Remediator {
                     }
                     None => open = false,
                 },
+                () = self.inner.shutdown.stopped(), if open => open = false,
             }
         }
     }
@@ -420,8 +432,19 @@ impl<I: Iterator<Item = Plan>> PlanSource for Iter<I> {
     }
 }
 
-impl PlanSource for &mut tokio::sync::mpsc::Receiver<Plan> {
+/// Plans from a channel of batches: the batch being taken, then the next one.
+struct Batches<'a>(
+    &'a mut tokio::sync::mpsc::Receiver<Vec<Plan>>,
+    std::vec::IntoIter<Plan>,
+);
+
+impl PlanSource for Batches<'_> {
     async fn next_plan(&mut self) -> Option<Plan> {
-        self.recv().await
+        loop {
+            if let Some(plan) = self.1.next() {
+                return Some(plan);
+            }
+            self.1 = self.0.recv().await?.into_iter();
+        }
     }
 }

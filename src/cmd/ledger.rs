@@ -123,8 +123,7 @@ async fn reconcile(args: ReconcileArgs) -> ExitCode {
         }
     };
 
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::stdout();
     let mut failed = 0;
     for u in &found {
         let planned = u.plan.actions.first();

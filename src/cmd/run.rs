@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use remedy::remediate::{AuditRecord, JsonLinesAudit, Shutdown};
@@ -88,18 +88,32 @@ async fn run_async(args: Args) -> ExitCode {
 
     // Findings are read and evaluated on worker threads as they arrive; their plans are
     // carried out here, at most the remediator's concurrency at once, and printed in input order.
-    let (plans_tx, read_plans) = tokio::sync::mpsc::channel(remediator.concurrency().max(1) * 2);
+    // Plans cross over in batches: what the evaluating threads have ready at once.
+    let (plans_tx, read_plans) = tokio::sync::mpsc::channel::<Vec<remedy::Plan>>(2);
     let files = args.files.clone();
     let evaluator = engine.clone();
     // Enrichment is async (AWS calls): the evaluating threads wait for it on the run's runtime.
     let runtime = tokio::runtime::Handle::current();
     let stopping = shutdown.clone();
     let (read_tx, reading) = tokio::sync::oneshot::channel();
+    // Plans handed to the remediator so far.
+    let handed = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&handed);
     // A thread of its own, not awaited after a signal: reading a terminal or a pipe cannot be
     // interrupted, and a stopping run must not wait for its input to end.
     let spawned = std::thread::Builder::new()
         .name("remedy-input".into())
         .spawn(move || {
+            let mut batch = Vec::new();
+            let hand_over = |batch: &mut Vec<remedy::Plan>| {
+                if batch.is_empty() {
+                    return Ok(());
+                }
+                counted.fetch_add(batch.len(), Ordering::SeqCst);
+                plans_tx
+                    .blocking_send(std::mem::take(batch))
+                    .map_err(|_| std::io::Error::other("the run ended"))
+            };
             let result = super::each_finding(
                 &files,
                 |finding| match evaluator.enrichers() {
@@ -108,23 +122,36 @@ async fn run_async(args: Args) -> ExitCode {
                 },
                 |plan| match plan {
                     _ if stopping.is_stopping() => Err(std::io::Error::other("stopping")),
-                    None => Ok(()),
-                    Some(plan) => plans_tx
-                        .blocking_send(plan)
-                        .map_err(|_| std::io::Error::other("the run ended")),
+                    // Nothing more is ready: what is, goes.
+                    None => hand_over(&mut batch),
+                    Some(plan) => {
+                        batch.push(plan);
+                        if batch.len() >= PLANS_PER_BATCH {
+                            hand_over(&mut batch)
+                        } else {
+                            Ok(())
+                        }
+                    }
                 },
             );
+            let result = match result {
+                Ok(all_parsed) if !stopping.is_stopping() => {
+                    hand_over(&mut batch).map(|()| all_parsed)
+                }
+                other => other,
+            };
             let _ = read_tx.send(result);
         });
     if let Err(e) = spawned {
         eprintln!("error: cannot start the input thread: {e}");
         return ExitCode::FAILURE;
     }
-    let mut plans = until_stopping(read_plans, shutdown.clone());
+    let mut plans = read_plans;
 
     let mut summary = Summary::default();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Buffered: a dry run's records go out when every plan handed over so far is printed (or
+    // when the run is stopping); a real run's go out record by record.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
     let mut pending: BTreeMap<usize, Report> = BTreeMap::new();
     let mut next = 0;
     let mut last_progress = Instant::now();
@@ -144,23 +171,14 @@ async fn run_async(args: Args) -> ExitCode {
                     let record = AuditRecord::PolicyFailure(
                         remediator.failure_record(&report.finding, failure),
                     );
-                    let line = serde_json::to_string(&record).map_err(std::io::Error::other);
-                    if line
-                        .and_then(|l| writeln!(out, "{}", remedy::finding::inert_json(&l)))
-                        .is_err()
-                    {
-                        write_failed = true;
-                    }
+                    write_failed |= write_record(&mut out, &record).is_err();
                 }
                 for record in &report.actions {
-                    let line = serde_json::to_string(record).map_err(std::io::Error::other);
-                    if line
-                        .and_then(|l| writeln!(out, "{}", remedy::finding::inert_json(&l)))
-                        .is_err()
-                    {
-                        write_failed = true;
-                    }
+                    write_failed |= write_record(&mut out, record).is_err();
                 }
+            }
+            if args.execute || shutdown.is_stopping() || next == handed.load(Ordering::SeqCst) {
+                write_failed |= out.flush().is_err();
             }
             if last_progress.elapsed() >= Duration::from_secs(1) {
                 eprintln!("remedy: {next} findings handled");
@@ -181,7 +199,7 @@ async fn run_async(args: Args) -> ExitCode {
         }
     };
     let total = next;
-    let _ = out.flush();
+    write_failed |= out.flush().is_err();
     eprintln!("{}", summary.render(total, args.execute));
     // What interrupted runs left and this run did not finish.
     match super::ledger::unfinished(&config, &remediator).await {
@@ -209,33 +227,14 @@ async fn run_async(args: Args) -> ExitCode {
     }
 }
 
-/// The plans of `plans` until the run is stopping: then the returned channel closes (the plans
-/// not yet started are not carried out; the input is no longer read).
-fn until_stopping(
-    mut plans: tokio::sync::mpsc::Receiver<remedy::Plan>,
-    shutdown: Shutdown,
-) -> tokio::sync::mpsc::Receiver<remedy::Plan> {
-    let (tx, rx) = tokio::sync::mpsc::channel(1);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
-        loop {
-            tokio::select! {
-                plan = plans.recv() => match plan {
-                    Some(plan) if !shutdown.is_stopping() => {
-                        if tx.send(plan).await.is_err() {
-                            return;
-                        }
-                    }
-                    _ => return,
-                },
-                _ = tick.tick() => if shutdown.is_stopping() {
-                    return;
-                },
-            }
-        }
-    });
-    rx
+/// Writes `record` to `out` as one inert JSON line.
+fn write_record(out: &mut impl Write, record: &impl serde::Serialize) -> std::io::Result<()> {
+    let line = serde_json::to_string(record).map_err(std::io::Error::other)?;
+    writeln!(out, "{}", remedy::finding::inert_json(&line))
 }
+
+/// The most plans handed to the remediator at once.
+const PLANS_PER_BATCH: usize = 64;
 
 /// On SIGTERM or SIGINT: stop taking findings and starting actions, give the actions in flight
 /// `grace`, and remember the exit status (143, 130). A second signal exits at once, between two

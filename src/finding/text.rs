@@ -139,6 +139,37 @@ fn is_active(c: char) -> bool {
         )
 }
 
+/// Where the first active character of `text` starts, if it has one. Printable ASCII (space to
+/// `~`, the bulk of any line) is skipped 16 bytes at a time, checked without an early exit so
+/// that the check runs on vectors; only the other characters are decoded and looked at.
+fn first_active(text: &str) -> Option<usize> {
+    const BLOCK: usize = 16;
+    let bytes = text.as_bytes();
+    let printable = |b: u8| b.wrapping_sub(0x20) < 0x5f;
+    let mut i = 0;
+    while i < bytes.len() {
+        while let Some(block) = bytes.get(i..i + BLOCK) {
+            if !block.iter().fold(true, |all, &b| all & printable(b)) {
+                break;
+            }
+            i += BLOCK;
+        }
+        match bytes.get(i) {
+            None => return None,
+            Some(&b) if printable(b) => i += 1,
+            Some(_) => {
+                // Not printable ASCII: a control character or the first byte of a wider one.
+                let c = text.get(i..)?.chars().next()?;
+                if is_active(c) {
+                    return Some(i);
+                }
+                i += c.len_utf8();
+            }
+        }
+    }
+    None
+}
+
 /// `text` made inert for a terminal or a log line: every character that could move the cursor,
 /// start a new line, recolour or reorder what follows (see above) is written as a visible escape
 /// (`\n`, `\u{1b}`, `\u{202e}`); everything else stays as it is. Finding fields are chosen by
@@ -153,11 +184,13 @@ fn is_active(c: char) -> bool {
 /// ```
 pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
     use std::fmt::Write as _;
-    if !text.chars().any(is_active) {
+    let Some(start) = first_active(text) else {
         return std::borrow::Cow::Borrowed(text);
-    }
+    };
+    let (inert, rest) = text.split_at(start);
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
+    out.push_str(inert);
+    for c in rest.chars() {
         match c {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
@@ -185,11 +218,13 @@ pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
 /// ```
 pub fn inert_json(json: &str) -> std::borrow::Cow<'_, str> {
     use std::fmt::Write as _;
-    if !json.chars().any(is_active) {
+    let Some(start) = first_active(json) else {
         return std::borrow::Cow::Borrowed(json);
-    }
+    };
+    let (inert, rest) = json.split_at(start);
     let mut out = String::with_capacity(json.len() + 8);
-    for c in json.chars() {
+    out.push_str(inert);
+    for c in rest.chars() {
         if is_active(c) {
             // Every active character is in the basic multilingual plane: one `\uXXXX` each.
             let _ = write!(out, "\\u{:04x}", u32::from(c));
@@ -212,6 +247,41 @@ mod tests {
         assert!(!inert.chars().any(is_active), "{inert}");
         let back: serde_json::Value = serde_json::from_str(&inert).unwrap();
         assert_eq!(back, value);
+    }
+
+    #[test]
+    fn first_active_finds_what_a_character_scan_finds() {
+        let reference = |s: &str| {
+            s.char_indices()
+                .find(|&(_, c)| is_active(c))
+                .map(|(i, _)| i)
+        };
+        // Every character up to U+FFFF and a few beyond, alone and after a long ASCII run (the
+        // block path) and inside wider characters (the decoding path).
+        let run = "x".repeat(37);
+        for code in (0..=0x1_0000u32).chain([0x1_f600, 0x10_ffff]) {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            for s in [
+                c.to_string(),
+                format!("{run}{c}"),
+                format!("é…{c}{run}"),
+                format!("{run}…{run}{c}y"),
+            ] {
+                assert_eq!(first_active(&s), reference(&s), "U+{code:04X} in {s:?}");
+            }
+        }
+        assert_eq!(first_active(""), None);
+        let long = "a".repeat(200);
+        assert_eq!(
+            inert_json(&format!("{long}…\u{1b}")),
+            format!("{long}…\\u001b")
+        );
+        assert!(matches!(
+            inert_json(&format!("{long}…")),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -293,6 +293,10 @@ pub struct TracingAudit;
 #[async_trait]
 impl AuditSink for TracingAudit {
     async fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        // Nothing listens (the usual dry run): the record would be built for no one.
+        if !tracing::enabled!(target: "remedy::audit", tracing::Level::INFO) {
+            return Ok(());
+        }
         let json =
             serde_json::to_string(record).map_err(|e| AuditError::new("tracing", e.to_string()))?;
         tracing::info!(target: "remedy::audit", "{}", crate::finding::inert_json(&json));

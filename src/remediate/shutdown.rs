@@ -54,6 +54,19 @@ impl Shutdown {
         self.inner.stopping.load(Ordering::SeqCst)
     }
 
+    /// Resolves once the remediator is stopping.
+    pub(crate) async fn stopped(&self) {
+        loop {
+            let changed = self.inner.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.is_stopping() {
+                return;
+            }
+            changed.await;
+        }
+    }
+
     /// Resolves when running actions must be abandoned (never, unless stopping).
     pub(crate) async fn grace_over(&self) {
         loop {
