@@ -82,6 +82,12 @@ async fn run_async(args: Args) -> ExitCode {
         }
     }
     .with_enrichers(enrichers);
+    if !args.execute {
+        eprintln!(
+            "remedy: dry run: nothing is changed, but each message is deleted once its plan is \
+             recorded, as in a real run; a shadow worker needs a queue of its own"
+        );
+    }
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
