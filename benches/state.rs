@@ -116,10 +116,7 @@ async fn destructive_action(s: &Setup, key: &LedgerKey) {
         action: &s.action,
     };
     black_box(s.ledger.claim(&request).await.ok());
-    let limit = RateLimit {
-        max: u32::MAX,
-        per_secs: 3600,
-    };
+    let limit = RateLimit::new(u32::MAX, 3600);
     let window = RateKey::new(ActionKind::DISABLE_ACCESS_KEY);
     black_box(s.state.admit(&window, limit, now).await.ok());
     black_box(

@@ -413,6 +413,10 @@ fn out_of_range_numbers_are_configuration_errors() {
             "[rate_limits]\ndisable_access_key = { max = 1, per_secs = 0 }",
             "rate_limits.disable_access_key.per_secs",
         ),
+        (
+            "[rate_limits]\ndisable_access_key = { max = 2, per_secs = 60, per_account = 3 }",
+            "rate_limits.disable_access_key.per_account",
+        ),
     ] {
         let e = Config::from_toml_str(text).unwrap_err().to_string();
         assert!(e.contains(field), "{text}: {e}");

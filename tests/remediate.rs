@@ -290,13 +290,7 @@ async fn the_rate_limit_trips_the_breaker_which_notifies_and_blocks() {
     let r = w
         .remediator()
         .enforce(true)
-        .with_rate_limit(
-            ActionKind::DISABLE_ACCESS_KEY,
-            RateLimit {
-                max: 2,
-                per_secs: 3600,
-            },
-        )
+        .with_rate_limit(ActionKind::DISABLE_ACCESS_KEY, RateLimit::new(2, 3600))
         .with_breaker(Duration::from_secs(600), "security")
         .build();
     let mut outcomes = Vec::new();
@@ -358,6 +352,66 @@ impl Executor for Panicking {
     async fn execute(&self, _: &ActionRequest<'_>) -> Outcome {
         panic!("executor bug")
     }
+}
+
+#[tokio::test]
+async fn a_per_account_limit_skips_one_accounts_excess_and_the_others_are_still_answered() {
+    let w = World::new();
+    let r = w
+        .remediator()
+        .enforce(true)
+        .with_rate_limit(
+            ActionKind::DISABLE_ACCESS_KEY,
+            RateLimit::new(10, 3600).with_per_account(2),
+        )
+        .with_breaker(Duration::from_secs(600), "security")
+        .build();
+    let mut statuses = Vec::new();
+    // Four keys in a noisy account, then one in another account.
+    for (i, account) in ["111111111111"; 4]
+        .into_iter()
+        .chain(["222222222222"])
+        .enumerate()
+    {
+        let (user, key) = (format!("user{i}"), format!("AKIAUSERKEY0000000{i:02}"));
+        w.iam.add_key(&user, &key);
+        let mut context = finding(&format!("f{i}"));
+        context.account_id = account.into();
+        let report = r
+            .run(&plan_for(context, vec![disable(&user, &key)], "p"))
+            .await;
+        statuses.push(report.actions[0].outcome.clone());
+    }
+    assert!(
+        statuses[0].is_success() && statuses[1].is_success(),
+        "{statuses:#?}"
+    );
+    for skipped in &statuses[2..4] {
+        assert!(
+            matches!(skipped, Outcome::Skipped(SkipReason::RateLimited { limit, .. })
+                if limit.contains("in account 111111111111")),
+            "{skipped:?}"
+        );
+    }
+    // The other account is answered: one account's window does not trip the breaker.
+    assert!(statuses[4].is_success(), "{:?}", statuses[4]);
+    assert_eq!(
+        w.iam.is_active("user1", "AKIAUSERKEY000000001"),
+        Some(false)
+    );
+    assert_eq!(w.iam.is_active("user2", "AKIAUSERKEY000000002"), Some(true));
+    assert_eq!(
+        w.iam.is_active("user4", "AKIAUSERKEY000000004"),
+        Some(false)
+    );
+    assert!(
+        w.notifier
+            .messages()
+            .iter()
+            .all(|m| !m.body.contains("breaker")),
+        "{:?}",
+        w.notifier.messages()
+    );
 }
 
 #[tokio::test]

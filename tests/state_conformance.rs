@@ -87,10 +87,7 @@ fn breaker(open_until: u64, cause: &str) -> Breaker {
 async fn eight_concurrent_admits_of_three_admit_exactly_three() {
     for (name, a, b) in backends().await {
         let key = RateKey::new(ActionKind::DISABLE_ACCESS_KEY);
-        let limit = RateLimit {
-            max: 3,
-            per_secs: 3600,
-        };
+        let limit = RateLimit::new(3, 3600);
         let now = 1_800_000_000;
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..8 {
@@ -116,10 +113,7 @@ async fn eight_concurrent_admits_of_three_admit_exactly_three() {
 #[tokio::test]
 async fn windows_are_fixed_roll_over_and_are_per_key() {
     for (name, a, b) in backends().await {
-        let limit = RateLimit {
-            max: 2,
-            per_secs: 60,
-        };
+        let limit = RateLimit::new(2, 60);
         let key = RateKey::new(ActionKind::RUN_COMMAND);
         let start: u64 = 1_800_000_000;
         assert_eq!(
@@ -142,16 +136,10 @@ async fn windows_are_fixed_roll_over_and_are_per_key() {
         );
         let other = key.clone().with_account("111122223333");
         assert!(a.admit(&other, limit, start + 119).await.unwrap(), "{name}");
-        let longer = RateLimit {
-            max: 2,
-            per_secs: 120,
-        };
+        let longer = RateLimit::new(2, 120);
         assert!(a.admit(&key, longer, start + 119).await.unwrap(), "{name}");
         // A limit of 0 admits nothing.
-        let none = RateLimit {
-            max: 0,
-            per_secs: 60,
-        };
+        let none = RateLimit::new(0, 60);
         let fresh = RateKey::new(ActionKind::DISABLE_ACCESS_KEY).with_account("444455556666");
         assert!(!a.admit(&fresh, none, start).await.unwrap(), "{name}");
     }

@@ -12,9 +12,11 @@ use crate::action::{ActionError, ErrorKind, Outcome, SkipReason};
 use crate::plan::{Action, ActionKind, FindingContext, Notify};
 
 impl Remediator {
-    /// Counts the action against its kind's rate window. A full window skips it, and for a
-    /// destructive kind trips the breaker; a window that cannot be counted fails a destructive
-    /// action closed and lets a notification through.
+    /// Counts the action against its kind's rate windows: first its account's (with
+    /// `per_account`), then every account's. A full account window skips the action; a full
+    /// window of every account skips it too, and for a destructive kind trips the breaker. A
+    /// window that cannot be counted fails a destructive action closed and lets a notification
+    /// through.
     pub(super) async fn rate_limit(
         &self,
         finding: &FindingContext,
@@ -22,38 +24,60 @@ impl Remediator {
         trail: &mut Trail,
         extra: &mut Vec<ActionRecord>,
     ) -> Option<Outcome> {
-        let inner = &self.inner;
         let kind = action.kind();
-        let limit = inner.limits.get(&kind).copied()?;
-        let destructive = action.is_destructive();
+        let limit = self.inner.limits.get(&kind).copied()?;
         let now = now_secs();
-        match inner
-            .state
-            .admit(&RateKey::new(kind.clone()), limit, now)
+        if let Some(account_limit) = limit.account_window() {
+            let key = RateKey::new(kind.clone()).with_account(finding.account_id.as_str());
+            let window = format!("{account_limit} in account {}", finding.account_id);
+            match self.admit(action, &key, account_limit, now, trail).await {
+                Ok(true) => {}
+                // One account's window: the others are still answered, the breaker stays shut.
+                Ok(false) => return Some(rate_limited(&kind, window, trail)),
+                Err(outcome) => return outcome,
+            }
+        }
+        match self
+            .admit(action, &RateKey::new(kind.clone()), limit, now, trail)
             .await
         {
-            Ok(true) => return None,
-            Ok(false) => {}
-            Err(e) if !destructive => {
+            Ok(true) => {}
+            Ok(false) => {
+                let skipped = rate_limited(&kind, limit.to_string(), trail);
+                if action.is_destructive() && self.trip(&kind, limit, now, trail).await {
+                    extra.push(self.breaker_tripped(finding, &kind, limit).await);
+                }
+                return Some(skipped);
+            }
+            Err(outcome) => return outcome,
+        }
+        None
+    }
+
+    /// Counts `action` in the window of `key`: whether there was room; `Err` with what to do when
+    /// the window cannot be counted (fail a destructive action, send a notification anyway).
+    async fn admit(
+        &self,
+        action: &Action,
+        key: &RateKey,
+        limit: RateLimit,
+        now: u64,
+        trail: &mut Trail,
+    ) -> Result<bool, Option<Outcome>> {
+        match self.inner.state.admit(key, limit, now).await {
+            Ok(admitted) => Ok(admitted),
+            Err(e) if !action.is_destructive() => {
                 trail.note(Guard::RateLimit, format!("not counted, sent anyway: {e}"));
-                return None;
+                Err(None)
             }
             Err(e) => {
                 trail.block(Guard::RateLimit, e.to_string());
-                return Some(Outcome::Failed(ActionError::new(
+                Err(Some(Outcome::Failed(ActionError::new(
                     ErrorKind::StateUnavailable,
                     format!("not executed: the rate limit cannot be counted: {e}"),
-                )));
+                ))))
             }
         }
-        trail.block(Guard::RateLimit, limit.to_string());
-        if destructive && self.trip(&kind, limit, now, trail).await {
-            extra.push(self.breaker_tripped(finding, &kind, limit).await);
-        }
-        Some(Outcome::Skipped(SkipReason::RateLimited {
-            action_kind: kind.to_string(),
-            limit: limit.to_string(),
-        }))
     }
 
     /// Opens the breaker for every worker; `true` when this call opened it.
@@ -111,4 +135,13 @@ impl Remediator {
         );
         self.record(finding, &action, Vec::new(), trail, outcome, start)
     }
+}
+
+/// The outcome of an action whose window (`window`, said as the limit) is full.
+fn rate_limited(kind: &ActionKind, window: String, trail: &mut Trail) -> Outcome {
+    trail.block(Guard::RateLimit, window.clone());
+    Outcome::Skipped(SkipReason::RateLimited {
+        action_kind: kind.to_string(),
+        limit: window,
+    })
 }

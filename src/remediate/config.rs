@@ -78,7 +78,8 @@ pub struct Config {
     /// Principals and resources no policy may touch.
     #[serde(default)]
     pub protect: ProtectConfig,
-    /// Rate limits per action kind, e.g. `disable_access_key = { max = 10, per_secs = 3600 }`.
+    /// Rate limits per action kind, e.g. `disable_access_key = { max = 10, per_secs = 3600 }`,
+    /// and `per_account = 3` for at most 3 of them in any one account.
     #[serde(default)]
     pub rate_limits: BTreeMap<String, RateLimit>,
     /// The circuit breaker tripped by rate limits.
@@ -406,6 +407,14 @@ impl Config {
                 1,
                 366 * DAY,
             )?;
+            if let Some(per_account) = limit.per_account {
+                range(
+                    &format!("rate_limits.{kind}.per_account"),
+                    u64::from(per_account),
+                    0,
+                    u64::from(limit.max),
+                )?;
+            }
         }
         range(
             "breaker.cooldown_secs",

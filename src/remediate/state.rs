@@ -312,16 +312,10 @@ mod tests {
 
     #[test]
     fn windows_are_fixed_and_keys_join() {
-        let limit = RateLimit {
-            max: 1,
-            per_secs: 3600,
-        };
+        let limit = RateLimit::new(1, 3600);
         assert_eq!(limit.window_start(7_199), 3_600);
         assert_eq!(limit.window_start(7_200), 7_200);
-        let zero = RateLimit {
-            max: 1,
-            per_secs: 0,
-        };
+        let zero = RateLimit::new(1, 0);
         assert_eq!(zero.window_start(17), 17);
         let key = RateKey::new(ActionKind::DISABLE_ACCESS_KEY);
         assert_eq!(key.joined(), "disable_access_key");

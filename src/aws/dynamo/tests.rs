@@ -175,10 +175,7 @@ async fn a_rate_window_that_cannot_be_counted_fails_closed_but_notifications_pas
         .with(ActionKind::DISABLE_ACCESS_KEY, Arc::new(iam.clone()))
         .with(ActionKind::NOTIFY, Arc::new(notifier.clone()));
     let ledger = MemoryLedger::new();
-    let limit = RateLimit {
-        max: 5,
-        per_secs: 3600,
-    };
+    let limit = RateLimit::new(5, 3600);
     let remediator = Remediator::builder(Arc::new(router))
         .with_ledger(Arc::new(ledger.clone()))
         .with_state(Arc::new(table.state()))
