@@ -10,11 +10,15 @@
 //! `AWS_ENDPOINT_URL` (see `scripts/test.sh`); without it every test says it did not run.
 #![cfg(all(feature = "aws", feature = "cli"))]
 
-use std::path::{Path, PathBuf};
+#[path = "common/moto.rs"]
+mod common;
+
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
+
+use common::{moto, root, unique};
 
 const IAM_FINDING: &str = "examples/findings/01-iam-malicious-ip-custom.json";
 const EC2_FINDING: &str = "examples/findings/03-ec2-command-and-control.json";
@@ -25,30 +29,6 @@ const TEMPLATE_ACCOUNT: &str = "123456789012";
 const ADMIN: &str = "123456789012";
 const MEMBER: &str = "444455556666";
 const OUTSIDER: &str = "999988887777";
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn unique(prefix: &str) -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros();
-    format!("{prefix}{t}x{}", COUNTER.fetch_add(1, Ordering::SeqCst))
-}
-
-fn moto() -> Option<String> {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            eprintln!("moto tests not run: AWS_ENDPOINT_URL is not set (run scripts/test.sh)");
-            None
-        }
-    }
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 async fn sdk(url: &str, region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -64,6 +44,7 @@ async fn sdk(url: &str, region: &str) -> aws_config::SdkConfig {
 /// An IAM client in `account`: remedy's own, or through `AssumeRole` into the member role.
 async fn iam_in(url: &str, account: &str) -> aws_sdk_iam::Client {
     let base = sdk(url, "us-east-1").await;
+
     if account == ADMIN {
         return aws_sdk_iam::Client::new(&base);
     }

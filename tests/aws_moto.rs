@@ -10,11 +10,15 @@
 //! says it did not run and why, and passes.
 #![cfg(all(feature = "aws", feature = "cli"))]
 
-use std::path::{Path, PathBuf};
+#[path = "common/moto.rs"]
+mod common;
+
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
+
+use common::{active, moto, root, unique};
 
 const IAM_FINDING: &str = "examples/findings/01-iam-malicious-ip-custom.json";
 const EC2_FINDING: &str = "examples/findings/03-ec2-command-and-control.json";
@@ -22,28 +26,6 @@ const IAM_USER: &str = "GuardDuty-Example-Compromised-Simulated";
 const IAM_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 const IAM_ID: &str = "b4c7e2a19f3d8e6a5b2c1d0e9f8a7b6c";
 const EC2_ID: &str = "c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6";
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn unique(prefix: &str) -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros();
-    format!("{prefix}{t}x{}", COUNTER.fetch_add(1, Ordering::SeqCst))
-}
-
-fn moto() -> Option<String> {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            eprintln!(
-                "moto tests not run: AWS_ENDPOINT_URL is not set (run scripts/test.sh, which starts moto)"
-            );
-            None
-        }
-    }
-}
 
 async fn sdk(url: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -54,10 +36,6 @@ async fn sdk(url: &str) -> aws_config::SdkConfig {
         ))
         .load()
         .await
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Runs the binary; returns the JSON records on stdout, stderr and whether it succeeded.
@@ -71,6 +49,7 @@ fn remedy(url: &str, args: &[&str]) -> (Vec<Value>, String, bool) {
         .env("AWS_REGION", "us-east-1")
         .output()
         .unwrap();
+
     let stdout = String::from_utf8(out.stdout).unwrap();
     let records = stdout
         .lines()
@@ -143,16 +122,6 @@ async fn user_with_two_keys(iam: &aws_sdk_iam::Client, user: &str) -> (String, S
         keys.push(k.access_key().unwrap().access_key_id().to_owned());
     }
     (keys[0].clone(), keys[1].clone())
-}
-
-async fn active(iam: &aws_sdk_iam::Client, user: &str, key: &str) -> bool {
-    let out = iam.list_access_keys().user_name(user).send().await.unwrap();
-    out.access_key_metadata()
-        .iter()
-        .find(|m| m.access_key_id() == Some(key))
-        .unwrap()
-        .status()
-        == Some(&aws_sdk_iam::types::StatusType::Active)
 }
 
 fn record<'a>(records: &'a [Value], kind: &str) -> &'a Value {

@@ -13,11 +13,15 @@
 //! every test says it did not run and why, and passes.
 #![cfg(all(feature = "aws", feature = "cli"))]
 
-use std::path::{Path, PathBuf};
+#[path = "common/moto.rs"]
+mod common;
+
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
+
+use common::{moto, root, unique};
 
 const EXFIL_FINDING: &str = "examples/findings/06-instance-credential-exfiltration.json";
 const EXFIL_ROLE: &str = "web-server-role";
@@ -30,28 +34,6 @@ const QUARANTINE: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 const OTHER: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#;
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn unique(prefix: &str) -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros();
-    format!("{prefix}{t}x{}", COUNTER.fetch_add(1, Ordering::SeqCst))
-}
-
-fn moto() -> Option<String> {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            eprintln!(
-                "moto tests not run: AWS_ENDPOINT_URL is not set (run scripts/test.sh, which starts moto)"
-            );
-            None
-        }
-    }
-}
-
 async fn iam(url: &str) -> aws_sdk_iam::Client {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(url)
@@ -61,11 +43,8 @@ async fn iam(url: &str) -> aws_sdk_iam::Client {
         ))
         .load()
         .await;
-    aws_sdk_iam::Client::new(&sdk)
-}
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    aws_sdk_iam::Client::new(&sdk)
 }
 
 /// Runs the binary; returns the JSON records on stdout, stderr and whether it succeeded.

@@ -10,87 +10,23 @@
 //! (see `scripts/test.sh`); without it every test says it did not run and passes.
 #![cfg(all(feature = "aws", feature = "cli"))]
 
+#[path = "common/moto.rs"]
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_iam::types::StatusType;
 use serde_json::Value;
+
+use common::{active, iam, moto, root, unique, users_with_keys};
 
 const TEMPLATE: &str = "examples/findings/01-iam-malicious-ip-custom.json";
 const USER: &str = "GuardDuty-Example-Compromised-Simulated";
 const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 const ID: &str = "b4c7e2a19f3d8e6a5b2c1d0e9f8a7b6c";
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn unique(prefix: &str) -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros();
-    format!("{prefix}{t}x{}", COUNTER.fetch_add(1, Ordering::SeqCst))
-}
-
-fn moto() -> Option<String> {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            eprintln!("moto tests not run: AWS_ENDPOINT_URL is not set (run scripts/test.sh)");
-            None
-        }
-    }
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-async fn iam(url: &str) -> aws_sdk_iam::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    aws_sdk_iam::Client::new(&config)
-}
-
-/// `n` users with one active key each: (user, key).
-async fn users(client: &aws_sdk_iam::Client, n: usize) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for _ in 0..n {
-        let user = unique("crash-user-");
-        client.create_user().user_name(&user).send().await.unwrap();
-        let key = client
-            .create_access_key()
-            .user_name(&user)
-            .send()
-            .await
-            .unwrap();
-        let id = key.access_key().unwrap().access_key_id().to_owned();
-        out.push((user, id));
-    }
-    out
-}
-
-async fn active(client: &aws_sdk_iam::Client, user: &str, key: &str) -> bool {
-    let keys = client
-        .list_access_keys()
-        .user_name(user)
-        .send()
-        .await
-        .unwrap();
-    keys.access_key_metadata()
-        .iter()
-        .find(|m| m.access_key_id() == Some(key))
-        .map(|m| m.status() == Some(&StatusType::Active))
-        .unwrap()
-}
 
 /// A JSON Lines file with one finding per (user, key); `updated` sets each finding's `updatedAt`.
 fn findings(dir: &Path, pairs: &[(String, String)], updated: &str) -> PathBuf {
@@ -215,7 +151,7 @@ fn intended(records: &[Value]) -> BTreeSet<String> {
 async fn kill_9_mid_run_then_a_rerun_disables_every_key_once() {
     let Some(url) = moto() else { return };
     let client = iam(&url).await;
-    let pairs = users(&client, 20).await;
+    let pairs = users_with_keys(&client, "crash-user-", 20).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "audit.jsonl");
     let input = findings(dir.path(), &pairs, "2026-11-27T10:05:00.000Z");
@@ -261,7 +197,7 @@ async fn kill_9_mid_run_then_a_rerun_disables_every_key_once() {
 async fn sigterm_records_what_is_in_flight_and_exits_143_then_a_rerun_finishes() {
     let Some(url) = moto() else { return };
     let client = iam(&url).await;
-    let pairs = users(&client, 20).await;
+    let pairs = users_with_keys(&client, "crash-user-", 20).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "audit.jsonl");
     let input = findings(dir.path(), &pairs, "2026-11-27T10:05:00.000Z");
@@ -293,7 +229,7 @@ async fn an_audit_trail_that_cannot_be_written_stops_every_destructive_action() 
     let Some(url) = moto() else { return };
     let client = iam(&url).await;
     for path in ["/dev/full", "/proc/remedy-cannot-create-this.jsonl"] {
-        let pairs = users(&client, 3).await;
+        let pairs = users_with_keys(&client, "crash-user-", 3).await;
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path(), path);
         let input = findings(dir.path(), &pairs, "2026-11-27T10:05:00.000Z");
@@ -321,7 +257,7 @@ async fn an_audit_trail_that_cannot_be_written_stops_every_destructive_action() 
 async fn two_processes_on_one_failing_finding_never_report_it_done() {
     let Some(url) = moto() else { return };
     let client = iam(&url).await;
-    let (user, _) = users(&client, 1).await.remove(0);
+    let (user, _) = users_with_keys(&client, "crash-user-", 1).await.remove(0);
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "audit.jsonl");
     // A key the user does not have: every attempt fails.
@@ -350,7 +286,7 @@ async fn two_processes_on_one_failing_finding_never_report_it_done() {
 async fn an_updated_finding_disables_a_key_that_was_enabled_again() {
     let Some(url) = moto() else { return };
     let client = iam(&url).await;
-    let pairs = users(&client, 1).await;
+    let pairs = users_with_keys(&client, "crash-user-", 1).await;
     let (user, key) = &pairs[0];
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "audit.jsonl");
@@ -413,7 +349,7 @@ async fn reconcile_lists_and_finishes_what_an_interrupted_run_left() {
     };
     let Some(url) = moto() else { return };
     let client = iam(&url).await;
-    let pairs = users(&client, 2).await;
+    let pairs = users_with_keys(&client, "crash-user-", 2).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "audit.jsonl");
     let planned = |user: &str, key: &str| -> (FindingContext, PlannedAction) {

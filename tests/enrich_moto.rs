@@ -12,8 +12,10 @@
 //! without it every test says it did not run and passes.
 #![cfg(feature = "aws")]
 
+#[path = "common/moto.rs"]
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::Tag;
@@ -23,28 +25,12 @@ use remedy::testing::{ExpectedAction, InMemory, check_plan, finding_with};
 use remedy::{Engine, Enrichers, Finding, PolicySet};
 use serde_json::json;
 
+use common::{moto, unique};
+
 const FINDING: &str = include_str!("../examples/findings/01-iam-malicious-ip-custom.json");
 const READ_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":"*"}]}"#;
 const IAM_STAR: &str =
     r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:*","Resource":"*"}}"#;
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn unique(prefix: &str) -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros();
-    format!("{prefix}-{t}-{}", COUNTER.fetch_add(1, Ordering::SeqCst))
-}
-
-fn moto() -> Option<String> {
-    let url = std::env::var("AWS_ENDPOINT_URL").ok();
-    if url.is_none() {
-        eprintln!("moto tests not run: AWS_ENDPOINT_URL is not set (run scripts/test.sh)");
-    }
-    url
-}
 
 fn settings(url: &str) -> AwsSettings {
     AwsSettings::default()
@@ -62,6 +48,7 @@ async fn client(url: &str) -> Client {
         ))
         .load()
         .await;
+
     Client::new(&sdk)
 }
 

@@ -11,85 +11,21 @@
 //! (see `scripts/test.sh`); without it every test says it did not run and passes.
 #![cfg(all(feature = "aws", feature = "cli"))]
 
+#[path = "common/moto.rs"]
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aws_sdk_iam::types::StatusType;
 use serde_json::Value;
+
+use common::{active, iam, moto, root, unique, users_with_keys};
 
 const TEMPLATE: &str = "examples/findings/01-iam-malicious-ip-custom.json";
 const USER: &str = "GuardDuty-Example-Compromised-Simulated";
 const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 const ID: &str = "b4c7e2a19f3d8e6a5b2c1d0e9f8a7b6c";
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn unique(prefix: &str) -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros();
-    format!("{prefix}{t}x{}", COUNTER.fetch_add(1, Ordering::SeqCst))
-}
-
-fn moto() -> Option<String> {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            eprintln!("moto tests not run: AWS_ENDPOINT_URL is not set (run scripts/test.sh)");
-            None
-        }
-    }
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-async fn iam(url: &str) -> aws_sdk_iam::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    aws_sdk_iam::Client::new(&config)
-}
-
-/// `n` users with one active key each: (user, key).
-async fn users(client: &aws_sdk_iam::Client, n: usize) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for _ in 0..n {
-        let user = unique("state-user-");
-        client.create_user().user_name(&user).send().await.unwrap();
-        let key = client
-            .create_access_key()
-            .user_name(&user)
-            .send()
-            .await
-            .unwrap();
-        out.push((user, key.access_key().unwrap().access_key_id().to_owned()));
-    }
-    out
-}
-
-async fn active(client: &aws_sdk_iam::Client, user: &str, key: &str) -> bool {
-    let keys = client
-        .list_access_keys()
-        .user_name(user)
-        .send()
-        .await
-        .unwrap();
-    keys.access_key_metadata()
-        .iter()
-        .find(|m| m.access_key_id() == Some(key))
-        .map(|m| m.status() == Some(&StatusType::Active))
-        .unwrap()
-}
 
 /// A JSON Lines file: one finding per (user, key), each written `repeats` times in round-robin
 /// order (the same finding re-delivered).
@@ -241,7 +177,7 @@ fn table(url: &str, dir: &Path) -> String {
 async fn two_workers_over_200_findings_disable_each_of_20_keys_once() {
     let Some(url) = moto() else { return };
     let client = iam(&url).await;
-    let pairs = users(&client, 20).await;
+    let pairs = users_with_keys(&client, "state-user-", 20).await;
     let dir = tempfile::tempdir().unwrap();
     let table = table(&url, dir.path());
     let input = findings(dir.path(), &pairs, 10);
@@ -286,7 +222,7 @@ async fn not_at_the_end_of_an_hour() {
 async fn a_rate_limit_of_three_is_shared_and_the_breaker_stops_both_workers() {
     let Some(url) = moto() else { return };
     let client = iam(&url).await;
-    let pairs = users(&client, 10).await;
+    let pairs = users_with_keys(&client, "state-user-", 10).await;
     let dir = tempfile::tempdir().unwrap();
     let table = table(&url, dir.path());
     let input = findings(dir.path(), &pairs, 1);
@@ -343,7 +279,7 @@ async fn a_rate_limit_of_three_is_shared_and_the_breaker_stops_both_workers() {
 async fn remedy_state_stop_stops_every_worker_and_resume_releases_them() {
     let Some(url) = moto() else { return };
     let client = iam(&url).await;
-    let pairs = users(&client, 5).await;
+    let pairs = users_with_keys(&client, "state-user-", 5).await;
     let dir = tempfile::tempdir().unwrap();
     let table = table(&url, dir.path());
     let input = findings(dir.path(), &pairs, 1);
@@ -398,7 +334,7 @@ async fn remedy_state_stop_stops_every_worker_and_resume_releases_them() {
 async fn an_unreachable_table_fails_every_destructive_action_closed() {
     let Some(url) = moto() else { return };
     let client = iam(&url).await;
-    let pairs = users(&client, 3).await;
+    let pairs = users_with_keys(&client, "state-user-", 3).await;
     let dir = tempfile::tempdir().unwrap();
     let input = findings(dir.path(), &pairs, 1);
     let cfg = config(

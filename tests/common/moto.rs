@@ -68,7 +68,20 @@ pub async fn user_with_key(client: &aws_sdk_iam::Client, prefix: &str) -> (Strin
     (user, id)
 }
 
-/// Whether `user`'s key `key` is active.
+/// `n` new users with one active key each: (user, key id).
+pub async fn users_with_keys(
+    client: &aws_sdk_iam::Client,
+    prefix: &str,
+    n: usize,
+) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(user_with_key(client, prefix).await);
+    }
+    out
+}
+
+/// Whether `user`'s key `key` is active (a key `user` does not have fails the test).
 pub async fn active(client: &aws_sdk_iam::Client, user: &str, key: &str) -> bool {
     let keys = client
         .list_access_keys()
@@ -76,10 +89,12 @@ pub async fn active(client: &aws_sdk_iam::Client, user: &str, key: &str) -> bool
         .send()
         .await
         .unwrap();
-    keys.access_key_metadata()
+    let meta = keys
+        .access_key_metadata()
         .iter()
         .find(|m| m.access_key_id() == Some(key))
-        .is_some_and(|m| m.status() == Some(&StatusType::Active))
+        .unwrap_or_else(|| panic!("no key {key} for {user}"));
+    meta.status() == Some(&StatusType::Active)
 }
 
 /// A file holding the bundled key finding about `user` and `key`, with a fresh finding id.
