@@ -21,74 +21,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use common::sqs::{count, queues, sqs};
 use common::{active, iam, moto, remedy, root, unique, user_with_key};
 use serde_json::Value;
-
-async fn sqs(url: &str) -> aws_sdk_sqs::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    aws_sdk_sqs::Client::new(&config)
-}
-
-/// A queue with a dead-letter queue after 5 receives: (queue URL, DLQ URL).
-async fn queues(sqs: &aws_sdk_sqs::Client) -> (String, String) {
-    let name = unique("fleet-");
-    let dlq = sqs
-        .create_queue()
-        .queue_name(format!("{name}-dlq"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    let redrive = serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": "5"});
-    let queue = sqs
-        .create_queue()
-        .queue_name(name)
-        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    (queue, dlq)
-}
-
-/// (visible, in flight) messages of `queue`.
-async fn count(sqs: &aws_sdk_sqs::Client, queue: &str) -> (u64, u64) {
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(queue)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
-    let n = |k: &QueueAttributeName| attrs[k].parse::<u64>().unwrap();
-    (
-        n(&QueueAttributeName::ApproximateNumberOfMessages),
-        n(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-    )
-}
 
 /// The EventBridge event of the bundled key finding, about `user`'s `key`, with finding id `id`.
 fn event(user: &str, key: &str, id: &str) -> String {
@@ -255,7 +191,7 @@ async fn two_workers_drain_300_messages_and_disable_each_key_once() {
         .collect();
     let bodies: Vec<String> = (0..3).flat_map(|_| findings.iter().cloned()).collect();
     assert_eq!(bodies.len(), 300);
-    let (queue, dlq) = queues(&sqs).await;
+    let (queue, dlq) = queues(&sqs, "fleet-", 5).await;
     send(&sqs, &queue, &bodies).await;
     let (configs, trails) = configs(&url, dir.path());
 
@@ -312,7 +248,7 @@ async fn a_worker_killed_mid_batch_leaves_its_messages_to_the_other() {
             event(user, key, &format!("killed-{f}-{}", key.to_lowercase()))
         })
         .collect();
-    let (queue, dlq) = queues(&sqs).await;
+    let (queue, dlq) = queues(&sqs, "fleet-", 5).await;
     send(&sqs, &queue, &bodies).await;
     let (configs, trails) = configs(&url, dir.path());
 

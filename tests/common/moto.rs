@@ -15,6 +15,10 @@ const USER: &str = "GuardDuty-Example-Compromised-Simulated";
 const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 const ID: &str = "b4c7e2a19f3d8e6a5b2c1d0e9f8a7b6c";
 
+#[cfg(feature = "sqs")]
+#[path = "sqs.rs"]
+pub mod sqs;
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A name no other test (or run) uses.
