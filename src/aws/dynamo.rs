@@ -31,11 +31,8 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
     TimeToLiveStatus,
 };
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::http::Response;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use super::error::map_sdk_error;
+use super::error::{CallError, ServiceError, map_sdk_error};
 use super::{AwsClients, AwsSettings};
 use crate::action::ErrorKind;
 use crate::remediate::{Config, StateError, StateErrorKind};
@@ -245,10 +242,7 @@ impl StateTable {
     }
 
     /// An SDK error of `call` on this table, as a [`StateError`].
-    pub(crate) fn error<E>(&self, call: &str, err: &SdkError<E, Response>) -> StateError
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
+    pub(crate) fn error<E: ServiceError>(&self, call: &str, err: &CallError<E>) -> StateError {
         let mapped = map_sdk_error(call, err);
         let kind = match mapped.kind() {
             ErrorKind::Throttled => StateErrorKind::Throttled,

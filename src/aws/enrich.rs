@@ -4,13 +4,10 @@
 
 use std::sync::Arc;
 
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::http::Response;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use time::OffsetDateTime;
 
 use super::AwsSettings;
-use super::error::map_sdk_error;
+use super::error::{CallError, ServiceError, map_sdk_error};
 use crate::action::ErrorKind;
 use crate::enrich::{ContextError, ContextErrorKind, Enrichers};
 use crate::remediate::EnrichConfig;
@@ -44,10 +41,11 @@ pub async fn enrichers(config: &EnrichConfig, settings: &AwsSettings) -> Enriche
 }
 
 /// An SDK error of `call` as a context error of `enricher`.
-pub(crate) fn fail<E>(enricher: &str, call: &str, err: &SdkError<E, Response>) -> ContextError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
+pub(crate) fn fail<E: ServiceError>(
+    enricher: &str,
+    call: &str,
+    err: &CallError<E>,
+) -> ContextError {
     let e = map_sdk_error(call, err);
     let kind = match e.kind() {
         ErrorKind::NotFound => ContextErrorKind::NotFound,

@@ -6,6 +6,17 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::action::{ActionError, ErrorKind};
 
+/// An AWS call's error, as the SDK returns it.
+pub(crate) type CallError<E> = SdkError<E, Response>;
+
+/// What a service error of the SDK is: what every mapping of [`CallError`] reads.
+pub(crate) trait ServiceError:
+    ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
+{
+}
+
+impl<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static> ServiceError for E {}
+
 /// The kind of a service error from its code, then its HTTP status.
 fn kind_of(code: Option<&str>, status: Option<u16>) -> ErrorKind {
     match code.unwrap_or_default() {
@@ -84,10 +95,7 @@ fn kind_of(code: Option<&str>, status: Option<u16>) -> ErrorKind {
 }
 
 /// Maps an SDK error to an [`ActionError`] whose message says which call failed.
-pub(crate) fn map_sdk_error<E>(call: &str, err: &SdkError<E, Response>) -> ActionError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
+pub(crate) fn map_sdk_error<E: ServiceError>(call: &str, err: &CallError<E>) -> ActionError {
     match err {
         SdkError::ServiceError(service) => {
             let e = service.err();

@@ -2,22 +2,17 @@
 //! it exist, its inline policies, its attached managed policies.
 
 use aws_sdk_iam::Client;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::action::ActionError;
-use crate::aws::error::map_sdk_error;
+use crate::aws::error::{CallError, ServiceError, map_sdk_error};
 use crate::plan::IamPrincipal;
 
 /// `Ok(None)` for IAM's `NoSuchEntity`; other errors mapped.
-fn absent<T, E>(
-    result: Result<T, SdkError<E, Response>>,
+fn absent<T, E: ServiceError>(
+    result: Result<T, CallError<E>>,
     call: &str,
-) -> Result<Option<T>, ActionError>
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
+) -> Result<Option<T>, ActionError> {
     match result {
         Ok(value) => Ok(Some(value)),
         Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),

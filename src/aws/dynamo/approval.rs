@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use super::{CLAIMS_INDEX, CLAIMS_PK, Item, StateTable, TTL, get_s, n, s, write_id};
+use crate::aws::error::{CallError, ServiceError};
 use crate::id::ApprovalId;
 use crate::remediate::approval::{Decision, Requested};
 use crate::remediate::{ApprovalError, ApprovalRequest, ApprovalStore};
@@ -38,21 +39,7 @@ impl DynamoApprovals {
         format!("approval#{id}")
     }
 
-    fn error<E>(
-        &self,
-        call: &str,
-        err: &aws_smithy_runtime_api::client::result::SdkError<
-            E,
-            aws_smithy_runtime_api::http::Response,
-        >,
-    ) -> ApprovalError
-    where
-        E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-            + std::error::Error
-            + Send
-            + Sync
-            + 'static,
-    {
+    fn error<E: ServiceError>(&self, call: &str, err: &CallError<E>) -> ApprovalError {
         ApprovalError::Unavailable {
             store: self.table.name().to_owned(),
             message: self.table.error(call, err).message().to_owned(),

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use sha2::{Digest, Sha256};
 
 use super::{CLAIMS_INDEX, CLAIMS_PK, Item, StateTable, TTL, get_n, get_s, n, s, write_id};
+use crate::aws::error::{CallError, ServiceError};
 use crate::remediate::ledger::{decide, now_rfc3339};
 use crate::remediate::{
     Claim, ClaimRequest, EntryState, Ledger, LedgerEntry, LedgerError, LedgerKey, Owner, now_secs,
@@ -45,21 +46,7 @@ impl DynamoLedger {
         &self.table
     }
 
-    fn error<E>(
-        &self,
-        call: &str,
-        err: &aws_smithy_runtime_api::client::result::SdkError<
-            E,
-            aws_smithy_runtime_api::http::Response,
-        >,
-    ) -> LedgerError
-    where
-        E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-            + std::error::Error
-            + Send
-            + Sync
-            + 'static,
-    {
+    fn error<E: ServiceError>(&self, call: &str, err: &CallError<E>) -> LedgerError {
         let e = self.table.error(call, err);
         LedgerError::new(self.table.name(), e.message()).with_kind(e.kind())
     }
