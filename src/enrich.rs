@@ -45,7 +45,7 @@ use tokio::task::JoinSet;
 
 use crate::finding::Finding;
 
-mod context;
+pub(crate) mod context;
 mod memory;
 
 pub use context::{

@@ -24,6 +24,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 mod asff;
+mod batch;
 mod data;
 mod document;
 mod error;
@@ -38,10 +39,11 @@ mod shape;
 mod stream;
 mod text;
 
+pub use batch::{ParsedBatch, parse_documents};
 pub use data::Finding;
 pub use error::{FindingError, FindingErrorKind};
 pub use kind::{FindingType, MAX_TYPE_BYTES, TypeGlob};
-pub use parse::{MAX_DOCUMENT_BYTES, ParsedBatch, parse_documents};
+pub use parse::MAX_DOCUMENT_BYTES;
 pub use resource::{
     AccessKeyDetails, ContainerDetails, IamInstanceProfile, InstanceDetails, NamedResource,
     Resource, ResourceDetails, ResourceKind, S3BucketDetails, Tag,

@@ -14,7 +14,7 @@ use super::service::Service;
 use super::severity::Severity;
 use super::shape::{Envelope, Shape};
 use super::text::Text;
-use crate::enrich::Context;
+use crate::enrich::context::Context;
 
 /// A GuardDuty finding, from any shape. A cheap-clone handle (`Arc` inside): clone it freely and
 /// share it across threads. Its accessors are documented in [`crate::finding`].

@@ -13,8 +13,6 @@ mod host;
 
 pub use host::{ActionCheck, HostActionKind};
 
-pub(crate) use builtin::document_problem;
-
 use super::lint::calls::Constructor;
 
 use crate::plan::Action;

@@ -8,6 +8,7 @@ use super::ScriptAction;
 use super::args::{id_arg, invalid, param_error, reason_arg, string_arg, string_value, type_of};
 use crate::id::{AccessKeyId, InstanceId, UserName};
 use crate::plan::{Action, DisableAccessKey, Notify, RunCommand};
+use crate::policy::lint::calls::document_problem;
 
 pub(super) fn notify(
     ctx: &NativeCallContext,
@@ -84,39 +85,6 @@ pub(super) fn disable_access_key(
 
 /// The most bytes of names and values a `run_command`'s parameters may hold.
 pub(crate) const MAX_PARAMETERS_BYTES: usize = 16 * 1024;
-
-/// What is wrong with an SSM document name, if anything: SSM's form (3 to 128 letters, digits and
-/// `_-.`, or a shared document's ARN), and the configured allowlist.
-pub(crate) fn document_problem(document: &str, allowed: &[String]) -> Option<String> {
-    let name_ok = |n: &str| {
-        (3..=128).contains(&n.len())
-            && n.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-            && !n.contains("..")
-    };
-    let valid = match document.strip_prefix("arn:") {
-        // arn:aws:ssm:REGION:ACCOUNT:document/NAME
-        Some(rest) => rest.rsplit_once(":document/").is_some_and(|(head, name)| {
-            name_ok(name)
-                && head
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-:".contains(&b))
-        }),
-        None => name_ok(document),
-    };
-    if !valid {
-        return Some(format!(
-            "`{document}` is not an SSM document name (3 to 128 letters, digits and `_-.`)"
-        ));
-    }
-    (!allowed.iter().any(|a| a == document)).then(|| {
-        format!(
-            "document `{document}` is not allowed (allowed: {}; the configuration's \
-             `[run_command] documents` lists them)",
-            allowed.join(", ")
-        )
-    })
-}
 
 pub(super) fn run_command(
     ctx: &NativeCallContext,

@@ -5,13 +5,45 @@ use std::sync::Arc;
 
 use rhai::{AST, ASTNode, Expr, Position, Stmt};
 
-use super::super::actions::document_problem;
 use super::super::error::{DiagnosticKind, PolicyDiagnostic};
 use super::Context;
 use crate::id::{AccessKeyId, InstanceId, RoleName, UserName};
 
 const USER_NAMES: &str = "IAM user names are 1 to 64 of `[A-Za-z0-9+=,.@_-]`";
 const ROLE_NAMES: &str = "IAM role names are 1 to 64 of `[A-Za-z0-9+=,.@_-]`, without a path";
+
+/// What is wrong with an SSM document name, if anything: SSM's form (3 to 128 letters, digits and
+/// `_-.`, or a shared document's ARN), and the configured allowlist.
+pub(crate) fn document_problem(document: &str, allowed: &[String]) -> Option<String> {
+    let name_ok = |n: &str| {
+        (3..=128).contains(&n.len())
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && !n.contains("..")
+    };
+    let valid = match document.strip_prefix("arn:") {
+        // arn:aws:ssm:REGION:ACCOUNT:document/NAME
+        Some(rest) => rest.rsplit_once(":document/").is_some_and(|(head, name)| {
+            name_ok(name)
+                && head
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-:".contains(&b))
+        }),
+        None => name_ok(document),
+    };
+    if !valid {
+        return Some(format!(
+            "`{document}` is not an SSM document name (3 to 128 letters, digits and `_-.`)"
+        ));
+    }
+    (!allowed.iter().any(|a| a == document)).then(|| {
+        format!(
+            "document `{document}` is not allowed (allowed: {}; the configuration's \
+             `[run_command] documents` lists them)",
+            allowed.join(", ")
+        )
+    })
+}
 
 /// An action constructor as the checks see it.
 #[derive(Debug, Clone)]
