@@ -18,7 +18,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use common::{moto, root, unique};
+use common::{finding, moto, record, root, unique};
 
 const IAM_FINDING: &str = "examples/findings/01-iam-malicious-ip-custom.json";
 const EC2_FINDING: &str = "examples/findings/03-ec2-command-and-control.json";
@@ -93,17 +93,6 @@ async fn active(iam: &aws_sdk_iam::Client, user: &str, key: &str) -> bool {
     meta.status().map(|s| s.as_str()) == Some("Active")
 }
 
-/// A copy of a bundled finding with text replaced.
-fn finding(dir: &Path, template: &str, replacements: &[(&str, &str)]) -> String {
-    let mut text = std::fs::read_to_string(root().join(template)).unwrap();
-    for (from, to) in replacements {
-        text = text.replace(from, to);
-    }
-    let path = dir.join(format!("{}.json", unique("finding")));
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
 fn config(dir: &Path, accounts: &str) -> String {
     let path = dir.join("remedy.toml");
     std::fs::write(
@@ -135,13 +124,6 @@ fn run(url: &str, policies: &str, finding: &str, config: &str) -> (Vec<Value>, S
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     (records, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn record<'a>(records: &'a [Value], kind: &str) -> &'a Value {
-    records
-        .iter()
-        .find(|r| r["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} record in {records:#?}"))
 }
 
 fn bundled() -> String {

@@ -18,7 +18,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use common::{active, moto, root, unique};
+use common::{active, finding, moto, record, remedy_json, root, unique};
 
 const IAM_FINDING: &str = "examples/findings/01-iam-malicious-ip-custom.json";
 const EC2_FINDING: &str = "examples/findings/03-ec2-command-and-control.json";
@@ -36,41 +36,6 @@ async fn sdk(url: &str) -> aws_config::SdkConfig {
         ))
         .load()
         .await
-}
-
-/// Runs the binary; returns the JSON records on stdout, stderr and whether it succeeded.
-fn remedy(url: &str, args: &[&str]) -> (Vec<Value>, String, bool) {
-    let out = Command::new(env!("CARGO_BIN_EXE_remedy"))
-        .current_dir(root())
-        .args(args)
-        .env("AWS_ENDPOINT_URL", url)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .unwrap();
-
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let records = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (
-        records,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.success(),
-    )
-}
-
-/// A copy of a bundled finding with its id, user and key replaced.
-fn finding(dir: &Path, template: &str, replacements: &[(&str, &str)]) -> String {
-    let mut text = std::fs::read_to_string(root().join(template)).unwrap();
-    for (from, to) in replacements {
-        text = text.replace(from, to);
-    }
-    let path = dir.join(format!("{}.json", unique("finding")));
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
 }
 
 fn config(dir: &Path, topic_arn: &str) -> String {
@@ -124,13 +89,6 @@ async fn user_with_two_keys(iam: &aws_sdk_iam::Client, user: &str) -> (String, S
     (keys[0].clone(), keys[1].clone())
 }
 
-fn record<'a>(records: &'a [Value], kind: &str) -> &'a Value {
-    records
-        .iter()
-        .find(|r| r["kind"] == kind)
-        .unwrap_or_else(|| panic!("no `{kind}` record in {records:#?}"))
-}
-
 #[tokio::test]
 async fn iam_scenario_disables_exactly_the_named_key_once() {
     let Some(url) = moto() else { return };
@@ -147,7 +105,8 @@ async fn iam_scenario_disables_exactly_the_named_key_once() {
     let config = config(dir.path(), &topic(&url).await);
 
     // Without --execute nothing changes.
-    let (records, stderr, ok) = remedy(&url, &["run", "policies", &finding, "--config", &config]);
+    let (records, stderr, ok) =
+        remedy_json(&url, &["run", "policies", &finding, "--config", &config]);
     assert!(ok, "{stderr}");
     assert_eq!(
         record(&records, "disable_access_key")["outcome"]["reason"]["kind"],
@@ -156,7 +115,7 @@ async fn iam_scenario_disables_exactly_the_named_key_once() {
     assert!(active(&iam, &user, &key).await);
 
     // With --execute: exactly that key, the other stays active, the notification is published.
-    let (records, stderr, ok) = remedy(
+    let (records, stderr, ok) = remedy_json(
         &url,
         &[
             "run",
@@ -185,7 +144,7 @@ async fn iam_scenario_disables_exactly_the_named_key_once() {
     assert!(active(&iam, &user, &other).await);
 
     // The same finding again: nothing executes again.
-    let (records, stderr, ok) = remedy(
+    let (records, stderr, ok) = remedy_json(
         &url,
         &[
             "run",
@@ -231,7 +190,7 @@ async fn a_protected_user_is_never_touched() {
         &[(IAM_USER, &user), (IAM_KEY, &key), (IAM_ID, &id)],
     );
     let config = config(dir.path(), &topic(&url).await);
-    let (records, stderr, ok) = remedy(
+    let (records, stderr, ok) = remedy_json(
         &url,
         &[
             "run",
@@ -277,7 +236,7 @@ fn decide(finding) {
     let finding = finding(dir.path(), EC2_FINDING, &[(EC2_ID, &id)]);
     let config = config(dir.path(), &topic(&url).await);
     let policies = policies.display().to_string();
-    let (records, stderr, ok) = remedy(
+    let (records, stderr, ok) = remedy_json(
         &url,
         &["run", &policies, &finding, "--config", &config, "--execute"],
     );

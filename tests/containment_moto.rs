@@ -17,11 +17,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
-use common::{moto, root, unique};
+use common::{finding, moto, record, remedy_json, unique};
 
 const EXFIL_FINDING: &str = "examples/findings/06-instance-credential-exfiltration.json";
 const EXFIL_ROLE: &str = "web-server-role";
@@ -45,40 +44,6 @@ async fn iam(url: &str) -> aws_sdk_iam::Client {
         .await;
 
     aws_sdk_iam::Client::new(&sdk)
-}
-
-/// Runs the binary; returns the JSON records on stdout, stderr and whether it succeeded.
-fn remedy(url: &str, args: &[&str]) -> (Vec<Value>, String, bool) {
-    let out = Command::new(env!("CARGO_BIN_EXE_remedy"))
-        .current_dir(root())
-        .args(args)
-        .env("AWS_ENDPOINT_URL", url)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let records = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (
-        records,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.success(),
-    )
-}
-
-/// A copy of a bundled finding with some text replaced.
-fn finding(dir: &Path, template: &str, replacements: &[(&str, &str)]) -> String {
-    let mut text = std::fs::read_to_string(root().join(template)).unwrap();
-    for (from, to) in replacements {
-        text = text.replace(from, to);
-    }
-    let path = dir.join(format!("{}.json", unique("finding")));
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
 }
 
 fn config(dir: &Path) -> String {
@@ -134,15 +99,8 @@ fn issue_time(doc: &Value) -> String {
         .to_owned()
 }
 
-fn record<'a>(records: &'a [Value], kind: &str) -> &'a Value {
-    records
-        .iter()
-        .find(|r| r["kind"] == kind)
-        .unwrap_or_else(|| panic!("no `{kind}` record in {records:#?}"))
-}
-
 fn run(url: &str, finding: &str, config: &str) -> Vec<Value> {
-    let (records, stderr, ok) = remedy(
+    let (records, stderr, ok) = remedy_json(
         url,
         &["run", "policies", finding, "--config", config, "--execute"],
     );
@@ -174,7 +132,7 @@ async fn an_assumed_role_finding_revokes_that_roles_sessions_and_undo_removes_ex
     );
 
     // A dry run changes nothing.
-    let (records, stderr, ok) = remedy(&url, &["run", "policies", &path, "--config", &config]);
+    let (records, stderr, ok) = remedy_json(&url, &["run", "policies", &path, "--config", &config]);
     assert!(ok, "{stderr}");
     assert_eq!(
         record(&records, "revoke_role_sessions")["outcome"]["reason"]["kind"],
@@ -218,13 +176,13 @@ async fn an_assumed_role_finding_revokes_that_roles_sessions_and_undo_removes_ex
 
     // Undo: a dry run first, then exactly the revocation goes; the role's own policy stays.
     let record_id = revoke["intent"].as_str().unwrap();
-    let (records, stderr, ok) = remedy(&url, &["undo", record_id, "--config", &config]);
+    let (records, stderr, ok) = remedy_json(&url, &["undo", record_id, "--config", &config]);
     assert!(ok, "{stderr}");
     assert_eq!(records[0]["kind"], "undo");
     assert_eq!(records[0]["outcome"]["reason"]["kind"], "dry_run");
     assert_eq!(inline(&iam, &role).await.len(), 2);
     let (records, stderr, ok) =
-        remedy(&url, &["undo", record_id, "--config", &config, "--execute"]);
+        remedy_json(&url, &["undo", record_id, "--config", &config, "--execute"]);
     assert!(ok, "{stderr}");
     assert_eq!(records[0]["outcome"]["status"], "executed", "{records:#?}");
     let left = inline(&iam, &role).await;
@@ -234,7 +192,7 @@ async fn an_assumed_role_finding_revokes_that_roles_sessions_and_undo_removes_ex
     );
     // Undone once: a second undo says so and changes nothing.
     let (records, stderr, ok) =
-        remedy(&url, &["undo", record_id, "--config", &config, "--execute"]);
+        remedy_json(&url, &["undo", record_id, "--config", &config, "--execute"]);
     assert!(ok, "{stderr}");
     assert!(records.is_empty(), "{records:#?}");
     assert!(stderr.contains("already undone"), "{stderr}");
@@ -303,7 +261,7 @@ async fn quarantine_and_console_login_through_a_policy_and_their_undo() {
         &[(IAM_USER, &user), (IAM_ID, &unique("iam"))],
     );
     let dir_arg = policies.display().to_string();
-    let (records, stderr, ok) = remedy(
+    let (records, stderr, ok) = remedy_json(
         &url,
         &["run", &dir_arg, &path, "--config", &config, "--execute"],
     );
@@ -336,7 +294,7 @@ async fn quarantine_and_console_login_through_a_policy_and_their_undo() {
 
     // The console password cannot be restored: undo says so, exits 1 and changes nothing.
     let console_id = console["intent"].as_str().unwrap();
-    let (records, stderr, ok) = remedy(
+    let (records, stderr, ok) = remedy_json(
         &url,
         &["undo", console_id, "--config", &config, "--execute"],
     );
@@ -345,7 +303,7 @@ async fn quarantine_and_console_login_through_a_policy_and_their_undo() {
 
     // The quarantine is detached again.
     let quarantine_id = quarantine["intent"].as_str().unwrap();
-    let (records, stderr, ok) = remedy(
+    let (records, stderr, ok) = remedy_json(
         &url,
         &["undo", quarantine_id, "--config", &config, "--execute"],
     );
@@ -359,7 +317,7 @@ fn undo_of_an_unknown_record_fails_without_aws() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
     std::fs::write(dir.path().join("audit.jsonl"), "").unwrap();
-    let (records, stderr, ok) = remedy(
+    let (records, stderr, ok) = remedy_json(
         "http://127.0.0.1:9",
         &["undo", "no-such-record", "--config", &config],
     );

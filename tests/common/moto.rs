@@ -126,6 +126,34 @@ pub fn remedy(url: &str, args: &[&str]) -> Command {
     c
 }
 
+/// A copy of the bundled finding `template` (a path from the project root) with each `(from,
+/// to)` of `replacements` replaced, in a new file of `dir`; returns its path.
+pub fn finding(dir: &Path, template: &str, replacements: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(root().join(template)).unwrap();
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    let path = dir.join(format!("{}.json", unique("finding")));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// The record of action kind `kind` among `records` (the test fails without one).
+pub fn record<'a>(records: &'a [Value], kind: &str) -> &'a Value {
+    records
+        .iter()
+        .find(|r| r["kind"] == kind)
+        .unwrap_or_else(|| panic!("no `{kind}` record in {records:#?}"))
+}
+
+/// Runs `remedy ARGS` against moto to the end: its JSON records on stdout, its stderr, and
+/// whether it exited 0.
+pub fn remedy_json(url: &str, args: &[&str]) -> (Vec<Value>, String, bool) {
+    let out = remedy(url, args).output().unwrap();
+    let r = ran(&out);
+    (r.lines, r.stderr, out.status.success())
+}
+
 /// What a finished command printed: its JSON lines, its stderr, its exit code.
 pub struct Ran {
     /// One value per stdout line.
