@@ -28,8 +28,13 @@ impl Remediator {
         let limit = self.inner.limits.get(&kind).copied()?;
         let now = now_secs();
         if let Some(account_limit) = limit.account_window() {
-            let key = RateKey::new(kind.clone()).with_account(finding.account_id.as_str());
-            let window = format!("{account_limit} in account {}", finding.account_id);
+            // A finding that names no account counts as account `-`, as in the ledger's keys.
+            let account = match finding.account_id.as_str() {
+                "" => "-",
+                account => account,
+            };
+            let key = RateKey::new(kind.clone()).with_account(account);
+            let window = format!("{account_limit} in account {account}");
             match self.admit(action, &key, account_limit, now, trail).await {
                 Ok(true) => {}
                 // One account's window: the others are still answered, the breaker stays shut.
