@@ -374,3 +374,39 @@ async fn a_duplicate_in_one_run_is_worded_as_such() {
     assert!(!said.contains("earlier run"), "{said}");
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
 }
+
+/// A worker stopping mid-batch (SIGTERM) skips the actions it has not started as
+/// `interrupted`; their message must come back, not be deleted as handled.
+#[tokio::test]
+async fn a_message_whose_action_was_interrupted_by_a_stop_is_retried() {
+    let memory = remedy::testing::InMemory::new();
+    let body = std::fs::read(format!(
+        "{ROOT}/examples/findings/01-iam-malicious-ip-custom.json"
+    ))
+    .unwrap();
+    let policies = PolicySet::from_dir(format!("{ROOT}/policies")).unwrap();
+    let remediator = memory.remediator().enforce(true).build();
+    let engine = Engine::new(policies, remediator.clone()).unwrap();
+    remediator
+        .shutdown()
+        .stop(std::time::Duration::from_secs(30));
+    let delivery = engine.handle_message(&body, "m-1").await;
+    let disable = delivery.reports[0]
+        .actions
+        .iter()
+        .find(|r| r.kind == ActionKind::DISABLE_ACCESS_KEY)
+        .unwrap();
+    assert!(
+        matches!(
+            disable.outcome.skip_reason(),
+            Some(remedy::action::SkipReason::Interrupted)
+        ),
+        "{:?}",
+        disable.outcome
+    );
+    assert!(
+        matches!(&delivery.disposition, remedy::Disposition::Retry(why) if why.contains("interrupted")),
+        "{:?}",
+        delivery.disposition
+    );
+}

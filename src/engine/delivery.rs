@@ -1,7 +1,7 @@
 //! One message of a queue (an SQS message, a record of a Lambda batch): what became of it, and
 //! so whether the queue may forget it.
 
-use crate::action::Status;
+use crate::action::{SkipReason, Status};
 use crate::finding::parse_documents;
 use crate::remediate::Report;
 
@@ -11,11 +11,12 @@ use super::Engine;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Disposition {
-    /// Every plan was carried out and audited (each action executed, already done or skipped):
-    /// delete the message.
+    /// Every plan was carried out and audited (each action executed, already done or skipped by
+    /// a guard): delete the message.
     Done,
     /// Something may succeed later (an action failed, another run holds a claim, an audit
-    /// record was not written, a policy failed): leave the message for redelivery; the queue
+    /// record was not written, a policy failed, remedy stopped before an action ran): leave the
+    /// message for redelivery; the queue
     /// moves it to its dead-letter queue after its maximum receive count.
     Retry(String),
     /// The message holds no finding remedy can read: never delete it; leave it for the
@@ -80,6 +81,16 @@ fn retry_reason(report: &Report) -> Option<String> {
         .actions
         .iter()
         .find_map(|record| match record.outcome.status() {
+            // Not a guard's decision: remedy stopped before the action ran. Deleting the
+            // message would lose the finding; its next delivery carries the action out.
+            Status::Skipped
+                if matches!(record.outcome.skip_reason(), Some(SkipReason::Interrupted)) =>
+            {
+                Some(format!(
+                    "`{}` on `{}` was interrupted: remedy is stopping",
+                    record.kind, record.target
+                ))
+            }
             // A pending approval is stored durably: the message has done its part.
             Status::Executed | Status::AlreadyDone | Status::Skipped | Status::PendingApproval => {
                 None
