@@ -319,8 +319,8 @@ impl Remediator {
 
     /// Carries out many plans, at most [`Remediator::concurrency`] at once, calling `on_report`
     /// with each plan's index in `plans` and its report as it completes. One plan's failure never
-    /// stops the others. Once the [`Remediator::shutdown`] is stopping, no further plan is taken:
-    /// the plans in flight finish and the call returns.
+    /// stops the others, and every plan gets a report (once the [`Remediator::shutdown`] is
+    /// stopping, the actions not started are recorded as interrupted).
     pub async fn run_each<I, F>(&self, plans: I, on_report: F)
     where
         I: IntoIterator<Item = Plan>,
@@ -335,7 +335,9 @@ impl Remediator {
     /// stream's first finding is acted on before the stream ends.
     ///
     /// Plans arrive in batches: a sender hands over every plan it has at once (a batch of one
-    /// when it has one), so that the two sides meet once per batch, not once per plan.
+    /// when it has one), so that the two sides meet once per batch, not once per plan. A stream
+    /// may not end, so once the [`Remediator::shutdown`] is stopping no further plan is taken:
+    /// the plans in flight finish and the call returns.
     pub async fn run_received<F>(
         &self,
         plans: &mut tokio::sync::mpsc::Receiver<Vec<Plan>>,
@@ -343,8 +345,12 @@ impl Remediator {
     ) where
         F: FnMut(usize, Report),
     {
-        self.run_from(Batches(plans, Vec::new().into_iter()), on_report)
-            .await;
+        let batches = Batches {
+            channel: plans,
+            batch: Vec::new().into_iter(),
+            shutdown: &self.inner.shutdown,
+        };
+        self.run_from(batches, on_report).await;
     }
 
     async fn run_from<S, F>(&self, mut plans: S, mut on_report: F)
@@ -386,9 +392,6 @@ impl Remediator {
                     finish(joined.map(|(_, r)| r), &mut started);
                 }
                 plan = plans.next_plan(), if open && room => match plan {
-                    // A stopping remediator takes no more plans (their actions would only be
-                    // recorded as interrupted); the ones in flight finish.
-                    Some(_) if self.inner.shutdown.is_stopping() => open = false,
                     Some(plan) => {
                         let this = self.clone();
                         let finding = plan.finding.clone();
@@ -399,7 +402,6 @@ impl Remediator {
                     }
                     None => open = false,
                 },
-                () = self.inner.shutdown.stopped(), if open => open = false,
             }
         }
     }
@@ -432,19 +434,27 @@ impl<I: Iterator<Item = Plan>> PlanSource for Iter<I> {
     }
 }
 
-/// Plans from a channel of batches: the batch being taken, then the next one.
-struct Batches<'a>(
-    &'a mut tokio::sync::mpsc::Receiver<Vec<Plan>>,
-    std::vec::IntoIter<Plan>,
-);
+/// Plans from a channel of batches (the batch being taken, then the next one) until the channel
+/// closes or the remediator is stopping.
+struct Batches<'a> {
+    channel: &'a mut tokio::sync::mpsc::Receiver<Vec<Plan>>,
+    batch: std::vec::IntoIter<Plan>,
+    shutdown: &'a Shutdown,
+}
 
 impl PlanSource for Batches<'_> {
     async fn next_plan(&mut self) -> Option<Plan> {
         loop {
-            if let Some(plan) = self.1.next() {
+            if self.shutdown.is_stopping() {
+                return None;
+            }
+            if let Some(plan) = self.batch.next() {
                 return Some(plan);
             }
-            self.1 = self.0.recv().await?.into_iter();
+            self.batch = tokio::select! {
+                batch = self.channel.recv() => batch?.into_iter(),
+                () = self.shutdown.stopped() => return None,
+            };
         }
     }
 }

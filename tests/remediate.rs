@@ -415,6 +415,36 @@ async fn a_per_account_limit_skips_one_accounts_excess_and_the_others_are_still_
 }
 
 #[tokio::test]
+async fn a_stopping_remediator_reports_every_listed_plan_and_leaves_an_open_stream() {
+    let w = World::new();
+    let r = w.remediator().enforce(true).build();
+    r.shutdown().stop(Duration::from_secs(30));
+    // A list: every plan gets its report, its destructive action interrupted.
+    let reports = r.run_all((0..3).map(|i| iam_plan(&format!("f{i}")))).await;
+    assert_eq!(reports.len(), 3);
+    for report in &reports {
+        assert!(
+            report
+                .actions
+                .iter()
+                .any(|a| matches!(a.outcome, Outcome::Skipped(SkipReason::Interrupted)))
+        );
+    }
+    assert_eq!(w.iam.is_active(USER, KEY), Some(true));
+    // A stream whose sender is still open: the call returns instead of waiting for more.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let mut seen = 0;
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        r.run_received(&mut rx, |_, _| seen += 1),
+    )
+    .await
+    .expect("a stopping remediator stops reading its stream");
+    assert_eq!(seen, 0);
+    drop(tx);
+}
+
+#[tokio::test]
 async fn failures_and_panics_are_recorded_and_can_be_retried_later() {
     let audit = MemoryAudit::new();
     let router = Router::new()
