@@ -320,10 +320,13 @@ pub(crate) fn failure_line(failure: &remedy::plan::PolicyFailure) -> String {
 
 pub(crate) use stream::each_finding;
 
-/// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default: warnings).
+/// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default: warnings, except the AWS
+/// SDK's credential and region chain, whose warnings about each source it tried (instance
+/// metadata on a laptop) say nothing remedy's own errors do not: an AWS call that cannot get
+/// credentials fails with the reason, in the record or the enrichment context).
 pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,aws_config=error"));
     use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
