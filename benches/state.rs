@@ -1,6 +1,6 @@
 //! What the DynamoDB state adds to one action, against the local endpoint (moto): a ledger claim
-//! plus its completion, and every state call of a destructive action (shared kill switch,
-//! breaker, claim, rate window, completion). Needs `AWS_ENDPOINT_URL`; without it each bench says
+//! plus its completion, every state call of a destructive action (shared kill switch, breaker,
+//! claim, rate window, completion), and the same under the target's lock. Needs `AWS_ENDPOINT_URL`; without it each bench says
 //! so and does nothing, so `cargo test --all-targets` (which runs benches once) passes offline.
 //!
 //! `cargo bench --bench state` also prints p50 and p99 over 500 sequential runs of each, and the
@@ -127,6 +127,22 @@ async fn destructive_action(s: &Setup, key: &LedgerKey) {
     );
 }
 
+/// The same, under the target's lock, as an enforced destructive action takes it: the lock's
+/// claim first, its release last (two more ledger writes).
+async fn locked_destructive_action(s: &Setup, key: &LedgerKey) {
+    let lock = key.target_lock();
+    let request = ClaimRequest {
+        key: &lock,
+        owner: &s.owner,
+        lease: Duration::from_secs(900),
+        finding: &s.finding,
+        action: &s.action,
+    };
+    black_box(s.ledger.claim(&request).await.ok());
+    destructive_action(s, key).await;
+    black_box(s.ledger.release(&lock, &s.owner).await.ok());
+}
+
 /// p50 and p99 of `runs` sequential runs of `f`.
 fn percentiles(
     s: &Setup,
@@ -240,12 +256,27 @@ fn bench(c: &mut Criterion) {
             start.elapsed()
         });
     });
+    group.bench_function(
+        "every state call of a destructive action, under the target lock",
+        |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let key = fresh_key(&s);
+                    s.runtime.block_on(locked_destructive_action(&s, &key));
+                }
+                start.elapsed()
+            });
+        },
+    );
     group.finish();
     if std::env::args().any(|a| a == "--bench") {
         let (p50, p99) = percentiles(&s, 500, claim_and_complete);
         eprintln!("claim + complete, 500 runs: p50 {p50:?}, p99 {p99:?}");
         let (p50, p99) = percentiles(&s, 500, destructive_action);
         eprintln!("every state call of a destructive action, 500 runs: p50 {p50:?}, p99 {p99:?}");
+        let (p50, p99) = percentiles(&s, 500, locked_destructive_action);
+        eprintln!("the same under the target lock, 500 runs: p50 {p50:?}, p99 {p99:?}");
         if let Some((claimed, done)) = sizes {
             eprintln!("ledger item: {claimed} bytes claimed, {done} bytes done");
         }
