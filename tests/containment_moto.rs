@@ -20,7 +20,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use common::{finding, moto, record, remedy_json, unique};
+use common::{finding, iam, moto, record, remedy_json, unique};
 
 const EXFIL_FINDING: &str = "examples/findings/06-instance-credential-exfiltration.json";
 const EXFIL_ROLE: &str = "web-server-role";
@@ -32,19 +32,6 @@ const UPDATED_AT: &str = "2024-06-11T09:36:51.208Z";
 const QUARANTINE: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 const OTHER: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#;
-
-async fn iam(url: &str) -> aws_sdk_iam::Client {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-
-    aws_sdk_iam::Client::new(&sdk)
-}
 
 fn config(dir: &Path) -> String {
     let path = dir.join("remedy.toml");

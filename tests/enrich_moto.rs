@@ -25,7 +25,7 @@ use remedy::testing::{ExpectedAction, InMemory, check_plan, finding_with};
 use remedy::{Engine, Enrichers, Finding, PolicySet};
 use serde_json::json;
 
-use common::{moto, unique};
+use common::{iam, moto, unique};
 
 const FINDING: &str = include_str!("../examples/findings/01-iam-malicious-ip-custom.json");
 const READ_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":"*"}]}"#;
@@ -37,19 +37,6 @@ fn settings(url: &str) -> AwsSettings {
         .with_endpoint_url(url)
         .with_region("us-east-1")
         .with_static_credentials("testing", "testing")
-}
-
-async fn client(url: &str) -> Client {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-
-    Client::new(&sdk)
 }
 
 async fn managed_policy(iam: &Client, name: &str, document: &str) -> String {
@@ -105,7 +92,7 @@ fn finding_for(user: &str, user_type: &str, key: &str) -> Finding {
 #[tokio::test]
 async fn a_user_with_admin_inline_and_group_policies() {
     let Some(url) = moto() else { return };
-    let iam = client(&url).await;
+    let iam = iam(&url).await;
     let user = unique("alice");
     let group = unique("developers");
     let key = user_with_key(&iam, &user).await;
@@ -169,7 +156,7 @@ async fn a_user_with_admin_inline_and_group_policies() {
 #[tokio::test]
 async fn admin_rights_through_a_group_inline_policy_and_a_customer_policy_are_found() {
     let Some(url) = moto() else { return };
-    let iam = client(&url).await;
+    let iam = iam(&url).await;
     let enricher = IamEnricher::new(&settings(&url)).await;
 
     let user = unique("bob");
@@ -231,7 +218,7 @@ async fn admin_rights_through_a_group_inline_policy_and_a_customer_policy_are_fo
 #[tokio::test]
 async fn an_assumed_role_gets_the_roles_policies_and_tags() {
     let Some(url) = moto() else { return };
-    let iam = client(&url).await;
+    let iam = iam(&url).await;
     let role = unique("deploy");
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     iam.create_role()
@@ -283,7 +270,7 @@ fn decide(finding) {
 #[tokio::test]
 async fn a_policy_disabling_only_admin_keys_decides_on_what_iam_says() {
     let Some(url) = moto() else { return };
-    let iam = client(&url).await;
+    let iam = iam(&url).await;
     let admin = unique("admin");
     let admin_key = user_with_key(&iam, &admin).await;
     iam.attach_user_policy()
@@ -372,7 +359,7 @@ fn eval(url: Option<&str>, dir: &std::path::Path, args: &[&str]) -> String {
 #[tokio::test]
 async fn remedy_eval_with_enrich_shows_the_context_and_replays_it_without_aws() {
     let Some(url) = moto() else { return };
-    let iam = client(&url).await;
+    let iam = iam(&url).await;
     let user = unique("eval-admin");
     let key = user_with_key(&iam, &user).await;
     iam.attach_user_policy()

@@ -45,17 +45,21 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// An IAM client on moto.
-pub async fn iam(url: &str) -> aws_sdk_iam::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// The SDK configuration of a client on moto at `url` (region `us-east-1`, moto's credentials).
+pub async fn sdk(url: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(url)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_iam::config::Credentials::new(
             "testing", "testing", None, None, "test",
         ))
         .load()
-        .await;
-    aws_sdk_iam::Client::new(&config)
+        .await
+}
+
+/// An IAM client on moto.
+pub async fn iam(url: &str) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&sdk(url).await)
 }
 
 /// A new user with one active key: (user, key id).

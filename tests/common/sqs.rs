@@ -9,15 +9,7 @@ use super::unique;
 
 /// An SQS client on moto at `url`.
 pub async fn sqs(url: &str) -> Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    Client::new(&config)
+    Client::new(&super::sdk(url).await)
 }
 
 /// A new queue named after `prefix` whose messages move to its dead-letter queue after
