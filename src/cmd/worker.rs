@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use remedy::remediate::Shutdown;
 use remedy::{Disposition, Engine};
 
 use super::{PolicyArgs, inert};
@@ -110,7 +109,7 @@ async fn run_async(args: Args) -> ExitCode {
         }
         let received = tokio::select! {
             received = worker.receive(args.wait_seconds) => received,
-            () = stopping(&shutdown) => break,
+            () = shutdown.stopped() => break,
         };
         let messages = match received {
             Ok(messages) => messages,
@@ -192,13 +191,6 @@ async fn expire(remediator: &remedy::Remediator) {
             "error: cannot apply approval timeouts: {}",
             super::inert(&e.to_string())
         ),
-    }
-}
-
-/// Resolves once the run is stopping.
-async fn stopping(shutdown: &Shutdown) {
-    while !shutdown.is_stopping() {
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

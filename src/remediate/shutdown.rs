@@ -54,8 +54,9 @@ impl Shutdown {
         self.inner.stopping.load(Ordering::SeqCst)
     }
 
-    /// Resolves once the remediator is stopping.
-    pub(crate) async fn stopped(&self) {
+    /// Resolves once the remediator is stopping (at once if it already is): what a loop that
+    /// takes new work selects on.
+    pub async fn stopped(&self) {
         loop {
             let changed = self.inner.changed.notified();
             tokio::pin!(changed);
