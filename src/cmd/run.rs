@@ -218,6 +218,11 @@ async fn run_async(args: Args) -> ExitCode {
             return ExitCode::from(u8::try_from(code).unwrap_or(1));
         }
     }
+    if write_failed {
+        eprintln!(
+            "error: some records could not be written to standard output (the audit trail has them)"
+        );
+    }
     if write_failed || !ok || summary.failed > 0 || summary.audit_errors > 0 {
         ExitCode::FAILURE
     } else if summary.policy_failures > 0 && !args.allow_policy_errors {
