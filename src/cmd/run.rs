@@ -21,7 +21,8 @@ use super::PolicyArgs;
 /// needs no credentials.
 ///
 /// Exit status: 0 when everything went as planned; 1 when the policies or configuration do not
-/// load, an input cannot be parsed, an action failed or an audit record could not be written;
+/// load, an input cannot be parsed, an action failed, an audit record or the output could not be
+/// written;
 /// 2 when a policy failed on a finding (and nothing of 1 happened), unless
 /// `--allow-policy-errors`; 143 or 130 after SIGTERM or SIGINT.
 #[derive(Debug, clap::Args)]
@@ -219,9 +220,7 @@ async fn run_async(args: Args) -> ExitCode {
         }
     }
     if write_failed {
-        eprintln!(
-            "error: some records could not be written to standard output (the audit trail has them)"
-        );
+        eprintln!("error: some records could not be written to standard output");
     }
     if write_failed || !ok || summary.failed > 0 || summary.audit_errors > 0 {
         ExitCode::FAILURE
