@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use remedy::aws::{AwsSettings, DynamoLedger, DynamoState, StateTable};
+use remedy::config::RateLimit;
 use remedy::plan::{FindingContext, PlannedAction};
-use remedy::remediate::{
-    ClaimRequest, Ledger, LedgerKey, Owner, RateKey, RateLimit, StateStore, now_secs,
-};
+use remedy::store::ledger::{ClaimRequest, Ledger, LedgerKey, Owner, now_secs};
+use remedy::store::state::{RateKey, StateStore};
 use remedy::testing::finding_from_file;
 use remedy::{Action, ActionKind};
 

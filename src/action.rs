@@ -110,7 +110,7 @@ pub trait Executor: Send + Sync + fmt::Debug + 'static {
 
     /// Whether this executor carries out actions of `kind`. A [`Router`] answers for its routes
     /// and a [`ChannelRouter`] for `notify`; a leaf executor takes, by default, every kind it is
-    /// given. Asked when an [`Engine`](crate::Engine) is built (kinds the policies can choose that
+    /// given. Asked when an [`Pipeline`](crate::Pipeline) is built (kinds the policies can choose that
     /// nothing carries out are reported) and before each action, so that a dry run reports
     /// `unsupported` exactly as the real run would.
     fn handles(&self, kind: &ActionKind) -> bool {

@@ -17,8 +17,11 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::action::{ChannelRouter, Executor, Router, TracingNotifier};
+use crate::config::{AccountsConfig, AwsConfig, Config, NotifyTarget};
 use crate::plan::ActionKind;
-use crate::remediate::{AccountsConfig, ApprovalStore, AwsConfig, Config, Ledger, StateStore};
+use crate::store::approval::ApprovalStore;
+use crate::store::ledger::Ledger;
+use crate::store::state::StateStore;
 
 mod accounts;
 mod containment;
@@ -231,11 +234,10 @@ pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
     );
     let ssm = RunCommandExecutor::from_clients(&clients);
     let mut channels = ChannelRouter::new();
-    let notifier_for = |target: &str| -> Arc<dyn Executor> {
-        if target == "log" {
-            Arc::new(TracingNotifier::new())
-        } else {
-            Arc::new(SnsNotifier::from_clients(&clients, target))
+    let notifier_for = |target: &NotifyTarget| -> Arc<dyn Executor> {
+        match target {
+            NotifyTarget::Log => Arc::new(TracingNotifier::new()),
+            NotifyTarget::Sns(arn) => Arc::new(SnsNotifier::from_clients(&clients, arn)),
         }
     };
     for (channel, target) in &config.notify.channels {

@@ -3,11 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use remedy::action::{ActionRequest, CommandExecutor, ErrorKind, Outcome};
-use remedy::policy::PolicySetBuilder;
-use remedy::{ActionKind, Config, Executor, PolicySet, Remediator, Router, async_trait};
+use remedy::pipeline::{Assembly, AssemblyError};
+use remedy::{Config, Pipeline, PolicySet, Remediator};
 
 pub(crate) mod approval;
 pub(crate) mod check;
@@ -26,14 +24,6 @@ pub(crate) mod worker;
 
 /// Exit status when a policy failed on a finding (and no action failed).
 pub(crate) const POLICY_FAILED: u8 = 2;
-
-/// The policy-set builder a configuration asks for: its host kinds, `[reach]` and the
-/// `run_command` documents.
-pub(crate) fn builder(config: &Config) -> Result<PolicySetBuilder, String> {
-    PolicySet::builder()
-        .with_config(config)
-        .map_err(|e| e.to_string())
-}
 
 /// Where a command's policies come from: a directory, more directories loaded into the same set,
 /// and the configuration (host kinds, reach, documents, names to check).
@@ -60,51 +50,40 @@ impl PolicyArgs {
             .collect()
     }
 
-    /// The configuration and the policies, loaded and checked against each other; errors and
-    /// warnings printed.
-    pub(crate) fn load(&self) -> Result<(Config, PolicySet), ExitCode> {
-        let config = load_config(self.config.as_deref())?;
-        let set = load_policies(&self.dirs(), &config)?;
-        Ok((config, set))
+    /// The assembly of the configuration (a real run when `execute`, with the default audit
+    /// trail) and the policies, checked against each other; errors and warnings printed.
+    pub(crate) fn load(&self, execute: bool) -> Result<(Assembly, PolicySet), ExitCode> {
+        let mut config = load_config(self.config.as_deref())?;
+        default_audit(&mut config, execute);
+        let assembly = Assembly::new(config).execute(execute);
+        let set = load_policies(&assembly, &self.dirs())?;
+        Ok((assembly, set))
     }
 }
 
-/// Loads the policy directories with the configuration's builder: errors (and warnings) rendered
+/// Loads the policy directories with the assembly's builder: errors (and warnings) rendered
 /// on stderr like rustc's, then the configuration's names checked against the policies.
-pub(crate) fn load_policies(dirs: &[PathBuf], config: &Config) -> Result<PolicySet, ExitCode> {
-    let mut builder = builder(config).map_err(|e| {
-        eprintln!("error: {}", inert(&e));
-        ExitCode::FAILURE
-    })?;
-    let kinds = builder.kinds();
-    for dir in dirs {
-        builder = builder.add_dir(dir);
-    }
-    let set = builder.build().map_err(|err| {
-        for diagnostic in err.diagnostics() {
-            eprintln!("{:?}", miette::Report::new(diagnostic.clone()));
+pub(crate) fn load_policies(assembly: &Assembly, dirs: &[PathBuf]) -> Result<PolicySet, ExitCode> {
+    let set = assembly.load_policies(dirs).map_err(|err| {
+        match &err {
+            AssemblyError::Policies(err) => {
+                for diagnostic in err.diagnostics() {
+                    eprintln!("{:?}", miette::Report::new(diagnostic.clone()));
+                }
+                let n = err.diagnostics().len();
+                eprintln!(
+                    "error: could not load policies from `{}` ({n} error{})",
+                    inert(err.origin()),
+                    if n == 1 { "" } else { "s" }
+                );
+            }
+            other => eprintln!("error: {}", inert(&other.to_string())),
         }
-        let n = err.diagnostics().len();
-        eprintln!(
-            "error: could not load policies from `{}` ({n} error{})",
-            inert(err.origin()),
-            if n == 1 { "" } else { "s" }
-        );
         ExitCode::FAILURE
     })?;
     for warning in set.warnings() {
         eprintln!("{:?}", miette::Report::new(warning.clone()));
     }
-    let names: Vec<&str> = set.policies().iter().map(|p| p.name()).collect();
-    let reach: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|n| set.declares_reach(n))
-        .collect();
-    config.check_names(&names, &reach, &kinds).map_err(|e| {
-        eprintln!("error: {}", inert(&e.to_string()));
-        ExitCode::FAILURE
-    })?;
     Ok(set)
 }
 
@@ -134,98 +113,14 @@ pub(crate) fn runtime(
     }
 }
 
-/// The configuration in `path`, or the defaults; every notification goes to the log when no
-/// channel is configured. Errors are printed.
+/// The configuration in `path`, or the defaults. Errors are printed.
 pub(crate) fn load_config(path: Option<&Path>) -> Result<Config, ExitCode> {
-    let mut config = match path {
+    match path {
         Some(path) => Config::from_path(path).map_err(|e| {
             eprintln!("error: {e}");
             ExitCode::FAILURE
-        })?,
-        None => Config::default(),
-    };
-    if config.notify.channels.is_empty() && config.notify.default.is_none() {
-        config.notify.default = Some("log".into());
-    }
-    Ok(config)
-}
-
-/// The executor of a run. A dry run calls no executor and needs no AWS: its router has the same
-/// routes as the real run's (the AWS kinds, when this build has them), each to an executor that
-/// is never called, so an action no real run could carry out is `unsupported` in the dry run too.
-async fn executor(config: &Config, execute: bool) -> Result<Arc<dyn Executor>, String> {
-    let host = host_routes(config)?;
-    if !execute {
-        #[cfg(feature = "aws")]
-        let kinds: &[ActionKind] = &remedy::aws::KINDS;
-        #[cfg(not(feature = "aws"))]
-        let kinds: &[ActionKind] = &[ActionKind::NOTIFY];
-        let placeholder: Arc<dyn Executor> = Arc::new(NeverInDryRun);
-        let router = kinds
-            .iter()
-            .chain(host.iter().map(|(kind, _)| kind))
-            .fold(Router::new(), |router, kind| {
-                router.with(kind.clone(), Arc::clone(&placeholder))
-            });
-        return Ok(Arc::new(router));
-    }
-    #[cfg(feature = "aws")]
-    let router = {
-        let settings = remedy::aws::AwsSettings::from_config(&config.aws);
-        remedy::aws::router(config, &settings).await
-    };
-    #[cfg(not(feature = "aws"))]
-    let router = {
-        if host.is_empty() {
-            return Err(
-                "this build has no AWS executors (feature `aws`): --execute is not available"
-                    .into(),
-            );
-        }
-        Router::new()
-    };
-    Ok(Arc::new(
-        host.into_iter()
-            .fold(router, |router, (kind, exec)| router.with(kind, exec)),
-    ))
-}
-
-/// A route: an action kind and the executor that carries it out.
-type Route = (ActionKind, Arc<dyn Executor>);
-
-/// The host kinds of the configuration that name a `command`, each with its executor.
-fn host_routes(config: &Config) -> Result<Vec<Route>, String> {
-    let mut routes = Vec::new();
-    for (name, kind) in &config.host_kinds {
-        let Some((program, args)) = kind.command.as_deref().and_then(<[String]>::split_first)
-        else {
-            continue;
-        };
-        let action_kind =
-            ActionKind::new(name.as_str()).map_err(|e| format!("host_kinds.{name}: {e}"))?;
-        let exec = CommandExecutor::new(program, args.to_vec()).with_timeout(
-            std::time::Duration::from_secs(kind.timeout_secs.unwrap_or(30)),
-        );
-        routes.push((action_kind, Arc::new(exec) as Arc<dyn Executor>));
-    }
-    Ok(routes)
-}
-
-/// The route of a dry run: the remediator never calls an executor in a dry run, so this one
-/// only stands for the real executor when routes are checked.
-#[derive(Debug)]
-struct NeverInDryRun;
-
-#[async_trait]
-impl Executor for NeverInDryRun {
-    async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
-        Outcome::failed(
-            ErrorKind::Other,
-            format!(
-                "`{}` reached the placeholder executor of a dry run; nothing was done",
-                request.action.kind()
-            ),
-        )
+        }),
+        None => Ok(Config::default()),
     }
 }
 
@@ -238,60 +133,45 @@ pub(crate) fn default_audit(config: &mut Config, execute: bool) {
     }
 }
 
-/// The remediator of a run. With `shared` and a `[state]` table, its ledger, rate windows,
-/// breaker and kill switch are the table's; without `shared` (a dry run) they stay in the
-/// process, so a dry run needs no AWS credentials and never spends the shared rate budget.
-pub(crate) async fn remediator(
-    config: &Config,
-    execute: bool,
-    shared: bool,
-) -> Result<Remediator, ExitCode> {
-    let fail = |e: &dyn std::fmt::Display| {
-        eprintln!("error: {e}");
+/// The remediator `assembly` builds; errors printed.
+pub(crate) async fn remediator(assembly: &Assembly) -> Result<Remediator, ExitCode> {
+    assembly.remediator().await.map_err(|e| {
+        eprintln!("error: {}", inert(&e.to_string()));
         ExitCode::FAILURE
-    };
-    let executor = executor(config, execute).await.map_err(|e| fail(&e))?;
-    let mut builder = Remediator::builder(executor)
-        .with_config(config)
-        .map_err(|e| fail(&e))?;
-    if let Some(table) = &config.state.dynamodb_table {
-        if shared {
-            builder = shared_state(builder, config).await.map_err(|e| fail(&e))?;
-        } else {
-            eprintln!(
-                "remedy: dry run: the shared state in table `{}` is not used (ledger, rate \
-                 limits, breaker and kill switch are this process's)",
-                inert(table)
-            );
-        }
-    }
-    Ok(builder.enforce(execute).build())
+    })
 }
 
-/// Gives `builder` the ledger and the state of the `[state]` table.
-async fn shared_state(
-    builder: remedy::remediate::RemediatorBuilder,
-    config: &Config,
-) -> Result<remedy::remediate::RemediatorBuilder, String> {
-    #[cfg(feature = "aws")]
+/// The pipeline `assembly` builds with `set`: kinds nothing carries out are a warning (such
+/// actions fail `unsupported`, in a dry run as in a real one); other errors are printed.
+pub(crate) async fn pipeline(assembly: &Assembly, set: PolicySet) -> Result<Pipeline, ExitCode> {
+    if let Some(table) = assembly.config().state.dynamodb_table.as_deref()
+        && !assembly.executes()
     {
-        let settings = remedy::aws::AwsSettings::from_config(&config.aws);
-        Ok(match remedy::aws::state_backends(config, &settings).await {
-            Some((ledger, state, approvals)) => builder
-                .with_ledger(ledger)
-                .with_state(state)
-                .with_approval_store(approvals),
-            None => builder,
-        })
+        eprintln!(
+            "remedy: dry run: the shared state in table `{}` is not used (ledger, rate limits, \
+             breaker and kill switch are this process's)",
+            inert(table)
+        );
     }
-    #[cfg(not(feature = "aws"))]
-    {
-        let _ = (builder, config);
-        Err(
-            "this build has no AWS support (feature `aws`): `[state] dynamodb_table` is not \
-             available"
-                .into(),
-        )
+    match assembly.pipeline(set).await {
+        Ok(pipeline) => Ok(pipeline),
+        Err(AssemblyError::Unroutable(unroutable)) => {
+            let kinds: Vec<&str> = unroutable.kinds().iter().map(|k| k.as_str()).collect();
+            eprintln!(
+                "warning: no executor carries out {}: such actions fail `unsupported`{}",
+                kinds.join(", "),
+                if assembly.executes() {
+                    ""
+                } else {
+                    " (in this dry run as in a real one)"
+                }
+            );
+            Ok(unroutable.acknowledge())
+        }
+        Err(e) => {
+            eprintln!("error: {}", inert(&e.to_string()));
+            Err(ExitCode::FAILURE)
+        }
     }
 }
 

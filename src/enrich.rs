@@ -9,7 +9,7 @@
 //! context: replay, tests) are first-class backends; `remedy::aws` has the IAM and CloudTrail
 //! ones.
 //!
-//! Evaluation stays pure: enrichment runs before it ([`crate::Engine::enrich`]), and the context
+//! Evaluation stays pure: enrichment runs before it ([`crate::Pipeline::enrich`]), and the context
 //! is frozen into the finding the policies see ([`Finding::with_context`]) and recorded in the
 //! plan (`enrichment`), so decision tests and replays use it without AWS.
 //!

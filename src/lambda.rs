@@ -3,7 +3,7 @@
 //! `lambda_runtime`; tests call it directly.
 //!
 //! - **An SQS batch** (`Records` from `aws:sqs`): each record's body is handled with
-//!   [`Engine::handle_message`]; the records that are not done are returned in
+//!   [`Pipeline::handle_message`]; the records that are not done are returned in
 //!   `batchItemFailures`, so that SQS redelivers only them (the event source mapping must have
 //!   `ReportBatchItemFailures`), and a record that cannot be read reaches the dead-letter queue
 //!   after the queue's maximum receive count.
@@ -14,7 +14,7 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde_json::Value;
 
-use crate::engine::{Disposition, Engine};
+use crate::pipeline::{Disposition, Pipeline};
 
 /// What Lambda gets back.
 #[derive(Debug)]
@@ -40,16 +40,16 @@ pub enum LambdaError {
 }
 
 /// Handles one invocation's payload (see the [module docs](self)).
-pub async fn handle_event(engine: &Engine, event: Value) -> Result<Response, LambdaError> {
+pub async fn handle_event(pipeline: &Pipeline, event: Value) -> Result<Response, LambdaError> {
     if is_sqs_batch(&event) {
         let batch: SqsEvent = serde_json::from_value(event).map_err(|e| {
             LambdaError::Unreadable(format!("an SQS batch that does not parse: {e}"))
         })?;
-        return Ok(Response::Batch(handle_batch(engine, batch).await));
+        return Ok(Response::Batch(handle_batch(pipeline, batch).await));
     }
     let body = serde_json::to_vec(&event).map_err(|e| LambdaError::Unreadable(e.to_string()))?;
     let name = event.get("id").and_then(Value::as_str).unwrap_or("event");
-    let delivery = engine.handle_message(&body, name).await;
+    let delivery = pipeline.handle_message(&body, name).await;
     match delivery.disposition {
         Disposition::Done => Ok(Response::Done),
         Disposition::Unreadable(reason) => Err(LambdaError::Unreadable(reason)),
@@ -58,12 +58,12 @@ pub async fn handle_event(engine: &Engine, event: Value) -> Result<Response, Lam
 }
 
 /// Handles every record of an SQS batch; the ones not done are the batch's item failures.
-pub async fn handle_batch(engine: &Engine, batch: SqsEvent) -> SqsBatchResponse {
+pub async fn handle_batch(pipeline: &Pipeline, batch: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for record in batch.records {
         let id = record.message_id.clone().unwrap_or_default();
         let body = record.body.as_deref().unwrap_or_default().as_bytes();
-        let delivery = engine.handle_message(body, &id).await;
+        let delivery = pipeline.handle_message(body, &id).await;
         match &delivery.disposition {
             Disposition::Done => {
                 tracing::info!(message = %crate::finding::inert(&id), findings = delivery.reports.len(), "message done");

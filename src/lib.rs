@@ -28,25 +28,29 @@
 pub mod action;
 #[cfg(feature = "aws")]
 pub mod aws;
-mod engine;
+mod clock;
+pub mod config;
 pub mod enrich;
 pub mod finding;
 mod glob;
 pub mod id;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod pipeline;
 pub mod plan;
 pub mod policy;
 pub mod remediate;
+pub mod store;
 pub mod testing;
 
 pub use action::{
     ActionError, ActionRequest, ErrorKind, Executor, ExecutorExt, Outcome, Router, Status,
 };
 pub use async_trait::async_trait;
-pub use engine::{Delivery, Disposition, Engine, Policies, Unroutable};
+pub use config::{Config, ConfigError};
 pub use enrich::{Enricher, Enrichers};
 pub use finding::{Finding, FindingError, FindingType, Severity, parse_documents};
+pub use pipeline::{Delivery, Disposition, Pipeline, Policies, Unroutable};
 pub use plan::{Action, ActionKind, Plan, PlannedAction};
 pub use policy::{HostActionKind, PolicyError, PolicySet, PolicyStore};
-pub use remediate::{Config, ConfigError, Remediator, Report};
+pub use remediate::{Remediator, Report};

@@ -1,7 +1,8 @@
 //! Running a plan: guards, enforcement, idempotency, audit, bounded concurrency.
 //!
 //! The [`Remediator`] takes a [`Plan`] (which carries its finding's context) and carries it out
-//! through an [`Executor`] (usually a [`crate::action::Router`]). Every action goes through the
+//! through an [`Executor`] (usually a [`crate::action::Router`]). What must outlive a call (the
+//! ledger, the audit trail, approvals, rate windows) is kept by the stores of [`crate::store`]. Every action goes through the
 //! same path whether the run is a dry run or not:
 //!
 //! 1. guards for destructive actions ([`Guard`]): kill switch (local, then shared), sample
@@ -29,46 +30,30 @@ use crate::action::{Executor, PriorOutcome, Status};
 use crate::plan::{Action, ActionKind, FindingContext, Plan, PlannedAction, PolicyFailure};
 
 mod accounts;
-pub mod approval;
-mod audit;
+mod approval;
 mod breaker;
 mod builder;
 mod carry;
-mod clock;
-mod config;
 mod guard;
-pub(crate) mod ledger;
 mod limit;
 mod lock;
 mod protect;
 mod shutdown;
-mod state;
 
-pub use accounts::{ACCOUNT_PLACEHOLDER, AccountsConfig};
-pub use approval::{ApprovalError, ApprovalRequest, ApprovalStore, FileApprovals, MemoryApprovals};
-pub use audit::{
-    ActionRecord, ApprovalEvent, ApprovalRecord, AuditError, AuditRecord, AuditSink,
-    DecisionRecord, IntentRecord, JsonLinesAudit, MemoryAudit, Mode, PolicyFailureRecord,
-    TracingAudit, UnavailableAudit, UndoError, UnfinishedIntent, undo_plan,
-};
 pub use builder::RemediatorBuilder;
-pub use config::{
-    ApprovalConfig, AwsConfig, BreakerConfig, Config, ConfigError, ContainmentConfig,
-    EnforcementConfig, EnrichConfig, HostKindConfig, LedgerConfig, NotifyConfig, OnTimeout,
-    PathConfig, PolicyConfig, ProtectConfig, ReachConfig, RunCommandConfig, StateConfig, TagRule,
-};
-pub use guard::{Guard, GuardResult};
-pub use ledger::{
-    Claim, ClaimRequest, DEFAULT_LEASE, EntryState, FileLedger, Ledger, LedgerEntry, LedgerError,
-    LedgerKey, MemoryLedger, Owner, now_secs,
-};
-pub use limit::{KillSwitch, RateLimit};
+pub use limit::KillSwitch;
 pub use protect::Protection;
 pub use shutdown::Shutdown;
-pub use state::{Breaker, MemoryState, RateKey, StateError, StateErrorKind, StateStore, Stop};
 
+use crate::clock::{now_rfc3339, now_secs};
+use crate::config::{AccountsConfig, RateLimit};
+use crate::store::approval::ApprovalStore;
+use crate::store::audit::{
+    ActionRecord, AuditRecord, AuditSink, DecisionRecord, Mode, PolicyFailureRecord,
+};
+use crate::store::ledger::{Ledger, LedgerEntry, LedgerError, Owner};
+use crate::store::state::StateStore;
 use guard::{Checks, EnforcementRules};
-use ledger::now_rfc3339;
 
 /// The default number of findings handled at once.
 pub(crate) const DEFAULT_CONCURRENCY: usize = 8;
@@ -216,7 +201,11 @@ impl Remediator {
 
     /// Carries out the plan of an approved request: like [`Remediator::run`], every guard runs;
     /// the approval guard passes, naming `decision`.
-    async fn run_approved(&self, plan: &Plan, decision: &approval::Decision) -> Report {
+    async fn run_approved(
+        &self,
+        plan: &Plan,
+        decision: &crate::store::approval::Decision,
+    ) -> Report {
         self.run_closing(plan, None, Some(decision)).await
     }
 
@@ -259,7 +248,7 @@ impl Remediator {
         &self,
         plan: &Plan,
         closes: Option<&str>,
-        approved: Option<&approval::Decision>,
+        approved: Option<&crate::store::approval::Decision>,
     ) -> Report {
         let inner = &self.inner;
         let mode = self.mode();

@@ -48,7 +48,8 @@ use serde_json::Value;
 use crate::action::{MemoryIam, MemoryNotifier, MemorySsm, Router};
 use crate::finding::{Finding, FindingError, FindingType, Severity};
 use crate::plan::{Action, ActionKind, FindingContext, IamPrincipal, Plan, Source};
-use crate::remediate::{MemoryAudit, Protection, Remediator, RemediatorBuilder, Report};
+use crate::remediate::{Protection, Remediator, RemediatorBuilder, Report};
+use crate::store::audit::MemoryAudit;
 
 mod expect;
 mod runner;

@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use remedy::action::{Outcome, SkipReason};
+use remedy::config::{ApprovalConfig, OnTimeout, ProtectConfig, TagRule};
 use remedy::id::{AccessKeyId, ApprovalId, UserName};
 use remedy::plan::{DisableAccessKey, FindingContext, Notify, Principal, Source};
-use remedy::remediate::{
-    ApprovalConfig, ApprovalError, AuditRecord, KillSwitch, MemoryApprovals, OnTimeout,
-    ProtectConfig, Protection, Remediator, TagRule,
-};
+use remedy::remediate::{KillSwitch, Protection, Remediator};
+use remedy::store::approval::{ApprovalError, MemoryApprovals};
+use remedy::store::audit::AuditRecord;
 use remedy::testing::InMemory;
 use remedy::{Action, FindingType, Plan, Report, Severity, Status};
 
@@ -88,7 +88,7 @@ fn remediator(
         .build()
 }
 
-fn key_record(report: &Report) -> &remedy::remediate::ActionRecord {
+fn key_record(report: &Report) -> &remedy::store::audit::ActionRecord {
     report
         .actions
         .iter()
@@ -485,8 +485,8 @@ impl remedy::Executor for Unreachable {
 async fn an_ask_that_did_not_get_through_is_sent_on_the_next_delivery() {
     let world = InMemory::new().with_key(USER, KEY);
     let store = Arc::new(MemoryApprovals::new());
-    let ledger: Arc<dyn remedy::remediate::Ledger> =
-        Arc::new(remedy::remediate::MemoryLedger::new());
+    let ledger: Arc<dyn remedy::store::ledger::Ledger> =
+        Arc::new(remedy::store::ledger::MemoryLedger::new());
     let down = world
         .router()
         .with(remedy::ActionKind::NOTIFY, Arc::new(Unreachable));
@@ -548,14 +548,14 @@ async fn expire_finishes_what_a_stopped_approver_left() {
     let r = remediator(&world, &store, rules(3600, OnTimeout::Deny));
     let id = pending_id(&r.run(&plan("f-15")).await);
     // The approver's process recorded the decision two minutes ago and stopped before acting.
-    let decision = remedy::remediate::approval::Decision {
-        verdict: remedy::remediate::approval::Verdict::Approve,
+    let decision = remedy::store::approval::Decision {
+        verdict: remedy::store::approval::Verdict::Approve,
         by: "bob".into(),
         at: "2020-01-01T00:00:00Z".into(),
         note: None,
         timed_out: false,
     };
-    remedy::remediate::ApprovalStore::decide(&*store, &id, &decision)
+    remedy::store::approval::ApprovalStore::decide(&*store, &id, &decision)
         .await
         .unwrap();
     assert!(r.pending().await.unwrap().is_empty(), "decided");
@@ -568,12 +568,12 @@ async fn expire_finishes_what_a_stopped_approver_left() {
     // A decision made just now is left to its decider.
     world.iam.set_active(USER, KEY, true);
     let id = pending_id(&r.run(&plan("f-16")).await);
-    let now = remedy::remediate::approval::Decision::by(
-        remedy::remediate::approval::Verdict::Approve,
+    let now = remedy::store::approval::Decision::by(
+        remedy::store::approval::Verdict::Approve,
         "bob",
         None,
     );
-    remedy::remediate::ApprovalStore::decide(&*store, &id, &now)
+    remedy::store::approval::ApprovalStore::decide(&*store, &id, &now)
         .await
         .unwrap();
     assert!(r.expire().await.unwrap().is_empty());
@@ -585,7 +585,8 @@ async fn a_store_that_cannot_be_written_fails_the_action_closed_and_notification
     let dir = tempfile::tempdir().unwrap();
     // Its parent is a file: every write fails (as on a full or read-only disk).
     std::fs::write(dir.path().join("file"), "").unwrap();
-    let store = remedy::remediate::FileApprovals::open(dir.path().join("file/approvals")).unwrap();
+    let store =
+        remedy::store::approval::FileApprovals::open(dir.path().join("file/approvals")).unwrap();
     let r = world
         .remediator()
         .with_approval(rules(3600, OnTimeout::Deny))

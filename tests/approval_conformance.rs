@@ -13,13 +13,14 @@
 
 use std::sync::Arc;
 
+use remedy::config::OnTimeout;
 use remedy::id::{AccessKeyId, ApprovalId, UserName};
 use remedy::plan::{DisableAccessKey, FindingContext, PlannedAction, Source};
-use remedy::remediate::approval::{Decision, Requested, Verdict, approval_id};
-use remedy::remediate::{
-    ApprovalError, ApprovalRequest, ApprovalStore, FileApprovals, LedgerKey, MemoryApprovals,
-    OnTimeout, Owner,
+use remedy::store::approval::{
+    ApprovalError, ApprovalRequest, ApprovalStore, FileApprovals, MemoryApprovals,
 };
+use remedy::store::approval::{Decision, Requested, Verdict, approval_id};
+use remedy::store::ledger::{LedgerKey, Owner};
 use remedy::{Action, FindingType, Severity};
 
 /// A backend: its name and two handles on the same store (as two workers would have).
@@ -53,7 +54,7 @@ mod dynamo {
     use std::sync::Arc;
 
     use remedy::aws::{AwsSettings, StateTable};
-    use remedy::remediate::ApprovalStore;
+    use remedy::store::approval::ApprovalStore;
 
     /// A fresh table on moto and two stores on it, each with its own client.
     pub(super) async fn pair() -> Option<(Arc<dyn ApprovalStore>, Arc<dyn ApprovalStore>)> {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use remedy::aws::{AwsSettings, router};
 use remedy::id::{AccessKeyId, InstanceId, UserName};
 use remedy::plan::{DisableAccessKey, Notify, RunCommand, Source};
-use remedy::remediate::MemoryAudit;
+use remedy::store::audit::MemoryAudit;
 use remedy::testing::context;
 use remedy::{Action, Config, ErrorKind, Plan, Remediator};
 

@@ -213,7 +213,7 @@ async fn sigterm_records_what_is_in_flight_and_exits_143_then_a_rerun_finishes()
     assert_eq!(status.code(), Some(143));
     // Every intent has its outcome: nothing in flight went unrecorded.
     let (unfinished, torn) =
-        remedy::remediate::JsonLinesAudit::unfinished(dir.path().join("audit.jsonl")).unwrap();
+        remedy::store::audit::JsonLinesAudit::unfinished(dir.path().join("audit.jsonl")).unwrap();
     assert_eq!(torn, 0);
     assert!(unfinished.is_empty(), "{unfinished:?}");
 
@@ -343,10 +343,8 @@ fn a_huge_cooldown_is_a_configuration_error_not_a_panic() {
 #[tokio::test]
 async fn reconcile_lists_and_finishes_what_an_interrupted_run_left() {
     use remedy::plan::{DisableAccessKey, FindingContext, PlannedAction, Principal, Source};
-    use remedy::remediate::{
-        AuditRecord, AuditSink, ClaimRequest, FileLedger, IntentRecord, JsonLinesAudit, Ledger,
-        LedgerKey, Owner,
-    };
+    use remedy::store::audit::{AuditRecord, AuditSink, IntentRecord, JsonLinesAudit};
+    use remedy::store::ledger::{ClaimRequest, FileLedger, Ledger, LedgerKey, Owner};
     let Some(url) = moto() else { return };
     let client = iam(&url).await;
     let pairs = users_with_keys(&client, "crash-user-", 2).await;

@@ -16,10 +16,11 @@ use async_trait::async_trait;
 use remedy::action::{MemoryIam, MemoryNotifier, MemorySsm, SkipReason};
 use remedy::id::{AccessKeyId, InstanceId, UserName};
 use remedy::plan::{DisableAccessKey, FindingContext, Notify, Principal, RunCommand, Source};
-use remedy::remediate::{
-    AuditError, AuditRecord, AuditSink, JsonLinesAudit, Ledger, MemoryAudit, MemoryLedger, Owner,
-    Shutdown, UnavailableAudit,
+use remedy::remediate::Shutdown;
+use remedy::store::audit::{
+    AuditError, AuditRecord, AuditSink, JsonLinesAudit, MemoryAudit, UnavailableAudit,
 };
+use remedy::store::ledger::{Ledger, MemoryLedger, Owner};
 use remedy::testing::context;
 use remedy::{
     Action, ActionKind, ActionRequest, Config, ErrorKind, Executor, ExecutorExt, Outcome, Plan,
@@ -246,9 +247,9 @@ async fn an_expired_claim_is_taken_over_and_the_state_verified_first() {
     let p = plan(finding("f1", "2026-11-01T00:00:00Z"), vec![disable()]);
     // A run that claimed the key and disabled it, then died before recording it as done (lease 0:
     // expired at once).
-    let key = remedy::remediate::LedgerKey::new(&p.finding, &p.actions[0]);
+    let key = remedy::store::ledger::LedgerKey::new(&p.finding, &p.actions[0]);
     ledger
-        .claim(&remedy::remediate::ClaimRequest {
+        .claim(&remedy::store::ledger::ClaimRequest {
             key: &key,
             owner: &Owner::with_run("crashed"),
             lease: Duration::ZERO,

@@ -12,9 +12,12 @@ use std::process::Command;
 use std::sync::Arc;
 
 use remedy::action::{CommandExecutor, MemoryNotifier};
+use remedy::config::ProtectConfig;
 use remedy::policy::DiagnosticKind;
-use remedy::remediate::{ProtectConfig, Protection};
-use remedy::{ActionKind, Engine, Finding, HostActionKind, PolicySet, Remediator, Router, Status};
+use remedy::remediate::Protection;
+use remedy::{
+    ActionKind, Finding, HostActionKind, Pipeline, PolicySet, Remediator, Router, Status,
+};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -76,7 +79,7 @@ fn findings() -> [Finding; 2] {
 }
 
 /// Handles both findings with one engine; the records of both.
-async fn handle_both(engine: &Engine) -> Vec<remedy::remediate::ActionRecord> {
+async fn handle_both(engine: &Pipeline) -> Vec<remedy::store::audit::ActionRecord> {
     let mut records = Vec::new();
     for finding in findings() {
         records.extend(engine.handle(&finding).await.actions);
@@ -84,7 +87,7 @@ async fn handle_both(engine: &Engine) -> Vec<remedy::remediate::ActionRecord> {
     records
 }
 
-fn count(records: &[remedy::remediate::ActionRecord], status: Status) -> usize {
+fn count(records: &[remedy::store::audit::ActionRecord], status: Status) -> usize {
     records
         .iter()
         .filter(|r| r.outcome.status() == status)
@@ -117,7 +120,7 @@ async fn each_target_is_its_own_action_and_protection_covers_it() {
     let remediator = Remediator::builder(Arc::new(router.clone()))
         .enforce(true)
         .build();
-    let engine = Engine::new(isolate_set(), remediator).unwrap();
+    let engine = Pipeline::new(isolate_set(), remediator).unwrap();
     let records = handle_both(&engine).await;
     // Two targets, two actions: neither is "already done" by the other.
     assert_eq!(count(&records, Status::Executed), 2, "{records:#?}");
@@ -136,7 +139,7 @@ async fn each_target_is_its_own_action_and_protection_covers_it() {
         .with_protection(protected)
         .enforce(true)
         .build();
-    let engine = Engine::new(isolate_set(), remediator).unwrap();
+    let engine = Pipeline::new(isolate_set(), remediator).unwrap();
     let records = handle_both(&engine).await;
     assert_eq!(count(&records, Status::Skipped), 1, "{records:#?}");
     assert_eq!(count(&records, Status::Executed), 1, "{records:#?}");
@@ -148,7 +151,7 @@ async fn each_target_is_its_own_action_and_protection_covers_it() {
 async fn an_unroutable_kind_is_refused_before_anything_runs_and_fails_alike_in_dry_run() {
     let notifier = MemoryNotifier::new();
     let router = Router::new().with(ActionKind::NOTIFY, Arc::new(notifier));
-    let refused = Engine::new(
+    let refused = Pipeline::new(
         isolate_set(),
         Remediator::builder(Arc::new(router.clone())).build(),
     )
@@ -363,7 +366,7 @@ async fn a_duplicate_in_one_run_is_worded_as_such() {
     let (exec, log) = recording(dir.path());
     let router = Router::new().with(ActionKind::new("isolate_instance").unwrap(), exec);
     let remediator = Remediator::builder(Arc::new(router)).enforce(true).build();
-    let engine = Engine::new(isolate_set(), remediator).unwrap();
+    let engine = Pipeline::new(isolate_set(), remediator).unwrap();
     let [a, _] = findings();
     let first = engine.handle(&a).await;
     let again = engine.handle(&a).await;
@@ -386,7 +389,7 @@ async fn a_message_whose_action_was_interrupted_by_a_stop_is_retried() {
     .unwrap();
     let policies = PolicySet::from_dir(format!("{ROOT}/policies")).unwrap();
     let remediator = memory.remediator().enforce(true).build();
-    let engine = Engine::new(policies, remediator.clone()).unwrap();
+    let engine = Pipeline::new(policies, remediator.clone()).unwrap();
     remediator
         .shutdown()
         .stop(std::time::Duration::from_secs(30));

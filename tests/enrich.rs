@@ -17,9 +17,9 @@ use remedy::enrich::{
     ActivityEvent, ActivitySummary, Context, ContextError, ContextErrorKind, Enricher,
     MemoryEnricher, PrincipalDetails, StaticEnricher,
 };
-use remedy::remediate::{AuditRecord, MemoryAudit};
+use remedy::store::audit::{AuditRecord, MemoryAudit};
 use remedy::testing::{ExpectedAction, InMemory, check_plan, finding_with};
-use remedy::{Engine, Enrichers, Finding, Plan, PolicySet, Status};
+use remedy::{Enrichers, Finding, Pipeline, Plan, PolicySet, Status};
 use serde_json::json;
 
 const FINDING: &str = include_str!("../examples/findings/01-iam-malicious-ip-custom.json");
@@ -218,7 +218,7 @@ async fn the_engine_enriches_before_deciding_caches_per_principal_and_audits_the
         .with_audit(Arc::new(audit.clone()))
         .enforce(true)
         .build();
-    let engine = Engine::new(admin_only(), remediator)
+    let engine = Pipeline::new(admin_only(), remediator)
         .unwrap()
         .with_enrichers(Enrichers::new().with(Arc::new(iam.clone())));
     // The same principal twice (a re-delivery with a new id): one lookup.

@@ -22,7 +22,7 @@ use aws_sdk_iam::types::Tag;
 use remedy::aws::{AwsSettings, IamEnricher};
 use remedy::enrich::{ContextErrorKind, Enricher, PrincipalKind};
 use remedy::testing::{ExpectedAction, InMemory, check_plan, finding_with};
-use remedy::{Engine, Enrichers, Finding, PolicySet};
+use remedy::{Enrichers, Finding, Pipeline, PolicySet};
 use serde_json::json;
 
 use common::{iam, moto, unique};
@@ -291,7 +291,7 @@ async fn a_policy_disabling_only_admin_keys_decides_on_what_iam_says() {
 
     let set = PolicySet::from_sources([("admin-only.rhai", ADMIN_ONLY)]).unwrap();
     let enrichers = Enrichers::new().with(Arc::new(IamEnricher::new(&settings(&url)).await));
-    let engine = Engine::new(set, InMemory::new().remediator().build())
+    let engine = Pipeline::new(set, InMemory::new().remediator().build())
         .unwrap()
         .with_enrichers(enrichers);
 

@@ -12,12 +12,12 @@
 
 use remedy::lambda::{LambdaError, Response, handle_event};
 use remedy::testing::InMemory;
-use remedy::{Engine, PolicySet};
+use remedy::{Pipeline, PolicySet};
 use serde_json::{Value, json};
 
-fn engine() -> Engine {
+fn engine() -> Pipeline {
     let policies = PolicySet::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/policies")).unwrap();
-    Engine::new(policies, InMemory::new().remediator().build()).unwrap()
+    Pipeline::new(policies, InMemory::new().remediator().build()).unwrap()
 }
 
 fn event(id: &str) -> Value {

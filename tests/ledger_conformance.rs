@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use remedy::plan::{FindingContext, Notify, PlannedAction, Source};
-use remedy::remediate::{
+use remedy::store::ledger::{
     Claim, ClaimRequest, EntryState, FileLedger, Ledger, LedgerKey, MemoryLedger, Owner,
 };
 use remedy::testing::context;

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use remedy::plan::PLAN_SCHEMA;
-use remedy::remediate::{AuditRecord, JsonLinesAudit};
+use remedy::store::audit::{AuditRecord, JsonLinesAudit};
 use remedy::testing::InMemory;
 use remedy::{Finding, Plan, PolicySet, Report, Status};
 use serde_json::Value;
@@ -110,9 +110,9 @@ async fn a_decision_record_of_the_audit_trail_replays_its_plan() {
     assert!(value["time"].is_string());
     assert_eq!(value["finding_id"], finding.id());
     assert_eq!(value["account_id"], finding.account_id());
-    let record: AuditRecord = AuditRecord::Decision(remedy::remediate::DecisionRecord {
+    let record: AuditRecord = AuditRecord::Decision(remedy::store::audit::DecisionRecord {
         time: value["time"].as_str().unwrap().to_owned(),
-        mode: remedy::remediate::Mode::DryRun,
+        mode: remedy::store::audit::Mode::DryRun,
         plan: replayed,
     });
     assert_eq!(

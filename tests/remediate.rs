@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use remedy::action::{MemoryIam, MemoryNotifier, MemorySsm, SkipReason};
+use remedy::config::{ProtectConfig, RateLimit};
 use remedy::id::{AccessKeyId, InstanceId, UserName};
 use remedy::plan::{DisableAccessKey, FindingContext, Notify, Principal, RunCommand, Source};
-use remedy::remediate::{
-    AuditRecord, FileLedger, Guard, JsonLinesAudit, KillSwitch, MemoryAudit, Mode, ProtectConfig,
-    Protection, RateLimit,
-};
+use remedy::remediate::{KillSwitch, Protection};
+use remedy::store::audit::{AuditRecord, Guard, JsonLinesAudit, MemoryAudit, Mode};
+use remedy::store::ledger::FileLedger;
 use remedy::{
     Action, ActionKind, ActionRequest, ErrorKind, Executor, ExecutorExt, FindingType, Outcome,
     Plan, Remediator, Router, Severity, Status,

@@ -14,7 +14,8 @@
 use std::sync::Arc;
 
 use remedy::ActionKind;
-use remedy::remediate::{Breaker, MemoryState, RateKey, RateLimit, StateStore, Stop};
+use remedy::config::RateLimit;
+use remedy::store::state::{Breaker, MemoryState, RateKey, StateStore, Stop};
 
 /// A backend: its name and two handles on the same state.
 type Pair = (&'static str, Arc<dyn StateStore>, Arc<dyn StateStore>);
@@ -51,7 +52,7 @@ mod dynamo {
     use std::sync::Arc;
 
     use remedy::aws::{AwsSettings, StateTable};
-    use remedy::remediate::StateStore;
+    use remedy::store::state::StateStore;
 
     /// A fresh table on moto and two stores on it, each with its own client.
     pub(super) async fn pair() -> Option<(Arc<dyn StateStore>, Arc<dyn StateStore>)> {

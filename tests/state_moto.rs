@@ -212,7 +212,7 @@ async fn two_workers_over_200_findings_disable_each_of_20_keys_once() {
 /// Waits until the current hour has more than a minute left, so that a 3-per-hour window cannot
 /// roll over mid-test.
 async fn not_at_the_end_of_an_hour() {
-    let now = remedy::remediate::now_secs();
+    let now = remedy::store::ledger::now_secs();
     if now % 3600 > 3540 {
         tokio::time::sleep(std::time::Duration::from_secs(3600 - now % 3600 + 1)).await;
     }

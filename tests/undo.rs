@@ -15,7 +15,8 @@ use remedy::plan::{
     Action, DisableAccessKey, DisableConsoleLogin, FindingContext, IamPrincipal, Principal,
     RevokeRoleSessions,
 };
-use remedy::remediate::{JsonLinesAudit, MemoryLedger, UndoError, undo_plan};
+use remedy::store::audit::{JsonLinesAudit, UndoError, undo_plan};
+use remedy::store::ledger::MemoryLedger;
 use remedy::testing::{InMemory, context, plan_of};
 use remedy::{Report, Status};
 

@@ -20,8 +20,8 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 
 use super::error::map_sdk_error;
 use crate::action::{ActionError, ErrorKind, Outcome, SkipReason};
+use crate::config::AccountsConfig;
 use crate::plan::FindingContext;
-use crate::remediate::AccountsConfig;
 
 /// How long assumed credentials are asked for (STS's minimum; they are refreshed as needed).
 const SESSION: Duration = Duration::from_secs(900);

@@ -35,7 +35,8 @@ use aws_sdk_dynamodb::types::{
 use super::error::{CallError, ServiceError, map_sdk_error};
 use super::{AwsClients, AwsSettings};
 use crate::action::ErrorKind;
-use crate::remediate::{Config, StateError, StateErrorKind};
+use crate::config::Config;
+use crate::store::state::{StateError, StateErrorKind};
 
 mod approval;
 mod ledger;

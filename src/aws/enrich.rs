@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use super::AwsSettings;
 use super::error::{CallError, ServiceError, map_sdk_error};
 use crate::action::ErrorKind;
+use crate::config::EnrichConfig;
 use crate::enrich::{ContextError, ContextErrorKind, Enrichers};
-use crate::remediate::EnrichConfig;
 
 mod admin;
 mod cloudtrail;

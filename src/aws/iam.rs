@@ -17,7 +17,7 @@ use crate::plan::{DisableAccessKey, Reversal};
 /// is inactive; never touches the user's other keys; reads the status back after
 /// `UpdateAccessKey` and fails if it is not inactive. (Temporary and root credentials never reach
 /// it: the remediator's `credentials` guard skips them with what to do instead.) It acts in the
-/// finding's account only (see [`crate::remediate::AccountsConfig`]).
+/// finding's account only (see [`crate::config::AccountsConfig`]).
 #[derive(Debug, Clone)]
 pub struct DisableAccessKeyExecutor {
     client: Scoped<Client>,

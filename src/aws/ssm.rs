@@ -24,7 +24,7 @@ use crate::plan::RunCommand;
 /// the configured timeouts still apply. When a wait is configured, the executor polls
 /// `GetCommandInvocation` until every invocation ends or the wait is over.
 ///
-/// Commands go to the finding's account and region (see [`crate::remediate::AccountsConfig`]).
+/// Commands go to the finding's account and region (see [`crate::config::AccountsConfig`]).
 #[derive(Debug, Clone)]
 pub struct RunCommandExecutor {
     client: Scoped<Client>,

@@ -14,7 +14,8 @@ use crate::id::{AccessKeyId, InstanceId, UserName};
 use crate::plan::{
     Action, ActionKind, DisableAccessKey, FindingContext, Notify, Principal, RunCommand,
 };
-use crate::remediate::{MemoryAudit, Remediator};
+use crate::remediate::Remediator;
+use crate::store::audit::MemoryAudit;
 use crate::testing::{context, plan_of};
 
 mod containment;

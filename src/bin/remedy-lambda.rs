@@ -1,5 +1,5 @@
 //! `remedy-lambda`: the AWS Lambda function (feature `lambda`). Handles SQS batches (with
-//! partial batch failures) and EventBridge events through the same engine as the CLI.
+//! partial batch failures) and EventBridge events through the same pipeline as the CLI.
 //!
 //! Configuration from the environment: `REMEDY_POLICIES` (the policy directory; default
 //! `policies` next to the binary's bundle, `$LAMBDA_TASK_ROOT/policies`), `REMEDY_CONFIG` (a
@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use remedy::lambda::{Response, handle_event};
-use remedy::{Config, Engine, PolicySet, Remediator};
+use remedy::pipeline::Assembly;
+use remedy::{Config, Pipeline};
 use serde_json::{Value, json};
 
 #[tokio::main]
@@ -25,16 +26,16 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .with_target(false)
         .init();
-    let (engine, expires) = engine().await?;
-    let engine = &engine;
+    let (pipeline, expires) = pipeline().await?;
+    let pipeline = &pipeline;
     let last_expire = &std::sync::Mutex::new(None::<Instant>);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let response = match handle_event(engine, event.payload).await? {
+        let response = match handle_event(pipeline, event.payload).await? {
             Response::Batch(batch) => serde_json::to_value(batch)?,
             _ => json!({ "status": "done" }),
         };
         if expires && due(last_expire) {
-            expire(engine).await;
+            expire(pipeline).await;
         }
         Ok::<Value, Error>(response)
     }))
@@ -57,8 +58,8 @@ fn due(last: &std::sync::Mutex<Option<Instant>>) -> bool {
 }
 
 /// Applies `[approval] on_timeout` to the expired requests; their records go to the audit sink.
-async fn expire(engine: &Engine) {
-    match engine.remediator().expire().await {
+async fn expire(pipeline: &Pipeline) {
+    match pipeline.remediator().expire().await {
         Ok(reports) if !reports.is_empty() => tracing::info!(
             decided = reports.len(),
             "expired approval requests decided by their timeout"
@@ -68,9 +69,9 @@ async fn expire(engine: &Engine) {
     }
 }
 
-/// The engine of this cold start (policies, configuration and executors from the environment), and
+/// The pipeline of this cold start (policies, configuration and executors from the environment), and
 /// whether it applies approval timeouts (it executes and has `[approval]`).
-async fn engine() -> Result<(Engine, bool), Error> {
+async fn pipeline() -> Result<(Pipeline, bool), Error> {
     let execute = std::env::var("REMEDY_EXECUTE").is_ok_and(|v| v.trim() == "1");
     let policies = std::env::var_os("REMEDY_POLICIES").map_or_else(
         || {
@@ -91,39 +92,16 @@ async fn engine() -> Result<(Engine, bool), Error> {
         config.state.dynamodb_table = Some(table.trim().to_owned());
         config.ledger.path = None;
     }
-    if config.notify.channels.is_empty() && config.notify.default.is_none() {
-        config.notify.default = Some("log".into());
-    }
-    // The configuration's host kinds, `[reach]` and documents, and its names checked against
-    // the policies, as for `remedy run`.
-    let builder = PolicySet::builder().with_config(&config)?;
-    let kinds = builder.kinds();
-    let set = builder.from_dir(&policies)?;
-    let names: Vec<&str> = set.policies().iter().map(|p| p.name()).collect();
-    let reach: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|n| set.declares_reach(n))
-        .collect();
-    config.check_names(&names, &reach, &kinds)?;
-    let settings = remedy::aws::AwsSettings::from_config(&config.aws);
-    let router = remedy::aws::router(&config, &settings).await;
-    let mut builder = Remediator::builder(std::sync::Arc::new(router)).with_config(&config)?;
-    // The shared state (ledger, rate windows, breaker, kill switch, approvals) of `[state]`.
-    if let Some((ledger, state, approvals)) = remedy::aws::state_backends(&config, &settings).await
-    {
-        builder = builder
-            .with_ledger(ledger)
-            .with_state(state)
-            .with_approval_store(approvals);
-    }
-    let remediator = builder.enforce(execute).build();
+    // The configuration's host kinds, `[reach]` and documents, its names checked against the
+    // policies, the executors, the shared state and `[enrich]`: assembled as for `remedy run`.
+    let assembly = Assembly::new(config).execute(execute);
+    let set = assembly.load_policies(&[&policies])?;
+    let pipeline = assembly.pipeline(set).await?;
     tracing::info!(
         policies = %policies.display(),
         execute,
         "remedy-lambda ready"
     );
-    let expires = execute && config.approval.is_enabled();
-    let engine = Engine::new(set, remediator).map_err(|e| Error::from(e.to_string()))?;
-    Ok((engine, expires))
+    let expires = execute && assembly.config().approval.is_enabled();
+    Ok((pipeline, expires))
 }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use remedy::Remediator;
 use remedy::id::ApprovalId;
-use remedy::remediate::ApprovalRequest;
+use remedy::pipeline::Assembly;
+use remedy::store::approval::ApprovalRequest;
 use serde_json::json;
 
 /// `remedy pending`.
@@ -173,7 +174,10 @@ async fn remediator(config: Option<PathBuf>, execute: bool) -> Result<Remediator
     if !config.approval.is_enabled() {
         eprintln!("note: the configuration has no `[approval]` kinds or policies");
     }
-    super::remediator(&config, execute, true).await
+    let assembly = Assembly::new(config)
+        .execute(execute)
+        .with_shared_state(true);
+    super::remediator(&assembly).await
 }
 
 /// One request as `remedy pending` prints it.

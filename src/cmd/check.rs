@@ -17,7 +17,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
-    let Ok((_, set)) = args.policies.load() else {
+    let Ok((_, set)) = args.policies.load(false) else {
         return ExitCode::FAILURE;
     };
     for policy in set.policies() {

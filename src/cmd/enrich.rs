@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use remedy::enrich::{Context, StaticEnricher};
+use remedy::pipeline::Assembly;
 use remedy::{Config, Enrichers, Finding};
 
 /// The enrichment options `remedy eval` and `remedy run` share.
@@ -18,33 +19,34 @@ pub(crate) struct EnrichArgs {
     context: Option<PathBuf>,
 }
 
+/// The enrichers of `--context`, if it is given: every finding gets that fixed context instead
+/// of `[enrich]`'s lookups. Errors are printed.
+pub(crate) fn context_enrichers(args: &EnrichArgs) -> Result<Option<Enrichers>, ExitCode> {
+    let Some(path) = &args.context else {
+        return Ok(None);
+    };
+    let context = read_context(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })?;
+    Ok(Some(
+        Enrichers::new().with(Arc::new(StaticEnricher::new(context))),
+    ))
+}
+
 /// The enrichers of a run: the fixed context of `--context`, else those `[enrich]` turns on
 /// (none without it: no AWS call). Errors are printed.
-pub(crate) async fn enrichers(config: &Config, args: &EnrichArgs) -> Result<Enrichers, ExitCode> {
-    if let Some(path) = &args.context {
-        let context = read_context(path).map_err(|e| {
+async fn enrichers(config: &Config, args: &EnrichArgs) -> Result<Enrichers, ExitCode> {
+    if let Some(enrichers) = context_enrichers(args)? {
+        return Ok(enrichers);
+    }
+    Assembly::new(config.clone())
+        .enrichers()
+        .await
+        .map_err(|e| {
             eprintln!("error: {e}");
             ExitCode::FAILURE
-        })?;
-        return Ok(Enrichers::new().with(Arc::new(StaticEnricher::new(context))));
-    }
-    if !config.enrich.is_enabled() {
-        return Ok(Enrichers::new());
-    }
-    #[cfg(feature = "aws")]
-    {
-        // Lookups run in the finding's account, like the actions (`[accounts]`).
-        let settings = remedy::aws::AwsSettings::from_config(&config.aws)
-            .with_accounts(config.accounts.clone());
-        Ok(remedy::aws::enrichers(&config.enrich, &settings).await)
-    }
-    #[cfg(not(feature = "aws"))]
-    {
-        eprintln!(
-            "error: this build has no AWS enrichers (feature `aws`): `[enrich]` is not available"
-        );
-        Err(ExitCode::FAILURE)
-    }
+        })
 }
 
 /// A context file: a context, or a plan or decision record holding one in `enrichment`.

@@ -47,10 +47,10 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
-    let Ok((config, set)) = args.policies.load() else {
+    let Ok((assembly, set)) = args.policies.load(false) else {
         return ExitCode::FAILURE;
     };
-    let enrich = match super::enrich::Enrich::for_eval(&config, &args.enrich) {
+    let enrich = match super::enrich::Enrich::for_eval(assembly.config(), &args.enrich) {
         Ok(enrich) => enrich,
         Err(code) => return code,
     };

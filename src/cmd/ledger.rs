@@ -5,8 +5,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use remedy::pipeline::Assembly;
 use remedy::plan::Plan;
-use remedy::remediate::{JsonLinesAudit, LedgerKey, now_secs};
+use remedy::store::audit::JsonLinesAudit;
+use remedy::store::ledger::{LedgerKey, now_secs};
 use remedy::{Config, Remediator, Status};
 use serde_json::json;
 
@@ -111,11 +113,14 @@ async fn reconcile(args: ReconcileArgs) -> ExitCode {
     };
     // The trail `remedy run --execute` writes without a configured one is read here too.
     super::default_audit(&mut config, true);
-    let remediator = match super::remediator(&config, args.execute, true).await {
+    let assembly = Assembly::new(config)
+        .execute(args.execute)
+        .with_shared_state(true);
+    let remediator = match super::remediator(&assembly).await {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let found = match unfinished(&config, &remediator).await {
+    let found = match unfinished(assembly.config(), &remediator).await {
         Ok(found) => found,
         Err(e) => {
             eprintln!("error: {e}");

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use remedy::remediate::{AuditRecord, JsonLinesAudit, Shutdown};
-use remedy::{Engine, Report, Status};
+use remedy::remediate::Shutdown;
+use remedy::store::audit::{AuditRecord, JsonLinesAudit};
+use remedy::{Report, Status};
 
 use super::PolicyArgs;
 
@@ -49,43 +50,29 @@ pub(crate) fn run(args: Args) -> ExitCode {
 }
 
 async fn run_async(args: Args) -> ExitCode {
-    let (mut config, set) = match args.policies.load() {
+    let (assembly, set) = match args.policies.load(args.execute) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    super::default_audit(&mut config, args.execute);
-    let remediator = match super::remediator(&config, args.execute, args.execute).await {
-        Ok(r) => r,
+    let config = assembly.config();
+    let mut engine = match super::pipeline(&assembly, set).await {
+        Ok(pipeline) => pipeline,
         Err(code) => return code,
     };
+    if let Some(enrichers) = match super::enrich::context_enrichers(&args.enrich) {
+        Ok(e) => e,
+        Err(code) => return code,
+    } {
+        engine = engine.with_enrichers(enrichers);
+    }
+    let remediator = engine.remediator().clone();
     let signal = Arc::new(AtomicI32::new(0));
     tokio::spawn(stop_on_signals(
         remediator.shutdown().clone(),
         config.shutdown_grace(),
         Arc::clone(&signal),
     ));
-    let enrichers = match super::enrich::enrichers(&config, &args.enrich).await {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
     let shutdown = remediator.shutdown().clone();
-    let engine = match Engine::new(set, remediator.clone()) {
-        Ok(engine) => engine,
-        Err(unroutable) => {
-            let kinds: Vec<&str> = unroutable.kinds().iter().map(|k| k.as_str()).collect();
-            eprintln!(
-                "warning: no executor carries out {}: such actions fail `unsupported`{}",
-                kinds.join(", "),
-                if args.execute {
-                    ""
-                } else {
-                    " (in this dry run as in a real one)"
-                }
-            );
-            unroutable.acknowledge()
-        }
-    }
-    .with_enrichers(enrichers);
 
     // Findings are read and evaluated on worker threads as they arrive; their plans are
     // carried out here, at most the remediator's concurrency at once, and printed in input order.

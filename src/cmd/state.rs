@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use remedy::Config;
 use remedy::aws::{AwsSettings, StateTable, TableInit};
-use remedy::remediate::{Owner, StateStore, Stop, now_secs};
+use remedy::store::ledger::{Owner, now_secs};
+use remedy::store::state::{StateStore, Stop};
 use serde_json::json;
 
 use super::inert;

@@ -26,10 +26,10 @@ pub(crate) fn run(args: Args) -> ExitCode {
     let Ok(config) = super::load_config(args.config.as_deref()) else {
         return ExitCode::FAILURE;
     };
-    let builder = match super::builder(&config) {
+    let builder = match remedy::pipeline::Assembly::new(config).policy_builder() {
         Ok(builder) => builder,
         Err(e) => {
-            eprintln!("error: {}", super::inert(&e));
+            eprintln!("error: {}", super::inert(&e.to_string()));
             return ExitCode::FAILURE;
         }
     };

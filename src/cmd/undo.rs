@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use remedy::Status;
-use remedy::remediate::{UndoError, undo_plan};
+use remedy::pipeline::Assembly;
+use remedy::store::audit::{UndoError, undo_plan};
 
 /// Reverse one action remedy executed: a disabled access key is set active again, a revocation of
 /// a role's sessions or a quarantine policy is removed. The record's id is its `intent` (in the
@@ -59,7 +60,8 @@ async fn undo(args: Args) -> ExitCode {
         // A dry run writes nothing to the trail it reads.
         config.audit.path = None;
     }
-    let remediator = match super::remediator(&config, args.execute, args.execute).await {
+    let assembly = Assembly::new(config).execute(args.execute);
+    let remediator = match super::remediator(&assembly).await {
         Ok(r) => r,
         Err(code) => return code,
     };

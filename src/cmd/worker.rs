@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use remedy::{Disposition, Engine};
+use remedy::{Disposition, Pipeline};
 
 use super::{PolicyArgs, inert};
 
@@ -51,15 +51,17 @@ pub(crate) fn run(args: Args) -> ExitCode {
 }
 
 async fn run_async(args: Args) -> ExitCode {
-    let (mut config, set) = match args.policies.load() {
+    let (assembly, set) = match args.policies.load(args.execute) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    super::default_audit(&mut config, args.execute);
-    let remediator = match super::remediator(&config, args.execute, args.execute).await {
-        Ok(r) => r,
+    let config = assembly.config();
+    // `[enrich]`, as for `remedy run`.
+    let engine = match super::pipeline(&assembly, set).await {
+        Ok(pipeline) => pipeline,
         Err(code) => return code,
     };
+    let remediator = engine.remediator().clone();
     let signal = Arc::new(AtomicI32::new(0));
     tokio::spawn(super::run::stop_on_signals(
         remediator.shutdown().clone(),
@@ -67,20 +69,6 @@ async fn run_async(args: Args) -> ExitCode {
         Arc::clone(&signal),
     ));
     let shutdown = remediator.shutdown().clone();
-    // `[enrich]`, as for `remedy run`.
-    let enrichers =
-        match super::enrich::enrichers(&config, &super::enrich::EnrichArgs::default()).await {
-            Ok(e) => e,
-            Err(code) => return code,
-        };
-    let engine = match Engine::new(set, remediator) {
-        Ok(engine) => engine,
-        Err(unroutable) => {
-            eprintln!("warning: {unroutable}");
-            unroutable.acknowledge()
-        }
-    }
-    .with_enrichers(enrichers);
     if !args.execute {
         eprintln!(
             "remedy: dry run: nothing is changed, but each message is deleted once its plan is \
@@ -198,7 +186,7 @@ async fn expire(remediator: &remedy::Remediator) {
 struct Worker {
     client: Client,
     queue: String,
-    engine: Engine,
+    engine: Pipeline,
     visibility: i32,
 }
 

@@ -101,8 +101,8 @@ impl PolicySetBuilder {
     /// destructive). The CLI, the worker and the Lambda function all build their sets this way.
     pub fn with_config(
         mut self,
-        config: &crate::remediate::Config,
-    ) -> Result<Self, crate::remediate::ConfigError> {
+        config: &crate::config::Config,
+    ) -> Result<Self, crate::config::ConfigError> {
         self = self.with_reach_allowed(config.reach.account.clone());
         if let Some(ms) = config.policy.deadline_ms {
             let limits = self
@@ -116,7 +116,7 @@ impl PolicySetBuilder {
         }
         for (name, kind) in &config.host_kinds {
             let mut host = HostActionKind::new(name.as_str())
-                .map_err(|e| crate::remediate::ConfigError::Invalid {
+                .map_err(|e| crate::config::ConfigError::Invalid {
                     field: format!("host_kinds.{name}"),
                     message: e.to_string(),
                 })?

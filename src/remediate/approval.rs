@@ -1,364 +1,472 @@
-//! Approvals: a person says yes (or no) before an action runs.
-//!
-//! An action that needs approval (`[approval]`, see [`ApprovalConfig`]) is not executed by an
-//! enforcing run: its guards run, then an [`ApprovalRequest`] holding the finding and the exact
-//! action is stored in an [`ApprovalStore`], the configured channel is asked, and the action's
-//! outcome is `pending_approval` with the request's id. [`Remediator::approve`] carries the
-//! action out through every guard again (kill switch, protection, breaker, rate limit, ledger):
-//! an approval never bypasses a guard. [`Remediator::deny`] closes it, and
-//! [`Remediator::expire`] applies the timeout. A request is decided once: the store records the
-//! first decision atomically and refuses every later one.
-//!
-//! The request's id is derived from the action's ledger key, so a finding delivered again (SQS
-//! redelivers, GuardDuty updates the finding) finds the same request instead of asking twice. A
-//! request that was approved lets a later delivery of the same action run (through every guard);
-//! one that was denied keeps it skipped.
-//!
-//! [`Remediator::approve`]: super::Remediator::approve
-//! [`Remediator::deny`]: super::Remediator::deny
-//! [`Remediator::expire`]: super::Remediator::expire
+//! How the remediator asks for, and acts on, approvals.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
-use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-use super::config::{ApprovalConfig, OnTimeout, TagRule};
-use super::ledger::{LedgerKey, Owner};
+use super::carry::Request;
+use super::guard::{Enforcement, Trail};
+use super::{Remediator, Report};
+use crate::action::{ActionError, ErrorKind, Outcome, SkipReason};
+use crate::clock::{now_rfc3339, now_secs, rfc3339_at};
+use crate::config::{ApprovalConfig, OnTimeout, TagRule};
+use crate::finding::inert;
 use crate::glob::glob_match;
 use crate::id::ApprovalId;
-use crate::plan::{Action, ActionKind, FindingContext, PlannedAction};
+use crate::plan::{Action, ActionKind, FindingContext, Notify, Plan, PlannedAction};
+use crate::store::approval::{
+    ApprovalError, ApprovalRequest, Decision, Requested, Verdict, approval_id,
+};
+use crate::store::audit::{ActionRecord, ApprovalEvent, ApprovalRecord, AuditRecord, Guard, Mode};
+use crate::store::ledger::LedgerKey;
 
-mod file;
-mod flow;
-
-pub use file::FileApprovals;
-
-/// What a person (or the timeout) decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Carry the action out (through every guard).
-    Approve,
-    /// Do not.
-    Deny,
-}
-
-impl Verdict {
-    /// `approve` or `deny`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Approve => "approve",
-            Self::Deny => "deny",
-        }
-    }
-}
-
-impl From<OnTimeout> for Verdict {
-    fn from(on_timeout: OnTimeout) -> Self {
-        match on_timeout {
-            OnTimeout::Approve => Self::Approve,
-            OnTimeout::Deny => Self::Deny,
-        }
-    }
-}
-
-/// A decision on a request: who, what, when, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Decision {
-    /// Approve or deny.
-    pub verdict: Verdict,
-    /// Who decided (`timeout` when the request expired).
-    pub by: String,
-    /// When (RFC 3339).
-    pub at: String,
-    /// Their note.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// Whether the timeout decided (`on_timeout`), not a person.
-    #[serde(default)]
-    pub timed_out: bool,
-}
-
-impl Decision {
-    /// A person's decision, made now.
-    pub fn by(verdict: Verdict, by: impl Into<String>, note: Option<String>) -> Self {
-        Self {
-            verdict,
-            by: by.into(),
-            at: super::ledger::now_rfc3339(),
-            note,
-            timed_out: false,
-        }
+impl Remediator {
+    /// The approval requests nobody has decided on, oldest first.
+    pub async fn pending(&self) -> Result<Vec<ApprovalRequest>, ApprovalError> {
+        self.inner.approvals.pending().await
     }
 
-    /// The timeout's decision, made now.
-    pub fn timeout(on_timeout: OnTimeout) -> Self {
-        Self {
-            verdict: on_timeout.into(),
-            by: "timeout".into(),
-            at: super::ledger::now_rfc3339(),
-            note: None,
-            timed_out: true,
+    /// The approval request `id`, decided or not.
+    pub async fn approval(&self, id: &ApprovalId) -> Result<ApprovalRequest, ApprovalError> {
+        self.inner
+            .approvals
+            .get(id)
+            .await?
+            .ok_or_else(|| ApprovalError::NotFound(id.clone()))
+    }
+
+    /// Approves request `id` as `by` and carries its action out through every guard again (kill
+    /// switch, account, protection, breaker, ledger, rate limit): the report's action record says
+    /// what came of it. A request decided already, an expired one, or a remediator that does not
+    /// enforce is refused, and nothing changes.
+    pub async fn approve(
+        &self,
+        id: &ApprovalId,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<Report, ApprovalError> {
+        if self.mode() != Mode::Enforce {
+            return Err(ApprovalError::NotEnforcing);
+        }
+        let request = self.undecided(id).await?;
+        if request.is_expired(now_secs()) {
+            return Err(ApprovalError::Expired {
+                id: id.clone(),
+                expires: request.expires,
+                on_timeout: request.on_timeout,
+            });
+        }
+        let decision = Decision::by(Verdict::Approve, by, note.map(str::to_owned));
+        self.decide(id, decision).await
+    }
+
+    /// Denies request `id` as `by`: its action is not carried out, and the audit trail says who
+    /// denied it and why. A request decided already is refused, and nothing changes.
+    pub async fn deny(
+        &self,
+        id: &ApprovalId,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<Report, ApprovalError> {
+        self.undecided(id).await?;
+        let decision = Decision::by(Verdict::Deny, by, note.map(str::to_owned));
+        self.decide(id, decision).await
+    }
+
+    /// Applies the timeout of every pending request that has expired: `on_timeout = "deny"`
+    /// closes it, `"approve"` carries its action out through every guard. A request someone
+    /// decides on meanwhile is left to that decision. Also finishes what a decider left: a
+    /// request decided over a minute ago whose action was not carried out (the deciding process
+    /// stopped half-way, or the action failed in a way that may succeed later) is carried out
+    /// again under its decision; the ledger keeps it from running twice. One report per request
+    /// handled here.
+    pub async fn expire(&self) -> Result<Vec<Report>, ApprovalError> {
+        if self.mode() != Mode::Enforce {
+            return Err(ApprovalError::NotEnforcing);
+        }
+        let now = now_secs();
+        let mut reports = Vec::new();
+        for request in self.inner.approvals.unfinished().await? {
+            match request.decision.clone() {
+                None if request.is_expired(now) => {
+                    match self
+                        .decide(&request.id, Decision::timeout(request.on_timeout))
+                        .await
+                    {
+                        Ok(report) => reports.push(report),
+                        Err(ApprovalError::AlreadyDecided { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Some(decision) if decided_before(&decision, now.saturating_sub(LEFT_AFTER)) => {
+                    reports.push(self.carry_decided(&request, &decision, Vec::new()).await);
+                }
+                _ => {}
+            }
+        }
+        Ok(reports)
+    }
+
+    async fn undecided(&self, id: &ApprovalId) -> Result<ApprovalRequest, ApprovalError> {
+        let request = self.approval(id).await?;
+        match request.decision {
+            Some(decision) => Err(ApprovalError::AlreadyDecided {
+                id: id.clone(),
+                decision: Box::new(decision),
+            }),
+            None => Ok(request),
         }
     }
-}
 
-impl fmt::Display for Decision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let done = match self.verdict {
-            Verdict::Approve => "approved",
-            Verdict::Deny => "denied",
+    /// Records `decision` (once), audits it, and carries it out.
+    async fn decide(&self, id: &ApprovalId, decision: Decision) -> Result<Report, ApprovalError> {
+        let inner = &self.inner;
+        let request = inner.approvals.decide(id, &decision).await?;
+        let mut audit_errors = Vec::new();
+        let event = match decision.verdict {
+            Verdict::Approve => ApprovalEvent::Approved,
+            Verdict::Deny => ApprovalEvent::Denied,
         };
-        if self.timed_out {
-            write!(f, "{done} on timeout at {}", self.at)?;
-        } else {
-            write!(f, "{done} by {} at {}", self.by, self.at)?;
+        let record = approval_record(&request, event, Some(&decision));
+        if let Err(e) = inner.audit.record(&record).await {
+            tracing::error!("{e}");
+            audit_errors.push(e.to_string());
         }
-        match &self.note {
-            Some(note) => write!(f, ": {note}"),
-            None => Ok(()),
+        Ok(self.carry_decided(&request, &decision, audit_errors).await)
+    }
+
+    /// Carries out (or records the denial of) a decided request, and stores its result unless the
+    /// action may succeed later (then [`Remediator::expire`] tries again).
+    async fn carry_decided(
+        &self,
+        request: &ApprovalRequest,
+        decision: &Decision,
+        audit_errors: Vec<String>,
+    ) -> Report {
+        let mut plan = Plan::new(request.finding.clone(), "approval");
+        plan.actions.push(request.action.clone());
+        let mut report = match decision.verdict {
+            Verdict::Approve => self.run_approved(&plan, decision).await,
+            Verdict::Deny => self.record_denied(request, decision).await,
+        };
+        report.audit_errors.splice(0..0, audit_errors);
+        let Some(record) = report.actions.first() else {
+            return report;
+        };
+        let outcome = &record.outcome;
+        let later = outcome.status() == crate::action::Status::InProgress
+            || outcome.error().is_some_and(ActionError::retryable);
+        if later {
+            return report;
+        }
+        let result = outcome.to_string();
+        if let Err(e) = self.inner.approvals.finish(&request.id, &result).await {
+            tracing::error!("{e}");
+            report
+                .audit_errors
+                .push(format!("the request's result was not stored: {e}"));
+        }
+        report
+    }
+
+    /// The record of a denied (or timed-out) request's action: skipped, and why.
+    async fn record_denied(&self, request: &ApprovalRequest, decision: &Decision) -> Report {
+        let mut report = Report::new(request.finding.clone(), self.mode());
+        let mut trail = Trail::default();
+        trail.block(Guard::Approval, decision.to_string());
+        let outcome = Outcome::Skipped(SkipReason::Denied {
+            by: decision.by.clone(),
+            at: decision.at.clone(),
+            note: decision.note.clone(),
+            approval_id: request.id.clone(),
+        });
+        let record = self.record(
+            &request.finding,
+            &request.action.action,
+            request.action.sources.clone(),
+            trail,
+            outcome,
+            Instant::now(),
+        );
+        if let Err(e) = self
+            .inner
+            .audit
+            .record(&AuditRecord::Action(record.clone()))
+            .await
+        {
+            tracing::error!("{e}");
+            report.audit_errors.push(e.to_string());
+        }
+        report.actions.push(record);
+        report
+    }
+
+    /// Whether `planned` waits for a person: `Some(outcome)` stops it here (pending, denied, or
+    /// a request that cannot be stored), `None` lets it go on to the ledger and the executor.
+    /// `approved` is the decision of the request being carried out, if it is one.
+    pub(in crate::remediate) async fn approval_gate(
+        &self,
+        request: &Request<'_>,
+        enforcement: &Enforcement,
+        key: &LedgerKey,
+        trail: &mut Trail,
+        extra: &mut Vec<ActionRecord>,
+    ) -> Option<Outcome> {
+        let inner = &self.inner;
+        let Request {
+            finding,
+            planned,
+            approved,
+            ..
+        } = *request;
+        let rules = &inner.approval;
+        if !rules.requires(planned, finding) {
+            return None;
+        }
+        if let Some(decision) = approved {
+            trail.note(Guard::Approval, decision.to_string());
+            return None;
+        }
+        let channel = &rules.config.notify;
+        match enforcement {
+            Enforcement::Enforce => {}
+            Enforcement::DryRun => {
+                trail.note(
+                    Guard::Approval,
+                    format!("would wait for a person's approval (channel `{channel}`)"),
+                );
+                return None;
+            }
+            Enforcement::Shadow(_) => return None,
+        }
+        // Done before: nobody needs to be asked.
+        if let Some(done) = self.peek(key, trail).await {
+            return Some(done);
+        }
+        let request = self.new_request(finding, planned, key);
+        match inner.approvals.request(&request).await {
+            Ok(Requested::Created) => {
+                let record = approval_record(&request, ApprovalEvent::Requested, None);
+                if let Err(e) = inner.audit.record(&record).await {
+                    tracing::error!("{e}");
+                    trail.note(Guard::Approval, format!("the request was not audited: {e}"));
+                }
+                trail.block(
+                    Guard::Approval,
+                    format!(
+                        "asked `{channel}` (request {}); waiting until {}, then {}",
+                        request.id, request.expires, request.on_timeout
+                    ),
+                );
+                extra.extend(self.ask(&request, trail).await);
+                Some(pending(&request))
+            }
+            Ok(Requested::Exists(existing)) => match &existing.decision {
+                None => {
+                    // Asked again only if the first ask did not get through.
+                    extra.extend(self.ask(&existing, trail).await);
+                    trail.block(
+                        Guard::Approval,
+                        format!(
+                            "requested at {} (request {}); still waiting",
+                            existing.requested_at, existing.id
+                        ),
+                    );
+                    Some(pending(&existing))
+                }
+                Some(decision) if decision.verdict == Verdict::Approve => {
+                    trail.note(Guard::Approval, decision.to_string());
+                    None
+                }
+                Some(decision) => {
+                    trail.block(Guard::Approval, decision.to_string());
+                    Some(Outcome::Skipped(SkipReason::Denied {
+                        by: decision.by.clone(),
+                        at: decision.at.clone(),
+                        note: decision.note.clone(),
+                        approval_id: existing.id.clone(),
+                    }))
+                }
+            },
+            Err(e) => {
+                trail.block(Guard::Approval, e.to_string());
+                Some(Outcome::Failed(ActionError::new(
+                    ErrorKind::StateUnavailable,
+                    format!("not executed: the approval request cannot be stored: {e}"),
+                )))
+            }
         }
     }
-}
 
-/// One action waiting for (or past) a decision, with everything needed to carry it out later:
-/// the plan is self-contained, so no policy is evaluated again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ApprovalRequest {
-    /// The request's id.
-    pub id: ApprovalId,
-    /// When it was asked (RFC 3339).
-    pub requested_at: String,
-    /// When it expires, in seconds since the Unix epoch.
-    pub expires_at: u64,
-    /// When it expires (RFC 3339).
-    pub expires: String,
-    /// What happens then.
-    pub on_timeout: OnTimeout,
-    /// The channel that was asked.
-    pub channel: String,
-    /// The run that asked.
-    pub requested_by: Owner,
-    /// The action's ledger key.
-    pub key: LedgerKey,
-    /// The finding.
-    pub finding: FindingContext,
-    /// The action, with the policies that chose it and their reasons.
-    pub action: PlannedAction,
-    /// The decision, once there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<Decision>,
-    /// What came of the action after the decision (the outcome, for people).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<String>,
-}
-
-impl ApprovalRequest {
-    /// Whether nobody has decided yet.
-    pub fn is_pending(&self) -> bool {
-        self.decision.is_none()
-    }
-
-    /// Whether it expired by `now` (seconds since the Unix epoch).
-    pub fn is_expired(&self, now: u64) -> bool {
-        now >= self.expires_at
-    }
-}
-
-/// The id of the request for `key`: the same action of the same finding is one request.
-pub fn approval_id(key: &LedgerKey) -> ApprovalId {
-    let mut hasher = Sha256::new();
-    for part in [
-        key.account.as_str(),
-        key.finding_id.as_str(),
-        key.occurrence.as_str(),
-        key.kind.as_str(),
-        key.target.as_str(),
-        key.variant.as_str(),
-    ] {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
-    }
-    let digest = hasher.finalize();
-    let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
-    ApprovalId::from_digest(&hex)
-}
-
-/// What went wrong with an approval, whatever the store.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ApprovalError {
-    /// No request has this id.
-    #[error("no approval request `{0}`")]
-    NotFound(ApprovalId),
-    /// The request has its decision already; nothing was changed.
-    #[error("approval request `{id}` was already decided: {decision}")]
-    AlreadyDecided {
-        /// The request.
-        id: ApprovalId,
-        /// The decision that stands.
-        decision: Box<Decision>,
-    },
-    /// The request expired before it was approved; `remedy expire` applies its timeout.
-    #[error(
-        "approval request `{id}` expired at {expires}; it can no longer be approved (`remedy \
-         expire` applies its timeout: {on_timeout})"
-    )]
-    Expired {
-        /// The request.
-        id: ApprovalId,
-        /// When it expired (RFC 3339).
-        expires: String,
-        /// What its timeout does.
-        on_timeout: OnTimeout,
-    },
-    /// Approving (and applying timeouts) carries actions out: a remediator that does not enforce
-    /// cannot do it.
-    #[error("a dry run cannot approve: approving carries the action out (run with --execute)")]
-    NotEnforcing,
-    /// The store could not be read or written.
-    #[error("the approval store `{store}` is unavailable: {message}")]
-    Unavailable {
-        /// The store (a directory, a table).
-        store: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// The store holds something that cannot be read.
-    #[error("the approval store `{store}` holds an unreadable request: {message}")]
-    Invalid {
-        /// The store.
-        store: String,
-        /// What went wrong.
-        message: String,
-    },
-}
-
-/// What [`ApprovalStore::request`] found.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Requested {
-    /// The request was stored: nobody has been asked yet.
-    Created,
-    /// A request with this id exists (asked earlier, maybe decided): here it is, unchanged.
-    Exists(Box<ApprovalRequest>),
-}
-
-/// Where approval requests are kept; every backend passes the same conformance suite
-/// (`tests/approval_conformance.rs`).
-#[async_trait]
-pub trait ApprovalStore: Send + Sync + fmt::Debug {
-    /// Stores `request` unless a request with its id exists (atomically: of two runs asking at
-    /// once, one creates it and the other gets [`Requested::Exists`]).
-    async fn request(&self, request: &ApprovalRequest) -> Result<Requested, ApprovalError>;
-
-    /// The request `id`, with its decision and result if it has them.
-    async fn get(&self, id: &ApprovalId) -> Result<Option<ApprovalRequest>, ApprovalError>;
-
-    /// Every request that is not finished, oldest first: undecided, or decided with its action not
-    /// carried out yet (a decider that stopped half-way, or a failure that may succeed later).
-    async fn unfinished(&self) -> Result<Vec<ApprovalRequest>, ApprovalError>;
-
-    /// Every request nobody has decided on, oldest first.
-    async fn pending(&self) -> Result<Vec<ApprovalRequest>, ApprovalError> {
-        let mut open = self.unfinished().await?;
-        open.retain(ApprovalRequest::is_pending);
-        Ok(open)
-    }
-
-    /// Records `decision`, once: a request decided already is refused with
-    /// [`ApprovalError::AlreadyDecided`] (the first decision stands, atomically, however many
-    /// deciders race), an unknown id with [`ApprovalError::NotFound`]. Returns the request as
-    /// decided.
-    async fn decide(
+    fn new_request(
         &self,
-        id: &ApprovalId,
-        decision: &Decision,
-    ) -> Result<ApprovalRequest, ApprovalError>;
-
-    /// Records what came of a decided request's action: the request is finished.
-    async fn finish(&self, id: &ApprovalId, result: &str) -> Result<(), ApprovalError>;
-}
-
-/// Approval requests in memory: for tests, and for one process that needs no restart.
-#[derive(Debug, Default)]
-pub struct MemoryApprovals {
-    requests: Mutex<BTreeMap<ApprovalId, ApprovalRequest>>,
-}
-
-impl MemoryApprovals {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
+        finding: &FindingContext,
+        planned: &PlannedAction,
+        key: &LedgerKey,
+    ) -> ApprovalRequest {
+        let config = &self.inner.approval.config;
+        let now = now_secs();
+        let expires_at = now.saturating_add(config.timeout_secs);
+        ApprovalRequest {
+            id: approval_id(key),
+            requested_at: now_rfc3339(),
+            expires_at,
+            expires: rfc3339_at(expires_at),
+            on_timeout: config.on_timeout,
+            channel: config.notify.clone(),
+            requested_by: self.inner.owner.clone(),
+            key: key.clone(),
+            finding: finding.clone(),
+            action: planned.clone(),
+            decision: None,
+            result: None,
+        }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<ApprovalId, ApprovalRequest>) -> T) -> T {
-        let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut requests)
-    }
-}
-
-#[async_trait]
-impl ApprovalStore for MemoryApprovals {
-    async fn request(&self, request: &ApprovalRequest) -> Result<Requested, ApprovalError> {
-        Ok(self.with(|r| match r.get(&request.id) {
-            Some(existing) => Requested::Exists(Box::new(existing.clone())),
-            None => {
-                r.insert(request.id.clone(), request.clone());
-                Requested::Created
+    /// Asks the request's channel, once: the ask goes through the ledger like any notification,
+    /// so a redelivered finding asks again only when the earlier ask did not get through. The
+    /// record of the ask, unless it was made before.
+    async fn ask(&self, request: &ApprovalRequest, trail: &mut Trail) -> Option<ActionRecord> {
+        let start = Instant::now();
+        let planned = PlannedAction {
+            action: Action::Notify(Notify {
+                channel: request.channel.clone(),
+                message: ask_message(request),
+            }),
+            sources: Vec::new(),
+            repeat_on_update: false,
+        };
+        let finding = &request.finding;
+        let key = LedgerKey::new(finding, &planned);
+        let mut ask_trail = Trail::default();
+        ask_trail.note(
+            Guard::Approval,
+            format!("asks for approval of request {}", request.id),
+        );
+        let outcome = match self.claim(&key, finding, &planned, &mut ask_trail).await {
+            Ok(_) => {
+                let outcome = super::carry::execute_isolated(
+                    &self.inner.executor,
+                    finding,
+                    &planned.action,
+                    &[],
+                    &[],
+                )
+                .await;
+                self.finish(&key, &outcome, &mut ask_trail).await;
+                outcome
             }
-        }))
-    }
-
-    async fn get(&self, id: &ApprovalId) -> Result<Option<ApprovalRequest>, ApprovalError> {
-        Ok(self.with(|r| r.get(id).cloned()))
-    }
-
-    async fn unfinished(&self) -> Result<Vec<ApprovalRequest>, ApprovalError> {
-        let mut open: Vec<ApprovalRequest> =
-            self.with(|r| r.values().filter(|r| r.result.is_none()).cloned().collect());
-        oldest_first(&mut open);
-        Ok(open)
-    }
-
-    async fn decide(
-        &self,
-        id: &ApprovalId,
-        decision: &Decision,
-    ) -> Result<ApprovalRequest, ApprovalError> {
-        self.with(|r| {
-            let request = r
-                .get_mut(id)
-                .ok_or_else(|| ApprovalError::NotFound(id.clone()))?;
-            if let Some(earlier) = &request.decision {
-                return Err(ApprovalError::AlreadyDecided {
-                    id: id.clone(),
-                    decision: Box::new(earlier.clone()),
-                });
+            Err(Outcome::AlreadyDone { .. }) => {
+                trail.note(Guard::Approval, "the channel was asked before");
+                return None;
             }
-            request.decision = Some(decision.clone());
-            Ok(request.clone())
-        })
-    }
-
-    async fn finish(&self, id: &ApprovalId, result: &str) -> Result<(), ApprovalError> {
-        self.with(|r| match r.get_mut(id) {
-            Some(request) => {
-                request.result = Some(result.to_owned());
-                Ok(())
-            }
-            None => Err(ApprovalError::NotFound(id.clone())),
-        })
+            Err(other) => other,
+        };
+        Some(self.record(
+            finding,
+            &planned.action,
+            Vec::new(),
+            ask_trail,
+            outcome,
+            start,
+        ))
     }
 }
 
-/// Sorts requests oldest first (then by id, so the order is stable).
-pub(crate) fn oldest_first(requests: &mut [ApprovalRequest]) {
-    requests.sort_by(|a, b| (a.expires_at, a.id.as_str()).cmp(&(b.expires_at, b.id.as_str())));
+/// How long after its decision a request without a result counts as left half-way.
+const LEFT_AFTER: u64 = 60;
+
+/// Whether `decision` was made before `secs` (since the Unix epoch); an unreadable time counts as
+/// long ago.
+fn decided_before(decision: &Decision, secs: u64) -> bool {
+    let Ok(at) =
+        time::OffsetDateTime::parse(&decision.at, &time::format_description::well_known::Rfc3339)
+    else {
+        return true;
+    };
+    u64::try_from(at.unix_timestamp()).is_ok_and(|t| t < secs)
+}
+
+fn pending(request: &ApprovalRequest) -> Outcome {
+    Outcome::PendingApproval {
+        approval_id: request.id.clone(),
+        expires: request.expires.clone(),
+        on_timeout: request.on_timeout.to_string(),
+        details: format!(
+            "waiting for a person to approve {} (request {}, until {}, then {})",
+            request.action.action.describe(),
+            request.id,
+            request.expires,
+            request.on_timeout
+        ),
+    }
+}
+
+/// What the channel is told: what would be done, why, by which policy, until when, what happens
+/// then, and the commands that decide. Finding and policy text is made inert.
+fn ask_message(request: &ApprovalRequest) -> String {
+    let finding = &request.finding;
+    let planned = &request.action;
+    let mut text = format!(
+        "remedy asks for approval (request {id}).\n\
+         Would: {would}\n\
+         Finding: {fid} ({ftype}, severity {sev}) in account {account}, region {region}.\n",
+        id = request.id,
+        would = inert(&planned.action.describe()),
+        fid = inert(&finding.id),
+        ftype = inert(finding.finding_type.as_str()),
+        sev = finding.severity,
+        account = inert(finding.account_id.as_str()),
+        region = inert(finding.region.as_str()),
+    );
+    for source in &planned.sources {
+        let why = source.reason.as_deref().unwrap_or("no reason given");
+        text.push_str(&format!(
+            "Chosen by policy `{}` (version {}): {}\n",
+            inert(&source.policy),
+            source.version,
+            inert(why)
+        ));
+    }
+    let then = match request.on_timeout {
+        OnTimeout::Deny => "it is denied and not carried out",
+        OnTimeout::Approve => "it is approved and carried out, through every guard",
+    };
+    text.push_str(&format!(
+        "Expires at {}; then {then}.\n\
+         Approve: remedy approve {id} --by NAME [--note TEXT]\n\
+         Deny:    remedy deny {id} --by NAME [--note TEXT]\n\
+         (with the same --config as the run that asked)",
+        request.expires,
+        id = request.id
+    ));
+    text
+}
+
+/// The audit record of a request (`decision` absent) or of its decision.
+fn approval_record(
+    request: &ApprovalRequest,
+    event: ApprovalEvent,
+    decision: Option<&Decision>,
+) -> AuditRecord {
+    let action = &request.action;
+    AuditRecord::Approval(Box::new(ApprovalRecord {
+        time: now_rfc3339(),
+        event,
+        approval_id: request.id.clone(),
+        finding_id: std::sync::Arc::clone(&request.finding.id),
+        account_id: request.finding.account_id.clone(),
+        kind: action.action.kind(),
+        target: action.action.target(),
+        policy: action
+            .sources
+            .first()
+            .map_or_else(|| "remedy".into(), |s| s.policy.to_string()),
+        channel: request.channel.clone(),
+        expires: request.expires.clone(),
+        on_timeout: request.on_timeout.to_string(),
+        by: decision.map(|d| d.by.clone()),
+        note: decision.and_then(|d| d.note.clone()),
+    }))
 }
 
 /// `[approval]`, compiled: which actions wait for a person, and how long.

@@ -3,13 +3,14 @@
 use std::time::Instant;
 
 use super::Remediator;
-use super::audit::ActionRecord;
-use super::clock::{now_rfc3339, now_secs};
-use super::guard::{Guard, Trail};
-use super::limit::RateLimit;
-use super::state::{Breaker, RateKey};
+use super::guard::Trail;
 use crate::action::{ActionError, ErrorKind, Outcome, SkipReason};
+use crate::clock::{now_rfc3339, now_secs};
+use crate::config::RateLimit;
 use crate::plan::{Action, ActionKind, FindingContext, Notify};
+use crate::store::audit::ActionRecord;
+use crate::store::audit::Guard;
+use crate::store::state::{Breaker, RateKey};
 
 impl Remediator {
     /// Counts the action against its kind's rate windows: first its account's (with

@@ -4,19 +4,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::accounts::AccountsConfig;
-use super::approval::{ApprovalRules, ApprovalStore, FileApprovals, MemoryApprovals};
-use super::audit::{AuditSink, JsonLinesAudit, TracingAudit, UnavailableAudit};
-use super::config::{ApprovalConfig, BreakerConfig, Config, ConfigError};
+use super::approval::ApprovalRules;
 use super::guard::EnforcementRules;
-use super::ledger::{DEFAULT_LEASE, FileLedger, Ledger, MemoryLedger, Owner};
-use super::limit::{KillSwitch, RateLimit};
+use super::limit::KillSwitch;
 use super::protect::Protection;
 use super::shutdown::Shutdown;
-use super::state::{MemoryState, StateStore};
 use super::{DEFAULT_CONCURRENCY, Inner, Remediator};
 use crate::action::Executor;
+use crate::config::{
+    AccountsConfig, ApprovalConfig, BreakerConfig, Config, ConfigError, RateLimit,
+};
 use crate::plan::ActionKind;
+use crate::store::approval::{ApprovalStore, FileApprovals, MemoryApprovals};
+use crate::store::audit::{AuditSink, JsonLinesAudit, TracingAudit, UnavailableAudit};
+use crate::store::ledger::{DEFAULT_LEASE, FileLedger, Ledger, MemoryLedger, Owner};
+use crate::store::state::{MemoryState, StateStore};
 
 /// Builds a [`Remediator`]; everything but the executor has a safe default (dry run, in-memory
 /// ledger and state, audit to `tracing`, no protection, no rate limits).

@@ -5,17 +5,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::Remediator;
-use super::approval::Decision;
-use super::audit::{ActionRecord, AuditError, AuditRecord, IntentRecord};
-use super::guard::{Enforcement, Guard, Trail};
-use super::ledger::{
-    Claim, ClaimRequest, EntryState, LedgerEntry, LedgerKey, Owner, now_rfc3339, now_secs,
-};
+use super::guard::{Enforcement, Trail};
 use crate::action::{
     ActionError, ActionRequest, ErrorKind, Executor, Outcome, PriorOutcome, SkipReason,
     Verification,
 };
 use crate::plan::{Action, FindingContext, Plan, PlannedAction, Source};
+use crate::store::approval::Decision;
+use crate::store::audit::Guard;
+use crate::store::audit::{ActionRecord, AuditError, AuditRecord, IntentRecord};
+use crate::store::ledger::{
+    Claim, ClaimRequest, EntryState, LedgerEntry, LedgerKey, Owner, now_rfc3339, now_secs,
+};
 
 /// Numbers the intents of the process, whichever remediator writes them: an intent id (the run and
 /// this number) is unique, so it can name its action record (`remedy undo RECORD_ID`).

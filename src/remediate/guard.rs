@@ -4,80 +4,14 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
-use super::accounts::AccountsConfig;
+use super::accounts::check_account;
 use super::limit::KillSwitch;
 use super::protect::Protection;
-use super::state::StateStore;
 use crate::action::{ActionError, ErrorKind, Outcome, SkipReason};
+use crate::config::AccountsConfig;
 use crate::plan::{Action, FindingContext, Source};
-
-/// A guard, as named in records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Guard {
-    /// The global stop for destructive actions.
-    KillSwitch,
-    /// No destructive action for a sample finding.
-    Sample,
-    /// Disabling an access key cannot contain temporary or root credentials.
-    Credentials,
-    /// Protected principals and resources.
-    Protection,
-    /// Destructive actions stopped after a rate limit was exceeded.
-    CircuitBreaker,
-    /// Dry run, shadow mode or enforce.
-    Enforcement,
-    /// The idempotency ledger.
-    Ledger,
-    /// The rate limit of the action's kind.
-    RateLimit,
-    /// Whether an executor carries out the action's kind (checked in a dry run too).
-    Route,
-    /// Whether the finding's account is one remedy may act in, and as what it acts there.
-    Account,
-    /// Whether a person must approve the action first, and whether one has.
-    Approval,
-}
-
-impl Guard {
-    /// The name records use: `kill_switch`, `sample`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Guard::KillSwitch => "kill_switch",
-            Guard::Sample => "sample",
-            Guard::Credentials => "credentials",
-            Guard::Protection => "protection",
-            Guard::CircuitBreaker => "circuit_breaker",
-            Guard::Enforcement => "enforcement",
-            Guard::Ledger => "ledger",
-            Guard::RateLimit => "rate_limit",
-            Guard::Route => "route",
-            Guard::Account => "account",
-            Guard::Approval => "approval",
-        }
-    }
-}
-
-impl fmt::Display for Guard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The result of one guard for one action, as recorded in the audit trail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GuardResult {
-    /// The guard.
-    pub guard: Guard,
-    /// Whether the action may go on.
-    pub passed: bool,
-    /// What the guard saw, when it stopped the action or has something to say.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
+use crate::store::audit::{Guard, GuardResult};
+use crate::store::state::StateStore;
 
 /// The guard results of one action, in the order the guards ran.
 #[derive(Debug, Default)]
@@ -191,7 +125,7 @@ impl Checks<'_> {
             kill_switch(self.kill_switch, self.state).await,
         )?;
         trail.check(Guard::Sample, sample(finding))?;
-        match self.accounts.check(finding) {
+        match check_account(&self.accounts, finding) {
             Ok(detail) => trail.note(Guard::Account, detail),
             Err(reason) => {
                 trail.block(Guard::Account, reason.to_string());

@@ -18,9 +18,10 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::Remediator;
 use super::carry::Request;
-use super::guard::{Guard, Trail};
-use super::ledger::{Claim, ClaimRequest, LedgerKey};
+use super::guard::Trail;
 use crate::action::{ActionError, ErrorKind, Outcome};
+use crate::store::audit::Guard;
+use crate::store::ledger::{Claim, ClaimRequest, LedgerKey};
 
 /// How long an action waits for another process's action on its target to finish; after that it
 /// is `in_progress`, and a queue delivers it again later (polling a shared table for longer would

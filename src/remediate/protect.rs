@@ -1,6 +1,6 @@
 //! Protection: principals and resources no policy may touch, as configured.
 
-use super::config::{ConfigError, ProtectConfig};
+use crate::config::{ConfigError, ProtectConfig};
 use crate::glob::glob_match;
 use crate::plan::{Action, FindingContext, IamPrincipal, Reversal};
 
@@ -183,10 +183,10 @@ impl Protection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TagRule;
     use crate::finding::{FindingType, Severity};
     use crate::id::{AccessKeyId, InstanceId, UserName};
     use crate::plan::{DisableAccessKey, Principal, RunCommand};
-    use crate::remediate::config::TagRule;
 
     fn context() -> FindingContext {
         FindingContext::new(

@@ -14,11 +14,12 @@ use super::{
     set_pointer_creating,
 };
 use crate::action::Outcome;
+use crate::config::{ApprovalConfig, ProtectConfig};
 use crate::enrich::Context;
 use crate::finding::Finding;
 use crate::finding::inert;
 use crate::policy::{PolicySet, PolicySetBuilder};
-use crate::remediate::{ApprovalConfig, ProtectConfig, Protection};
+use crate::remediate::Protection;
 
 /// The subdirectory of a policy directory that holds its case files.
 pub const TESTS_DIR: &str = "tests";

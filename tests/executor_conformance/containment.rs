@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 
 use remedy::action::Verification;
+use remedy::config::ProtectConfig;
 use remedy::id::RoleName;
 use remedy::plan::{
     DisableConsoleLogin, IamPrincipal, QuarantinePrincipal, Reversal, RevokeRoleSessions, Undo,
 };
-use remedy::remediate::{ProtectConfig, Protection};
+use remedy::remediate::Protection;
 
 use super::*;
 

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use super::{CLAIMS_INDEX, CLAIMS_PK, Item, StateTable, TTL, get_s, n, s, write_id};
 use crate::aws::error::{CallError, ServiceError};
 use crate::id::ApprovalId;
-use crate::remediate::approval::{Decision, Requested};
-use crate::remediate::{ApprovalError, ApprovalRequest, ApprovalStore};
+use crate::store::approval::{ApprovalError, ApprovalRequest, ApprovalStore};
+use crate::store::approval::{Decision, Requested};
 
 const REQUEST: &str = "request";
 /// The `claims` index partition of the requests nobody has decided on.
@@ -185,7 +185,7 @@ impl ApprovalStore for DynamoApprovals {
                 pending.push(request);
             }
         }
-        crate::remediate::approval::oldest_first(&mut pending);
+        crate::store::approval::oldest_first(&mut pending);
         Ok(pending)
     }
 

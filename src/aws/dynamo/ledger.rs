@@ -8,8 +8,9 @@ use sha2::{Digest, Sha256};
 
 use super::{CLAIMS_INDEX, CLAIMS_PK, Item, StateTable, TTL, get_n, get_s, n, s, write_id};
 use crate::aws::error::{CallError, ServiceError};
-use crate::remediate::ledger::{decide, now_rfc3339};
-use crate::remediate::{
+use crate::clock::now_rfc3339;
+use crate::store::ledger::decide;
+use crate::store::ledger::{
     Claim, ClaimRequest, EntryState, Ledger, LedgerEntry, LedgerError, LedgerKey, Owner, now_secs,
 };
 
@@ -57,7 +58,7 @@ impl DynamoLedger {
 
     fn invalid(&self, e: &dyn std::fmt::Display) -> LedgerError {
         LedgerError::new(self.table.name(), format!("cannot encode the entry: {e}"))
-            .with_kind(crate::remediate::StateErrorKind::Invalid)
+            .with_kind(crate::store::state::StateErrorKind::Invalid)
     }
 
     /// A consistent read of the entry at `pk`.

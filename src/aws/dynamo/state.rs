@@ -6,7 +6,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use super::{Item, StateTable, TTL, get_n, get_s, n, s, write_id};
-use crate::remediate::{Breaker, RateKey, RateLimit, StateError, StateStore, Stop};
+use crate::config::RateLimit;
+use crate::store::state::{Breaker, RateKey, StateError, StateStore, Stop};
 
 const GLOBAL: &str = "global";
 const BREAKER: &str = "breaker";

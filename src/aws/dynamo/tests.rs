@@ -13,9 +13,9 @@ use super::{StateTable, ledger::pk};
 use crate::action::{ErrorKind, MemoryIam, MemoryNotifier, Router};
 use crate::id::{AccessKeyId, UserName};
 use crate::plan::{Action, ActionKind, DisableAccessKey, FindingContext, Notify, Principal};
-use crate::remediate::{
-    Claim, ClaimRequest, Ledger, LedgerKey, Owner, Remediator, StateErrorKind, StateStore, now_secs,
-};
+use crate::remediate::Remediator;
+use crate::store::ledger::{Claim, ClaimRequest, Ledger, LedgerKey, Owner, now_secs};
+use crate::store::state::{StateErrorKind, StateStore};
 use crate::testing::{context, plan_of};
 
 const USER: &str = "alice";
@@ -158,7 +158,9 @@ async fn throttled_broken_or_denied_state_fails_destructive_actions_closed() {
 
 #[tokio::test]
 async fn a_rate_window_that_cannot_be_counted_fails_closed_but_notifications_pass() {
-    use crate::remediate::{Guard, MemoryLedger, RateLimit};
+    use crate::config::RateLimit;
+    use crate::store::audit::Guard;
+    use crate::store::ledger::MemoryLedger;
     // The kill switch and the breaker read fine (nothing set); counting a window is throttled.
     let get = mock!(aws_sdk_dynamodb::Client::get_item)
         .then_output(|| aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder().build());

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{ConfigError, range};
+
 /// `[enrich]`: what is found out about a finding's principal before the policies decide. Each
 /// enricher is off until it is set here, so a configuration without `[enrich]` makes no call.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -42,6 +44,18 @@ impl Default for EnrichConfig {
 }
 
 impl EnrichConfig {
+    /// Why the section cannot be used, if it cannot: a count or a timeout out of range.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        range(
+            "enrich.cloudtrail_hours",
+            u64::from(self.cloudtrail_hours),
+            0,
+            90 * 24,
+        )?;
+        range("enrich.max_events", u64::from(self.max_events), 1, 10_000)?;
+        range("enrich.timeout_secs", self.timeout_secs, 1, 300)
+    }
+
     /// Whether any enricher is on.
     pub fn is_enabled(&self) -> bool {
         self.iam || self.cloudtrail_hours > 0

@@ -34,7 +34,7 @@ fn yes() -> bool {
 
 impl HostKindConfig {
     /// Why the entry `name` cannot be used, if it cannot.
-    pub(crate) fn check(&self, name: &str) -> Result<(), ConfigError> {
+    pub fn check(&self, name: &str) -> Result<(), ConfigError> {
         let kind = self;
         let invalid = |field: String, message: &str| ConfigError::Invalid {
             field,

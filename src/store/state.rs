@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::limit::RateLimit;
+use crate::config::RateLimit;
 use crate::plan::ActionKind;
 
 /// What a rate window counts: an action kind, and optionally the account it acts in (for
@@ -108,7 +108,7 @@ impl Stop {
     pub fn new(by: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             by: by.into(),
-            at: super::clock::now_rfc3339(),
+            at: crate::clock::now_rfc3339(),
             reason: reason.into(),
         }
     }

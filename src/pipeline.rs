@@ -1,4 +1,5 @@
-//! The pipeline's front door: enrichers answer, policies decide, the remediator acts.
+//! The pipeline's front door: enrichers answer, policies decide, the remediator acts; and
+//! [`Assembly`], which builds a [`Pipeline`] from a configuration.
 
 use std::sync::Arc;
 
@@ -10,12 +11,14 @@ use crate::plan::{ActionKind, Plan};
 use crate::policy::{PolicySet, PolicyStore};
 use crate::remediate::{Remediator, Report};
 
+mod assemble;
 mod delivery;
 
+pub use assemble::{Assembly, AssemblyError};
 pub use delivery::{Delivery, Disposition};
 
-/// Where an [`Engine`]'s policies come from: a fixed set, or a store that can be reloaded while
-/// the engine runs.
+/// Where an [`Pipeline`]'s policies come from: a fixed set, or a store that can be reloaded while
+/// the pipeline runs.
 #[derive(Debug, Clone)]
 pub enum Policies {
     /// A compiled set.
@@ -49,7 +52,7 @@ impl From<Arc<PolicyStore>> for Policies {
 }
 
 /// Findings in, reports out: enriches each finding (when enrichers are set, see
-/// [`Engine::with_enrichers`]), evaluates it against the policies (pure, synchronous) and carries
+/// [`Pipeline::with_enrichers`]), evaluates it against the policies (pure, synchronous) and carries
 /// the plan out with the remediator. The CLI, and every runtime built on remedy, use this
 /// one path, so a finding gets the same decision and the same guards wherever it arrives.
 ///
@@ -58,43 +61,43 @@ impl From<Arc<PolicyStore>> for Policies {
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// use remedy::testing::InMemory;
-/// use remedy::{Engine, Finding, PolicySet, Status};
+/// use remedy::{Pipeline, Finding, PolicySet, Status};
 ///
 /// let policies = PolicySet::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"))?;
 /// let aws = InMemory::new();
-/// let engine = Engine::new(policies, aws.remediator().build())?;
+/// let pipeline = Pipeline::new(policies, aws.remediator().build())?;
 /// let finding = Finding::from_json_str(include_str!("../examples/findings/02-recon-iamuser.json"))?;
-/// let report = engine.handle(&finding).await;
+/// let report = pipeline.handle(&finding).await;
 /// assert_eq!(report.count(Status::Skipped), 1); // a dry run: the notification is not sent
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone)]
-pub struct Engine {
+pub struct Pipeline {
     policies: Policies,
     remediator: Remediator,
     enrichers: Option<Arc<Enrichers>>,
 }
 
-impl Engine {
-    /// An engine deciding with `policies` and acting through `remediator`, once every action
+impl Pipeline {
+    /// A pipeline deciding with `policies` and acting through `remediator`, once every action
     /// kind the policies can choose ([`PolicySet::action_kinds`]) has an executor
     /// ([`Executor::handles`](crate::Executor::handles)). Otherwise the error lists the kinds
-    /// without one; [`Unroutable::acknowledge`] builds the engine anyway, and those actions fail
+    /// without one; [`Unroutable::acknowledge`] builds the pipeline anyway, and those actions fail
     /// `unsupported`, in a dry run as in a real one.
     pub fn new(policies: impl Into<Policies>, remediator: Remediator) -> Result<Self, Unroutable> {
-        let engine = Self {
+        let pipeline = Self {
             policies: policies.into(),
             remediator,
             enrichers: None,
         };
-        let kinds = engine.unroutable();
+        let kinds = pipeline.unroutable();
         if kinds.is_empty() {
-            Ok(engine)
+            Ok(pipeline)
         } else {
             Err(Unroutable {
                 kinds,
-                engine: Box::new(engine),
+                pipeline: Box::new(pipeline),
             })
         }
     }
@@ -216,8 +219,8 @@ impl Engine {
                 let Some((index, finding)) = pending.next() else {
                     break;
                 };
-                let engine = self.clone();
-                tasks.spawn(async move { (index, engine.enrich(&finding).await) });
+                let pipeline = self.clone();
+                tasks.spawn(async move { (index, pipeline.enrich(&finding).await) });
             }
             // A task that fails (it cannot: enrichers catch their own failures) leaves its
             // finding as it was.
@@ -235,10 +238,10 @@ impl Engine {
 }
 
 /// Action kinds the policies can choose that the remediator's executor does not carry out
-/// (returned by [`Engine::new`]).
+/// (returned by [`Pipeline::new`]).
 pub struct Unroutable {
     kinds: Vec<ActionKind>,
-    engine: Box<Engine>,
+    pipeline: Box<Pipeline>,
 }
 
 impl Unroutable {
@@ -247,9 +250,17 @@ impl Unroutable {
         &self.kinds
     }
 
-    /// The engine, knowing that actions of [`Unroutable::kinds`] fail `unsupported`.
-    pub fn acknowledge(self) -> Engine {
-        *self.engine
+    /// The same kinds, with `f` applied to the pipeline inside.
+    pub fn map(self, f: impl FnOnce(Pipeline) -> Pipeline) -> Self {
+        Self {
+            kinds: self.kinds,
+            pipeline: Box::new(f(*self.pipeline)),
+        }
+    }
+
+    /// The pipeline, knowing that actions of [`Unroutable::kinds`] fail `unsupported`.
+    pub fn acknowledge(self) -> Pipeline {
+        *self.pipeline
     }
 }
 

@@ -2,7 +2,7 @@ use super::*;
 
 #[test]
 fn the_example_parses() {
-    let text = include_str!("../../../examples/remedy.toml");
+    let text = include_str!("../../examples/remedy.toml");
     let c = Config::from_toml_str(text).unwrap();
     assert!(c.notify.channels.contains_key("security"));
     assert!(!c.protect.users.is_empty());

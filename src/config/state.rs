@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{ConfigError, invalid, range};
+
 /// `[state]`: where the state several workers share is kept.
 ///
 /// With a `dynamodb_table`, the ledger, the rate windows, the circuit breaker and the shared
@@ -31,5 +33,26 @@ impl Default for StateConfig {
             dynamodb_table: None,
             retain_days: default_retain_days(),
         }
+    }
+}
+
+impl StateConfig {
+    /// Why the section cannot be used, if it cannot: a table name DynamoDB would refuse, a
+    /// retention out of range.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        range("state.retain_days", self.retain_days, 1, 3650)?;
+        if let Some(table) = &self.dynamodb_table {
+            let valid = (3..=255).contains(&table.len())
+                && table
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if !valid {
+                return Err(invalid(
+                    "state.dynamodb_table",
+                    "a DynamoDB table name is 3 to 255 letters, digits, `_`, `-` and `.`",
+                ));
+            }
+        }
+        Ok(())
     }
 }

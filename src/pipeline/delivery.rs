@@ -5,7 +5,7 @@ use crate::action::{SkipReason, Status};
 use crate::finding::parse_documents;
 use crate::remediate::Report;
 
-use super::Engine;
+use super::Pipeline;
 
 /// What a queue should do with a message once remedy has handled it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub struct Delivery {
     pub reports: Vec<Report>,
 }
 
-impl Engine {
+impl Pipeline {
     /// Handles one queued message: `body` is an EventBridge event or any shape
     /// [`parse_documents`] reads; `name` (the message id) is put in parse errors. Every finding in it is decided on and carried out; the
     /// [`Disposition`] says whether the message may be deleted. A body with any unreadable part

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{ConfigError, range};
+
 /// `[policy]`: the sandbox limits of every policy, for one finding.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -14,13 +16,10 @@ pub struct PolicyConfig {
 
 impl PolicyConfig {
     /// Why the section cannot be used, if it cannot.
-    pub(crate) fn check(&self) -> Result<(), (String, String)> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         match self.deadline_ms {
-            Some(ms) if !(10..=10_000).contains(&ms) => Err((
-                "policy.deadline_ms".into(),
-                format!("`{ms}` is out of range: must be from 10 to 10000"),
-            )),
-            _ => Ok(()),
+            Some(ms) => range("policy.deadline_ms", ms, 10, 10_000),
+            None => Ok(()),
         }
     }
 }
@@ -32,12 +31,14 @@ mod tests {
     #[test]
     fn the_deadline_is_bounded_and_reaches_the_policy_builder() {
         let config = Config::from_toml_str("[policy]\ndeadline_ms = 250\n").unwrap();
-        let builder = crate::PolicySet::builder().with_config(&config).unwrap();
+        let builder = crate::policy::PolicySet::builder()
+            .with_config(&config)
+            .unwrap();
         assert_eq!(
             builder.limits().deadline,
             std::time::Duration::from_millis(250)
         );
-        let default = crate::PolicySet::builder()
+        let default = crate::policy::PolicySet::builder()
             .with_config(&Config::default())
             .unwrap();
         assert_eq!(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::TagRule;
+use super::{ConfigError, TagRule, invalid, range};
 use crate::plan::ActionKind;
 
 /// `[approval]`: the destructive actions that wait for a person.
@@ -76,34 +76,26 @@ impl ApprovalConfig {
 
     /// Why the section cannot be used, if it cannot: a kind that is not a destructive kind, an
     /// empty tag key or pattern, a timeout out of range.
-    pub(crate) fn check(&self) -> Result<(), (String, String)> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         for kind in &self.kinds {
             let built = ActionKind::new(kind.as_str())
-                .map_err(|e| ("approval.kinds".to_owned(), e.to_string()))?;
+                .map_err(|e| invalid("approval.kinds", e.to_string()))?;
             if built == ActionKind::NOTIFY {
-                return Err((
-                    "approval.kinds".into(),
-                    "notifications never wait for approval: `notify` cannot be listed".into(),
+                return Err(invalid(
+                    "approval.kinds",
+                    "notifications never wait for approval: `notify` cannot be listed",
                 ));
             }
         }
         if self.accounts.iter().any(String::is_empty) {
-            return Err(("approval.accounts".into(), "empty pattern".into()));
+            return Err(invalid("approval.accounts", "empty pattern"));
         }
         if self.tags.iter().any(|t| t.key.is_empty()) {
-            return Err(("approval.tags".into(), "a tag rule needs a `key`".into()));
+            return Err(invalid("approval.tags", "a tag rule needs a `key`"));
         }
-        if !(1..=30 * 86_400).contains(&self.timeout_secs) {
-            return Err((
-                "approval.timeout_secs".into(),
-                format!(
-                    "`{}` is out of range: must be from 1 to 2592000",
-                    self.timeout_secs
-                ),
-            ));
-        }
+        range("approval.timeout_secs", self.timeout_secs, 1, 30 * 86_400)?;
         if self.notify.is_empty() {
-            return Err(("approval.notify".into(), "names no channel".into()));
+            return Err(invalid("approval.notify", "names no channel"));
         }
         Ok(())
     }

@@ -13,9 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub(crate) use super::clock::now_rfc3339;
-pub use super::clock::now_secs;
 use super::state::StateErrorKind;
+pub(crate) use crate::clock::now_rfc3339;
+pub use crate::clock::now_secs;
 use crate::id::digest;
 use crate::plan::{Action, FindingContext, PlannedAction, is_idempotent};
 

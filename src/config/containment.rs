@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{ConfigError, invalid};
 use crate::plan::DEFAULT_QUARANTINE_POLICY;
 
 /// `[containment]`: how the containment actions contain.
@@ -30,7 +31,7 @@ impl Default for ContainmentConfig {
 impl ContainmentConfig {
     /// What is wrong with `quarantine_policy`, if anything: it must be an IAM policy name or a
     /// policy ARN.
-    pub(super) fn check(&self) -> Result<(), &'static str> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         let policy = &self.quarantine_policy;
         let name_ok = |name: &str| {
             (1..=128).contains(&name.len())
@@ -45,10 +46,11 @@ impl ContainmentConfig {
         if name_ok(policy) || arn_ok {
             Ok(())
         } else {
-            Err(
+            Err(invalid(
+                "containment.quarantine_policy",
                 "expected the name of an AWS managed policy (e.g. `AWSCompromisedKeyQuarantineV3`) \
                  or a policy ARN (`arn:aws:iam::…:policy/…`)",
-            )
+            ))
         }
     }
 }
