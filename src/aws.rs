@@ -19,6 +19,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use crate::action::{ChannelRouter, Executor, Router, TracingNotifier};
 use crate::config::{AccountsConfig, AwsConfig, Config, NotifyTarget};
 use crate::plan::ActionKind;
+use crate::plan::kinds::{BUILTIN_KINDS, Carrier};
 use crate::store::approval::ApprovalStore;
 use crate::store::ledger::Ledger;
 use crate::store::state::StateStore;
@@ -196,16 +197,11 @@ pub(crate) struct AwsClients {
     pub(crate) accounts: Arc<accounts::AccountClients>,
 }
 
-/// The action kinds [`router`] routes.
-pub const KINDS: [ActionKind; 7] = [
-    ActionKind::DISABLE_ACCESS_KEY,
-    ActionKind::REVOKE_ROLE_SESSIONS,
-    ActionKind::QUARANTINE_PRINCIPAL,
-    ActionKind::DISABLE_CONSOLE_LOGIN,
-    ActionKind::UNDO,
-    ActionKind::RUN_COMMAND,
-    ActionKind::NOTIFY,
-];
+/// The action kinds [`router`] routes: every built-in kind
+/// ([`BUILTIN_KINDS`](crate::plan::kinds::BUILTIN_KINDS)).
+pub fn kinds() -> Vec<ActionKind> {
+    ActionKind::builtin().collect()
+}
 
 /// A router with the AWS executors: `disable_access_key` (IAM), `revoke_role_sessions`,
 /// `quarantine_principal` (with `config.containment.quarantine_policy`), `disable_console_login`
@@ -246,14 +242,18 @@ pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
     if let Some(target) = &config.notify.default {
         channels = channels.with_fallback(notifier_for(target));
     }
-    Router::new()
-        .with(ActionKind::DISABLE_ACCESS_KEY, Arc::new(iam))
-        .with(ActionKind::REVOKE_ROLE_SESSIONS, Arc::clone(&containment))
-        .with(ActionKind::QUARANTINE_PRINCIPAL, Arc::clone(&containment))
-        .with(ActionKind::DISABLE_CONSOLE_LOGIN, Arc::clone(&containment))
-        .with(ActionKind::UNDO, containment)
-        .with(ActionKind::RUN_COMMAND, Arc::new(ssm))
-        .with(ActionKind::NOTIFY, Arc::new(channels))
+    let iam: Arc<dyn Executor> = Arc::new(iam);
+    let ssm: Arc<dyn Executor> = Arc::new(ssm);
+    let channels: Arc<dyn Executor> = Arc::new(channels);
+    BUILTIN_KINDS.iter().fold(Router::new(), |router, spec| {
+        let executor = match spec.carrier {
+            Carrier::Channels => &channels,
+            Carrier::AccessKeys => &iam,
+            Carrier::Containment => &containment,
+            Carrier::RunCommand => &ssm,
+        };
+        router.with(spec.kind.clone(), Arc::clone(executor))
+    })
 }
 
 /// The ledger and the state store of `config`'s `[state]` table (rate windows, breaker, shared

@@ -28,6 +28,7 @@ use serde_json::Value;
 
 mod action;
 mod context;
+pub mod kinds;
 
 pub use action::{
     Action, ActionKind, ActionPayload, CustomAction, DEFAULT_QUARANTINE_POLICY, DisableAccessKey,
@@ -428,7 +429,7 @@ mod tests {
         assert!(!back.actions.last().unwrap().action.is_destructive());
         // Every built-in kind is in the plan.
         kinds.extend([ActionKind::NOTIFY, ActionKind::RUN_COMMAND]);
-        for kind in ActionKind::BUILTIN {
+        for kind in ActionKind::builtin() {
             assert!(kinds.contains(&kind), "{kind} is not round-tripped");
         }
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();

@@ -45,9 +45,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::action::{MemoryIam, MemoryNotifier, MemorySsm, Router};
+use crate::action::{Executor, MemoryIam, MemoryNotifier, MemorySsm, Router};
 use crate::finding::{Finding, FindingError, FindingType, Severity};
-use crate::plan::{Action, ActionKind, FindingContext, IamPrincipal, Plan, Source};
+use crate::plan::kinds::{BUILTIN_KINDS, Carrier};
+use crate::plan::{Action, FindingContext, IamPrincipal, Plan, Source};
 use crate::remediate::{Protection, Remediator, RemediatorBuilder, Report};
 use crate::store::audit::MemoryAudit;
 
@@ -370,17 +371,17 @@ impl InMemory {
 
     /// A router sending each built-in kind to its in-memory executor.
     pub fn router(&self) -> Router {
-        Router::new()
-            .with(ActionKind::NOTIFY, Arc::new(self.notifier.clone()))
-            .with(ActionKind::DISABLE_ACCESS_KEY, Arc::new(self.iam.clone()))
-            .with(ActionKind::REVOKE_ROLE_SESSIONS, Arc::new(self.iam.clone()))
-            .with(ActionKind::QUARANTINE_PRINCIPAL, Arc::new(self.iam.clone()))
-            .with(
-                ActionKind::DISABLE_CONSOLE_LOGIN,
-                Arc::new(self.iam.clone()),
-            )
-            .with(ActionKind::UNDO, Arc::new(self.iam.clone()))
-            .with(ActionKind::RUN_COMMAND, Arc::new(self.ssm.clone()))
+        let notifier: Arc<dyn Executor> = Arc::new(self.notifier.clone());
+        let iam: Arc<dyn Executor> = Arc::new(self.iam.clone());
+        let ssm: Arc<dyn Executor> = Arc::new(self.ssm.clone());
+        BUILTIN_KINDS.iter().fold(Router::new(), |router, spec| {
+            let executor = match spec.carrier {
+                Carrier::Channels => &notifier,
+                Carrier::AccessKeys | Carrier::Containment => &iam,
+                Carrier::RunCommand => &ssm,
+            };
+            router.with(spec.kind.clone(), Arc::clone(executor))
+        })
     }
 
     /// A remediator builder over [`InMemory::router`], auditing to [`InMemory::audit`], with the

@@ -257,7 +257,7 @@ impl Assembly {
 /// The kinds the build's own executors carry out.
 fn built_in_kinds() -> Vec<ActionKind> {
     #[cfg(feature = "aws")]
-    return crate::aws::KINDS.to_vec();
+    return crate::aws::kinds();
     #[cfg(not(feature = "aws"))]
     return vec![ActionKind::NOTIFY];
 }

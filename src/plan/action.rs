@@ -65,17 +65,6 @@ impl ActionKind {
     /// `undo`: reverse what an earlier action did (`remedy undo`; policies cannot choose it).
     pub const UNDO: ActionKind = ActionKind(Cow::Borrowed("undo"));
 
-    /// The built-in kinds.
-    pub const BUILTIN: [ActionKind; 7] = [
-        Self::NOTIFY,
-        Self::DISABLE_ACCESS_KEY,
-        Self::RUN_COMMAND,
-        Self::REVOKE_ROLE_SESSIONS,
-        Self::QUARANTINE_PRINCIPAL,
-        Self::DISABLE_CONSOLE_LOGIN,
-        Self::UNDO,
-    ];
-
     /// A kind name: a lower-case identifier (`[a-z][a-z0-9_]*`, at most 64 characters).
     pub fn new(name: impl Into<String>) -> Result<Self, InvalidId> {
         let name = name.into();
@@ -100,9 +89,16 @@ impl ActionKind {
         &self.0
     }
 
-    /// Whether this is one of the built-in kinds.
+    /// Whether this is one of the built-in kinds ([`BUILTIN_KINDS`](super::kinds::BUILTIN_KINDS)).
     pub fn is_builtin(&self) -> bool {
-        Self::BUILTIN.contains(self)
+        super::kinds::builtin(self).is_some()
+    }
+
+    /// The built-in kinds, in the order of [`BUILTIN_KINDS`](super::kinds::BUILTIN_KINDS).
+    pub fn builtin() -> impl Iterator<Item = ActionKind> {
+        super::kinds::BUILTIN_KINDS
+            .iter()
+            .map(|spec| spec.kind.clone())
     }
 }
 

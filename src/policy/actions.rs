@@ -2,8 +2,9 @@
 //! registers ([`HostActionKind`]).
 
 use std::any::TypeId;
+use std::sync::Arc;
 
-use rhai::{Dynamic, Engine};
+use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext};
 use serde_json::{Map, Value};
 
 mod args;
@@ -15,7 +16,8 @@ pub use host::{ActionCheck, HostActionKind};
 
 use super::lint::calls::Constructor;
 
-use crate::plan::Action;
+use crate::plan::kinds::BUILTIN_KINDS;
+use crate::plan::{Action, ActionKind};
 
 /// The value an action constructor returns to a script: the typed action, the reason and the line
 /// of the call.
@@ -29,22 +31,21 @@ pub(crate) struct ScriptAction {
     pub(crate) repeat: bool,
 }
 
-/// The action constructors as the load-time checks see them: names, argument counts, targets.
+/// The action constructors as the load-time checks see them: names, argument counts, targets;
+/// the built-ins from [`BUILTIN_KINDS`], then the host kinds.
 pub(crate) fn constructors(kinds: &[HostActionKind]) -> Vec<Constructor> {
-    let c = |name: &str, arities: Vec<usize>, targets: Vec<usize>, destructive: bool| Constructor {
-        name: name.to_owned(),
-        arities,
-        targets,
-        destructive,
-    };
-    let mut all = vec![
-        c("notify", vec![2, 3], vec![], false),
-        c("disable_access_key", vec![2, 3], vec![0, 1], true),
-        c("run_command", vec![3, 4], vec![1], true),
-        c("revoke_role_sessions", vec![1, 2], vec![0], true),
-        c("quarantine_principal", vec![2, 3], vec![1], true),
-        c("disable_console_login", vec![1, 2], vec![0], true),
-    ];
+    let mut all: Vec<Constructor> = BUILTIN_KINDS
+        .iter()
+        .filter_map(|spec| {
+            let signature = spec.signature?;
+            Some(Constructor {
+                name: spec.kind.as_str().to_owned(),
+                arities: signature.arities.to_vec(),
+                targets: signature.targets.to_vec(),
+                destructive: spec.destructive,
+            })
+        })
+        .collect();
     for kind in kinds {
         let n = kind.params().len();
         let targets = kind
@@ -52,14 +53,43 @@ pub(crate) fn constructors(kinds: &[HostActionKind]) -> Vec<Constructor> {
             .and_then(|t| kind.params().iter().position(|p| p == t))
             .into_iter()
             .collect();
-        all.push(c(
-            kind.kind().as_str(),
-            vec![n, n + 1],
+        all.push(Constructor {
+            name: kind.kind().as_str().to_owned(),
+            arities: vec![n, n + 1],
             targets,
-            kind.is_destructive(),
-        ));
+            destructive: kind.is_destructive(),
+        });
     }
     all
+}
+
+/// A built-in constructor as rhai calls it.
+type BuiltinFn = Arc<
+    dyn Fn(&NativeCallContext, &mut [&mut Dynamic]) -> Result<ScriptAction, Box<EvalAltResult>>
+        + Send
+        + Sync,
+>;
+
+/// The constructor of the built-in `kind`; `None` for a kind policies cannot choose. Every row
+/// of [`BUILTIN_KINDS`] with a signature has one (a test checks).
+fn builtin_constructor(kind: &ActionKind, documents: &Arc<[String]>) -> Option<BuiltinFn> {
+    let f: BuiltinFn = if *kind == ActionKind::NOTIFY {
+        Arc::new(|ctx, args| builtin::notify(ctx, args))
+    } else if *kind == ActionKind::DISABLE_ACCESS_KEY {
+        Arc::new(|ctx, args| builtin::disable_access_key(ctx, args))
+    } else if *kind == ActionKind::RUN_COMMAND {
+        let documents = Arc::clone(documents);
+        Arc::new(move |ctx, args| builtin::run_command(ctx, args, &documents))
+    } else if *kind == ActionKind::REVOKE_ROLE_SESSIONS {
+        Arc::new(|ctx, args| containment::revoke_role_sessions(ctx, args))
+    } else if *kind == ActionKind::QUARANTINE_PRINCIPAL {
+        Arc::new(|ctx, args| containment::quarantine_principal(ctx, args))
+    } else if *kind == ActionKind::DISABLE_CONSOLE_LOGIN {
+        Arc::new(|ctx, args| containment::disable_console_login(ctx, args))
+    } else {
+        return None;
+    };
+    Some(f)
 }
 
 /// Registers the built-in constructors and every host kind on `engine`; `run_command` runs only
@@ -79,22 +109,22 @@ pub(crate) fn register(engine: &mut Engine, kinds: &[HostActionKind], documents:
     engine.register_fn("to_debug", |a: &mut ScriptAction| describe(a));
 
     let dynamic = TypeId::of::<Dynamic>();
-    for arity in [2, 3] {
-        engine.register_raw_fn("notify", vec![dynamic; arity], |ctx, args| {
-            builtin::notify(&ctx, args)
-        });
-        engine.register_raw_fn("disable_access_key", vec![dynamic; arity], |ctx, args| {
-            builtin::disable_access_key(&ctx, args)
-        });
+    let documents: Arc<[String]> = documents.into();
+    for spec in &BUILTIN_KINDS {
+        let (Some(signature), Some(build)) =
+            (spec.signature, builtin_constructor(&spec.kind, &documents))
+        else {
+            continue;
+        };
+        for arity in signature.arities {
+            let build = Arc::clone(&build);
+            engine.register_raw_fn(
+                spec.kind.as_str(),
+                vec![dynamic; arity],
+                move |ctx, args| build(&ctx, args),
+            );
+        }
     }
-    let documents: std::sync::Arc<[String]> = documents.into();
-    for arity in [3, 4] {
-        let documents = std::sync::Arc::clone(&documents);
-        engine.register_raw_fn("run_command", vec![dynamic; arity], move |ctx, args| {
-            builtin::run_command(&ctx, args, &documents)
-        });
-    }
-    containment::register(engine);
     for kind in kinds {
         let n = kind.params().len();
         for arity in [n, n + 1] {
@@ -152,4 +182,22 @@ pub(crate) fn to_json(value: &Dynamic, depth: usize) -> Result<Value, String> {
         "must be a string, number, boolean, array or map, got {}",
         args::type_of(value)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_choosable_builtin_kind_has_a_constructor() {
+        let documents: Arc<[String]> = Vec::new().into();
+        for spec in &BUILTIN_KINDS {
+            assert_eq!(
+                builtin_constructor(&spec.kind, &documents).is_some(),
+                spec.signature.is_some(),
+                "{}",
+                spec.kind
+            );
+        }
+    }
 }

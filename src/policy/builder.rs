@@ -133,8 +133,7 @@ impl PolicySetBuilder {
     /// Every action kind policies built with this builder can choose: the built-ins and the
     /// registered host kinds.
     pub fn kinds(&self) -> Vec<crate::plan::ActionKind> {
-        crate::plan::ActionKind::BUILTIN
-            .into_iter()
+        crate::plan::ActionKind::builtin()
             .chain(self.kinds.iter().map(|k| k.kind().clone()))
             .collect()
     }

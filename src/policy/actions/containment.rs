@@ -1,9 +1,7 @@
 //! The constructors of the containment actions: `revoke_role_sessions(role_name[, reason])`,
 //! `quarantine_principal(kind, name[, reason])` and `disable_console_login(user_name[, reason])`.
 
-use std::any::TypeId;
-
-use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext};
+use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 
 use super::ScriptAction;
 use super::args::{id_arg, invalid, reason_arg, string_arg};
@@ -12,26 +10,6 @@ use crate::plan::{
     Action, DisableConsoleLogin, IamPrincipal, PrincipalKind, QuarantinePrincipal,
     RevokeRoleSessions,
 };
-
-/// Registers the three constructors on `engine`.
-pub(super) fn register(engine: &mut Engine) {
-    let dynamic = TypeId::of::<Dynamic>();
-    for arity in [1, 2] {
-        engine.register_raw_fn("revoke_role_sessions", vec![dynamic; arity], |ctx, args| {
-            revoke_role_sessions(&ctx, args)
-        });
-        engine.register_raw_fn(
-            "disable_console_login",
-            vec![dynamic; arity],
-            |ctx, args| disable_console_login(&ctx, args),
-        );
-    }
-    for arity in [2, 3] {
-        engine.register_raw_fn("quarantine_principal", vec![dynamic; arity], |ctx, args| {
-            quarantine_principal(&ctx, args)
-        });
-    }
-}
 
 /// The one required argument and the optional reason of a one-argument constructor.
 fn one_and_reason<'a>(
@@ -60,7 +38,7 @@ fn action(action: Action, reason: Option<String>, pos: rhai::Position) -> Script
     }
 }
 
-fn revoke_role_sessions(
+pub(super) fn revoke_role_sessions(
     ctx: &NativeCallContext,
     args: &mut [&mut Dynamic],
 ) -> Result<ScriptAction, Box<EvalAltResult>> {
@@ -75,7 +53,7 @@ fn revoke_role_sessions(
     ))
 }
 
-fn disable_console_login(
+pub(super) fn disable_console_login(
     ctx: &NativeCallContext,
     args: &mut [&mut Dynamic],
 ) -> Result<ScriptAction, Box<EvalAltResult>> {
@@ -90,7 +68,7 @@ fn disable_console_login(
     ))
 }
 
-fn quarantine_principal(
+pub(super) fn quarantine_principal(
     ctx: &NativeCallContext,
     args: &mut [&mut Dynamic],
 ) -> Result<ScriptAction, Box<EvalAltResult>> {
