@@ -45,10 +45,11 @@ use tokio::task::JoinSet;
 
 use crate::finding::Finding;
 
-pub(crate) mod context;
 mod memory;
 
-pub use context::{
+// The context is defined next to the finding that holds it (`finding/enrichment.rs`), so the
+// finding never reaches up into enrichment; this is its public name.
+pub use crate::finding::enrichment::{
     ActivityEvent, ActivitySummary, Context, ContextError, ContextErrorKind, KeyDetails,
     PrincipalDetails, PrincipalKind, is_write,
 };

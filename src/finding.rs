@@ -27,6 +27,7 @@ mod asff;
 mod batch;
 mod data;
 mod document;
+pub(crate) mod enrichment;
 mod error;
 mod guardduty;
 mod kind;

@@ -224,7 +224,7 @@ pub(crate) struct Place<'a> {
 
 impl<'a> Place<'a> {
     /// The place of `finding`.
-    pub(crate) fn of(finding: &'a crate::Finding) -> Self {
+    pub(crate) fn of(finding: &'a crate::finding::Finding) -> Self {
         Self {
             account: finding.account_id(),
             region: finding.region(),

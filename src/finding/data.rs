@@ -8,13 +8,13 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::document::LazyJson;
+use super::enrichment::Context;
 use super::kind::FindingType;
 use super::resource::Resource;
 use super::service::Service;
 use super::severity::Severity;
 use super::shape::{Envelope, Shape};
 use super::text::Text;
-use crate::enrich::context::Context;
 
 /// A GuardDuty finding, from any shape. A cheap-clone handle (`Arc` inside): clone it freely and
 /// share it across threads. Its accessors are documented in [`crate::finding`].

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::enrich::Context;
+use crate::finding::enrichment::Context;
 use crate::finding::{Finding, FindingType, Severity, SeverityBand, Text};
 
 /// The finding a plan was made for: its identity, where it is, who and what it names.

@@ -519,3 +519,31 @@ struct Root {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod config_tests {
+    use crate::config::Config;
+
+    #[test]
+    fn the_deadline_is_bounded_and_reaches_the_policy_builder() {
+        let config = Config::from_toml_str("[policy]\ndeadline_ms = 250\n").unwrap();
+        let builder = crate::policy::PolicySet::builder()
+            .with_config(&config)
+            .unwrap();
+        assert_eq!(
+            builder.limits().deadline,
+            std::time::Duration::from_millis(250)
+        );
+        let default = crate::policy::PolicySet::builder()
+            .with_config(&Config::default())
+            .unwrap();
+        assert_eq!(
+            default.limits().deadline,
+            std::time::Duration::from_millis(100)
+        );
+        for bad in ["deadline_ms = 0", "deadline_ms = 60000", "deadline = 5"] {
+            let text = format!("[policy]\n{bad}\n");
+            assert!(Config::from_toml_str(&text).is_err(), "{bad}");
+        }
+    }
+}

@@ -227,7 +227,8 @@ async fn access_denied_is_a_context_error_and_the_decision_is_still_made() {
     assert!(error.message.contains("LookupEvents"), "{}", error.message);
     assert_eq!(denied.num_calls(), 1, "access denied is not retried");
 
-    let set = crate::PolicySet::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/policies")).unwrap();
+    let set = crate::policy::PolicySet::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"))
+        .unwrap();
     let plan = set.evaluate(&enriched);
     assert!(plan.errors.is_empty(), "{:?}", plan.errors);
     let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action.kind()).collect();
