@@ -27,6 +27,10 @@ use super::data::Finding;
 use super::error::{FindingError, FindingErrorKind};
 use super::parse::{MAX_DOCUMENT_BYTES, parse_one_document};
 
+mod scan;
+
+use scan::{Scanner, is_binary, stands_alone};
+
 /// One document of an input, split but not parsed yet (or the error that stood in its place:
 /// too large, unreadable, an unclosed array).
 #[derive(Debug)]
@@ -552,56 +556,5 @@ impl<R: BufRead> Iterator for Documents<R> {
         let doc = self.queue.pop_front()?;
         self.emitted += 1;
         Some(doc)
-    }
-}
-
-/// Whether a line is a JSON object or array on its own.
-fn stands_alone(line: &[u8]) -> bool {
-    matches!(line.first(), Some(b'{' | b'['))
-        && serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
-}
-
-/// UTF-16 or binary: no line of it is worth reading on its own.
-fn is_binary(line: &[u8]) -> bool {
-    line.starts_with(b"\xFF\xFE") || line.starts_with(b"\xFE\xFF") || line.contains(&0)
-}
-
-/// Where a JSON value ends: nesting depth outside strings.
-#[derive(Debug, Default)]
-struct Scanner {
-    depth: u32,
-    started: bool,
-    in_string: bool,
-    escape: bool,
-    /// A string ran past the end of a line (JSON strings cannot hold a raw newline).
-    broken: bool,
-    too_large: bool,
-}
-
-impl Scanner {
-    fn feed(&mut self, b: u8) {
-        if self.in_string {
-            if self.escape {
-                self.escape = false;
-            } else if b == b'\\' {
-                self.escape = true;
-            } else if b == b'"' {
-                self.in_string = false;
-            }
-            return;
-        }
-        match b {
-            b'"' => self.in_string = true,
-            b'{' | b'[' => {
-                self.depth += 1;
-                self.started = true;
-            }
-            b'}' | b']' => self.depth = self.depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-
-    fn closed(&self) -> bool {
-        self.started && self.depth == 0
     }
 }
