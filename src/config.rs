@@ -183,6 +183,16 @@ impl Config {
         if config.approval.path.is_none() {
             config.approval.path = Some(base.join("approvals"));
         }
+        // A host kind's program named by a path (`./isolate.sh`, `bin/isolate`) is found next to
+        // the configuration, whatever the working directory; a bare name is looked up on `PATH`.
+        for kind in config.host_kinds.values_mut() {
+            if let Some(program) = kind.command.as_mut().and_then(|c| c.first_mut())
+                && program.contains('/')
+                && Path::new(program.as_str()).is_relative()
+            {
+                *program = base.join(&*program).display().to_string();
+            }
+        }
         Ok(config)
     }
 
@@ -217,6 +227,7 @@ impl Config {
         self.approval.check()?;
         self.policy.check()?;
         self.containment.check()?;
+        self.run_command.check()?;
         if self.state.dynamodb_table.is_some() && self.ledger.path.is_some() {
             return Err(invalid(
                 "ledger.path",

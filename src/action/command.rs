@@ -15,8 +15,9 @@ use crate::plan::{Action, FindingContext, Source};
 /// The exit status a program uses to say "already done" (nothing needed changing).
 pub const EXIT_ALREADY_DONE: i32 = 3;
 
-/// At most this much of a program's stdout and stderr is read.
-const MAX_OUTPUT: u64 = 64 * 1024;
+/// At most this much of a program's stdout and stderr is kept; the rest is read and discarded,
+/// so a talkative program is never stopped by a full pipe and its exit status decides.
+const MAX_OUTPUT: usize = 64 * 1024;
 
 /// At most this many characters of the program's output are kept in the outcome.
 const MAX_DETAILS: usize = 1000;
@@ -27,9 +28,11 @@ const MAX_DETAILS: usize = 1000;
 /// `destructive`, `finding`, `sources`) and no arguments beyond the configured ones; it is not
 /// run through a shell. Exit 0 is `executed` with the first line of stdout as details,
 /// [`EXIT_ALREADY_DONE`] is `already_done`, any other status or a signal is `failed` with the
-/// last line of stderr. A program still running after the timeout is killed and the action fails
-/// with [`ErrorKind::Timeout`]. The program may be run again for an action whose earlier attempt
-/// was interrupted: make it idempotent.
+/// last line of stderr. The program runs in a process group of its own: when it is still running
+/// after the timeout (or the call is dropped), the whole group is killed (the programs it started
+/// too) and the action fails with [`ErrorKind::Timeout`]. Output past 64 KiB per stream is read and
+/// discarded. The program may be run again for an action whose earlier attempt was interrupted:
+/// make it idempotent.
 #[derive(Debug, Clone)]
 pub struct CommandExecutor {
     program: PathBuf,
@@ -89,13 +92,16 @@ impl Executor for CommandExecutor {
             Err(e) => return Outcome::failed(ErrorKind::Other, format!("request to JSON: {e}")),
         };
         let name = self.program.display().to_string();
-        let spawned = tokio::process::Command::new(&self.program)
+        let mut command = tokio::process::Command::new(&self.program);
+        command
             .args(&self.args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn();
+            .kill_on_drop(true);
+        #[cfg(unix)]
+        command.process_group(0);
+        let spawned = command.spawn();
         let mut child = match spawned {
             Ok(child) => child,
             Err(e) => {
@@ -105,6 +111,9 @@ impl Executor for CommandExecutor {
                 );
             }
         };
+        // Ends the program's whole group unless it finished: on timeout, and when this call is
+        // dropped (a cancelled caller) while the program runs.
+        let mut group = Group(child.id());
         let (Some(mut stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -121,7 +130,10 @@ impl Executor for CommandExecutor {
             (child.wait().await, out, err)
         };
         let (status, out, err) = match tokio::time::timeout(self.timeout, run).await {
-            Ok(done) => done,
+            Ok(done) => {
+                group.0 = None;
+                done
+            }
             Err(_) => {
                 return Outcome::Failed(ActionError::new(
                     ErrorKind::Timeout,
@@ -164,10 +176,36 @@ impl Executor for CommandExecutor {
     }
 }
 
-async fn read_capped(stream: impl AsyncRead + Unpin) -> Vec<u8> {
+/// The first [`MAX_OUTPUT`] bytes of `stream`; the rest is read to its end and discarded.
+async fn read_capped(mut stream: impl AsyncRead + Unpin) -> Vec<u8> {
     let mut bytes = Vec::new();
-    let _ = stream.take(MAX_OUTPUT).read_to_end(&mut bytes).await;
-    bytes
+    let mut chunk = vec![0; 8192];
+    loop {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return bytes,
+            Ok(n) => {
+                let room = MAX_OUTPUT.saturating_sub(bytes.len());
+                bytes.extend_from_slice(chunk.get(..n.min(room)).unwrap_or_default());
+            }
+        }
+    }
+}
+
+/// A running program's process group (its pid: the program leads its own group), killed on drop
+/// unless cleared.
+struct Group(Option<u32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self.0.and_then(|pid| i32::try_from(pid).ok()) {
+            // The group may be gone already; nothing else to do then.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
 }
 
 fn first_line(bytes: &[u8]) -> String {
@@ -235,6 +273,49 @@ mod tests {
         let slow = run("sleep 30", Duration::from_millis(200)).await;
         assert_eq!(slow.status(), Status::Failed);
         assert!(slow.to_string().contains("timeout"), "{slow}");
+    }
+
+    #[tokio::test]
+    async fn output_past_the_cap_is_drained_and_the_status_decides() {
+        // 1 MiB on stdout and on stderr, far past the pipe's buffer and the 64 KiB kept.
+        let done = run(
+            "head -c 1048576 /dev/zero | tr '\\0' 'x'; head -c 1048576 /dev/zero >&2; echo; exit 0",
+            Duration::from_secs(20),
+        )
+        .await;
+        assert_eq!(done.status(), Status::Executed, "{done}");
+    }
+
+    /// Whether process `pid` is gone (or a zombie waiting for its parent).
+    fn gone(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|s| s.trim_start().starts_with('Z'))
+        })
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_program_leaves_no_process_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let script = format!(
+            "sleep 60 & echo $! > {p}; (sleep 60 & echo $! >> {p}; wait) & wait",
+            p = pids.display()
+        );
+        let slow = run(&script, Duration::from_millis(500)).await;
+        assert_eq!(slow.status(), Status::Failed, "{slow}");
+        let text = std::fs::read_to_string(&pids).unwrap();
+        let started: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(started.len(), 2, "{text}");
+        // The kill is sent at once; give the kernel a moment to finish the processes.
+        for _ in 0..50 {
+            if started.iter().all(|pid| gone(pid)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("still running after the timeout: {started:?}");
     }
 
     #[tokio::test]

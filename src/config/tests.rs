@@ -66,3 +66,24 @@ fn relative_paths_follow_the_file() {
     assert_eq!(c.ledger.path.unwrap(), dir.path().join("state/ledger"));
     assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
 }
+
+#[test]
+fn a_relative_command_is_found_next_to_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("remedy.toml");
+    std::fs::write(
+        &path,
+        "[host_kinds]\nisolate_instance = { params = [\"instance_id\"], target = \"instance_id\", command = [\"./isolate.sh\", \"-v\"] }\n\
+         page = { params = [\"who\"], destructive = false, command = [\"pager-cli\"] }\n",
+    )
+    .unwrap();
+    let c = Config::from_path(&path).unwrap();
+    let isolate = c.host_kinds["isolate_instance"].command.as_ref().unwrap();
+    assert_eq!(
+        isolate[0],
+        dir.path().join("./isolate.sh").display().to_string()
+    );
+    assert_eq!(isolate[1], "-v", "arguments stay as written");
+    let page = c.host_kinds["page"].command.as_ref().unwrap();
+    assert_eq!(page[0], "pager-cli", "a bare name is looked up on PATH");
+}
