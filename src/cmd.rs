@@ -8,6 +8,7 @@ use remedy::pipeline::{Assembly, AssemblyError};
 use remedy::{Config, Pipeline, PolicySet, Remediator};
 
 pub(crate) mod approval;
+pub(crate) mod audit;
 pub(crate) mod check;
 pub(crate) mod enrich;
 pub(crate) mod eval;
@@ -133,6 +134,13 @@ pub(crate) fn default_audit(config: &mut Config, execute: bool) {
     }
 }
 
+/// The trail `remedy run --execute` writes without a configured one, for commands that read it.
+pub(crate) fn default_audit_quiet(config: &mut Config) {
+    if config.audit.path.is_none() {
+        config.audit.path = Some(PathBuf::from(DEFAULT_AUDIT));
+    }
+}
+
 /// The remediator `assembly` builds; errors printed.
 pub(crate) async fn remediator(assembly: &Assembly) -> Result<Remediator, ExitCode> {
     assembly.remediator().await.map_err(|e| {
@@ -199,6 +207,45 @@ pub(crate) fn failure_line(failure: &remedy::plan::PolicyFailure) -> String {
 }
 
 pub(crate) use stream::each_finding;
+
+/// The policies that failed in a command, each with how many findings it failed on and its first
+/// error: printed once per policy at the end, so a failing policy is named on stderr, not only in
+/// the JSON on stdout.
+#[derive(Debug, Default)]
+pub(crate) struct Failures {
+    by_policy: std::collections::BTreeMap<String, (usize, String)>,
+    total: usize,
+}
+
+impl Failures {
+    /// Counts the failures of one finding.
+    pub(crate) fn add(&mut self, failures: &[remedy::plan::PolicyFailure]) {
+        for failure in failures {
+            self.total += 1;
+            let entry = self
+                .by_policy
+                .entry(failure.policy.clone())
+                .or_insert_with(|| (0, failure_line(failure)));
+            entry.0 += 1;
+        }
+    }
+
+    /// How many failures were counted.
+    pub(crate) fn total(&self) -> usize {
+        self.total
+    }
+
+    /// One line per failing policy on stderr.
+    pub(crate) fn print(&self) {
+        for (policy, (count, first)) in &self.by_policy {
+            eprintln!(
+                "error: policy `{}` failed on {count} finding{}; first: {first}",
+                inert(policy),
+                if *count == 1 { "" } else { "s" }
+            );
+        }
+    }
+}
 
 /// Sends `tracing` output to stderr, filtered by `RUST_LOG` (default: warnings, except the AWS
 /// SDK's credential and region chain, whose warnings about each source it tried (instance

@@ -228,6 +228,7 @@ impl Config {
         self.policy.check()?;
         self.containment.check()?;
         self.run_command.check()?;
+        self.audit.check()?;
         if self.state.dynamodb_table.is_some() && self.ledger.path.is_some() {
             return Err(invalid(
                 "ledger.path",

@@ -39,6 +39,9 @@ enum Command {
     Expire(cmd::approval::ExpireArgs),
     /// Reverse what one executed action did, as its audit record says (a dry run unless `--execute`).
     Undo(cmd::undo::Args),
+    /// The audit trail: `verify` checks its hash chain and HMAC and names the first bad line.
+    #[command(subcommand)]
+    Audit(cmd::audit::Command),
     /// The shared state table (`[state] dynamodb_table`): `init` creates it; `status`, `stop` and
     /// `resume` show and set the kill switch every worker obeys.
     #[cfg(feature = "aws")]
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Test(args) => cmd::test::run(args),
         Command::Ledger(command) => cmd::ledger::run(command),
         Command::Undo(args) => cmd::undo::run(args),
+        Command::Audit(command) => cmd::audit::run(command),
         Command::Pending(args) => cmd::approval::pending(args),
         Command::Approve(args) => cmd::approval::decide(args, true),
         Command::Deny(args) => cmd::approval::decide(args, false),

@@ -56,7 +56,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut policy_failures = 0;
+    let mut failures = super::Failures::default();
     let ok = super::each_finding(
         &args.files,
         |finding| {
@@ -70,24 +70,29 @@ pub(crate) fn run(args: Args) -> ExitCode {
                 }),
                 Format::Text => Ok(text(&plan, explanation.as_deref())),
             };
-            (plan.errors.len(), text)
+            let errors = plan.errors.clone();
+            (errors, text)
         },
         |done| match done {
             None => out.flush(),
-            Some((failures, text)) => {
-                policy_failures += failures;
+            Some((errors, text)) => {
+                failures.add(&errors);
                 out.write_all(text?.as_bytes())
             }
         },
     )
     .unwrap_or(false);
     let ok = out.flush().is_ok() && ok;
+    if args.allow_policy_errors {
+        failures.print();
+    }
     if !ok {
         ExitCode::FAILURE
-    } else if policy_failures > 0 && !args.allow_policy_errors {
+    } else if failures.total() > 0 && !args.allow_policy_errors {
+        failures.print();
         eprintln!(
-            "remedy: {policy_failures} policy failure(s) (exit {}; --allow-policy-errors \
-             exits 0)",
+            "remedy: {} policy failure(s) (exit {}; --allow-policy-errors exits 0)",
+            failures.total(),
             super::POLICY_FAILED
         );
         ExitCode::from(super::POLICY_FAILED)

@@ -209,6 +209,7 @@ async fn run_async(args: Args) -> ExitCode {
     if write_failed {
         eprintln!("error: some records could not be written to standard output");
     }
+    summary.failures.print();
     if write_failed || !ok || summary.failed > 0 || summary.audit_errors > 0 {
         ExitCode::FAILURE
     } else if summary.policy_failures > 0 && !args.allow_policy_errors {
@@ -321,6 +322,7 @@ struct Summary {
     pending: usize,
     failed: usize,
     policy_failures: usize,
+    failures: super::Failures,
     audit_errors: usize,
     skipped: BTreeMap<String, usize>,
 }
@@ -329,6 +331,7 @@ impl Summary {
     fn add(&mut self, report: &Report) {
         self.audit_errors += report.audit_errors.len();
         self.policy_failures += report.policy_errors.len();
+        self.failures.add(&report.policy_errors);
         for record in &report.actions {
             self.actions += 1;
             match record.outcome.status() {

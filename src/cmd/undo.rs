@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use remedy::Status;
 use remedy::pipeline::Assembly;
-use remedy::store::audit::{UndoError, undo_plan};
+use remedy::store::audit::{AuditKey, UndoChecks, UndoError, UndoPlan, undo_plan};
+use remedy::store::ledger::EntryState;
 
 /// Reverse one action remedy executed: a disabled access key is set active again, a revocation of
 /// a role's sessions or a quarantine policy is removed. The record's id is its `intent` (in the
@@ -45,7 +46,22 @@ async fn undo(args: Args) -> ExitCode {
         eprintln!("error: no audit trail to read");
         return ExitCode::FAILURE;
     };
-    let plan = match undo_plan(&trail, &args.record) {
+    let key = match &config.audit.key_env {
+        Some(name) => match AuditKey::from_env(name) {
+            Ok(key) => Some(key),
+            Err(e) => {
+                eprintln!("error: {}", super::inert(&e));
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let checks = UndoChecks {
+        key,
+        quarantine_policy: config.containment.quarantine_policy.clone(),
+    };
+    let persistent_ledger = config.ledger.path.is_some() || config.state.dynamodb_table.is_some();
+    let UndoPlan { plan, key } = match undo_plan(&trail, &args.record, &checks) {
         Ok(plan) => plan,
         Err(e @ UndoError::AlreadyUndone { .. }) => {
             eprintln!("remedy: {}", super::inert(&e.to_string()));
@@ -65,6 +81,28 @@ async fn undo(args: Args) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
+    // A ledger that outlives the run must know the action too: a line of the trail alone never
+    // drives an undo.
+    if persistent_ledger {
+        match remediator.ledger().get(&key).await {
+            Ok(Some(entry)) if entry.state == EntryState::Done => {}
+            Ok(_) => {
+                eprintln!(
+                    "error: record `{}` cannot be undone: the ledger has no finished entry for \
+                     its action, so the audit trail's record is not confirmed",
+                    super::inert(&args.record)
+                );
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!(
+                    "error: cannot read the ledger: {}",
+                    super::inert(&e.to_string())
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let report = remediator.run(&plan).await;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

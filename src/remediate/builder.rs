@@ -16,7 +16,7 @@ use crate::config::{
 };
 use crate::plan::ActionKind;
 use crate::store::approval::{ApprovalStore, FileApprovals, MemoryApprovals};
-use crate::store::audit::{AuditSink, JsonLinesAudit, TracingAudit, UnavailableAudit};
+use crate::store::audit::{AuditKey, AuditSink, JsonLinesAudit, TracingAudit, UnavailableAudit};
 use crate::store::ledger::{DEFAULT_LEASE, FileLedger, Ledger, MemoryLedger, Owner};
 use crate::store::state::{MemoryState, StateStore};
 
@@ -87,8 +87,22 @@ impl RemediatorBuilder {
         if let Some(path) = &config.audit.path {
             // An audit file that cannot be opened fails every record: destructive actions fail
             // closed, notifications still go out and say so.
+            let key = match &config.audit.key_env {
+                Some(name) => {
+                    Some(
+                        AuditKey::from_env(name).map_err(|message| ConfigError::Invalid {
+                            field: "audit.key_env".to_owned(),
+                            message,
+                        })?,
+                    )
+                }
+                None => None,
+            };
             self.audit = match JsonLinesAudit::open(path) {
-                Ok(audit) => Arc::new(audit),
+                Ok(audit) => Arc::new(match key {
+                    Some(key) => audit.with_key(key),
+                    None => audit,
+                }),
                 Err(e) => {
                     tracing::error!("{e}");
                     Arc::new(UnavailableAudit::new(e))

@@ -18,11 +18,13 @@ use crate::action::Outcome;
 use crate::finding::{FindingType, Text};
 use crate::plan::{ActionKind, FindingContext, Plan, PlannedAction, PolicyFailure, Source};
 
+mod chain;
 mod file;
 mod undo;
 
+pub use chain::{AuditKey, CHAIN_START, Verification, line_hash, verify};
 pub use file::{JsonLinesAudit, UnfinishedIntent};
-pub use undo::{UndoError, undo_plan};
+pub use undo::{UndoChecks, UndoError, UndoPlan, undo_plan};
 
 /// A guard, as named in records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use super::chain::{AuditKey, CHAIN_START, line_hash, seal};
 use super::{AuditError, AuditRecord, AuditSink, IntentRecord};
 
 /// Held while any JSON Lines sink writes a record (see [`JsonLinesAudit::between_writes`]).
@@ -17,6 +18,12 @@ static WRITING: Mutex<()> = Mutex::new(());
 /// Appends records to a JSON Lines file, one object per line; every record is flushed and synced
 /// to disk (`fsync`) before `record` returns.
 ///
+/// Every line is chained to the one before it (`"prev"`, the SHA-256 of the previous line;
+/// `"start"` on a file's first line) and, with a key ([`JsonLinesAudit::with_key`]), sealed with
+/// an HMAC (`"mac"`): [`verify`](super::verify) then finds an inserted, edited, reordered or
+/// removed line. Several processes may append to one file: each write takes the file's lock and
+/// chains to the line actually last in the file.
+///
 /// A record is one write of a whole line. A last line left incomplete (a crash, a full disk) is
 /// closed with a newline before the next record, so a new record never glues onto it; readers see
 /// one invalid line and every other line intact.
@@ -24,6 +31,7 @@ static WRITING: Mutex<()> = Mutex::new(());
 pub struct JsonLinesAudit {
     path: Arc<PathBuf>,
     state: Arc<Mutex<State>>,
+    key: Option<AuditKey>,
 }
 
 #[derive(Debug)]
@@ -31,6 +39,9 @@ struct State {
     file: std::fs::File,
     /// The last line may be incomplete: start the next record on a new line.
     torn: bool,
+    /// The file's length after this sink's last write and the hash of the line it wrote: the
+    /// next `prev` when no other process wrote since.
+    head: Option<(u64, String)>,
 }
 
 /// An intent record with no outcome record after it: an action an interrupted run may or may not
@@ -77,8 +88,19 @@ impl JsonLinesAudit {
         }
         Ok(Self {
             path: Arc::new(path),
-            state: Arc::new(Mutex::new(State { file, torn })),
+            state: Arc::new(Mutex::new(State {
+                file,
+                torn,
+                head: None,
+            })),
+            key: None,
         })
+    }
+
+    /// Seals every line with an HMAC of `key` (`[audit] key_env`).
+    pub fn with_key(mut self, key: AuditKey) -> Self {
+        self.key = Some(key);
+        self
     }
 
     /// The file.
@@ -207,6 +229,74 @@ pub(super) fn read_line(reader: &mut impl BufRead, out: &mut Vec<u8>) -> std::io
     }
 }
 
+/// Appends `record` chained to the file's last line, under the file's lock.
+fn append_chained(
+    file: &mut std::fs::File,
+    torn: &mut bool,
+    head: &mut Option<(u64, String)>,
+    record: &[u8],
+    key: Option<&AuditKey>,
+) -> std::io::Result<()> {
+    let len = file.metadata()?.len();
+    let prev = match head.as_ref() {
+        Some((at, hash)) if *at == len => hash.clone(),
+        _ => {
+            // Someone else wrote since (or this is the first write): read the last line.
+            *torn = ends_torn(file)?;
+            match last_line(file, len, *torn)? {
+                Some(last) => line_hash(&last),
+                None => CHAIN_START.to_owned(),
+            }
+        }
+    };
+    let sealed = seal(record, &prev, key);
+    let mut line = Vec::with_capacity(sealed.len() + 2);
+    if *torn {
+        line.push(b'\n');
+    }
+    line.extend_from_slice(&sealed);
+    line.push(b'\n');
+    file.write_all(&line)?;
+    file.flush()?;
+    file.sync_all()?;
+    *torn = false;
+    *head = Some((len + line.len() as u64, line_hash(&sealed)));
+    Ok(())
+}
+
+/// The file's last line (without its newline; with `torn`, the incomplete bytes after the last
+/// newline), `None` for an empty file. At most [`MAX_LINE`] bytes are read back.
+fn last_line(file: &mut std::fs::File, len: u64, torn: bool) -> std::io::Result<Option<Vec<u8>>> {
+    if len == 0 {
+        return Ok(None);
+    }
+    let end = if torn { len } else { len - 1 };
+    let mut start = end;
+    let mut tail: Vec<u8> = Vec::new();
+    const CHUNK: u64 = 64 * 1024;
+    while start > 0 {
+        let from = start.saturating_sub(CHUNK);
+        let mut chunk = vec![0; usize::try_from(start - from).unwrap_or(0)];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut chunk)?;
+        if let Some(at) = chunk.iter().rposition(|&b| b == b'\n') {
+            tail.splice(
+                0..0,
+                chunk.get(at + 1..).unwrap_or_default().iter().copied(),
+            );
+            return Ok(Some(tail));
+        }
+        tail.splice(0..0, chunk);
+        if tail.len() > MAX_LINE {
+            return Err(std::io::Error::other(
+                "the trail's last line is too long to chain to",
+            ));
+        }
+        start = from;
+    }
+    Ok(Some(tail))
+}
+
 /// Whether the file's last byte is not a newline (an incomplete last line).
 fn ends_torn(file: &mut std::fs::File) -> std::io::Result<bool> {
     let len = file.metadata()?.len();
@@ -226,22 +316,22 @@ impl AuditSink for JsonLinesAudit {
         let line = serde_json::to_string(record)
             .map_err(|e| AuditError::new(sink.clone(), format!("cannot encode: {e}")))?;
         // The trail is read in terminals and log viewers too: no active character in it.
-        let mut line = crate::finding::inert_json(&line).into_owned().into_bytes();
-        line.push(b'\n');
+        let record = crate::finding::inert_json(&line).into_owned().into_bytes();
         let state = Arc::clone(&self.state);
+        let key = self.key.clone();
         let result = tokio::task::spawn_blocking(move || {
             let _writing = JsonLinesAudit::between_writes();
             let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-            let State { file, torn } = &mut *state;
-            if *torn {
-                line.insert(0, b'\n');
+            let State { file, torn, head } = &mut *state;
+            // Another process may append too: the file's lock orders the lines and the chain.
+            file.lock()?;
+            let written = append_chained(file, torn, head, &record, key.as_ref());
+            let _ = file.unlock();
+            if written.is_err() {
+                // A failed write may have left part of the line: start the next one afresh.
+                *torn = true;
+                *head = None;
             }
-            let written = file
-                .write_all(&line)
-                .and_then(|()| file.flush())
-                .and_then(|()| file.sync_all());
-            // A failed write may have left part of the line: start the next one afresh.
-            *torn = written.is_err();
             written
         })
         .await;

@@ -6,8 +6,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::IntentRecord;
+use super::chain::{AuditKey, verify};
 use super::file::{Line, read_line};
-use crate::plan::{Action, FindingContext, Plan, PlannedAction, Reversal, Undo};
+use crate::plan::{
+    Action, DEFAULT_QUARANTINE_POLICY, FindingContext, IamPrincipal, Plan, PlannedAction,
+    QUARANTINE_INLINE_POLICY, Reversal, RevokeRoleSessions, Undo,
+};
+use crate::store::ledger::LedgerKey;
 
 /// Why an action record cannot be undone.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,6 +72,28 @@ pub enum UndoError {
         /// What is wrong.
         message: String,
     },
+    /// The trail does not verify up to the record: a line before it (or the record itself) was
+    /// inserted, edited, reordered or removed, or lacks the HMAC of the configured key.
+    #[error(
+        "record `{record}` cannot be undone: the audit trail does not verify at line {line}: {why}"
+    )]
+    Unverified {
+        /// The record.
+        record: String,
+        /// The first line that breaks the trail.
+        line: u64,
+        /// Why it breaks it.
+        why: String,
+    },
+    /// The record's reversal is not what remedy's executor would have written for the executed
+    /// action: it would touch something remedy never changed.
+    #[error("record `{record}` cannot be undone: {why}")]
+    Mismatch {
+        /// The record.
+        record: String,
+        /// What does not match.
+        why: String,
+    },
     /// An earlier `remedy undo` reversed it already.
     #[error("record `{record}` was already undone (action record `{by}`)")]
     AlreadyUndone {
@@ -75,6 +102,26 @@ pub enum UndoError {
         /// The id of the undo's own action record.
         by: String,
     },
+}
+
+/// What [`undo_plan`] checks a record against besides its own text.
+#[derive(Debug, Clone, Default)]
+pub struct UndoChecks {
+    /// The trail's HMAC key (`[audit] key_env`): every line up to the record must carry its seal.
+    pub key: Option<AuditKey>,
+    /// The configured quarantine policy (`[containment] quarantine_policy`; empty: the default):
+    /// the only managed policy an undo detaches.
+    pub quarantine_policy: String,
+}
+
+/// A plan that undoes one action, and the ledger key of the action it undoes (a caller with a
+/// ledger checks that the ledger knows the action too).
+#[derive(Debug, Clone)]
+pub struct UndoPlan {
+    /// The plan, one [`Undo`] action.
+    pub plan: Plan,
+    /// The ledger key of the action it reverses.
+    pub key: LedgerKey,
 }
 
 /// The parts of a record of the trail [`undo_plan`] looks at.
@@ -98,7 +145,17 @@ struct Probe {
 /// Only an executed action whose executor said how to reverse it can be undone: a disabled key, a
 /// revocation, a quarantine. A deleted console password is [`UndoError::Irreversible`]; an action
 /// an earlier undo reversed is [`UndoError::AlreadyUndone`].
-pub fn undo_plan(path: impl AsRef<Path>, record: &str) -> Result<Plan, UndoError> {
+///
+/// Nothing on disk is trusted: the trail must verify (hash chain, and the HMAC with
+/// [`UndoChecks::key`]) up to the record, the reversal must be exactly what remedy's executor
+/// writes for the action its intent names (the same key and user; remedy's own inline policy; the
+/// configured quarantine policy), and it must stay within the finding's scope
+/// ([`UndoError::Unverified`], [`UndoError::Mismatch`]).
+pub fn undo_plan(
+    path: impl AsRef<Path>,
+    record: &str,
+    checks: &UndoChecks,
+) -> Result<UndoPlan, UndoError> {
     let path = path.as_ref();
     let shown = path.display().to_string();
     let unreadable = |e: std::io::Error| UndoError::Unreadable {
@@ -117,14 +174,17 @@ pub fn undo_plan(path: impl AsRef<Path>, record: &str) -> Result<Plan, UndoError
         record: record.to_owned(),
         message,
     };
-    let mut finding: Option<FindingContext> = None;
-    let mut action: Option<Probe> = None;
+    let mut intent: Option<IntentRecord> = None;
+    let mut action: Option<(u64, Probe)> = None;
+    let mut number = 0u64;
     let mut undone_by: Option<String> = None;
     let mut reader = std::io::BufReader::new(file);
     let mut line = Vec::new();
     loop {
         line.clear();
-        match read_line(&mut reader, &mut line).map_err(unreadable)? {
+        let read = read_line(&mut reader, &mut line).map_err(unreadable)?;
+        number = number.saturating_add(1);
+        match read {
             Line::End => break,
             Line::TooLong => continue,
             Line::Read => {}
@@ -134,11 +194,12 @@ pub fn undo_plan(path: impl AsRef<Path>, record: &str) -> Result<Plan, UndoError
         };
         match probe.record.as_str() {
             "intent" if probe.intent.as_deref() == Some(record) => {
-                let intent: IntentRecord = serde_json::from_slice(&line)
-                    .map_err(|e| malformed(format!("its intent record is not readable: {e}")))?;
-                finding = Some(intent.finding);
+                intent =
+                    Some(serde_json::from_slice(&line).map_err(|e| {
+                        malformed(format!("its intent record is not readable: {e}"))
+                    })?);
             }
-            "action" if probe.intent.as_deref() == Some(record) => action = Some(probe),
+            "action" if probe.intent.as_deref() == Some(record) => action = Some((number, probe)),
             "action"
                 if probe.kind.as_deref() == Some("undo")
                     && probe.params.get("record").and_then(Value::as_str) == Some(record)
@@ -149,12 +210,20 @@ pub fn undo_plan(path: impl AsRef<Path>, record: &str) -> Result<Plan, UndoError
             _ => {}
         }
     }
-    let Some(found) = action else {
+    let Some((at, found)) = action else {
         return Err(UndoError::NotFound {
             record: record.to_owned(),
             path: shown,
         });
     };
+    let verified = verify(path, checks.key.as_ref(), Some(at)).map_err(unreadable)?;
+    if let Some((line, why)) = verified.first_bad {
+        return Err(UndoError::Unverified {
+            record: record.to_owned(),
+            line,
+            why,
+        });
+    }
     let kind = found.kind.unwrap_or_default();
     let status = found
         .outcome
@@ -188,10 +257,33 @@ pub fn undo_plan(path: impl AsRef<Path>, record: &str) -> Result<Plan, UndoError
             by,
         });
     }
-    let finding = finding.ok_or_else(|| {
+    let intent = intent.ok_or_else(|| {
         malformed("its intent record (the finding it acted for) is missing".into())
     })?;
-    let mut plan = Plan::new(finding, "undo");
+    let mismatch = |why: String| UndoError::Mismatch {
+        record: record.to_owned(),
+        why,
+    };
+    let planned = &intent.action.action;
+    if planned.kind().as_str() != kind || planned.params() != found.params {
+        return Err(mismatch(
+            "its action record and its intent name different actions".into(),
+        ));
+    }
+    reverses(
+        planned,
+        &reversal,
+        &intent.finding,
+        &checks.quarantine_policy,
+    )
+    .map_err(mismatch)?;
+    if let Some(why) = reversal.out_of_scope(&intent.finding) {
+        return Err(mismatch(format!(
+            "it would touch {why}, outside its finding"
+        )));
+    }
+    let key = intent.key;
+    let mut plan = Plan::new(intent.finding, "undo");
     plan.actions.push(PlannedAction {
         action: Action::Undo(Undo {
             record: record.to_owned(),
@@ -200,5 +292,69 @@ pub fn undo_plan(path: impl AsRef<Path>, record: &str) -> Result<Plan, UndoError
         sources: Vec::new(),
         repeat_on_update: false,
     });
-    Ok(plan)
+    Ok(UndoPlan { plan, key })
+}
+
+/// Why `reversal` is not what remedy's executor writes for `action` on `finding`, if it is not.
+fn reverses(
+    action: &Action,
+    reversal: &Reversal,
+    finding: &FindingContext,
+    quarantine_policy: &str,
+) -> Result<(), String> {
+    let policy = if quarantine_policy.is_empty() {
+        DEFAULT_QUARANTINE_POLICY
+    } else {
+        quarantine_policy
+    };
+    let ok = match (action, reversal) {
+        (
+            Action::DisableAccessKey(d),
+            Reversal::EnableAccessKey {
+                user_name,
+                access_key_id,
+            },
+        ) => *user_name == d.user_name && *access_key_id == d.access_key_id,
+        (
+            Action::RevokeRoleSessions(r),
+            Reversal::DeleteInlinePolicy {
+                principal,
+                policy_name,
+            },
+        ) => {
+            *principal == IamPrincipal::Role(r.role_name.clone())
+                && *policy_name == RevokeRoleSessions::policy_name(&finding.id)
+        }
+        (
+            Action::QuarantinePrincipal(q),
+            Reversal::DeleteInlinePolicy {
+                principal,
+                policy_name,
+            },
+        ) => *principal == q.principal && policy_name == QUARANTINE_INLINE_POLICY,
+        (
+            Action::QuarantinePrincipal(q),
+            Reversal::DetachPolicy {
+                principal,
+                policy_arn,
+            },
+        ) => {
+            *principal == q.principal
+                && (policy_arn == policy
+                    || (!policy.starts_with("arn:")
+                        && policy_arn.starts_with("arn:")
+                        && policy_arn.ends_with(&format!(":policy/{policy}"))))
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "its reversal ({reversal}) is not what remedy writes for `{}` ({}): remedy undoes only \
+             its own changes",
+            action.kind(),
+            action.describe()
+        ))
+    }
 }

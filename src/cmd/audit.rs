@@ -1,0 +1,82 @@
+//! `remedy audit verify [FILE] [--config F]`: check the audit trail's hash chain and HMAC.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use remedy::store::audit::{AuditKey, verify};
+
+/// What `remedy audit` does.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Check the trail's chain (every line names the hash of the line before it) and, with
+    /// `[audit] key_env`, every line's HMAC; names the first line that breaks it (exit 1).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// The trail (default: the configuration's `[audit] path`, else `remedy-audit.jsonl`).
+    file: Option<PathBuf>,
+    /// The configuration file: its `[audit] path` and `key_env`.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+pub(crate) fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Verify(args) => verify_trail(&args),
+    }
+}
+
+fn verify_trail(args: &VerifyArgs) -> ExitCode {
+    let Ok(mut config) = super::load_config(args.config.as_deref()) else {
+        return ExitCode::FAILURE;
+    };
+    super::default_audit_quiet(&mut config);
+    let Some(path) = args.file.clone().or(config.audit.path.clone()) else {
+        eprintln!("error: no audit trail to verify");
+        return ExitCode::FAILURE;
+    };
+    let key = match &config.audit.key_env {
+        Some(name) => match AuditKey::from_env(name) {
+            Ok(key) => Some(key),
+            Err(e) => {
+                eprintln!("error: {}", super::inert(&e));
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let shown = super::inert(&path.display().to_string()).into_owned();
+    match verify(&path, key.as_ref(), None) {
+        Ok(verified) => match &verified.first_bad {
+            None => {
+                println!(
+                    "{shown}: {} line{} verified ({}), head {}",
+                    verified.lines,
+                    if verified.lines == 1 { "" } else { "s" },
+                    if verified.hmac {
+                        "hash chain and HMAC"
+                    } else {
+                        "hash chain only: set `[audit] key_env` to check an HMAC"
+                    },
+                    verified.head
+                );
+                ExitCode::SUCCESS
+            }
+            Some((line, why)) => {
+                println!("{shown}:{line}: {}", super::inert(why));
+                eprintln!(
+                    "error: the audit trail does not verify at line {line} ({} line{} before it verified)",
+                    line.saturating_sub(1),
+                    if *line == 2 { "" } else { "s" }
+                );
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("error: cannot read `{shown}`: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
