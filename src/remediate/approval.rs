@@ -17,7 +17,7 @@ use crate::store::approval::{
     ApprovalError, ApprovalRequest, Decision, Requested, Verdict, approval_id,
 };
 use crate::store::audit::{ActionRecord, ApprovalEvent, ApprovalRecord, AuditRecord, Guard, Mode};
-use crate::store::ledger::LedgerKey;
+use crate::store::ledger::{EntryState, LedgerKey};
 
 impl Remediator {
     /// The approval requests nobody has decided on, oldest first.
@@ -25,13 +25,38 @@ impl Remediator {
         self.inner.approvals.pending().await
     }
 
-    /// The approval request `id`, decided or not.
+    /// The approval request `id`, decided or not, checked against what it claims
+    /// ([`ApprovalRequest::check`]) and against the ledger: a request with no decision whose
+    /// action the ledger shows done lost its decision, and is an error, not a fresh request.
     pub async fn approval(&self, id: &ApprovalId) -> Result<ApprovalRequest, ApprovalError> {
-        self.inner
+        let request = self
+            .inner
             .approvals
             .get(id)
             .await?
-            .ok_or_else(|| ApprovalError::NotFound(id.clone()))
+            .ok_or_else(|| ApprovalError::NotFound(id.clone()))?;
+        self.trusted(&request).await?;
+        Ok(request)
+    }
+
+    /// `Ok` when `request` holds together and the ledger agrees with it.
+    async fn trusted(&self, request: &ApprovalRequest) -> Result<(), ApprovalError> {
+        let invalid = |message: String| ApprovalError::Invalid {
+            store: "approvals".into(),
+            message,
+        };
+        request.check().map_err(invalid)?;
+        if request.decision.is_none()
+            && let Ok(Some(entry)) = self.inner.ledger.get(&request.key).await
+            && entry.state == EntryState::Done
+        {
+            return Err(invalid(format!(
+                "request `{}` has no decision, but the ledger shows its action done: its decision \
+                 was removed",
+                request.id
+            )));
+        }
+        Ok(())
     }
 
     /// Approves request `id` as `by` and carries its action out through every guard again (kill
@@ -86,6 +111,11 @@ impl Remediator {
         let now = now_secs();
         let mut reports = Vec::new();
         for request in self.inner.approvals.unfinished().await? {
+            if let Err(e) = self.trusted(&request).await {
+                // An edited request is never carried out, by a person or by its timeout.
+                tracing::error!("{e}");
+                continue;
+            }
             match request.decision.clone() {
                 None if request.is_expired(now) => {
                     match self

@@ -166,6 +166,31 @@ impl ApprovalRequest {
     pub fn is_expired(&self, now: u64) -> bool {
         now >= self.expires_at
     }
+
+    /// Why the request does not hold together, if it does not: its id is the digest of its
+    /// ledger key, and its key is the one its finding and action make. A request file edited to
+    /// carry another action, target or finding fails here, and is never carried out.
+    pub fn check(&self) -> Result<(), String> {
+        if approval_id(&self.key) != self.id {
+            return Err(format!(
+                "request `{}` does not match its own key: it was edited",
+                self.id
+            ));
+        }
+        if LedgerKey::new(&self.finding, &self.action) != self.key {
+            return Err(format!(
+                "request `{}` names an action or finding other than its key's: it was edited",
+                self.id
+            ));
+        }
+        if self.result.is_some() && self.decision.is_none() {
+            return Err(format!(
+                "request `{}` has a result but no decision: its decision was removed",
+                self.id
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The id of the request for `key`: the same action of the same finding is one request.
