@@ -447,3 +447,6 @@ impl PlanSource for Batches<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -265,6 +265,8 @@ impl NumOrStr {
 pub(super) struct SharedDoc {
     pub(super) text: Box<str>,
     pub(super) value: OnceLock<Option<Value>>,
+    /// Why the document is too deep or too large to build as a tree, once checked.
+    pub(super) too_large: OnceLock<Option<String>>,
 }
 
 impl SharedDoc {
@@ -273,6 +275,7 @@ impl SharedDoc {
         Arc::new(Self {
             text: text.into(),
             value: OnceLock::new(),
+            too_large: OnceLock::new(),
         })
     }
 
@@ -282,6 +285,7 @@ impl SharedDoc {
         Arc::new(Self {
             text: "".into(),
             value,
+            too_large: OnceLock::new(),
         })
     }
 }
@@ -307,6 +311,11 @@ impl LazyJson {
     /// the whole document cannot be parsed as a value, only this finding's part is: a deeply
     /// nested field in one finding of a batch leaves the others' JSON intact.
     pub(crate) fn build(&self) -> Result<Value, String> {
+        // Refused before anything is built: a document made to cost seconds and hundreds of
+        // megabytes as a tree (deep nesting, millions of tiny values).
+        if let Some(why) = self.doc.too_large.get_or_init(|| too_large(&self.doc.text)) {
+            return Err(why.clone());
+        }
         let root = self
             .doc
             .value
@@ -329,6 +338,53 @@ impl LazyJson {
             camelize(&mut value);
         }
         Ok(value)
+    }
+}
+
+/// The deepest nesting the canonical JSON of a document may have.
+const MAX_JSON_DEPTH: usize = 64;
+
+/// The most JSON values a document's canonical JSON may hold.
+const MAX_JSON_VALUES: usize = 500_000;
+
+/// Why `text` is too deep or holds too many values to build as a tree, if it does: one pass over
+/// its bytes, counting containers and separators outside strings.
+fn too_large(text: &str) -> Option<String> {
+    let (mut depth, mut deepest, mut values) = (0usize, 0usize, 0usize);
+    let (mut in_string, mut escape) = (false, false);
+    for &b in text.as_bytes() {
+        if in_string {
+            if escape {
+                escape = false;
+            } else if b == b'\\' {
+                escape = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                values += 1;
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' | b':' => values += 1,
+            _ => {}
+        }
+    }
+    if deepest > MAX_JSON_DEPTH {
+        Some(format!(
+            "the document nests {deepest} levels deep (at most {MAX_JSON_DEPTH} are queried)"
+        ))
+    } else if values > MAX_JSON_VALUES {
+        Some(format!(
+            "the document holds about {values} values (at most {MAX_JSON_VALUES} are queried)"
+        ))
+    } else {
+        None
     }
 }
 
@@ -383,5 +439,27 @@ fn camel_key(key: &str) -> String {
             out
         }
         _ => key.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_or_huge_documents_are_refused_before_they_are_built() {
+        let example = include_str!("../../examples/findings/01-iam-malicious-ip-custom.json");
+        assert_eq!(too_large(example), None);
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(too_large(&deep).is_some_and(|why| why.contains("nests")));
+        let wide = format!("[{}]", vec!["1"; 600_000].join(","));
+        assert!(too_large(&wide).is_some_and(|why| why.contains("values")));
+        // Brackets and commas inside strings are text, not structure.
+        let quoted = format!(
+            "{{\"a\":\"{}\\\"{}\"}}",
+            "[".repeat(100),
+            ",".repeat(600_000)
+        );
+        assert_eq!(too_large(&quoted), None);
     }
 }

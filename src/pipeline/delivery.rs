@@ -95,12 +95,9 @@ fn retry_reason(report: &Report) -> Option<String> {
             Status::Executed | Status::AlreadyDone | Status::Skipped | Status::PendingApproval => {
                 None
             }
-            Status::InProgress => Some(format!(
-                "`{}` on `{}` is in progress in another run",
-                record.kind, record.target
-            )),
-            Status::Failed => Some(format!(
-                "`{}` on `{}` failed: {}",
+            // The outcome says who holds it (this run, or another): said once, as it is.
+            Status::InProgress | Status::Failed => Some(format!(
+                "`{}` on `{}` {}",
                 record.kind, record.target, record.outcome
             )),
         })

@@ -41,6 +41,7 @@ impl Remediator {
             planned,
             prior,
             approved,
+            target_lock: None,
         };
         let outcome = self.outcome(&request, &mut trail, extra, &mut intent).await;
         let mut record = self.record(
@@ -138,8 +139,12 @@ impl Remediator {
             Ok(lock) => lock,
             Err(outcome) => return outcome,
         };
+        let locked = Request {
+            target_lock: Some(&lock.key),
+            ..*request
+        };
         let outcome = self
-            .claimed(request, &key, enforcement, trail, extra, intent)
+            .claimed(&locked, &key, enforcement, trail, extra, intent)
             .await;
         self.release(&lock.key).await;
         outcome
@@ -238,9 +243,66 @@ impl Remediator {
                 }
             }
         }
-        let outcome = self.execute(request).await;
-        self.finish(key, &outcome, trail).await;
-        outcome
+        self.execute_to_the_end(request, key, intent.clone(), trail)
+            .await
+    }
+
+    /// Executes in a task of its own that also finishes the ledger entry, and writes the action's
+    /// outcome record itself when the caller stopped waiting (its future was dropped or aborted):
+    /// an action that ran is never left without its outcome, and a later run finds it done
+    /// instead of executing it again.
+    async fn execute_to_the_end(
+        &self,
+        request: &Request<'_>,
+        key: &LedgerKey,
+        intent: Option<String>,
+        trail: &mut Trail,
+    ) -> Outcome {
+        let (sent, received) = tokio::sync::oneshot::channel();
+        let this = self.clone();
+        let finding = request.finding.clone();
+        let planned = request.planned.clone();
+        let prior = request.prior.to_vec();
+        let key = key.clone();
+        let target_lock = request.target_lock.cloned();
+        tokio::spawn(async move {
+            let start = Instant::now();
+            let outcome = this.execute(&finding, &planned, &prior).await;
+            let mut own = Trail::default();
+            this.finish(&key, &outcome, &mut own).await;
+            if let Err((outcome, mut own)) = sent.send((outcome, own)) {
+                own.note(
+                    Guard::Ledger,
+                    "recorded by the task that carried it out: the caller stopped waiting",
+                );
+                let mut record = this.record(
+                    &finding,
+                    &planned.action,
+                    planned.sources.clone(),
+                    own,
+                    outcome,
+                    start,
+                );
+                record.intent = intent;
+                if let Err(e) = this.inner.audit.record(&AuditRecord::Action(record)).await {
+                    tracing::error!("{e}");
+                }
+                // The caller would have released the target's lock.
+                if let Some(lock) = &target_lock {
+                    this.release(lock).await;
+                }
+            }
+        });
+        match received.await {
+            Ok((outcome, own)) => {
+                trail.0.extend(own.0);
+                outcome
+            }
+            Err(_) => Outcome::failed(
+                ErrorKind::Other,
+                "the task carrying the action out ended without an outcome; its effect is unknown",
+            ),
+        }
     }
 
     /// A dry run or shadow action only reads the ledger: done before is reported as done.
@@ -418,14 +480,19 @@ impl Remediator {
 
     /// Runs the executor; once the run is stopping and the grace period is over, the action is
     /// abandoned with its effect unknown.
-    async fn execute(&self, request: &Request<'_>) -> Outcome {
+    async fn execute(
+        &self,
+        finding: &FindingContext,
+        planned: &PlannedAction,
+        prior: &[PriorOutcome],
+    ) -> Outcome {
         let shutdown = self.inner.shutdown.clone();
         let run = execute_isolated(
             &self.inner.executor,
-            request.finding,
-            &request.planned.action,
-            &request.planned.sources,
-            request.prior,
+            finding,
+            &planned.action,
+            &planned.sources,
+            prior,
         );
         tokio::select! {
             outcome = run => outcome,
@@ -449,6 +516,8 @@ pub(super) struct Request<'a> {
     pub(super) prior: &'a [PriorOutcome],
     /// The decision of the approval request being carried out, if it is one.
     pub(super) approved: Option<&'a Decision>,
+    /// The ledger key of the target's lock, while it is held.
+    pub(super) target_lock: Option<&'a LedgerKey>,
 }
 
 fn claim_details(entry: &LedgerEntry) -> String {
