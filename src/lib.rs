@@ -9,14 +9,26 @@
 //! | --- | --- |
 //! | [`finding`] | the typed [`Finding`], read from every shape GuardDuty findings arrive in |
 //! | [`enrich`] | what is known about the finding's principal before deciding: [`Enricher`]s and their [`enrich::Context`] |
+//! | [`plan`] | the self-contained, serializable plan: the finding's context, typed actions, and the one table of built-in kinds ([`plan::kinds`]) |
+//! | [`config`] | the configuration file, one module per section, each checking itself |
 //! | [`policy`] | rhai policies: load, validate, sandbox and evaluate them into a [`Plan`] |
-//! | [`plan`] | the self-contained, serializable plan: the finding's context and typed actions |
 //! | [`action`] | executors: the [`Executor`] trait, outcomes, routers, in-memory twins, wrappers |
-//! | [`remediate`] | carrying a plan out: guards, ledger, audit, configuration |
-//! | [`aws`] | (feature `aws`) executors and enrichers on the official AWS SDK, the shared state on DynamoDB |
+//! | [`store`] | what outlives a call: ledger, audit trail, approvals, shared state, with their memory and file backends |
+//! | [`remediate`] | carrying a plan out: guards, carry, limits, the [`Remediator`] |
+//! | [`aws`] | (feature `aws`) executors and enrichers on the official AWS SDK, the stores on DynamoDB |
+//! | [`pipeline`] | the front door ([`Pipeline`]) and its one assembly from a configuration ([`pipeline::Assembly`]) |
 //! | [`lambda`] | (feature `lambda`) the AWS Lambda entry point: SQS batches and EventBridge events |
 //! | [`testing`] | decision tests and fixtures for policy authors and embedders |
 //! | [`id`] | identifier newtypes validated at the boundary |
+//!
+//! # Layering
+//!
+//! Each module uses only modules below it, in this order from the bottom: `id`, `glob` and the
+//! clock; `finding`; `plan` and `enrich`; `config`; `policy` and `action`; `store`; `remediate`;
+//! `testing` and `aws`; `pipeline`; `lambda`. Modules of one layer know nothing of each other:
+//! `policy` decides and never acts, executors know no guards, `remediate` knows no backend. No
+//! module imports the crate root's re-exports. A test (`tests/it/layering.rs`) reads every
+//! `crate::` path of the library and keeps these rules true.
 //!
 //! # Features
 //!
