@@ -1,7 +1,7 @@
 //! The author's guide (`policies/README.md`) stays true to the code: its tables of finding
 //! properties and of `finding.context` properties are generated from
 //! `PolicySet::finding_properties()` and `PolicySet::context_properties()`, and it lists every
-//! bundled policy. `REMEDY_UPDATE_GUIDE=1 cargo test --test author_guide` rewrites the tables.
+//! bundled policy. `REMEDY_UPDATE_GUIDE=1 cargo test --test it author_guide` rewrites the tables.
 
 use remedy::PolicySet;
 
@@ -52,7 +52,7 @@ fn check_table(name: &str, wanted: &str) {
     }
     panic!(
         "the {name} table in policies/README.md differs from the code; run \
-         `REMEDY_UPDATE_GUIDE=1 cargo test --test author_guide` to regenerate it\n\
+         `REMEDY_UPDATE_GUIDE=1 cargo test --test it author_guide` to regenerate it\n\
          --- in the guide\n{current}\n--- generated\n{wanted}"
     );
 }

@@ -1,6 +1,6 @@
 //! Crash safety with in-memory and file backends: leases and takeover, write-ahead intents that
 //! fail closed, torn audit lines, repeats and updates, graceful shutdown, checked configuration.
-//! (The same with real processes and moto: `tests/crash_moto.rs`.)
+//! (The same with real processes and moto: `tests/moto/crash.rs`.)
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,5 @@
-// The sandbox cases, included once per call mode by `tests/policy_sandbox.rs`; `builder()` is the
-// mode's policy-set builder.
+// The sandbox cases, included once per call mode by `tests/it/policy_sandbox.rs`; `builder()` is
+// the mode's policy-set builder.
 
 use std::time::{Duration, Instant};
 
