@@ -1,0 +1,45 @@
+//! The integration tests that need no moto of their own (some run their AWS cases against moto
+//! when `AWS_ENDPOINT_URL` is set), one module per former test file, in one test binary. Run one
+//! module with `cargo test --test it policy_sandbox::`.
+//!
+//! All modules run in one process: no test sets an environment variable, changes the current
+//! directory or installs a global subscriber; the `remedy` binary runs as a child process with its
+//! environment and directory set on the command.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod approval;
+mod approval_conformance;
+mod author_guide;
+#[cfg(feature = "aws")]
+mod aws_faults;
+mod bundled_policies;
+mod cli_parse;
+mod cli_policy;
+mod cli_stream;
+mod corpus;
+mod crash_safety;
+mod deploy_lint;
+mod embedder;
+mod enrich;
+mod enricher_conformance;
+mod executor_conformance;
+mod finding_props;
+mod findings;
+#[cfg(feature = "lambda")]
+mod lambda_handler;
+mod lane;
+mod ledger_conformance;
+mod plan_roundtrip;
+mod policy;
+mod policy_containment;
+mod policy_fallback;
+mod policy_sandbox;
+mod remediate;
+mod state_conformance;
+mod undo;
