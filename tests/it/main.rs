@@ -34,6 +34,7 @@ mod findings;
 #[cfg(feature = "lambda")]
 mod lambda_handler;
 mod lane;
+mod layering;
 mod ledger_conformance;
 mod plan_roundtrip;
 mod policy;

@@ -97,8 +97,13 @@ async fn a_decision_record_of_the_audit_trail_replays_its_plan() {
     let (b, _) = enforce(&replayed).await;
     assert_eq!(records(&a), records(&b));
 
-    // The decision record is the plan plus when and how it was run.
-    let value: Value = serde_json::from_str(decision).unwrap();
+    // The decision record is the plan plus when and how it was run, chained in the trail.
+    let mut value: Value = serde_json::from_str(decision).unwrap();
+    assert_eq!(
+        value.as_object_mut().unwrap().remove("prev").unwrap(),
+        "start",
+        "the first line of a trail starts its chain"
+    );
     assert_eq!(value["mode"], "dry_run");
     assert!(value["time"].is_string());
     assert_eq!(value["finding_id"], finding.id());

@@ -8,7 +8,7 @@ use remedy::plan::{
     Action, DisableAccessKey, DisableConsoleLogin, FindingContext, IamPrincipal, Principal,
     RevokeRoleSessions,
 };
-use remedy::store::audit::{JsonLinesAudit, UndoError, undo_plan};
+use remedy::store::audit::{JsonLinesAudit, UndoChecks, UndoError, undo_plan};
 use remedy::store::ledger::MemoryLedger;
 use remedy::testing::{InMemory, context, plan_of};
 use remedy::{Report, Status};
@@ -73,7 +73,7 @@ async fn a_revocation_is_undone_exactly_and_only_once() {
     assert_eq!(policies.len(), 2, "{policies:?}");
 
     // The undo plan: one undo action for the same finding, chosen by no policy.
-    let undo = undo_plan(&trail, &id).unwrap();
+    let undo = undo_plan(&trail, &id, &UndoChecks::default()).unwrap().plan;
     assert_eq!(&*undo.finding.id, "f-1");
     assert_eq!(undo.actions.len(), 1);
     assert!(undo.actions[0].sources.is_empty());
@@ -92,7 +92,7 @@ async fn a_revocation_is_undone_exactly_and_only_once() {
     );
 
     // A second undo of the same record is refused: the trail says it was undone.
-    match undo_plan(&trail, &id) {
+    match undo_plan(&trail, &id, &UndoChecks::default()) {
         Err(UndoError::AlreadyUndone { by, .. }) => {
             assert_eq!(Some(by), done.actions[0].intent.clone());
         }
@@ -130,14 +130,16 @@ async fn records_that_cannot_be_undone_say_why() {
         .map(|r| r.intent.clone().unwrap())
         .collect();
 
-    match undo_plan(&trail, &ids[0]) {
+    match undo_plan(&trail, &ids[0], &UndoChecks::default()) {
         Err(e @ UndoError::Irreversible { .. }) => {
             assert!(e.to_string().contains("cannot be restored"), "{e}");
         }
         other => panic!("{other:?}"),
     }
     // The key is set active again.
-    let undo = undo_plan(&trail, &ids[1]).unwrap();
+    let undo = undo_plan(&trail, &ids[1], &UndoChecks::default())
+        .unwrap()
+        .plan;
     let done = enforce(&mem, &ledger, &trail, &undo).await;
     assert_eq!(
         done.actions[0].outcome.status(),
@@ -151,16 +153,20 @@ async fn records_that_cannot_be_undone_say_why() {
     // An undo itself is not undone.
     let again = done.actions[0].intent.clone().unwrap();
     assert!(matches!(
-        undo_plan(&trail, &again),
+        undo_plan(&trail, &again, &UndoChecks::default()),
         Err(UndoError::NoReversal { .. })
     ));
 
     assert!(matches!(
-        undo_plan(&trail, "no-such-record"),
+        undo_plan(&trail, "no-such-record", &UndoChecks::default()),
         Err(UndoError::NotFound { .. })
     ));
     assert!(matches!(
-        undo_plan(dir.path().join("missing.jsonl"), "x"),
+        undo_plan(
+            dir.path().join("missing.jsonl"),
+            "x",
+            &UndoChecks::default()
+        ),
         Err(UndoError::Unreadable { .. })
     ));
 }
@@ -184,7 +190,7 @@ async fn an_action_that_found_nothing_to_do_has_nothing_to_undo() {
     .await;
     assert_eq!(report.actions[0].outcome.status(), Status::AlreadyDone);
     let id = report.actions[0].intent.clone().unwrap();
-    match undo_plan(&trail, &id) {
+    match undo_plan(&trail, &id, &UndoChecks::default()) {
         Err(UndoError::NotExecuted { status, .. }) => assert_eq!(status, "already_done"),
         other => panic!("{other:?}"),
     }
@@ -209,7 +215,7 @@ async fn a_protected_role_is_not_undone_either() {
     let protected = mem
         .clone()
         .with_protection(remedy::remediate::Protection::new(&config.protect).unwrap());
-    let undo = undo_plan(&trail, &id).unwrap();
+    let undo = undo_plan(&trail, &id, &UndoChecks::default()).unwrap().plan;
     let done = enforce(&protected, &ledger, &trail, &undo).await;
     assert_eq!(
         done.actions[0].outcome.status(),
