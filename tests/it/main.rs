@@ -43,4 +43,5 @@ mod policy_fallback;
 mod policy_sandbox;
 mod remediate;
 mod state_conformance;
+mod trust;
 mod undo;
