@@ -6,8 +6,8 @@
     missing_docs
 )]
 //! Policy evaluation cost: one matching policy, 20 policies, 100 and 1000 policies of which 5
-//! match (the prefilter keeps the rest free), compiling 100 policies, and a typed parse of the same
-//! finding for the ratio.
+//! match (the prefilter keeps the rest free), compiling 100 policies, a typed parse of the same
+//! finding for the ratio, and parse + one matching policy end to end.
 
 use std::hint::black_box;
 
@@ -78,6 +78,12 @@ fn bench(c: &mut Criterion) {
         assert_eq!(plan.evaluated.len(), matching_n);
         assert!(plan.errors.is_empty(), "{plan:?}");
         g.bench_function(name, |b| b.iter(|| set.evaluate(black_box(&finding))));
+        if matching_n == 1 {
+            // End to end: the finding's JSON to the plan.
+            g.bench_function("parse_and_1_matching", |b| {
+                b.iter(|| set.evaluate(&Finding::from_json_str(black_box(FINDING)).unwrap()))
+            });
+        }
     }
     // The floor: a policy that reads nothing and decides nothing.
     let trivial = PolicySet::from_sources([(

@@ -66,14 +66,18 @@ impl AsciiUnit for char {
 }
 
 fn matches<T: Copy + PartialEq + AsciiUnit>(pattern: &[T], text: &[T], any: T, one: T) -> bool {
-    let mut segments = pattern.split(|&c| c == any);
-    let Some(first) = segments.next() else {
-        return text.is_empty();
-    };
-    let rest: Vec<&[T]> = segments.collect();
-    let Some((&last, middle)) = rest.split_last() else {
+    // The segments before the first `*` and after the last, and the `*`-separated ones between
+    // (found without collecting them: the prefilter matches a glob per candidate policy).
+    let (Some(first_star), Some(last_star)) = (
+        pattern.iter().position(|&c| c == any),
+        pattern.iter().rposition(|&c| c == any),
+    ) else {
         // No `*`: the pattern is one segment that must be the whole text.
-        return segment_eq(first, text, one);
+        return segment_eq(pattern, text, one);
+    };
+    let (Some(first), Some(last)) = (pattern.get(..first_star), pattern.get(last_star + 1..))
+    else {
+        return false;
     };
     if first.len() + last.len() > text.len() {
         return false;
@@ -88,7 +92,8 @@ fn matches<T: Copy + PartialEq + AsciiUnit>(pattern: &[T], text: &[T], any: T, o
     let mut window = text
         .get(first.len()..text.len() - last.len())
         .unwrap_or(&[]);
-    for segment in middle {
+    let middle = pattern.get(first_star + 1..last_star).unwrap_or(&[]);
+    for segment in middle.split(|&c| c == any) {
         match find(segment, window, one) {
             Some(at) => window = window.get(at + segment.len()..).unwrap_or(&[]),
             None => return false,

@@ -51,19 +51,13 @@ pub(super) fn parse_one_document(bytes: &[u8]) -> Vec<Item> {
             },
         ))];
     }
-    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") || bytes.contains(&0) {
-        return vec![Err(FindingError::new(
-            "$",
-            FindingErrorKind::Syntax {
-                message: "the input is UTF-16 (or binary), not UTF-8 JSON: convert it \
-                          (`iconv -f UTF-16 -t UTF-8`)"
-                    .to_owned(),
-            },
-        ))];
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return vec![Err(utf16_error())];
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
+        Err(_) if bytes.contains(&0) => return vec![Err(utf16_error())],
         Err(e) => {
             return vec![Err(FindingError::new(
                 "$",
@@ -90,15 +84,37 @@ pub(super) fn parse_one_document(bytes: &[u8]) -> Vec<Item> {
                     classify(doc, &shared, vec![LocSeg::Index(i)], &path, &mut out);
                 }
             }
-            Err(e) => out.push(Err(from_serde(&e, text))),
+            Err(e) => out.push(Err(syntax_error(&e, text))),
         }
     } else {
         match serde_json::from_str::<DocObj>(text) {
             Ok(DocObj(doc)) => classify(doc, &shared, Vec::new(), "$", &mut out),
-            Err(e) => out.push(Err(from_serde(&e, text))),
+            Err(e) => out.push(Err(syntax_error(&e, text))),
         }
     }
     out
+}
+
+/// The error of a document serde could not read: UTF-16 (or binary) when it holds a NUL byte.
+/// Looked for only here, once parsing failed: no JSON text holds a NUL byte (not even inside a
+/// string), so a document that parses has none, and the search is not paid on every finding.
+fn syntax_error(e: &serde_json::Error, text: &str) -> FindingError {
+    if text.as_bytes().contains(&0) {
+        utf16_error()
+    } else {
+        from_serde(e, text)
+    }
+}
+
+fn utf16_error() -> FindingError {
+    FindingError::new(
+        "$",
+        FindingErrorKind::Syntax {
+            message: "the input is UTF-16 (or binary), not UTF-8 JSON: convert it \
+                      (`iconv -f UTF-16 -t UTF-8`)"
+                .to_owned(),
+        },
+    )
 }
 
 /// Parses a document that is already a [`Value`].
@@ -299,5 +315,37 @@ fn batch(
             format!("{path}.{key}"),
             reason,
         )));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_and_binary_are_named_when_parsing_fails() {
+        let json = include_str!("../../tests/fixtures/policy/iam-malicious-ip.json");
+        let message = |bytes: &[u8]| match parse_one_document(bytes).pop() {
+            Some(Err(e)) => e.to_string(),
+            other => panic!("expected an error, got {other:?}"),
+        };
+        // UTF-16 without a byte-order mark is valid UTF-8 (with NUL bytes); with one it is not.
+        let utf16: Vec<u8> = json.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert!(message(&utf16).contains("UTF-16"));
+        let mut bom = vec![0xff, 0xfe];
+        bom.extend(&utf16);
+        assert!(message(&bom).contains("UTF-16"));
+        assert!(message(&[0xc3, 0x28, 0x00]).contains("UTF-16"));
+        assert!(message(b"{\"id\": \"a\0b\"}").contains("UTF-16"));
+        assert!(message(&[0xc3, 0x28]).contains("not UTF-8"));
+        assert!(
+            message(b"{\"id\": ").contains("EOF"),
+            "{}",
+            message(b"{\"id\": ")
+        );
+        assert!(matches!(
+            parse_one_document(json.as_bytes()).as_slice(),
+            [Ok(_)]
+        ));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use rhai::Scope;
@@ -306,12 +306,7 @@ impl PolicySetBuilder {
         actions::register(&mut engine, &self.kinds, &documents);
         helpers::register(&mut engine);
         script_finding::register(&mut engine, Arc::clone(&paths), self.limits.max_array_size);
-        let functions: Vec<String> = engine
-            .gen_fn_signatures(true)
-            .iter()
-            .filter_map(|s| s.split('(').next())
-            .map(|s| s.trim_start_matches("fn ").trim().to_owned())
-            .collect();
+        let functions = function_names(&engine);
         let constructors = actions::constructors(&self.kinds);
 
         let mut helper_hash = Sha256::new();
@@ -518,6 +513,55 @@ struct Root {
 /// The first 16 hex digits of a hash: enough to tell versions apart in plans and logs.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The names of the functions `engine` can call, sorted, each once (the lint's list of known
+/// functions). rhai's standard packages are the same in every engine [`sandbox::engine`] makes
+/// (it starts from `Engine::new()`), so their thousands of signatures are listed once per process;
+/// what the set registers is listed from `engine`.
+fn function_names(engine: &rhai::Engine) -> Vec<String> {
+    fn names(signatures: Vec<String>) -> impl Iterator<Item = String> {
+        signatures.into_iter().filter_map(|s| {
+            s.split('(')
+                .next()
+                .map(|s| s.trim_start_matches("fn ").trim().to_owned())
+        })
+    }
+    static STANDARD: OnceLock<Vec<String>> = OnceLock::new();
+    let standard =
+        STANDARD.get_or_init(|| names(rhai::Engine::new().gen_fn_signatures(true)).collect());
+    let mut all: Vec<String> = standard
+        .iter()
+        .cloned()
+        .chain(names(engine.gen_fn_signatures(false)))
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_are_every_signature_of_the_engine() {
+        let mut engine = sandbox::engine(&Limits::default(), Arc::default());
+        actions::register(&mut engine, &[], &[]);
+        helpers::register(&mut engine);
+        script_finding::register(&mut engine, Arc::default(), 16);
+        let mut every: Vec<String> = engine
+            .gen_fn_signatures(true)
+            .iter()
+            .filter_map(|s| s.split('(').next())
+            .map(|s| s.trim_start_matches("fn ").trim().to_owned())
+            .collect();
+        every.sort_unstable();
+        every.dedup();
+        assert_eq!(function_names(&engine), every);
+        assert!(every.iter().any(|n| n == "notify"));
+        assert!(every.iter().any(|n| n == "contains"));
+    }
 }
 
 #[cfg(test)]

@@ -50,40 +50,112 @@ pub(crate) fn check(
     paths::check(file, source, warnings);
 }
 
-/// The candidate closest to `name` by edit distance, when close enough to be a typo.
+/// The candidate closest to `name` by edit distance, when close enough to be a typo (at most
+/// `max(2, len / 4)` edits from the candidate).
 pub(crate) fn closest<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    let name: Vec<char> = name.chars().collect();
     candidates
         .into_iter()
-        .map(|known| (known, edit_distance(name, known)))
-        .filter(|(known, d)| *d <= 2.max(known.len() / 4))
+        .filter_map(|known| Some((known, edit_distance(&name, known, 2.max(known.len() / 4))?)))
         .min_by_key(|(_, d)| *d)
         .map(|(known, _)| known)
 }
 
-/// Levenshtein distance, by characters.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row.first().copied().unwrap_or(0);
-        if let Some(first) = row.first_mut() {
-            *first = i + 1;
+/// Levenshtein distance by characters, if it is at most `max`. `closest` runs it against every
+/// known finding type for each unknown glob, so it stops as soon as the distance must be more
+/// than `max`: by the length difference, by what the texts hold besides a common prefix and
+/// suffix ([`bag_distance`]), or at a row of the table whose every cell is beyond `max`.
+pub(crate) fn edit_distance(a: &[char], b: &str, max: usize) -> Option<usize> {
+    // The length difference is a lower bound: most candidates stop here.
+    let b_len = if b.is_ascii() {
+        b.len()
+    } else {
+        b.chars().count()
+    };
+    if a.len().abs_diff(b_len) > max {
+        return None;
+    }
+    // A common prefix and suffix cost nothing (and leave the length difference as it is).
+    let prefix = a
+        .iter()
+        .zip(b.chars())
+        .take_while(|(x, y)| **x == *y)
+        .count();
+    let b = b
+        .char_indices()
+        .nth(prefix)
+        .map_or("", |(at, _)| b.get(at..).unwrap_or_default());
+    let a = a.get(prefix..).unwrap_or_default();
+    let suffix = a
+        .iter()
+        .rev()
+        .zip(b.chars().rev())
+        .take_while(|(x, y)| **x == *y)
+        .count();
+    let b = match suffix.checked_sub(1) {
+        Some(n) => b
+            .char_indices()
+            .rev()
+            .nth(n)
+            .map_or(b, |(at, _)| b.get(..at).unwrap_or_default()),
+        None => b,
+    };
+    let a = a.get(..a.len() - suffix).unwrap_or_default();
+    if bag_distance(a, b) > max {
+        return None;
+    }
+    // One row of the distance table: row[j] is the distance between b's first i characters and
+    // a's first j.
+    let mut row: Vec<usize> = (0..=a.len()).collect();
+    for (i, cb) in b.chars().enumerate() {
+        let (first, cells) = row.split_first_mut()?;
+        let mut diagonal = *first;
+        let mut left = i + 1;
+        *first = left;
+        let mut least = left;
+        for (ca, cell) in a.iter().zip(cells) {
+            let value = (diagonal + usize::from(*ca != cb))
+                .min(left + 1)
+                .min(*cell + 1);
+            diagonal = *cell;
+            *cell = value;
+            left = value;
+            least = least.min(value);
         }
-        for (j, cb) in b.iter().enumerate() {
-            let (Some(&left), Some(&up)) = (row.get(j), row.get(j + 1)) else {
-                break;
-            };
-            let value = (prev + usize::from(ca != *cb)).min(left + 1).min(up + 1);
-            prev = up;
-            if let Some(cell) = row.get_mut(j + 1) {
-                *cell = value;
-            }
+        // No later row has a cell below this row's least.
+        if least > max {
+            return None;
         }
     }
-    row.last().copied().unwrap_or(0)
+    row.last().copied().filter(|&d| d <= max)
+}
+
+/// A lower bound of the edit distance of ASCII text: the characters one side has more of than
+/// the other (each takes an edit); 0 when either side is not ASCII. It spares the table for
+/// nearly every known type an unknown glob is compared with.
+fn bag_distance(a: &[char], b: &str) -> usize {
+    if !b.is_ascii() || !a.iter().all(char::is_ascii) {
+        return 0;
+    }
+    let mut unmatched = [0u32; 128];
+    for &c in a {
+        if let Some(n) = unmatched.get_mut(c as usize) {
+            *n += 1;
+        }
+    }
+    let mut matched = 0;
+    for c in b.bytes() {
+        if let Some(n) = unmatched.get_mut(usize::from(c))
+            && *n > 0
+        {
+            *n -= 1;
+            matched += 1;
+        }
+    }
+    (a.len() - matched).max(b.len() - matched)
 }
 
 #[cfg(test)]
@@ -92,9 +164,60 @@ mod tests {
 
     #[test]
     fn distances() {
-        assert_eq!(edit_distance("user_nme", "user_name"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
+        let chars = |s: &str| s.chars().collect::<Vec<_>>();
+        assert_eq!(edit_distance(&chars("user_nme"), "user_name", 9), Some(1));
+        assert_eq!(edit_distance(&chars(""), "abc", 9), Some(3));
+        assert_eq!(edit_distance(&chars("same"), "same", 0), Some(0));
+        assert_eq!(edit_distance(&chars("kitten"), "sitting", 3), Some(3));
+        assert_eq!(edit_distance(&chars("kitten"), "sitting", 2), None);
+        assert_eq!(edit_distance(&chars("abc"), "abcdef", 2), None);
+        assert_eq!(edit_distance(&chars("flaw"), "lawn", 2), Some(2));
+        // Cutting the common ends and stopping early never change a distance within the bound.
+        let naive = |a: &str, b: &str| {
+            let b: Vec<char> = b.chars().collect();
+            let mut row: Vec<usize> = (0..=b.len()).collect();
+            for (i, ca) in a.chars().enumerate() {
+                let mut next = vec![i + 1];
+                for (j, cb) in b.iter().enumerate() {
+                    next.push(
+                        (row[j] + usize::from(ca != *cb))
+                            .min(row[j + 1] + 1)
+                            .min(next[j] + 1),
+                    );
+                }
+                row = next;
+            }
+            row[b.len()]
+        };
+        let words = [
+            "",
+            "a",
+            "ab",
+            "ba",
+            "notify",
+            "notfy",
+            "Recon:EC2/Type4",
+            "Recon:EC2/PortProbeUnprotectedPort",
+            "Recon:EC2/PortProbeEMRUnprotectedPort",
+            "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom",
+            "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom",
+            "é-ü",
+            "éé-üü",
+            "aXa",
+            "aa",
+        ];
+        for a in words {
+            for b in words {
+                let full = naive(a, b);
+                for max in 0..60 {
+                    assert_eq!(
+                        edit_distance(&chars(a), b, max),
+                        Some(full).filter(|&d| d <= max),
+                        "{a} {b} {max}"
+                    );
+                }
+            }
+        }
         assert_eq!(closest("notfy", ["notify", "run_command"]), Some("notify"));
         assert_eq!(closest("zzzzzzzzzz", ["notify"]), None);
     }

@@ -38,7 +38,8 @@ pub(super) fn string_arg(
             format!("{kind}: `{name}` must be a string, got {}", type_of(value)),
         ));
     };
-    if s.trim().is_empty() {
+    // Blank: only whitespace (as `trim` sees it), decided at the first visible character.
+    if s.chars().all(char::is_whitespace) {
         return Err(invalid(pos, format!("{kind}: `{name}` must not be empty")));
     }
     if s.len() > max {

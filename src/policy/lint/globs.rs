@@ -1,12 +1,23 @@
 //! `APPLIES_TO` globs: shell syntax is an error; a glob no known GuardDuty type matches (a typo,
 //! the wrong case) is a warning with a suggestion.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::super::catalogue::FINDING_TYPES;
 use super::super::error::{DiagnosticKind, PolicyDiagnostic};
 use super::super::metadata::const_position;
-use crate::glob::glob_match;
+use crate::glob::{glob_match, literal_prefix};
+
+/// The known finding types in lower case, made once.
+fn lower_types() -> &'static [String] {
+    static LOWER: OnceLock<Vec<String>> = OnceLock::new();
+    LOWER.get_or_init(|| {
+        FINDING_TYPES
+            .iter()
+            .map(|t| t.to_ascii_lowercase())
+            .collect()
+    })
+}
 
 /// Checks every glob of `APPLIES_TO`.
 pub(crate) fn check(
@@ -35,15 +46,22 @@ pub(crate) fn check(
             );
             continue;
         }
-        if FINDING_TYPES.iter().any(|t| glob_match(glob, t)) {
+        // A glob matches only types that start with its literal prefix (a cheap first test).
+        let prefix = literal_prefix(glob);
+        if FINDING_TYPES
+            .iter()
+            .any(|t| t.starts_with(prefix) && glob_match(glob, t))
+        {
             continue;
         }
         let lower = glob.to_ascii_lowercase();
+        let lower_prefix = literal_prefix(&lower);
         let help = match FINDING_TYPES
             .iter()
-            .find(|t| glob_match(&lower, &t.to_ascii_lowercase()))
+            .zip(lower_types())
+            .find(|(_, l)| l.starts_with(lower_prefix) && glob_match(&lower, l))
         {
-            Some(t) => format!("types are case-sensitive: did you mean one like `{t}`?"),
+            Some((t, _)) => format!("types are case-sensitive: did you mean one like `{t}`?"),
             None => match super::closest(glob, FINDING_TYPES.iter().copied()) {
                 Some(t) => format!("did you mean `{t}`?"),
                 None => "GuardDuty's finding types look like `UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom` (AWS's finding-type reference lists them)".to_owned(),
