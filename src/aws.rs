@@ -198,7 +198,7 @@ pub(crate) struct AwsClients {
 }
 
 /// The action kinds [`router`] routes: every built-in kind
-/// ([`BUILTIN_KINDS`](crate::plan::kinds::BUILTIN_KINDS)).
+/// ([`crate::plan::kinds::BUILTIN_KINDS`]).
 pub fn kinds() -> Vec<ActionKind> {
     ActionKind::builtin().collect()
 }

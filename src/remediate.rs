@@ -5,7 +5,7 @@
 //! ledger, the audit trail, approvals, rate windows) is kept by the stores of [`crate::store`]. Every action goes through the
 //! same path whether the run is a dry run or not:
 //!
-//! 1. guards for destructive actions ([`Guard`]): kill switch (local, then shared), sample
+//! 1. guards for destructive actions ([`Guard`](crate::store::audit::Guard)): kill switch (local, then shared), sample
 //!    finding, credentials that an action cannot contain, protection, circuit breaker;
 //! 2. the idempotency [`Ledger`]: read in a dry run, claimed atomically before executing;
 //! 3. the rate limit of the action's kind (exceeding it trips the circuit breaker and notifies);

@@ -190,7 +190,7 @@ async fn run_async(args: Args) -> ExitCode {
     write_failed |= out.flush().is_err();
     eprintln!("{}", summary.render(total, args.execute));
     // What interrupted runs left and this run did not finish.
-    match super::ledger::unfinished(&config, &remediator).await {
+    match super::ledger::unfinished(config, &remediator).await {
         Ok(found) if !found.is_empty() => eprintln!(
             "remedy: {} unfinished action(s) of interrupted runs: `remedy ledger reconcile` \
              lists them (`--execute` finishes them)",

@@ -74,18 +74,18 @@ type BuiltinFn = Arc<
 /// of [`BUILTIN_KINDS`] with a signature has one (a test checks).
 fn builtin_constructor(kind: &ActionKind, documents: &Arc<[String]>) -> Option<BuiltinFn> {
     let f: BuiltinFn = if *kind == ActionKind::NOTIFY {
-        Arc::new(|ctx, args| builtin::notify(ctx, args))
+        Arc::new(builtin::notify)
     } else if *kind == ActionKind::DISABLE_ACCESS_KEY {
-        Arc::new(|ctx, args| builtin::disable_access_key(ctx, args))
+        Arc::new(builtin::disable_access_key)
     } else if *kind == ActionKind::RUN_COMMAND {
         let documents = Arc::clone(documents);
         Arc::new(move |ctx, args| builtin::run_command(ctx, args, &documents))
     } else if *kind == ActionKind::REVOKE_ROLE_SESSIONS {
-        Arc::new(|ctx, args| containment::revoke_role_sessions(ctx, args))
+        Arc::new(containment::revoke_role_sessions)
     } else if *kind == ActionKind::QUARANTINE_PRINCIPAL {
-        Arc::new(|ctx, args| containment::quarantine_principal(ctx, args))
+        Arc::new(containment::quarantine_principal)
     } else if *kind == ActionKind::DISABLE_CONSOLE_LOGIN {
-        Arc::new(|ctx, args| containment::disable_console_login(ctx, args))
+        Arc::new(containment::disable_console_login)
     } else {
         return None;
     };

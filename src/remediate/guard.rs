@@ -125,7 +125,7 @@ impl Checks<'_> {
             kill_switch(self.kill_switch, self.state).await,
         )?;
         trail.check(Guard::Sample, sample(finding))?;
-        match check_account(&self.accounts, finding) {
+        match check_account(self.accounts, finding) {
             Ok(detail) => trail.note(Guard::Account, detail),
             Err(reason) => {
                 trail.block(Guard::Account, reason.to_string());
