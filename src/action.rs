@@ -117,6 +117,15 @@ pub trait Executor: Send + Sync + fmt::Debug + 'static {
         let _ = kind;
         true
     }
+
+    /// Whether a `notify` to `channel` reaches a notifier. A [`ChannelRouter`] answers for its
+    /// channels (and its fallback), a [`Router`] asks its `notify` route; a leaf notifier takes, by
+    /// default, every channel. Asked when a [`Pipeline`](crate::Pipeline) is built, for the
+    /// channels the policies name.
+    fn handles_channel(&self, channel: &str) -> bool {
+        let _ = channel;
+        true
+    }
 }
 
 /// What [`Executor::verify`] found.
@@ -144,6 +153,10 @@ impl<E: Executor + ?Sized> Executor for Box<E> {
     fn handles(&self, kind: &ActionKind) -> bool {
         (**self).handles(kind)
     }
+
+    fn handles_channel(&self, channel: &str) -> bool {
+        (**self).handles_channel(channel)
+    }
 }
 
 #[async_trait]
@@ -158,6 +171,10 @@ impl<E: Executor + ?Sized> Executor for Arc<E> {
 
     fn handles(&self, kind: &ActionKind) -> bool {
         (**self).handles(kind)
+    }
+
+    fn handles_channel(&self, channel: &str) -> bool {
+        (**self).handles_channel(channel)
     }
 }
 

@@ -164,10 +164,20 @@ pub(crate) async fn pipeline(assembly: &Assembly, set: PolicySet) -> Result<Pipe
     match assembly.pipeline(set).await {
         Ok(pipeline) => Ok(pipeline),
         Err(AssemblyError::Unroutable(unroutable)) => {
-            let kinds: Vec<&str> = unroutable.kinds().iter().map(|k| k.as_str()).collect();
+            let mut what: Vec<String> = unroutable
+                .kinds()
+                .iter()
+                .map(|k| k.as_str().to_owned())
+                .collect();
+            what.extend(
+                unroutable
+                    .channels()
+                    .iter()
+                    .map(|c| format!("notify to channel `{}`", inert(c))),
+            );
             eprintln!(
                 "warning: no executor carries out {}: such actions fail `unsupported`{}",
-                kinds.join(", "),
+                what.join(", "),
                 if assembly.executes() {
                     ""
                 } else {

@@ -92,14 +92,29 @@ impl Pipeline {
             enrichers: None,
         };
         let kinds = pipeline.unroutable();
-        if kinds.is_empty() {
+        let channels = pipeline.unrouted_channels();
+        if kinds.is_empty() && channels.is_empty() {
             Ok(pipeline)
         } else {
             Err(Unroutable {
                 kinds,
+                channels,
                 pipeline: Box::new(pipeline),
             })
         }
+    }
+
+    /// The notify channels the current policies name that no notifier takes (no route for the
+    /// channel and no fallback).
+    pub fn unrouted_channels(&self) -> Vec<String> {
+        if !self.remediator.handles(&ActionKind::NOTIFY) {
+            return Vec::new(); // reported as an unroutable kind
+        }
+        self.policy_set()
+            .notify_channels()
+            .into_iter()
+            .filter(|channel| !self.remediator.handles_channel(channel))
+            .collect()
     }
 
     /// The action kinds the current policies can choose that no executor carries out.
@@ -241,6 +256,7 @@ impl Pipeline {
 /// (returned by [`Pipeline::new`]).
 pub struct Unroutable {
     kinds: Vec<ActionKind>,
+    channels: Vec<String>,
     pipeline: Box<Pipeline>,
 }
 
@@ -250,10 +266,16 @@ impl Unroutable {
         &self.kinds
     }
 
+    /// The notify channels the policies name that no notifier takes.
+    pub fn channels(&self) -> &[String] {
+        &self.channels
+    }
+
     /// The same kinds, with `f` applied to the pipeline inside.
     pub fn map(self, f: impl FnOnce(Pipeline) -> Pipeline) -> Self {
         Self {
             kinds: self.kinds,
+            channels: self.channels,
             pipeline: Box::new(f(*self.pipeline)),
         }
     }
@@ -268,6 +290,7 @@ impl std::fmt::Debug for Unroutable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Unroutable")
             .field("kinds", &self.kinds)
+            .field("channels", &self.channels)
             .finish_non_exhaustive()
     }
 }
@@ -275,11 +298,23 @@ impl std::fmt::Debug for Unroutable {
 impl std::fmt::Display for Unroutable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kinds: Vec<&str> = self.kinds.iter().map(ActionKind::as_str).collect();
+        let mut parts = Vec::new();
+        if !kinds.is_empty() {
+            parts.push(format!(
+                "no executor carries out action kind(s) the policies can choose: {}",
+                kinds.join(", ")
+            ));
+        }
+        if !self.channels.is_empty() {
+            parts.push(format!(
+                "no notifier takes channel(s) the policies notify: {}",
+                self.channels.join(", ")
+            ));
+        }
         write!(
             f,
-            "no executor carries out action kind(s) the policies can choose: {} (route them, or \
-             acknowledge that they fail `unsupported`)",
-            kinds.join(", ")
+            "{} (route them, or acknowledge that they fail `unsupported`)",
+            parts.join("; ")
         )
     }
 }

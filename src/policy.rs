@@ -324,6 +324,28 @@ impl PolicySet {
         self.kinds.iter()
     }
 
+    /// The channels the policies' `notify` calls name as a literal string (a channel computed
+    /// when the policy runs is not known here): what a pipeline checks its notifiers against.
+    pub fn notify_channels(&self) -> std::collections::BTreeSet<String> {
+        use rhai::{ASTNode, Expr, Stmt};
+        let mut channels = std::collections::BTreeSet::new();
+        for policy in &self.policies {
+            policy.ast.walk(&mut |path: &[ASTNode]| {
+                if let Some(
+                    ASTNode::Expr(Expr::FnCall(call, _)) | ASTNode::Stmt(Stmt::FnCall(call, _)),
+                ) = path.last()
+                    && call.namespace.is_empty()
+                    && call.name == "notify"
+                    && let Some(Expr::StringConstant(channel, _)) = call.args.first()
+                {
+                    channels.insert(channel.to_string());
+                }
+                true
+            });
+        }
+        channels
+    }
+
     /// Whether the policy declares `const REACH = "account"`.
     pub fn declares_reach(&self, name: &str) -> bool {
         self.get(name).is_some_and(|p| p.reach_account)

@@ -220,6 +220,11 @@ impl Remediator {
         self.inner.executor.handles(kind)
     }
 
+    /// Whether a `notify` to `channel` reaches a notifier.
+    pub fn handles_channel(&self, channel: &str) -> bool {
+        self.inner.executor.handles_channel(channel)
+    }
+
     /// The record of a policy's failure on `finding`.
     pub fn failure_record(
         &self,

@@ -67,6 +67,12 @@ impl Executor for Router {
     fn handles(&self, kind: &ActionKind) -> bool {
         self.routes.get(kind).is_some_and(|e| e.handles(kind))
     }
+
+    fn handles_channel(&self, channel: &str) -> bool {
+        self.routes
+            .get(&ActionKind::NOTIFY)
+            .is_some_and(|e| e.handles_channel(channel))
+    }
 }
 
 /// Maps notify channels to notifiers (an SNS topic per channel, the log, ...); itself an
@@ -126,5 +132,9 @@ impl Executor for ChannelRouter {
 
     fn handles(&self, kind: &ActionKind) -> bool {
         *kind == ActionKind::NOTIFY
+    }
+
+    fn handles_channel(&self, channel: &str) -> bool {
+        self.fallback.is_some() || self.channels.contains_key(channel)
     }
 }

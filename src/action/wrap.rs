@@ -40,6 +40,10 @@ impl<E: Executor> Executor for DryRun<E> {
     fn handles(&self, kind: &ActionKind) -> bool {
         self.inner.handles(kind)
     }
+
+    fn handles_channel(&self, channel: &str) -> bool {
+        self.inner.handles_channel(channel)
+    }
 }
 
 /// Retries transient failures ([`ActionError::retryable`]) with exponential backoff.
@@ -125,6 +129,10 @@ impl<E: Executor> Executor for Retry<E> {
     fn handles(&self, kind: &ActionKind) -> bool {
         self.inner.handles(kind)
     }
+
+    fn handles_channel(&self, channel: &str) -> bool {
+        self.inner.handles_channel(channel)
+    }
 }
 
 /// Fails an action that takes longer than a limit with [`ErrorKind::Timeout`].
@@ -171,5 +179,9 @@ impl<E: Executor> Executor for Timeout<E> {
 
     fn handles(&self, kind: &ActionKind) -> bool {
         self.inner.handles(kind)
+    }
+
+    fn handles_channel(&self, channel: &str) -> bool {
+        self.inner.handles_channel(channel)
     }
 }

@@ -291,7 +291,7 @@ fn asff_type(types: &[String], path: &str) -> Result<FindingType, FindingError> 
 }
 
 /// The GuardDuty types a `Types` entry may spell, in the notations seen in real Security Hub
-/// findings: `TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce` (the documented one, `-`
+/// findings (tried in order; the first that is a finding type wins): `TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce` (the documented one, `-`
 /// for the type's `/`) and `TTPs/Discovery/Recon:IAMUser/UserPermissions` (the type as is, after
 /// the namespace and category).
 fn type_candidates(entry: &str) -> Vec<String> {
@@ -303,16 +303,19 @@ fn type_candidates(entry: &str) -> Vec<String> {
     let tail = segments.get(at + 1..).unwrap_or_default();
     let mut out = Vec::new();
     if tail.is_empty() {
-        // `A:B-C` → `A:B/C`
-        if let Some(colon) = head.find(':')
-            && let Some(dash) = head.get(colon..).and_then(|rest| rest.find('-'))
-        {
-            let split = colon + dash;
-            out.push(format!(
-                "{}/{}",
-                head.get(..split).unwrap_or_default(),
-                head.get(split + 1..).unwrap_or_default()
-            ));
+        // `A:B-C` → `A:B/C`, and the odd `A:B.C` (GuardDuty's own sample findings in Security
+        // Hub: `Software and Configuration Checks/Backdoor:EC2.C&CActivity.B`) → `A:B/C`.
+        if let Some(colon) = head.find(':') {
+            for separator in ['-', '.'] {
+                if let Some(at) = head.get(colon..).and_then(|rest| rest.find(separator)) {
+                    let split = colon + at;
+                    out.push(format!(
+                        "{}/{}",
+                        head.get(..split).unwrap_or_default(),
+                        head.get(split + 1..).unwrap_or_default()
+                    ));
+                }
+            }
         }
     } else {
         out.push(format!("{head}/{}", tail.join("/")));
@@ -389,6 +392,15 @@ mod tests {
             .unwrap()
             .to_string(),
             "Backdoor:EC2/C&CActivity.B!DNS"
+        );
+        // GuardDuty's own sample finding in Security Hub spells the type with a `.`.
+        assert_eq!(
+            t("Software and Configuration Checks/Backdoor:EC2.C&CActivity.B"),
+            "Backdoor:EC2/C&CActivity.B"
+        );
+        assert_eq!(
+            t("TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce"),
+            "UnauthorizedAccess:EC2/SSHBruteForce"
         );
     }
 

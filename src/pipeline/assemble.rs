@@ -8,7 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{Pipeline, Policies, Unroutable};
-use crate::action::{ActionRequest, CommandExecutor, ErrorKind, Executor, Outcome, Router};
+use crate::action::{
+    ActionRequest, ChannelRouter, CommandExecutor, ErrorKind, Executor, Outcome, Router,
+};
 use crate::config::{Config, ConfigError, NotifyTarget};
 use crate::enrich::Enrichers;
 use crate::plan::ActionKind;
@@ -150,7 +152,20 @@ impl Assembly {
                 .fold(Router::new(), |router, kind| {
                     router.with(kind.clone(), Arc::clone(&placeholder))
                 });
-            return Ok(Arc::new(router));
+            // The channels of the real run, so a dry run names a channel nothing takes too.
+            let notify = &self.config.notify;
+            let mut channels = notify
+                .channels
+                .keys()
+                .fold(ChannelRouter::new(), |channels, name| {
+                    channels.with_channel(name.clone(), Arc::clone(&placeholder))
+                });
+            if notify.default.is_some() {
+                channels = channels.with_fallback(Arc::clone(&placeholder));
+            }
+            return Ok(Arc::new(
+                router.with(ActionKind::NOTIFY, Arc::new(channels)),
+            ));
         }
         #[cfg(feature = "aws")]
         let router = {
@@ -329,6 +344,33 @@ mod tests {
             assert!(executor.handles(&kind), "{kind}");
         }
         assert!(!executor.handles(&ActionKind::new("isolate_instance").unwrap()));
+        assert!(
+            executor.handles_channel("anything"),
+            "the log takes every channel"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_channel_nothing_takes_fails_the_assembly_in_a_dry_run_too() {
+        let config = Config::from_toml_str(
+            "[notify.channels]\nops = \"arn:aws:sns:us-east-1:123456789012:ops\"\n",
+        )
+        .unwrap();
+        let assembly = Assembly::new(config);
+        let set = PolicySet::from_sources([(
+            "pager",
+            "const DESCRIPTION = \"pages\";\nconst APPLIES_TO = \"*\";\n\
+             fn decide(finding) { [notify(\"pagerduty\", \"x\"), notify(\"ops\", \"y\")] }",
+        )])
+        .unwrap();
+        match assembly.pipeline(set).await {
+            Err(AssemblyError::Unroutable(unroutable)) => {
+                assert_eq!(unroutable.channels(), ["pagerduty"]);
+                assert!(unroutable.kinds().is_empty());
+                assert!(unroutable.to_string().contains("pagerduty"), "{unroutable}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]

@@ -31,6 +31,7 @@ mod enricher_conformance;
 mod executor_conformance;
 mod finding_props;
 mod findings;
+mod golden;
 #[cfg(feature = "lambda")]
 mod lambda_handler;
 mod lane;
