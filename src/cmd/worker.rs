@@ -235,12 +235,18 @@ impl Worker {
                     Handled::Done
                 }
                 Err(e) => {
+                    // Its work is done and recorded; the queue hands it out again (to this
+                    // worker or another, whose ledger check makes the repeat a no-op). With
+                    // `--exit-when-empty` this worker waits for it like any redelivery, so a
+                    // message another worker then deletes is not counted as a failure.
                     eprintln!(
-                        "error: message {} was handled but cannot be deleted (it will be \
-                         redelivered; the ledger makes the repeat a no-op): {e}",
+                        "remedy: message {} was handled but not deleted (it will be redelivered; \
+                         the ledger makes the repeat a no-op): {e}",
                         inert(&id)
                     );
-                    Handled::Failed
+                    Handled::Retry(Duration::from_secs(
+                        u64::try_from(self.visibility).unwrap_or(60),
+                    ))
                 }
             },
             Disposition::Retry(reason) => {
