@@ -88,18 +88,6 @@ impl ActionKind {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// Whether this is one of the built-in kinds ([`BUILTIN_KINDS`](super::kinds::BUILTIN_KINDS)).
-    pub fn is_builtin(&self) -> bool {
-        super::kinds::builtin(self).is_some()
-    }
-
-    /// The built-in kinds, in the order of [`BUILTIN_KINDS`](super::kinds::BUILTIN_KINDS).
-    pub fn builtin() -> impl Iterator<Item = ActionKind> {
-        super::kinds::BUILTIN_KINDS
-            .iter()
-            .map(|spec| spec.kind.clone())
-    }
 }
 
 impl fmt::Display for ActionKind {

@@ -99,6 +99,18 @@ pub static BUILTIN_KINDS: [KindSpec; 7] = [
     row(ActionKind::UNDO, Carrier::Containment, true, None),
 ];
 
+impl ActionKind {
+    /// Whether this is one of the built-in kinds ([`BUILTIN_KINDS`]).
+    pub fn is_builtin(&self) -> bool {
+        builtin(self).is_some()
+    }
+
+    /// The built-in kinds, in the order of [`BUILTIN_KINDS`].
+    pub fn builtin() -> impl Iterator<Item = ActionKind> {
+        BUILTIN_KINDS.iter().map(|spec| spec.kind.clone())
+    }
+}
+
 /// The row of `kind`, if it is built in.
 pub fn builtin(kind: &ActionKind) -> Option<&'static KindSpec> {
     BUILTIN_KINDS.iter().find(|spec| spec.kind == *kind)

@@ -20,6 +20,7 @@ use crate::plan::{ActionKind, FindingContext, Plan, PlannedAction, PolicyFailure
 
 mod chain;
 mod file;
+mod lines;
 mod undo;
 
 pub use chain::{AuditKey, CHAIN_START, Verification, line_hash, verify};

@@ -13,7 +13,7 @@ use std::path::Path;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-use super::file::{Line, read_line};
+use super::lines::{Line, read_line};
 
 /// The `prev` of the first line of a file (a new trail, or the first after rotation).
 pub const CHAIN_START: &str = "start";

@@ -2,7 +2,7 @@
 //! record.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Read, Seek, SeekFrom, Write as _};
+use std::io::{Read, Seek, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::chain::{AuditKey, CHAIN_START, line_hash, seal};
+use super::lines::{Line, MAX_LINE, read_line};
 use super::{AuditError, AuditRecord, AuditSink, IntentRecord};
 
 /// Held while any JSON Lines sink writes a record (see [`JsonLinesAudit::between_writes`]).
@@ -182,50 +183,6 @@ impl JsonLinesAudit {
             .map(|(line, intent)| UnfinishedIntent { line, intent })
             .collect();
         Ok((unfinished, torn))
-    }
-}
-
-/// The longest record read back (a decision record holds one plan).
-const MAX_LINE: usize = 16 * 1024 * 1024;
-
-pub(super) enum Line {
-    Read,
-    TooLong,
-    End,
-}
-
-/// Reads one line into `out` (without its newline), at most [`MAX_LINE`] bytes; a longer line is
-/// skipped to its end.
-pub(super) fn read_line(reader: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Result<Line> {
-    let mut any = false;
-    let mut too_long = false;
-    loop {
-        let available = reader.fill_buf()?;
-        if available.is_empty() {
-            return Ok(if !any {
-                Line::End
-            } else if too_long {
-                Line::TooLong
-            } else {
-                Line::Read
-            });
-        }
-        any = true;
-        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
-            Some(at) => (available.get(..at).unwrap_or_default(), Some(at + 1)),
-            None => (available, None),
-        };
-        if !too_long && out.len() + chunk.len() <= MAX_LINE {
-            out.extend_from_slice(chunk);
-        } else {
-            too_long = true;
-            out.clear();
-        }
-        let used = done.unwrap_or(available.len());
-        reader.consume(used);
-        if done.is_some() {
-            return Ok(if too_long { Line::TooLong } else { Line::Read });
-        }
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::IntentRecord;
 use super::chain::{AuditKey, verify};
-use super::file::{Line, read_line};
+use super::lines::{Line, read_line};
 use crate::plan::{
     Action, DEFAULT_QUARANTINE_POLICY, FindingContext, IamPrincipal, Plan, PlannedAction,
     QUARANTINE_INLINE_POLICY, Reversal, RevokeRoleSessions, Undo,
