@@ -141,6 +141,21 @@ pub(crate) fn default_audit_quiet(config: &mut Config) {
     }
 }
 
+/// The audit trail's HMAC key of `[audit] key_env`, if one is configured; errors printed.
+pub(crate) fn audit_key(
+    config: &Config,
+) -> Result<Option<remedy::store::audit::AuditKey>, ExitCode> {
+    match &config.audit.key_env {
+        Some(name) => remedy::store::audit::AuditKey::from_env(name)
+            .map(Some)
+            .map_err(|e| {
+                eprintln!("error: {}", inert(&e));
+                ExitCode::FAILURE
+            }),
+        None => Ok(None),
+    }
+}
+
 /// The remediator `assembly` builds; errors printed.
 pub(crate) async fn remediator(assembly: &Assembly) -> Result<Remediator, ExitCode> {
     assembly.remediator().await.map_err(|e| {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use remedy::store::audit::{AuditKey, verify};
+use remedy::store::audit::verify;
 
 /// What `remedy audit` does.
 #[derive(Debug, clap::Subcommand)]
@@ -37,15 +37,8 @@ fn verify_trail(args: &VerifyArgs) -> ExitCode {
         eprintln!("error: no audit trail to verify");
         return ExitCode::FAILURE;
     };
-    let key = match &config.audit.key_env {
-        Some(name) => match AuditKey::from_env(name) {
-            Ok(key) => Some(key),
-            Err(e) => {
-                eprintln!("error: {}", super::inert(&e));
-                return ExitCode::FAILURE;
-            }
-        },
-        None => None,
+    let Ok(key) = super::audit_key(&config) else {
+        return ExitCode::FAILURE;
     };
     let shown = super::inert(&path.display().to_string()).into_owned();
     match verify(&path, key.as_ref(), None) {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use remedy::Status;
 use remedy::pipeline::Assembly;
-use remedy::store::audit::{AuditKey, UndoChecks, UndoError, UndoPlan, undo_plan};
+use remedy::store::audit::{UndoChecks, UndoError, UndoPlan, undo_plan};
 use remedy::store::ledger::EntryState;
 
 /// Reverse one action remedy executed: a disabled access key is set active again, a revocation of
@@ -46,15 +46,8 @@ async fn undo(args: Args) -> ExitCode {
         eprintln!("error: no audit trail to read");
         return ExitCode::FAILURE;
     };
-    let key = match &config.audit.key_env {
-        Some(name) => match AuditKey::from_env(name) {
-            Ok(key) => Some(key),
-            Err(e) => {
-                eprintln!("error: {}", super::inert(&e));
-                return ExitCode::FAILURE;
-            }
-        },
-        None => None,
+    let Ok(key) = super::audit_key(&config) else {
+        return ExitCode::FAILURE;
     };
     let checks = UndoChecks {
         key,
