@@ -9,7 +9,9 @@
 //! - compare a plan with the actions you expect, with a readable diff on failure ([`check_plan`],
 //!   [`check_no_destructive`], [`ExpectedAction`]);
 //! - run a plan through in-memory executors and inspect what they recorded ([`InMemory`]);
-//! - run a directory's decision tests exactly as `remedy test` does ([`run_dir`]).
+//! - run a directory's decision tests exactly as `remedy test` does ([`run_dir`]);
+//! - run a store trait's conformance suite against your own ledger, state store, approval store
+//!   or audit sink ([`conformance`]).
 //!
 //! ```
 //! use remedy::PolicySet;
@@ -52,6 +54,7 @@ use crate::plan::{Action, FindingContext, IamPrincipal, Plan, Source};
 use crate::remediate::{Protection, Remediator, RemediatorBuilder, Report};
 use crate::store::audit::MemoryAudit;
 
+pub mod conformance;
 mod expect;
 mod runner;
 

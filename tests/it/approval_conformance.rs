@@ -1,4 +1,5 @@
-//! One contract for every approval store: a request is created once however many runs ask at
+//! One contract for every approval store, the public suite
+//! `remedy::testing::conformance::approval`: a request is created once however many runs ask at
 //! once, it is listed while undecided, the first decision stands and every later one is refused
 //! (also when deciders race on two handles), a result is kept, and unknown ids are errors. Runs
 //! against memory, the file store (two handles on one directory) and, when `AWS_ENDPOINT_URL` is
@@ -6,15 +7,9 @@
 
 use std::sync::Arc;
 
-use remedy::config::OnTimeout;
-use remedy::id::{AccessKeyId, ApprovalId, UserName};
-use remedy::plan::{DisableAccessKey, FindingContext, PlannedAction, Source};
-use remedy::store::approval::{
-    ApprovalError, ApprovalRequest, ApprovalStore, FileApprovals, MemoryApprovals,
-};
-use remedy::store::approval::{Decision, Requested, Verdict, approval_id};
-use remedy::store::ledger::{LedgerKey, Owner};
-use remedy::{Action, FindingType, Severity};
+use remedy::id::ApprovalId;
+use remedy::store::approval::{ApprovalRequest, ApprovalStore, FileApprovals, MemoryApprovals};
+use remedy::testing::conformance;
 
 /// A backend: its name and two handles on the same store (as two workers would have).
 type Pair = (&'static str, Arc<dyn ApprovalStore>, Arc<dyn ApprovalStore>);
@@ -72,111 +67,23 @@ mod dynamo {
 
 /// A request for disabling `key` of finding `finding_id`, expiring at `expires_at`.
 fn request(finding_id: &str, key: &str, expires_at: u64) -> ApprovalRequest {
-    let finding = FindingContext::new(
-        finding_id,
-        FindingType::new("UnauthorizedAccess:IAMUser/MaliciousIPCaller").unwrap(),
-        Severity::new(8.0).unwrap(),
-    );
-    let mut plan = remedy::Plan::new(finding.clone(), "v1");
-    plan.push(
-        Action::DisableAccessKey(DisableAccessKey {
-            user_name: UserName::new("alice").unwrap(),
-            access_key_id: AccessKeyId::new(key).unwrap(),
-        }),
-        Source {
-            policy: "disable-key".into(),
-            version: "v1".into(),
-            reason: Some("a malicious IP".into()),
-            line: Some(3),
-        },
-    );
-    let action: PlannedAction = plan.actions.remove(0);
-    let key = LedgerKey::new(&finding, &action);
-    ApprovalRequest {
-        id: approval_id(&key),
-        requested_at: "2026-12-01T00:00:00Z".into(),
-        expires_at,
-        expires: "2026-12-01T01:00:00Z".into(),
-        on_timeout: OnTimeout::Deny,
-        channel: "security".into(),
-        requested_by: Owner::current().clone(),
-        key,
-        finding,
-        action,
-        decision: None,
-        result: None,
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    )
+    conformance::approval::request(finding_id, key, expires_at).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_is_created_once_and_listed_while_undecided() {
     for ((name, a, b), _dir) in backends().await {
-        let r = request(&unique("f"), "AKIAIOSFODNN7EXAMPLE", 2_000_000_000);
-        assert_eq!(a.request(&r).await.unwrap(), Requested::Created, "{name}");
-        match b.request(&r).await.unwrap() {
-            Requested::Exists(existing) => {
-                assert_eq!(existing.id, r.id, "{name}");
-                assert!(existing.is_pending(), "{name}");
-                assert_eq!(
-                    existing.action, r.action,
-                    "{name}: the plan survives the store"
-                );
-                assert_eq!(existing.finding.id, r.finding.id, "{name}");
-            }
-            other => panic!("{name}: {other:?}"),
+        if let Err(e) = conformance::approval::created_once(&*a, &*b).await {
+            panic!("{name}: {e}");
         }
-        let got = b.get(&r.id).await.unwrap().unwrap();
-        assert_eq!(got, r, "{name}: read back as written");
-        let pending = b.pending().await.unwrap();
-        assert!(pending.iter().any(|p| p.id == r.id), "{name}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_decision_stands_and_later_ones_are_refused() {
     for ((name, a, b), _dir) in backends().await {
-        let r = request(&unique("f"), "AKIAIOSFODNN7EXAMPLE", 2_000_000_000);
-        a.request(&r).await.unwrap();
-        let yes = Decision::by(Verdict::Approve, "alice", Some("checked".into()));
-        let decided = a.decide(&r.id, &yes).await.unwrap();
-        assert_eq!(decided.decision.as_ref(), Some(&yes), "{name}");
-        let no = Decision::by(Verdict::Deny, "mallory", None);
-        match b.decide(&r.id, &no).await {
-            Err(ApprovalError::AlreadyDecided { decision, .. }) => {
-                assert_eq!(*decision, yes, "{name}: the first decision is reported");
-            }
-            other => panic!("{name}: {other:?}"),
-        }
-        let stored = b.get(&r.id).await.unwrap().unwrap();
-        assert_eq!(stored.decision, Some(yes), "{name}: unchanged");
-        assert!(
-            !b.pending().await.unwrap().iter().any(|p| p.id == r.id),
-            "{name}: a decided request is not pending"
-        );
-        assert!(
-            b.unfinished().await.unwrap().iter().any(|p| p.id == r.id),
-            "{name}: decided, but its action has no result yet"
-        );
-        b.finish(&r.id, "executed: key disabled").await.unwrap();
-        assert!(
-            !a.unfinished().await.unwrap().iter().any(|p| p.id == r.id),
-            "{name}: finished"
-        );
-        let stored = a.get(&r.id).await.unwrap().unwrap();
-        assert_eq!(stored.result.as_deref(), Some("executed: key disabled"));
-        // Asking again finds the decided request: a redelivery does not ask twice.
-        match a.request(&r).await.unwrap() {
-            Requested::Exists(existing) => assert!(!existing.is_pending(), "{name}"),
-            other => panic!("{name}: {other:?}"),
+        if let Err(e) = conformance::approval::first_decision_stands(&*a, &*b).await {
+            panic!("{name}: {e}");
         }
     }
 }
@@ -184,87 +91,34 @@ async fn the_first_decision_stands_and_later_ones_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_deciders_and_askers_each_have_exactly_one_winner() {
     for ((name, a, b), _dir) in backends().await {
-        let r = request(&unique("f"), "AKIAIOSFODNN7EXAMPLE", 2_000_000_000);
-        let mut asks = tokio::task::JoinSet::new();
-        for i in 0..8 {
-            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-            let r = r.clone();
-            asks.spawn(async move { store.request(&r).await.unwrap() });
+        if let Err(e) = conformance::approval::racing(a, b).await {
+            panic!("{name}: {e}");
         }
-        let created = asks
-            .join_all()
-            .await
-            .into_iter()
-            .filter(|c| *c == Requested::Created)
-            .count();
-        assert_eq!(
-            created, 1,
-            "{name}: one of eight askers creates the request"
-        );
-
-        let mut decisions = tokio::task::JoinSet::new();
-        for i in 0..8 {
-            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-            let id = r.id.clone();
-            let verdict = if i % 3 == 0 {
-                Verdict::Deny
-            } else {
-                Verdict::Approve
-            };
-            let decision = Decision::by(verdict, format!("person-{i}"), None);
-            decisions.spawn(async move { (decision.clone(), store.decide(&id, &decision).await) });
-        }
-        let results = decisions.join_all().await;
-        let winners: Vec<&Decision> = results
-            .iter()
-            .filter_map(|(d, r)| r.as_ref().ok().map(|_| d))
-            .collect();
-        assert_eq!(winners.len(), 1, "{name}: {results:?}");
-        for (_, result) in &results {
-            if let Err(e) = result {
-                assert!(
-                    matches!(e, ApprovalError::AlreadyDecided { .. }),
-                    "{name}: {e}"
-                );
-            }
-        }
-        let stored = a.get(&r.id).await.unwrap().unwrap();
-        assert_eq!(stored.decision.as_ref(), Some(winners[0]), "{name}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_ids_are_errors_and_pending_is_oldest_first() {
     for ((name, a, b), _dir) in backends().await {
-        let nobody = ApprovalId::new("apr-0123456789abcdef0123").unwrap();
-        assert_eq!(a.get(&nobody).await.unwrap(), None, "{name}");
-        let d = Decision::by(Verdict::Approve, "alice", None);
-        assert!(
-            matches!(a.decide(&nobody, &d).await, Err(ApprovalError::NotFound(_))),
-            "{name}"
-        );
-        assert!(
-            matches!(
-                a.finish(&nobody, "x").await,
-                Err(ApprovalError::NotFound(_))
-            ),
-            "{name}"
-        );
-        let later = request(&unique("f"), "AKIAIOSFODNN7EXAMPLE", 2_000_000_500);
-        let sooner = request(&unique("f"), "AKIAIOSFODNN7EXAMPLE", 2_000_000_100);
-        a.request(&later).await.unwrap();
-        b.request(&sooner).await.unwrap();
-        let ids: Vec<ApprovalId> = a
-            .pending()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|p| p.id)
-            .collect();
-        let s = ids.iter().position(|i| *i == sooner.id).unwrap();
-        let l = ids.iter().position(|i| *i == later.id).unwrap();
-        assert!(s < l, "{name}: {ids:?}");
+        if let Err(e) = conformance::approval::unknown_ids_and_order(&*a, &*b).await {
+            panic!("{name}: {e}");
+        }
     }
+}
+
+/// The suite's `all`, as a backend author calls it: every check on one store, through two
+/// handles (or one handle twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_runs_every_check_on_one_store() {
+    let memory: Arc<dyn ApprovalStore> = Arc::new(MemoryApprovals::new());
+    conformance::approval::all(Arc::clone(&memory), memory)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file: Arc<dyn ApprovalStore> = Arc::new(FileApprovals::open(dir.path()).unwrap());
+    conformance::approval::all(Arc::clone(&file), file)
+        .await
+        .unwrap();
 }
 
 #[test]

@@ -1,8 +1,9 @@
-//! One contract for every ledger backend: claims are atomic under contention, leases expire and
-//! are taken over, a failure releases the claim, a finished entry stays finished, and the owner's
-//! process dying expires its claims at once. Runs against memory, files and, when
-//! `AWS_ENDPOINT_URL` is set (moto, see `scripts/test.sh`), DynamoDB; without it the DynamoDB
-//! part says it did not run.
+//! One contract for every ledger backend, the public suite `remedy::testing::conformance::ledger`
+//! (claims are atomic under contention, leases expire and are taken over, a failure releases the
+//! claim, a finished entry stays finished, and the owner's process dying expires its claims at
+//! once), run against memory, files and, when `AWS_ENDPOINT_URL` is set (moto, see
+//! `scripts/test.sh`), DynamoDB; without it the DynamoDB part says it did not run. What only the
+//! file ledger promises (a restart, a torn entry) is checked here.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use remedy::plan::{FindingContext, Notify, PlannedAction, Source};
 use remedy::store::ledger::{
     Claim, ClaimRequest, EntryState, FileLedger, Ledger, LedgerKey, MemoryLedger, Owner,
 };
-use remedy::testing::context;
+use remedy::testing::{conformance, context};
 use remedy::{Action, Plan};
 
 /// The backends under test; each call gives a fresh, empty ledger (and keeps what it needs).
@@ -106,155 +107,45 @@ async fn claim(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_ledger_keeps_the_contract() {
     for (name, ledger, _dir) in backends().await {
-        let f = finding("f-1");
-        let a = planned("m");
-        let key = LedgerKey::new(&f, &a);
-        let (one, two) = (Owner::with_run("one"), Owner::with_run("two"));
-        let lease = Duration::from_secs(600);
-
-        assert_eq!(ledger.get(&key).await.unwrap(), None, "{name}");
-        assert_eq!(
-            claim(&*ledger, &key, &one, lease, &f, &a).await,
-            Claim::Acquired,
-            "{name}"
-        );
-        // A live claim of another owner: in progress, not done.
-        match claim(&*ledger, &key, &two, lease, &f, &a).await {
-            Claim::InProgress(e) => {
-                assert_eq!(e.owner.as_ref().unwrap().run, "one", "{name}");
-                assert_eq!(e.finding.as_ref().unwrap().id, f.id, "{name}");
-                assert_eq!(e.action.as_ref(), Some(&a), "{name}");
-            }
-            other => panic!("{name}: {other:?}"),
+        if let Err(e) = conformance::ledger::contract(&*ledger).await {
+            panic!("{name}: {e}");
         }
-        assert_eq!(ledger.claims().await.unwrap().len(), 1, "{name}");
-        // Another owner cannot release it; its owner can (a failure).
-        ledger.release(&key, &two).await.unwrap();
-        assert!(matches!(
-            claim(&*ledger, &key, &two, lease, &f, &a).await,
-            Claim::InProgress(_)
-        ));
-        ledger.release(&key, &one).await.unwrap();
-        assert_eq!(ledger.get(&key).await.unwrap(), None, "{name}: released");
-        assert_eq!(
-            claim(&*ledger, &key, &two, lease, &f, &a).await,
-            Claim::Acquired,
-            "{name}"
-        );
-        ledger.complete(&key, &two, "done it").await.unwrap();
-        match claim(&*ledger, &key, &one, lease, &f, &a).await {
-            Claim::Done(e) => {
-                assert_eq!(e.state, EntryState::Done);
-                assert_eq!(e.details.as_deref(), Some("done it"));
-            }
-            other => panic!("{name}: {other:?}"),
-        }
-        assert!(ledger.claims().await.unwrap().is_empty(), "{name}");
-        // A finished entry is not released by anyone.
-        ledger.release(&key, &two).await.unwrap();
-        assert!(matches!(
-            ledger.get(&key).await.unwrap().map(|e| e.state),
-            Some(EntryState::Done)
-        ));
-
-        // Expiry: a lease that ran out is taken over, with the entry as it was.
-        let other = LedgerKey::new(&finding("f-2"), &a);
-        assert_eq!(
-            claim(&*ledger, &other, &one, Duration::ZERO, &f, &a).await,
-            Claim::Acquired
-        );
-        match claim(&*ledger, &other, &two, lease, &f, &a).await {
-            Claim::TakenOver(previous) => {
-                assert_eq!(previous.owner.unwrap().run, "one", "{name}");
-            }
-            c => panic!("{name}: {c:?}"),
-        }
-        // Now two holds it: one's late release does not free it.
-        ledger.release(&other, &one).await.unwrap();
-        assert!(matches!(
-            claim(&*ledger, &other, &one, lease, &f, &a).await,
-            Claim::InProgress(_)
-        ));
-
-        // An owner whose process is gone (same host, no such process): expired at once.
-        let mut dead = Owner::with_run("dead");
-        dead.pid = u32::MAX - 7;
-        let third = LedgerKey::new(&finding("f-3"), &a);
-        claim(&*ledger, &third, &dead, lease, &f, &a).await;
-        if dead.process_start.is_some() {
-            assert!(
-                matches!(
-                    claim(&*ledger, &third, &one, lease, &f, &a).await,
-                    Claim::TakenOver(_)
-                ),
-                "{name}"
-            );
-        }
-
-        // Different messages are different keys; the same message is the same key.
-        assert_ne!(
-            LedgerKey::new(&f, &planned("a")),
-            LedgerKey::new(&f, &planned("b"))
-        );
-        assert_eq!(
-            LedgerKey::new(&f, &planned("a")),
-            LedgerKey::new(&f, &planned("a"))
-        );
     }
+    // Different messages are different keys; the same message is the same key.
+    let f = finding("f-1");
+    assert_ne!(
+        LedgerKey::new(&f, &planned("a")),
+        LedgerKey::new(&f, &planned("b"))
+    );
+    assert_eq!(
+        LedgerKey::new(&f, &planned("a")),
+        LedgerKey::new(&f, &planned("a"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_concurrent_claimers_one_wins() {
     for (name, ledger, _dir) in backends().await {
-        let f = finding("race");
-        let a = planned("m");
-        let key = LedgerKey::new(&f, &a);
-        let mut tasks = tokio::task::JoinSet::new();
-        for i in 0..8 {
-            let (ledger, key, f, a) = (Arc::clone(&ledger), key.clone(), f.clone(), a.clone());
-            tasks.spawn(async move {
-                let owner = Owner::with_run(format!("owner-{i}"));
-                claim(&*ledger, &key, &owner, Duration::from_secs(60), &f, &a).await
-            });
+        if let Err(e) = conformance::ledger::contention(ledger).await {
+            panic!("{name}: {e}");
         }
-        let mut acquired = 0;
-        let mut in_progress = 0;
-        while let Some(r) = tasks.join_next().await {
-            match r.unwrap() {
-                Claim::Acquired => acquired += 1,
-                Claim::InProgress(_) => in_progress += 1,
-                other => panic!("{name}: {other:?}"),
-            }
-        }
-        assert_eq!((acquired, in_progress), (1, 7), "{name}");
-
-        // Eight takers of one expired claim: one takes it over.
-        let key = LedgerKey::new(&finding("race-2"), &a);
-        claim(
-            &*ledger,
-            &key,
-            &Owner::with_run("old"),
-            Duration::ZERO,
-            &f,
-            &a,
-        )
-        .await;
-        let mut tasks = tokio::task::JoinSet::new();
-        for i in 0..8 {
-            let (ledger, key, f, a) = (Arc::clone(&ledger), key.clone(), f.clone(), a.clone());
-            tasks.spawn(async move {
-                let owner = Owner::with_run(format!("taker-{i}"));
-                claim(&*ledger, &key, &owner, Duration::from_secs(60), &f, &a).await
-            });
-        }
-        let mut taken = 0;
-        while let Some(r) = tasks.join_next().await {
-            if matches!(r.unwrap(), Claim::TakenOver(_)) {
-                taken += 1;
-            }
-        }
-        assert_eq!(taken, 1, "{name}");
     }
+}
+
+/// The suite's `all`, as a backend author calls it: each check on a fresh ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_runs_every_check_on_fresh_ledgers() {
+    conformance::ledger::all(async || Arc::new(MemoryLedger::new()) as Arc<dyn Ledger>)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    conformance::ledger::all(async || {
+        n += 1;
+        Arc::new(FileLedger::open(dir.path().join(n.to_string())).unwrap()) as Arc<dyn Ledger>
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

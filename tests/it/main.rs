@@ -15,6 +15,7 @@
 
 mod approval;
 mod approval_conformance;
+mod audit_conformance;
 mod author_guide;
 #[cfg(feature = "aws")]
 mod aws_faults;
