@@ -4,7 +4,7 @@
 //!
 //! Each is a small dyn-compatible trait with an in-memory backend and, where one process on one
 //! machine is enough, a file backend; the DynamoDB backends are in [`crate::aws`] (feature `aws`).
-//! One conformance suite per trait, in `testing::conformance`, runs against every
+//! One conformance suite per trait, in [`crate::testing::conformance`], runs against every
 //! backend, and can run against yours.
 //!
 //! | trait | in memory | files | DynamoDB |
