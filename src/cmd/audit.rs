@@ -44,10 +44,17 @@ fn verify_trail(args: &VerifyArgs) -> ExitCode {
     match verify(&path, key.as_ref(), None) {
         Ok(verified) => match &verified.first_bad {
             None => {
+                if verified.legacy > 0 {
+                    println!(
+                        "{shown}: lines 1 to {} were written before the chain began and are not \
+                         covered by it",
+                        verified.legacy
+                    );
+                }
+                let covered = verified.lines - verified.legacy;
                 println!(
-                    "{shown}: {} line{} verified ({}), head {}",
-                    verified.lines,
-                    if verified.lines == 1 { "" } else { "s" },
+                    "{shown}: {covered} line{} verified ({}), head {}",
+                    if covered == 1 { "" } else { "s" },
                     if verified.hmac {
                         "hash chain and HMAC"
                     } else {

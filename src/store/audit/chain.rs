@@ -105,6 +105,9 @@ pub struct Verification {
     pub first_bad: Option<(u64, String)>,
     /// The SHA-256 of the last line: the chain's head.
     pub head: String,
+    /// Lines at the start of the file written before the chain began (by a remedy without it):
+    /// hashed into the chain that follows them, but not covered by it.
+    pub legacy: u64,
 }
 
 impl Verification {
@@ -140,7 +143,9 @@ pub(super) fn verify_reader(
         hmac: key.is_some(),
         first_bad: None,
         head: CHAIN_START.to_owned(),
+        legacy: 0,
     };
+    let mut chained = false;
     let mut line = Vec::new();
     let mut expected = CHAIN_START.to_owned();
     loop {
@@ -157,9 +162,21 @@ pub(super) fn verify_reader(
             }
             Line::Read => result.lines += 1,
         }
-        if let Err(why) = check_line(&line, &expected, key) {
-            result.first_bad = Some((result.lines, why));
-            break;
+        match check_line(&line, &expected, key) {
+            Ok(Kind::Chained) => chained = true,
+            Ok(Kind::Torn) => {}
+            Ok(Kind::Unchained) if !chained => result.legacy = result.lines,
+            Ok(Kind::Unchained) => {
+                result.first_bad = Some((
+                    result.lines,
+                    "the line carries no chain (`prev`): inserted, or written without it".into(),
+                ));
+                break;
+            }
+            Err(why) => {
+                result.first_bad = Some((result.lines, why));
+                break;
+            }
         }
         expected = line_hash(&line);
         result.head.clone_from(&expected);
@@ -167,15 +184,25 @@ pub(super) fn verify_reader(
     Ok(result)
 }
 
+/// What a line that does not break the chain is.
+enum Kind {
+    /// It names the line before it (and carries its HMAC when a key is given).
+    Chained,
+    /// A complete record without a chain: before the chain began, or inserted.
+    Unchained,
+    /// Cut short by a crash.
+    Torn,
+}
+
 /// Why `line` does not follow a line of hash `expected`, if it does not.
-fn check_line(line: &[u8], expected: &str, key: Option<&AuditKey>) -> Result<(), String> {
+fn check_line(line: &[u8], expected: &str, key: Option<&AuditKey>) -> Result<Kind, String> {
     // A line cut short by a crash (no complete JSON object) is not a forgery: it is hashed like
     // any other, and the next line must name it.
     if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_err() {
-        return Ok(());
+        return Ok(Kind::Torn);
     }
     let Some(rest) = line.strip_prefix(b"{\"prev\":\"") else {
-        return Err("the line carries no chain (`prev`): inserted, or written without it".into());
+        return Ok(Kind::Unchained);
     };
     let named = rest
         .iter()
@@ -210,7 +237,7 @@ fn check_line(line: &[u8], expected: &str, key: Option<&AuditKey>) -> Result<(),
             );
         }
     }
-    Ok(())
+    Ok(Kind::Chained)
 }
 
 fn unhex(text: &[u8]) -> Option<Vec<u8>> {
@@ -297,6 +324,18 @@ mod tests {
         assert!(!check(&lines, Some(&wrong)).is_intact());
         assert!(AuditKey::new(b"short".to_vec()).is_err());
         assert_eq!(format!("{key:?}"), "AuditKey(..)");
+    }
+
+    #[test]
+    fn lines_written_before_the_chain_are_a_prefix_only() {
+        let legacy = br#"{"record":"action","kind":"notify"}"#.to_vec();
+        let first = seal(br#"{"record":"a"}"#, &line_hash(&legacy), None);
+        let verified = check(&[legacy.clone(), first.clone()], None);
+        assert!(verified.is_intact(), "{verified:?}");
+        assert_eq!(verified.legacy, 1);
+        // An unchained line after the chain began is inserted.
+        let bad = check(&[legacy.clone(), first, legacy], None);
+        assert_eq!(bad.first_bad.unwrap().0, 3);
     }
 
     #[test]

@@ -224,6 +224,15 @@ pub fn undo_plan(
             why,
         });
     }
+    if at <= verified.legacy {
+        return Err(UndoError::Unverified {
+            record: record.to_owned(),
+            line: at,
+            why: "the record was written before the trail's chain began, so nothing vouches \
+                  for it"
+                .into(),
+        });
+    }
     let kind = found.kind.unwrap_or_default();
     let status = found
         .outcome
