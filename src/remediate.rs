@@ -123,6 +123,8 @@ struct Inner {
     shutdown: Shutdown,
     approval: approval::ApprovalRules,
     approvals: Arc<dyn ApprovalStore>,
+    /// The audit key (`[audit] key_env`): approval requests and decisions are sealed with it.
+    audit_key: Option<crate::store::audit::AuditKey>,
     locks: lock::LocalLocks,
 }
 

@@ -46,6 +46,9 @@ impl Remediator {
             message,
         };
         request.check().map_err(invalid)?;
+        if let Some(key) = &self.inner.audit_key {
+            request.check_seals(key).map_err(invalid)?;
+        }
         if request.decision.is_none()
             && let Ok(Some(entry)) = self.inner.ledger.get(&request.key).await
             && entry.state == EntryState::Done
@@ -150,6 +153,10 @@ impl Remediator {
     /// Records `decision` (once), audits it, and carries it out.
     async fn decide(&self, id: &ApprovalId, decision: Decision) -> Result<Report, ApprovalError> {
         let inner = &self.inner;
+        let decision = match &inner.audit_key {
+            Some(key) => decision.sealed(id, key),
+            None => decision,
+        };
         let request = inner.approvals.decide(id, &decision).await?;
         let mut audit_errors = Vec::new();
         let event = match decision.verdict {
@@ -336,7 +343,7 @@ impl Remediator {
         let config = &self.inner.approval.config;
         let now = now_secs();
         let expires_at = now.saturating_add(config.timeout_secs);
-        ApprovalRequest {
+        let request = ApprovalRequest {
             id: approval_id(key),
             requested_at: now_rfc3339(),
             expires_at,
@@ -349,6 +356,11 @@ impl Remediator {
             action: planned.clone(),
             decision: None,
             result: None,
+            seal: None,
+        };
+        match &self.inner.audit_key {
+            Some(key) => request.sealed(key),
+            None => request,
         }
     }
 

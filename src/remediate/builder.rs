@@ -41,6 +41,7 @@ pub struct RemediatorBuilder {
     shutdown: Shutdown,
     approval: ApprovalRules,
     approvals: Arc<dyn ApprovalStore>,
+    audit_key: Option<AuditKey>,
 }
 
 impl RemediatorBuilder {
@@ -65,7 +66,15 @@ impl RemediatorBuilder {
             shutdown: Shutdown::new(),
             approval: ApprovalRules::default(),
             approvals: Arc::new(MemoryApprovals::new()),
+            audit_key: None,
         }
+    }
+
+    /// Seals approval requests and decisions with `key` (the audit trail's key), and refuses
+    /// those whose seal does not verify.
+    pub fn with_audit_key(mut self, key: AuditKey) -> Self {
+        self.audit_key = Some(key);
+        self
     }
 
     /// Applies a configuration: protection, rate limits, breaker, ledger and audit files,
@@ -98,6 +107,9 @@ impl RemediatorBuilder {
                 }
                 None => None,
             };
+            if let Some(key) = &key {
+                self.audit_key = Some(key.clone());
+            }
             self.audit = match JsonLinesAudit::open(path) {
                 Ok(audit) => Arc::new(match key {
                     Some(key) => audit.with_key(key),
@@ -282,6 +294,7 @@ impl RemediatorBuilder {
                 shutdown: self.shutdown,
                 approval: self.approval,
                 approvals: self.approvals,
+                audit_key: self.audit_key,
                 locks: super::lock::LocalLocks::default(),
             }),
         }

@@ -27,6 +27,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::audit::AuditKey;
 use super::ledger::{LedgerKey, Owner};
 use crate::config::OnTimeout;
 use crate::id::ApprovalId;
@@ -80,6 +81,9 @@ pub struct Decision {
     /// Whether the timeout decided (`on_timeout`), not a person.
     #[serde(default)]
     pub timed_out: bool,
+    /// With an audit key (`[audit] key_env`): the HMAC binding the decision to its request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 impl Decision {
@@ -91,6 +95,7 @@ impl Decision {
             at: super::ledger::now_rfc3339(),
             note,
             timed_out: false,
+            seal: None,
         }
     }
 
@@ -102,7 +107,24 @@ impl Decision {
             at: super::ledger::now_rfc3339(),
             note: None,
             timed_out: true,
+            seal: None,
         }
+    }
+
+    /// What the seal covers: the request's id and the decision, seal aside.
+    fn sealed_bytes(&self, id: &ApprovalId) -> Vec<u8> {
+        let mut bare = self.clone();
+        bare.seal = None;
+        let mut bytes = id.as_str().as_bytes().to_vec();
+        bytes.push(0);
+        bytes.extend(serde_json::to_vec(&bare).unwrap_or_default());
+        bytes
+    }
+
+    /// Seals the decision on request `id` with `key`.
+    pub fn sealed(mut self, id: &ApprovalId, key: &AuditKey) -> Self {
+        self.seal = Some(key.seal_hex(&self.sealed_bytes(id)));
+        self
     }
 }
 
@@ -154,6 +176,10 @@ pub struct ApprovalRequest {
     /// What came of the action after the decision (the outcome, for people).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+    /// With an audit key (`[audit] key_env`): the HMAC of the request (decision, result and seal
+    /// aside), so that an edit shows even to one who recomputes the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 impl ApprovalRequest {
@@ -165,6 +191,49 @@ impl ApprovalRequest {
     /// Whether it expired by `now` (seconds since the Unix epoch).
     pub fn is_expired(&self, now: u64) -> bool {
         now >= self.expires_at
+    }
+
+    /// What the seal covers: the request, decision, result and seal aside.
+    fn sealed_bytes(&self) -> Vec<u8> {
+        let mut bare = self.clone();
+        bare.decision = None;
+        bare.result = None;
+        bare.seal = None;
+        serde_json::to_vec(&bare).unwrap_or_default()
+    }
+
+    /// Seals the request with `key`.
+    pub fn sealed(mut self, key: &AuditKey) -> Self {
+        self.seal = Some(key.seal_hex(&self.sealed_bytes()));
+        self
+    }
+
+    /// Why the request's seal, or its decision's, does not verify under `key`, if it does not.
+    pub fn check_seals(&self, key: &AuditKey) -> Result<(), String> {
+        let sealed = self
+            .seal
+            .as_deref()
+            .is_some_and(|seal| key.verifies(&self.sealed_bytes(), seal));
+        if !sealed {
+            return Err(format!(
+                "request `{}` is not sealed with the audit key: it was edited or written without it",
+                self.id
+            ));
+        }
+        if let Some(decision) = &self.decision {
+            let sealed = decision
+                .seal
+                .as_deref()
+                .is_some_and(|seal| key.verifies(&decision.sealed_bytes(&self.id), seal));
+            if !sealed {
+                return Err(format!(
+                    "the decision on request `{}` is not sealed with the audit key: it was edited \
+                     or written without it",
+                    self.id
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Why the request does not hold together, if it does not: its id is the digest of its

@@ -547,6 +547,7 @@ async fn expire_finishes_what_a_stopped_approver_left() {
         at: "2020-01-01T00:00:00Z".into(),
         note: None,
         timed_out: false,
+        seal: None,
     };
     remedy::store::approval::ApprovalStore::decide(&*store, &id, &decision)
         .await

@@ -281,3 +281,52 @@ async fn an_edited_request_or_a_removed_decision_is_refused() {
     );
     assert_eq!(world.iam.is_active(USER, KEY), Some(true));
 }
+
+#[tokio::test]
+async fn with_a_key_requests_and_decisions_are_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileApprovals::open(dir.path()).unwrap());
+    let world = InMemory::new().with_key(USER, KEY);
+    let remediator = world
+        .remediator()
+        .with_approval(ApprovalConfig {
+            kinds: vec!["disable_access_key".into()],
+            ..ApprovalConfig::default()
+        })
+        .with_approval_store(store.clone())
+        .with_audit_key(AuditKey::new(b"a key of sixteen bytes or more".to_vec()).unwrap())
+        .enforce(true)
+        .build();
+    let report = remediator.run(&disable("f-6")).await;
+    let id = match &report.actions[0].outcome {
+        remedy::action::Outcome::PendingApproval { approval_id, .. } => approval_id.clone(),
+        other => panic!("{other}"),
+    };
+    let request = dir.path().join(format!("{id}.request.json"));
+    let original = std::fs::read_to_string(&request).unwrap();
+    assert!(original.contains("\"seal\":\""), "{original}");
+    // A field outside the key (who is asked) edited: only the seal sees it.
+    let edited = original.replace("\"channel\":\"security\"", "\"channel\":\"attacker\"");
+    assert_ne!(edited, original);
+    std::fs::write(&request, &edited).unwrap();
+    let refused = remediator.approve(&id, "carol", None).await.unwrap_err();
+    assert!(
+        matches!(refused, ApprovalError::Invalid { .. }),
+        "{refused}"
+    );
+
+    // Denied, then the decision rewritten to an approval: refused, the key stays active.
+    std::fs::write(&request, &original).unwrap();
+    remediator.deny(&id, "carol", None).await.unwrap();
+    let decision = dir.path().join(format!("{id}.decision.json"));
+    let text = std::fs::read_to_string(&decision).unwrap();
+    std::fs::write(&decision, text.replace("\"deny\"", "\"approve\"")).unwrap();
+    let _ = std::fs::remove_file(dir.path().join(format!("{id}.result.json")));
+    let refused = remediator.approval(&id).await.unwrap_err();
+    assert!(
+        matches!(refused, ApprovalError::Invalid { .. }),
+        "{refused}"
+    );
+    remediator.expire().await.unwrap();
+    assert_eq!(world.iam.is_active(USER, KEY), Some(true));
+}

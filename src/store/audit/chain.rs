@@ -46,6 +46,16 @@ impl AuditKey {
         }
     }
 
+    /// The HMAC of `bytes` under this key, in hex.
+    pub(crate) fn seal_hex(&self, bytes: &[u8]) -> String {
+        hex(&self.mac(bytes).finalize().into_bytes())
+    }
+
+    /// Whether `seal` (hex) is the HMAC of `bytes` under this key, compared in constant time.
+    pub(crate) fn verifies(&self, bytes: &[u8], seal: &str) -> bool {
+        unhex(seal.as_bytes()).is_some_and(|mac| self.mac(bytes).verify_slice(&mac).is_ok())
+    }
+
     fn mac(&self, bytes: &[u8]) -> Hmac<Sha256> {
         // HMAC takes keys of any length.
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)

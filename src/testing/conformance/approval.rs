@@ -298,6 +298,7 @@ pub fn request(
         action,
         decision: None,
         result: None,
+        seal: None,
     })
 }
 
