@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use remedy::store::audit::verify;
+use remedy::store::audit::{verify, verify_head};
+use remedy::store::state::ChainHead;
 
 /// What `remedy audit` does.
 #[derive(Debug, clap::Subcommand)]
@@ -41,6 +42,20 @@ fn verify_trail(args: &VerifyArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let shown = super::inert(&path.display().to_string()).into_owned();
+    // With `[state]`, the head recorded in the table shows lines removed from the trail's end.
+    let head_problem = match recorded_head(&config, &path) {
+        Ok(Some(head)) => match verify_head(&path, &head) {
+            Ok(result) => result.err(),
+            Err(e) => Some(format!("cannot read: {e}")),
+        },
+        Ok(None) => None,
+        Err(code) => return code,
+    };
+    if let Some(why) = head_problem {
+        println!("{shown}: {}", super::inert(&why));
+        eprintln!("error: the audit trail does not end where the state table says it did");
+        return ExitCode::FAILURE;
+    }
     match verify(&path, key.as_ref(), None) {
         Ok(verified) => match &verified.first_bad {
             None => {
@@ -78,5 +93,44 @@ fn verify_trail(args: &VerifyArgs) -> ExitCode {
             eprintln!("error: cannot read `{shown}`: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The head the `[state]` table recorded for the trail at `path`, if the configuration names a
+/// table (and this build has AWS); errors printed.
+fn recorded_head(
+    config: &remedy::Config,
+    path: &std::path::Path,
+) -> Result<Option<ChainHead>, ExitCode> {
+    if config.state.dynamodb_table.is_none() {
+        return Ok(None);
+    }
+    #[cfg(feature = "aws")]
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                eprintln!("error: cannot start the async runtime: {e}");
+                ExitCode::FAILURE
+            })?;
+        runtime.block_on(async {
+            let settings = remedy::aws::AwsSettings::from_config(&config.aws);
+            let Some((_, state, _)) = remedy::aws::state_backends(config, &settings).await else {
+                return Ok(None);
+            };
+            state
+                .chain_head(&path.display().to_string())
+                .await
+                .map_err(|e| {
+                    eprintln!("error: cannot read the trail's head from the state table: {e}");
+                    ExitCode::FAILURE
+                })
+        })
+    }
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = path;
+        Ok(None)
     }
 }

@@ -42,6 +42,7 @@ pub struct RemediatorBuilder {
     approval: ApprovalRules,
     approvals: Arc<dyn ApprovalStore>,
     audit_key: Option<AuditKey>,
+    audit_file: Option<JsonLinesAudit>,
 }
 
 impl RemediatorBuilder {
@@ -67,6 +68,7 @@ impl RemediatorBuilder {
             approval: ApprovalRules::default(),
             approvals: Arc::new(MemoryApprovals::new()),
             audit_key: None,
+            audit_file: None,
         }
     }
 
@@ -111,10 +113,14 @@ impl RemediatorBuilder {
                 self.audit_key = Some(key.clone());
             }
             self.audit = match JsonLinesAudit::open(path) {
-                Ok(audit) => Arc::new(match key {
-                    Some(key) => audit.with_key(key),
-                    None => audit,
-                }),
+                Ok(audit) => {
+                    let audit = match key {
+                        Some(key) => audit.with_key(key),
+                        None => audit,
+                    };
+                    self.audit_file = Some(audit.clone());
+                    Arc::new(audit)
+                }
                 Err(e) => {
                     tracing::error!("{e}");
                     Arc::new(UnavailableAudit::new(e))
@@ -184,6 +190,10 @@ impl RemediatorBuilder {
     /// share one rate budget, one breaker and one kill switch. A dry run counts its actions
     /// against the windows too: give dry runs a store of their own.
     pub fn with_state(mut self, state: Arc<dyn StateStore>) -> Self {
+        // The audit file of the configuration records its chain's head there too.
+        if let Some(trail) = &self.audit_file {
+            trail.record_heads_in(Arc::clone(&state));
+        }
         self.state = state;
         self
     }
@@ -191,6 +201,7 @@ impl RemediatorBuilder {
     /// Sets the audit sink (default: [`TracingAudit`]).
     pub fn with_audit(mut self, audit: Arc<dyn AuditSink>) -> Self {
         self.audit = audit;
+        self.audit_file = None;
         self
     }
 

@@ -23,7 +23,7 @@ mod file;
 mod lines;
 mod undo;
 
-pub use chain::{AuditKey, CHAIN_START, Verification, line_hash, verify};
+pub use chain::{AuditKey, CHAIN_START, Verification, line_hash, verify, verify_head};
 pub use file::{JsonLinesAudit, UnfinishedIntent};
 pub use undo::{UndoChecks, UndoError, UndoPlan, undo_plan};
 

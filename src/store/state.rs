@@ -204,6 +204,22 @@ pub trait StateStore: Send + Sync + std::fmt::Debug + 'static {
     async fn stop(&self) -> Result<Option<Stop>, StateError>;
     /// Engages (`Some`) or releases (`None`) the shared kill switch.
     async fn set_stop(&self, stop: Option<&Stop>) -> Result<(), StateError>;
+    /// The head last recorded for the audit trail named `trail` (see [`ChainHead`]).
+    async fn chain_head(&self, trail: &str) -> Result<Option<ChainHead>, StateError>;
+    /// Records `head` for the audit trail named `trail`, unless a longer one is recorded (a slow
+    /// writer never moves the head back).
+    async fn set_chain_head(&self, trail: &str, head: &ChainHead) -> Result<(), StateError>;
+}
+
+/// Where an audit trail ended when it was last written: its length in bytes and the SHA-256 of
+/// its last line. Kept outside the file (in the `[state]` table), it shows lines removed from the
+/// trail's end, which the chain alone cannot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    /// The trail's length after the line, in bytes.
+    pub bytes: u64,
+    /// The SHA-256 of the line, in hex.
+    pub hash: String,
 }
 
 macro_rules! forward_state {
@@ -231,6 +247,16 @@ macro_rules! forward_state {
                 async fn set_stop(&self, stop: Option<&Stop>) -> Result<(), StateError> {
                     (**self).set_stop(stop).await
                 }
+                async fn chain_head(&self, trail: &str) -> Result<Option<ChainHead>, StateError> {
+                    (**self).chain_head(trail).await
+                }
+                async fn set_chain_head(
+                    &self,
+                    trail: &str,
+                    head: &ChainHead,
+                ) -> Result<(), StateError> {
+                    (**self).set_chain_head(trail, head).await
+                }
             }
         )*
     };
@@ -251,6 +277,7 @@ struct Memory {
     windows: BTreeMap<(RateKey, u64, u64), u32>,
     breaker: Option<Breaker>,
     stop: Option<Stop>,
+    heads: BTreeMap<String, ChainHead>,
 }
 
 impl MemoryState {
@@ -302,6 +329,22 @@ impl StateStore for MemoryState {
 
     async fn set_stop(&self, stop: Option<&Stop>) -> Result<(), StateError> {
         self.lock().stop = stop.cloned();
+        Ok(())
+    }
+
+    async fn chain_head(&self, trail: &str) -> Result<Option<ChainHead>, StateError> {
+        Ok(self.lock().heads.get(trail).cloned())
+    }
+
+    async fn set_chain_head(&self, trail: &str, head: &ChainHead) -> Result<(), StateError> {
+        let mut memory = self.lock();
+        let longer = memory
+            .heads
+            .get(trail)
+            .is_some_and(|known| known.bytes > head.bytes);
+        if !longer {
+            memory.heads.insert(trail.to_owned(), head.clone());
+        }
         Ok(())
     }
 }

@@ -104,6 +104,15 @@ async fn the_kill_switch_is_shared_and_says_who_and_why() {
     }
 }
 
+#[tokio::test]
+async fn the_audit_trails_head_is_shared_and_never_moves_back() {
+    for (name, a, b) in backends().await {
+        if let Err(e) = conformance::state::chain_head(&*a, &*b).await {
+            panic!("{name}: {e}");
+        }
+    }
+}
+
 /// The suite's `all`, as a backend author calls it: each check on fresh state, through two
 /// handles (or one handle twice).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -384,3 +384,48 @@ async fn an_unreachable_table_fails_every_destructive_action_closed() {
         .count();
     assert_eq!(said, 3, "{stderr}");
 }
+
+#[tokio::test]
+async fn the_trails_head_in_the_table_shows_lines_removed_from_its_end() {
+    let Some(url) = moto() else { return };
+    let client = iam(&url).await;
+    let (user, key) = crate::common::user_with_key(&client, "head-user-").await;
+    let dir = tempfile::tempdir().unwrap();
+    let table = table(&url, dir.path());
+    let cfg = config(dir.path(), "head", &table, "");
+    let input = crate::common::key_finding(dir.path(), &user, &key);
+    let out = remedy(&url, &["run", "policies"])
+        .arg(&input)
+        .args(["--execute", "-q", "--allow-policy-errors", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verify = || {
+        remedy(&url, &["audit", "verify", "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap()
+    };
+    let ok = verify();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    // The last line removed: the chain still holds, the table's head does not.
+    let trail = dir.path().join("head-audit.jsonl");
+    let text = std::fs::read_to_string(&trail).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 3, "{text}");
+    lines.pop();
+    std::fs::write(&trail, lines.join("\n") + "\n").unwrap();
+    let cut = verify();
+    let said = String::from_utf8_lossy(&cut.stdout);
+    assert!(!cut.status.success(), "{said}");
+    assert!(said.contains("removed from its end"), "{said}");
+}

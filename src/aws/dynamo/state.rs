@@ -7,11 +7,12 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use super::{Item, StateTable, TTL, get_n, get_s, n, s, write_id};
 use crate::config::RateLimit;
-use crate::store::state::{Breaker, RateKey, StateError, StateStore, Stop};
+use crate::store::state::{Breaker, ChainHead, RateKey, StateError, StateStore, Stop};
 
 const GLOBAL: &str = "global";
 const BREAKER: &str = "breaker";
 const STOP: &str = "stop";
+const HEAD: &str = "audit-head";
 const DAY: u64 = 86_400;
 
 /// Rate windows, the circuit breaker and the shared kill switch in a DynamoDB table, shared by
@@ -184,6 +185,43 @@ impl StateStore for DynamoState {
                 .await
                 .map(|_| ())
                 .map_err(|e| self.table.error("DeleteItem", &e)),
+        }
+    }
+
+    async fn chain_head(&self, trail: &str) -> Result<Option<ChainHead>, StateError> {
+        Ok(self.read(HEAD, trail).await?.and_then(|item| {
+            Some(ChainHead {
+                bytes: get_n(&item, "bytes")?,
+                hash: get_s(&item, "hash")?.to_owned(),
+            })
+        }))
+    }
+
+    async fn set_chain_head(&self, trail: &str, head: &ChainHead) -> Result<(), StateError> {
+        let written = self
+            .table
+            .client()
+            .put_item()
+            .table_name(self.table.name())
+            .item("pk", s(HEAD))
+            .item("sk", s(trail))
+            .item("bytes", n(head.bytes))
+            .item("hash", s(&head.hash))
+            .condition_expression("attribute_not_exists(#b) OR #b <= :bytes")
+            .expression_attribute_names("#b", "bytes")
+            .expression_attribute_values(":bytes", n(head.bytes))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            // A longer head is recorded already: a later line of another writer.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.table.error("PutItem", &e)),
         }
     }
 }

@@ -14,6 +14,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use super::lines::{Line, read_line};
+use crate::store::state::ChainHead;
 
 /// The `prev` of the first line of a file (a new trail, or the first after rotation).
 pub const CHAIN_START: &str = "start";
@@ -248,6 +249,54 @@ fn check_line(line: &[u8], expected: &str, key: Option<&AuditKey>) -> Result<Kin
         }
     }
     Ok(Kind::Chained)
+}
+
+/// Why the trail at `path` does not end as `head` says it did, if it does not: it must be at least
+/// `head.bytes` long, and the line that ended there must be the one `head` names. Lines written
+/// after the head was recorded are fine (the chain vouches for them).
+pub fn verify_head(
+    path: impl AsRef<Path>,
+    head: &ChainHead,
+) -> std::io::Result<Result<(), String>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path.as_ref())?;
+    let len = file.metadata()?.len();
+    if len < head.bytes {
+        return Ok(Err(format!(
+            "the trail is {len} bytes long, but was {} when its head was last recorded: lines were \
+             removed from its end",
+            head.bytes
+        )));
+    }
+    // The line that ended at `head.bytes`: read back from there to the newline before it.
+    let end = head.bytes.saturating_sub(1);
+    let mut start = end;
+    let mut line: Vec<u8> = Vec::new();
+    while start > 0 {
+        let from = start.saturating_sub(64 * 1024);
+        let mut chunk = vec![0; usize::try_from(start - from).unwrap_or(0)];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut chunk)?;
+        if let Some(at) = chunk.iter().rposition(|&b| b == b'\n') {
+            line.splice(
+                0..0,
+                chunk.get(at + 1..).unwrap_or_default().iter().copied(),
+            );
+            start = 0;
+        } else {
+            line.splice(0..0, chunk);
+            start = from;
+        }
+    }
+    Ok(if line_hash(&line) == head.hash {
+        Ok(())
+    } else {
+        Err(format!(
+            "the line that ended the trail at byte {} when its head was recorded is not there any \
+             more: the trail's end was rewritten",
+            head.bytes
+        ))
+    })
 }
 
 fn unhex(text: &[u8]) -> Option<Vec<u8>> {

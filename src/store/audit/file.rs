@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::chain::{AuditKey, CHAIN_START, line_hash, seal};
 use super::lines::{Line, MAX_LINE, read_line};
 use super::{AuditError, AuditRecord, AuditSink, IntentRecord};
+use crate::store::state::{ChainHead, StateStore};
 
 /// Held while any JSON Lines sink writes a record (see [`JsonLinesAudit::between_writes`]).
 static WRITING: Mutex<()> = Mutex::new(());
@@ -33,6 +34,8 @@ pub struct JsonLinesAudit {
     path: Arc<PathBuf>,
     state: Arc<Mutex<State>>,
     key: Option<AuditKey>,
+    /// Where the chain's head is recorded after each line, once set.
+    heads: Arc<OnceLock<Arc<dyn StateStore>>>,
 }
 
 #[derive(Debug)]
@@ -95,7 +98,20 @@ impl JsonLinesAudit {
                 head: None,
             })),
             key: None,
+            heads: Arc::new(OnceLock::new()),
         })
+    }
+
+    /// Records the chain's head (the file's length and its last line's hash) in `state` after
+    /// each line, under the trail's path: removed lines at the trail's end then show
+    /// ([`verify_head`](super::verify_head)). Set once; clones share it.
+    pub fn record_heads_in(&self, state: Arc<dyn StateStore>) {
+        let _ = self.heads.set(state);
+    }
+
+    /// The name the chain's head is recorded under: the trail's path.
+    pub fn trail_name(&self) -> String {
+        self.path.display().to_string()
     }
 
     /// Seals every line with an HMAC of `key` (`[audit] key_env`).
@@ -289,13 +305,88 @@ impl AuditSink for JsonLinesAudit {
                 *torn = true;
                 *head = None;
             }
-            written
+            written.map(|()| head.clone())
         })
         .await;
         match result {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(head)) => {
+                if let (Some(state), Some((bytes, hash))) = (self.heads.get(), head) {
+                    // The line is written either way; a head not recorded only weakens the
+                    // check of the trail's end, and says so.
+                    let head = ChainHead { bytes, hash };
+                    if let Err(e) = state.set_chain_head(&sink, &head).await {
+                        tracing::error!("the audit trail's head was not recorded: {e}");
+                    }
+                }
+                Ok(())
+            }
             Ok(Err(e)) => Err(AuditError::new(sink, format!("cannot write: {e}"))),
             Err(e) => Err(AuditError::new(sink, format!("write task failed: {e}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::audit::{DecisionRecord, Mode, verify_head};
+    use crate::store::state::MemoryState;
+
+    fn record(n: u32) -> AuditRecord {
+        let finding =
+            crate::testing::context(&format!("f-{n}"), "Recon:IAMUser/TorIPCaller").unwrap();
+        AuditRecord::Decision(DecisionRecord {
+            time: "t".into(),
+            mode: Mode::DryRun,
+            plan: crate::plan::Plan::new(finding, "v"),
+        })
+    }
+
+    #[tokio::test]
+    async fn the_head_in_the_state_store_shows_a_cut_or_rewritten_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let state = Arc::new(MemoryState::new());
+        let audit = JsonLinesAudit::open(&path).unwrap();
+        audit.record_heads_in(state.clone());
+        for n in 0..3 {
+            audit.record(&record(n)).await.unwrap();
+        }
+        let head = state
+            .chain_head(&audit.trail_name())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.bytes, std::fs::metadata(&path).unwrap().len());
+        assert_eq!(verify_head(&path, &head).unwrap(), Ok(()));
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        // The last line removed: the chain alone still verifies, the head does not.
+        std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+        assert!(super::super::verify(&path, None, None).unwrap().is_intact());
+        assert!(verify_head(&path, &head).unwrap().is_err());
+        // The last line rewritten to the same length: refused too.
+        let rewritten = lines[2].replace("f-2", "f-9");
+        std::fs::write(&path, format!("{}\n{}\n{rewritten}\n", lines[0], lines[1])).unwrap();
+        assert!(verify_head(&path, &head).unwrap().is_err());
+        // Lines after the head (a head not recorded yet) are fine.
+        std::fs::write(&path, format!("{text}{{\"prev\":\"x\"}}\n")).unwrap();
+        assert_eq!(verify_head(&path, &head).unwrap(), Ok(()));
+        // A slower writer never moves the head back.
+        state
+            .set_chain_head(
+                &audit.trail_name(),
+                &ChainHead {
+                    bytes: 1,
+                    hash: "h".into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            state.chain_head(&audit.trail_name()).await.unwrap(),
+            Some(head)
+        );
     }
 }

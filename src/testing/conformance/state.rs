@@ -32,7 +32,7 @@ use std::sync::Arc;
 use super::{Check, ConformanceError};
 use crate::config::RateLimit;
 use crate::plan::ActionKind;
-use crate::store::state::{Breaker, RateKey, StateStore, Stop};
+use crate::store::state::{Breaker, ChainHead, RateKey, StateStore, Stop};
 
 const SUITE: &str = "state";
 
@@ -40,7 +40,7 @@ const SUITE: &str = "state";
 pub type Handles = (Arc<dyn StateStore>, Arc<dyn StateStore>);
 
 /// Runs every check of the suite, each on fresh state from `fresh`: [`rate_contention`],
-/// [`rate_windows`], [`breaker`], [`kill_switch`].
+/// [`rate_windows`], [`breaker`], [`kill_switch`], [`chain_head`].
 pub async fn all(mut fresh: impl AsyncFnMut() -> Handles) -> Result<(), ConformanceError> {
     let (a, b) = fresh().await;
     rate_contention(a, b).await?;
@@ -49,7 +49,51 @@ pub async fn all(mut fresh: impl AsyncFnMut() -> Handles) -> Result<(), Conforma
     let (a, b) = fresh().await;
     breaker(a, b).await?;
     let (a, b) = fresh().await;
-    kill_switch(&*a, &*b).await
+    kill_switch(&*a, &*b).await?;
+    let (a, b) = fresh().await;
+    chain_head(&*a, &*b).await
+}
+
+/// An audit trail's head recorded on one handle is read on the other, per trail; a shorter head
+/// never replaces a longer one.
+pub async fn chain_head(a: &dyn StateStore, b: &dyn StateStore) -> Result<(), ConformanceError> {
+    let c = Check::new(SUITE, "chain_head");
+    let head = |bytes: u64, hash: &str| ChainHead {
+        bytes,
+        hash: hash.into(),
+    };
+    c.equal(
+        c.ok(a.chain_head("trail-a").await, "chain_head")?,
+        None,
+        "no head of a fresh trail",
+    )?;
+    c.ok(
+        a.set_chain_head("trail-a", &head(100, "h1")).await,
+        "set_chain_head",
+    )?;
+    c.ok(
+        b.set_chain_head("trail-a", &head(50, "h0")).await,
+        "set_chain_head",
+    )?;
+    c.equal(
+        c.ok(b.chain_head("trail-a").await, "chain_head")?,
+        Some(head(100, "h1")),
+        "a shorter head does not replace a longer one",
+    )?;
+    c.ok(
+        b.set_chain_head("trail-a", &head(200, "h2")).await,
+        "set_chain_head",
+    )?;
+    c.equal(
+        c.ok(a.chain_head("trail-a").await, "chain_head")?,
+        Some(head(200, "h2")),
+        "a longer head replaces it, seen on the other handle",
+    )?;
+    c.equal(
+        c.ok(a.chain_head("trail-b").await, "chain_head")?,
+        None,
+        "each trail has its own head",
+    )
 }
 
 /// Eight admits racing on both handles for a limit of three admit exactly three; a fourth in
