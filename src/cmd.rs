@@ -130,7 +130,7 @@ pub(crate) fn load_config(path: Option<&Path>) -> Result<Config, ExitCode> {
 pub(crate) fn default_audit(config: &mut Config, execute: bool) {
     if execute && config.audit.path.is_none() {
         eprintln!("remedy: audit trail: {DEFAULT_AUDIT} (set `[audit] path` to choose another)");
-        config.audit.path = Some(PathBuf::from(DEFAULT_AUDIT));
+        default_audit_quiet(config);
     }
 }
 

@@ -212,7 +212,7 @@ async fn run_async(args: Args) -> ExitCode {
     summary.failures.print();
     if write_failed || !ok || summary.failed > 0 || summary.audit_errors > 0 {
         ExitCode::FAILURE
-    } else if summary.policy_failures > 0 && !args.allow_policy_errors {
+    } else if summary.failures.total() > 0 && !args.allow_policy_errors {
         ExitCode::from(super::POLICY_FAILED)
     } else {
         ExitCode::SUCCESS
@@ -321,7 +321,6 @@ struct Summary {
     in_progress: usize,
     pending: usize,
     failed: usize,
-    policy_failures: usize,
     failures: super::Failures,
     audit_errors: usize,
     skipped: BTreeMap<String, usize>,
@@ -330,7 +329,6 @@ struct Summary {
 impl Summary {
     fn add(&mut self, report: &Report) {
         self.audit_errors += report.audit_errors.len();
-        self.policy_failures += report.policy_errors.len();
         self.failures.add(&report.policy_errors);
         for record in &report.actions {
             self.actions += 1;
@@ -396,8 +394,8 @@ impl Summary {
             s.push_str(&format!(" ({})", parts.join(", ")));
         }
         s.push_str(&format!(", {} failed", self.failed));
-        if self.policy_failures > 0 {
-            s.push_str(&format!("; {} policy failure(s)", self.policy_failures));
+        if self.failures.total() > 0 {
+            s.push_str(&format!("; {} policy failure(s)", self.failures.total()));
         }
         if self.audit_errors > 0 {
             s.push_str(&format!(

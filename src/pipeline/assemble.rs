@@ -11,7 +11,7 @@ use super::{Pipeline, Policies, Unroutable};
 use crate::action::{
     ActionRequest, ChannelRouter, CommandExecutor, ErrorKind, Executor, Outcome, Router,
 };
-use crate::config::{Config, ConfigError, NotifyTarget};
+use crate::config::{Config, ConfigError, NotifyTarget, invalid};
 use crate::enrich::Enrichers;
 use crate::plan::ActionKind;
 use crate::policy::{PolicyError, PolicySet, PolicySetBuilder};
@@ -288,10 +288,8 @@ fn host_routes(config: &Config) -> Result<Vec<Route>, ConfigError> {
         else {
             continue;
         };
-        let action_kind = ActionKind::new(name.as_str()).map_err(|e| ConfigError::Invalid {
-            field: format!("host_kinds.{name}"),
-            message: e.to_string(),
-        })?;
+        let action_kind = ActionKind::new(name.as_str())
+            .map_err(|e| invalid(format!("host_kinds.{name}"), e.to_string()))?;
         let exec = CommandExecutor::new(program, args.to_vec())
             .with_timeout(Duration::from_secs(kind.timeout_secs.unwrap_or(30)));
         routes.push((action_kind, Arc::new(exec) as Arc<dyn Executor>));

@@ -13,7 +13,7 @@ use std::path::Path;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-use super::lines::{Line, read_line};
+use super::lines::{Line, line_ending_at, read_line};
 use crate::store::state::ChainHead;
 
 /// The `prev` of the first line of a file (a new trail, or the first after rotation).
@@ -258,7 +258,6 @@ pub fn verify_head(
     path: impl AsRef<Path>,
     head: &ChainHead,
 ) -> std::io::Result<Result<(), String>> {
-    use std::io::{Read, Seek, SeekFrom};
     let mut file = std::fs::File::open(path.as_ref())?;
     let len = file.metadata()?.len();
     if len < head.bytes {
@@ -268,26 +267,8 @@ pub fn verify_head(
             head.bytes
         )));
     }
-    // The line that ended at `head.bytes`: read back from there to the newline before it.
-    let end = head.bytes.saturating_sub(1);
-    let mut start = end;
-    let mut line: Vec<u8> = Vec::new();
-    while start > 0 {
-        let from = start.saturating_sub(64 * 1024);
-        let mut chunk = vec![0; usize::try_from(start - from).unwrap_or(0)];
-        file.seek(SeekFrom::Start(from))?;
-        file.read_exact(&mut chunk)?;
-        if let Some(at) = chunk.iter().rposition(|&b| b == b'\n') {
-            line.splice(
-                0..0,
-                chunk.get(at + 1..).unwrap_or_default().iter().copied(),
-            );
-            start = 0;
-        } else {
-            line.splice(0..0, chunk);
-            start = from;
-        }
-    }
+    // The line that ended at `head.bytes`, its newline aside.
+    let line = line_ending_at(&mut file, head.bytes.saturating_sub(1))?;
     Ok(if line_hash(&line) == head.hash {
         Ok(())
     } else {

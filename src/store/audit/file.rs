@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::chain::{AuditKey, CHAIN_START, line_hash, seal};
-use super::lines::{Line, MAX_LINE, read_line};
+use super::lines::{Line, line_ending_at, read_line};
 use super::{AuditError, AuditRecord, AuditSink, IntentRecord};
 use crate::store::state::{ChainHead, StateStore};
 
@@ -238,36 +238,12 @@ fn append_chained(
 }
 
 /// The file's last line (without its newline; with `torn`, the incomplete bytes after the last
-/// newline), `None` for an empty file. At most [`MAX_LINE`] bytes are read back.
+/// newline), `None` for an empty file.
 fn last_line(file: &mut std::fs::File, len: u64, torn: bool) -> std::io::Result<Option<Vec<u8>>> {
     if len == 0 {
         return Ok(None);
     }
-    let end = if torn { len } else { len - 1 };
-    let mut start = end;
-    let mut tail: Vec<u8> = Vec::new();
-    const CHUNK: u64 = 64 * 1024;
-    while start > 0 {
-        let from = start.saturating_sub(CHUNK);
-        let mut chunk = vec![0; usize::try_from(start - from).unwrap_or(0)];
-        file.seek(SeekFrom::Start(from))?;
-        file.read_exact(&mut chunk)?;
-        if let Some(at) = chunk.iter().rposition(|&b| b == b'\n') {
-            tail.splice(
-                0..0,
-                chunk.get(at + 1..).unwrap_or_default().iter().copied(),
-            );
-            return Ok(Some(tail));
-        }
-        tail.splice(0..0, chunk);
-        if tail.len() > MAX_LINE {
-            return Err(std::io::Error::other(
-                "the trail's last line is too long to chain to",
-            ));
-        }
-        start = from;
-    }
-    Ok(Some(tail))
+    line_ending_at(file, if torn { len } else { len - 1 }).map(Some)
 }
 
 /// Whether the file's last byte is not a newline (an incomplete last line).
