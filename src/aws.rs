@@ -30,6 +30,7 @@ mod dynamo;
 mod enrich;
 mod error;
 mod iam;
+mod secrets;
 mod sns;
 mod ssm;
 
@@ -37,6 +38,7 @@ pub use containment::ContainmentExecutor;
 pub use dynamo::{DynamoApprovals, DynamoLedger, DynamoState, StateTable, TableInit};
 pub use enrich::{CloudTrailEnricher, IamEnricher, enrichers};
 pub use iam::DisableAccessKeyExecutor;
+pub use secrets::read_secret;
 pub use sns::SnsNotifier;
 pub use ssm::RunCommandExecutor;
 

@@ -141,19 +141,24 @@ pub(crate) fn default_audit_quiet(config: &mut Config) {
     }
 }
 
-/// The audit trail's HMAC key of `[audit] key_env`, if one is configured; errors printed.
+/// The audit trail's HMAC key of `[audit] key_env` or `key_secret`, if one is configured; errors
+/// printed. Called outside the async runtime (a Secrets Manager key is read on a runtime of its
+/// own).
 pub(crate) fn audit_key(
     config: &Config,
 ) -> Result<Option<remedy::store::audit::AuditKey>, ExitCode> {
-    match &config.audit.key_env {
-        Some(name) => remedy::store::audit::AuditKey::from_env(name)
-            .map(Some)
-            .map_err(|e| {
-                eprintln!("error: {}", inert(&e));
-                ExitCode::FAILURE
-            }),
-        None => Ok(None),
-    }
+    let fail = |e: &str| {
+        eprintln!("error: {}", inert(e));
+        ExitCode::FAILURE
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(&format!("cannot start the async runtime: {e}")))?;
+    let assembly = Assembly::new(config.clone());
+    runtime
+        .block_on(assembly.audit_key())
+        .map_err(|e| fail(&e.to_string()))
 }
 
 /// The remediator `assembly` builds; errors printed.

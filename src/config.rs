@@ -29,6 +29,7 @@ mod protect;
 mod rate_limits;
 mod reach;
 mod run_command;
+mod secret;
 mod state;
 
 pub use accounts::{ACCOUNT_PLACEHOLDER, AccountsConfig};
@@ -47,6 +48,7 @@ pub use protect::{ProtectConfig, TagRule};
 pub use rate_limits::RateLimit;
 pub use reach::ReachConfig;
 pub use run_command::RunCommandConfig;
+pub use secret::{Secret, SecretSource};
 pub use state::StateConfig;
 
 /// A configuration that could not be loaded or used.

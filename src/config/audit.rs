@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, invalid};
+use super::{ConfigError, SecretSource, invalid};
 
 /// `[audit]`: the JSON Lines file of the audit trail.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -19,22 +19,31 @@ pub struct AuditConfig {
     /// it, lines are hash-chained only.
     #[serde(default)]
     pub key_env: Option<String>,
+    /// Or the AWS Secrets Manager secret (ARN) holding that key, read when the pipeline is
+    /// assembled (the Lambda path). One of `key_env` and `key_secret`.
+    #[serde(default)]
+    pub key_secret: Option<String>,
 }
 
 impl AuditConfig {
-    /// Why the section cannot be used, if it cannot: a key variable that is no variable name.
+    /// Why the section cannot be used, if it cannot: a key variable that is no variable name, a
+    /// secret that is no Secrets Manager ARN, or both given.
     pub fn check(&self) -> Result<(), ConfigError> {
-        if let Some(name) = &self.key_env {
-            let ok = !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                && !name.starts_with(|c: char| c.is_ascii_digit());
-            if !ok {
-                return Err(invalid(
-                    "audit.key_env",
-                    format!("`{name}` is not an environment variable name"),
-                ));
-            }
-        }
-        Ok(())
+        self.key_source().map(|_| ())
+    }
+
+    /// Where the trail's HMAC key comes from, if one is configured.
+    pub fn key_source(&self) -> Result<Option<SecretSource>, ConfigError> {
+        let field = if self.key_secret.is_some() {
+            "audit.key_secret"
+        } else {
+            "audit.key_env"
+        };
+        SecretSource::either(
+            self.key_env.clone(),
+            self.key_secret.clone(),
+            ("key_env", "key_secret"),
+        )
+        .map_err(|message| invalid(field, message))
     }
 }

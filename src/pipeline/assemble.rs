@@ -11,11 +11,12 @@ use super::{Pipeline, Policies, Unroutable};
 use crate::action::{
     ActionRequest, ChannelRouter, CommandExecutor, ErrorKind, Executor, Outcome, Router,
 };
-use crate::config::{Config, ConfigError, NotifyTarget, invalid};
+use crate::config::{Config, ConfigError, NotifyTarget, Secret, SecretSource, invalid};
 use crate::enrich::Enrichers;
 use crate::plan::ActionKind;
 use crate::policy::{PolicyError, PolicySet, PolicySetBuilder};
 use crate::remediate::{Remediator, RemediatorBuilder};
+use crate::store::audit::AuditKey;
 
 /// Why a pipeline could not be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -192,7 +193,11 @@ impl Assembly {
     /// The remediator: the executor, the configuration's guards, ledger, audit and approvals, and
     /// (when shared state is used) the `[state]` table's backends.
     pub async fn remediator(&self) -> Result<Remediator, AssemblyError> {
-        let builder = Remediator::builder(self.executor().await?).with_config(&self.config)?;
+        let mut builder = Remediator::builder(self.executor().await?);
+        if let Some(key) = self.audit_key().await? {
+            builder = builder.with_audit_key(key);
+        }
+        let builder = builder.with_config(&self.config)?;
         let builder = match &self.config.state.dynamodb_table {
             Some(_) if self.shared.unwrap_or(self.execute) => self.shared_state(builder).await?,
             Some(table) => {
@@ -205,6 +210,34 @@ impl Assembly {
             None => builder,
         };
         Ok(builder.enforce(self.execute).build())
+    }
+
+    /// The audit trail's HMAC key of `[audit] key_env` or `key_secret`, if one is configured.
+    pub async fn audit_key(&self) -> Result<Option<AuditKey>, AssemblyError> {
+        let Some(source) = self.config.audit.key_source()? else {
+            return Ok(None);
+        };
+        let secret = self.secret(&source, "audit").await?;
+        AuditKey::from_secret(&secret, &source)
+            .map(Some)
+            .map_err(|message| invalid("audit", message).into())
+    }
+
+    /// The value of a secret the configuration names (`field` says where, in errors): an
+    /// environment variable, or with feature `aws` a Secrets Manager secret. Never printed.
+    pub async fn secret(
+        &self,
+        source: &SecretSource,
+        field: &str,
+    ) -> Result<Secret, AssemblyError> {
+        #[cfg(feature = "aws")]
+        let read = {
+            let settings = crate::aws::AwsSettings::from_config(&self.config.aws);
+            crate::aws::read_secret(&settings, source).await
+        };
+        #[cfg(not(feature = "aws"))]
+        let read = source.read_env();
+        read.map_err(|message| invalid(field, message).into())
     }
 
     /// The enrichers `[enrich]` turns on (none without it: no AWS call).

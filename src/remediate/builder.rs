@@ -98,16 +98,18 @@ impl RemediatorBuilder {
         if let Some(path) = &config.audit.path {
             // An audit file that cannot be opened fails every record: destructive actions fail
             // closed, notifications still go out and say so.
-            let key = match &config.audit.key_env {
-                Some(name) => {
-                    Some(
-                        AuditKey::from_env(name).map_err(|message| ConfigError::Invalid {
+            // A key given already (read from Secrets Manager by the assembly) wins.
+            let key = match (&self.audit_key, config.audit.key_source()?) {
+                (Some(key), _) => Some(key.clone()),
+                (None, Some(source)) => {
+                    Some(AuditKey::from_source(&source).map_err(|message| {
+                        ConfigError::Invalid {
                             field: "audit.key_env".to_owned(),
                             message,
-                        })?,
-                    )
+                        }
+                    })?)
                 }
-                None => None,
+                (None, None) => None,
             };
             if let Some(key) = &key {
                 self.audit_key = Some(key.clone());

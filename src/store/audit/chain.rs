@@ -14,6 +14,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use super::lines::{Line, line_ending_at, read_line};
+use crate::config::{Secret, SecretSource};
 use crate::store::state::ChainHead;
 
 /// The `prev` of the first line of a file (a new trail, or the first after rotation).
@@ -34,6 +35,17 @@ impl AuditKey {
             return Err("an audit key has at least 16 bytes".to_owned());
         }
         Ok(Self(bytes))
+    }
+
+    /// The key held by `secret` (read from `source`, which errors name).
+    pub fn from_secret(secret: &Secret, source: &SecretSource) -> Result<Self, String> {
+        Self::new(secret.expose().as_bytes().to_vec()).map_err(|e| format!("{source}: {e}"))
+    }
+
+    /// The key of `source` when it is an environment variable (a Secrets Manager key is read by
+    /// the assembly, which then gives it with `RemediatorBuilder::with_audit_key`).
+    pub fn from_source(source: &SecretSource) -> Result<Self, String> {
+        Self::from_secret(&source.read_env()?, source)
     }
 
     /// The key in the environment variable `name`, trimmed.
