@@ -213,6 +213,9 @@ pub struct PriorOutcome {
     pub target: String,
     /// One line: what happened or would have happened.
     pub summary: String,
+    /// The approval request it waits for, when it is pending (`remedy approve ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<String>,
 }
 
 /// One action to carry out, with its context.

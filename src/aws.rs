@@ -23,10 +23,12 @@ use crate::plan::kinds::{BUILTIN_KINDS, Carrier};
 use crate::store::approval::ApprovalStore;
 use crate::store::ledger::Ledger;
 use crate::store::state::StateStore;
+use crate::store::thread::{MemoryThreads, ThreadStore};
 
 mod accounts;
 mod containment;
 mod dynamo;
+mod email;
 mod enrich;
 mod error;
 mod iam;
@@ -35,7 +37,10 @@ mod sns;
 mod ssm;
 
 pub use containment::ContainmentExecutor;
-pub use dynamo::{DynamoApprovals, DynamoLedger, DynamoState, StateTable, TableInit};
+pub use dynamo::{
+    DynamoApprovals, DynamoLedger, DynamoState, DynamoThreads, StateTable, TableInit,
+};
+pub use email::EmailNotifier;
 pub use enrich::{CloudTrailEnricher, IamEnricher, enrichers};
 pub use iam::DisableAccessKeyExecutor;
 pub use secrets::read_secret;
@@ -231,18 +236,20 @@ pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
             .with_quarantine_policy(config.containment.quarantine_policy.clone()),
     );
     let ssm = RunCommandExecutor::from_clients(&clients);
+    let threads: Arc<dyn ThreadStore> = Arc::new(MemoryThreads::new());
     let mut channels = ChannelRouter::new();
-    let notifier_for = |target: &NotifyTarget| -> Arc<dyn Executor> {
-        match target {
-            NotifyTarget::Log => Arc::new(TracingNotifier::new()),
-            NotifyTarget::Sns(arn) => Arc::new(SnsNotifier::from_clients(&clients, arn)),
-        }
-    };
     for (channel, target) in &config.notify.channels {
-        channels = channels.with_channel(channel.clone(), notifier_for(target));
+        if let Some(notifier) = notifier(&clients, target, &threads) {
+            channels = channels.with_channel(channel.clone(), notifier);
+        }
     }
-    if let Some(target) = &config.notify.default {
-        channels = channels.with_fallback(notifier_for(target));
+    if let Some(notifier) = config
+        .notify
+        .default
+        .as_ref()
+        .and_then(|target| notifier(&clients, target, &threads))
+    {
+        channels = channels.with_fallback(notifier);
     }
     let iam: Arc<dyn Executor> = Arc::new(iam);
     let ssm: Arc<dyn Executor> = Arc::new(ssm);
@@ -255,6 +262,27 @@ pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
             Carrier::RunCommand => &ssm,
         };
         router.with(spec.kind.clone(), Arc::clone(executor))
+    })
+}
+
+/// The notifier of a target AWS delivers (SNS as text or for Chatbot, SES email) or of the log;
+/// `None` for the chat kinds (Slack, Teams), which the assembly makes with their secrets.
+pub(crate) fn notifier(
+    clients: &AwsClients,
+    target: &NotifyTarget,
+    threads: &Arc<dyn ThreadStore>,
+) -> Option<Arc<dyn Executor>> {
+    Some(match target {
+        NotifyTarget::Log => Arc::new(TracingNotifier::new()),
+        NotifyTarget::Sns(arn) => Arc::new(SnsNotifier::from_clients(clients, arn)),
+        NotifyTarget::Chatbot(arn) => {
+            Arc::new(SnsNotifier::from_clients(clients, arn).with_chatbot_format())
+        }
+        NotifyTarget::Email(email) => Arc::new(
+            EmailNotifier::from_clients(clients, &email.from, &email.to, email.region.as_deref())
+                .with_threads(Arc::clone(threads)),
+        ),
+        _ => return None,
     })
 }
 

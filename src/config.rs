@@ -42,7 +42,7 @@ pub use enforcement::EnforcementConfig;
 pub use enrich::EnrichConfig;
 pub use host_kinds::HostKindConfig;
 pub use ledger::LedgerConfig;
-pub use notify::{NotifyConfig, NotifyTarget};
+pub use notify::{EmailTarget, NotifyConfig, NotifyTarget, SLACK_API, SlackTarget, TeamsTarget};
 pub use policy::PolicyConfig;
 pub use protect::{ProtectConfig, TagRule};
 pub use rate_limits::RateLimit;

@@ -48,6 +48,7 @@ mod glob;
 pub mod id;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod notify;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;

@@ -12,6 +12,7 @@ use crate::policy::{PolicySet, PolicyStore};
 use crate::remediate::{Remediator, Report};
 
 mod assemble;
+mod channels;
 mod delivery;
 
 pub use assemble::{Assembly, AssemblyError};

@@ -26,7 +26,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::action::{Executor, PriorOutcome, Status};
+use crate::action::{Executor, Outcome, PriorOutcome, Status};
 use crate::plan::{Action, ActionKind, FindingContext, Plan, PlannedAction, PolicyFailure};
 
 mod accounts;
@@ -295,6 +295,12 @@ impl Remediator {
                     kind: record.kind.clone(),
                     target: record.target.clone(),
                     summary: record.outcome.to_string(),
+                    approval_id: match &record.outcome {
+                        Outcome::PendingApproval { approval_id, .. } => {
+                            Some(approval_id.to_string())
+                        }
+                        _ => None,
+                    },
                 });
             }
             records.insert(0, record);

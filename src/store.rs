@@ -13,11 +13,13 @@
 //! | [`AuditSink`] | [`MemoryAudit`] | [`JsonLinesAudit`] | (the JSON Lines file, or the log) |
 //! | [`ApprovalStore`] | [`MemoryApprovals`] | [`FileApprovals`] | `aws::DynamoApprovals` |
 //! | [`StateStore`] | [`MemoryState`] | | `aws::DynamoState` |
+//! | [`ThreadStore`] | [`MemoryThreads`] | [`FileThreads`] | `aws::DynamoThreads` |
 
 pub mod approval;
 pub mod audit;
 pub mod ledger;
 pub mod state;
+pub mod thread;
 
 pub use approval::{ApprovalError, ApprovalRequest, ApprovalStore, FileApprovals, MemoryApprovals};
 pub use audit::{
@@ -26,3 +28,4 @@ pub use audit::{
 };
 pub use ledger::{FileLedger, Ledger, LedgerError, LedgerKey, MemoryLedger};
 pub use state::{MemoryState, StateError, StateStore};
+pub use thread::{FileThreads, MemoryThreads, ThreadKey, ThreadStore};

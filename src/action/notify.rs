@@ -188,6 +188,7 @@ mod tests {
             kind: ActionKind::DISABLE_ACCESS_KEY,
             target: "access_key:alice/AKIA".into(),
             summary: "executed".into(),
+            approval_id: None,
         }];
         let req = ActionRequest::new(&action, &f).with_prior(&prior);
         let n = Notification::render(&req, "test").unwrap();
@@ -214,6 +215,7 @@ mod tests {
             kind: ActionKind::DISABLE_ACCESS_KEY,
             target: "access_key:alice/AKIAIOSFODNN7EXAMPLE".into(),
             summary: "dry run: would disable".into(),
+            approval_id: None,
         }];
         let n = Notification::render(&ActionRequest::new(&action, &f).with_prior(&prior), "test")
             .unwrap();

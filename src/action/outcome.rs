@@ -445,6 +445,7 @@ pub struct ActionError {
     kind: ErrorKind,
     message: String,
     retryable: Option<bool>,
+    nothing_done: Option<Option<std::time::Duration>>,
 }
 
 impl ActionError {
@@ -454,7 +455,27 @@ impl ActionError {
             kind,
             message: message.into(),
             retryable: None,
+            nothing_done: None,
         }
+    }
+
+    /// Says that nothing was done (a 429, a connection never made), so trying again cannot do
+    /// it twice, even for a kind that is not idempotent; `after`: how long the other side asked
+    /// to wait first. [`crate::action::Retry`] retries such a failure.
+    pub fn with_nothing_done(mut self, after: Option<std::time::Duration>) -> Self {
+        self.nothing_done = Some(after);
+        self.retryable = Some(true);
+        self
+    }
+
+    /// Whether nothing was done (see [`ActionError::with_nothing_done`]).
+    pub fn nothing_done(&self) -> bool {
+        self.nothing_done.is_some()
+    }
+
+    /// How long the other side asked to wait before trying again, if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.nothing_done.flatten()
     }
 
     /// Overrides whether a retry could help.

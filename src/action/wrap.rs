@@ -46,10 +46,16 @@ impl<E: Executor> Executor for DryRun<E> {
     }
 }
 
+/// The longest wait a [`Retry`] honours when the other side asks for one.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// Retries transient failures ([`ActionError::retryable`]) with exponential backoff.
 ///
 /// Only idempotent kinds are retried (see [`crate::plan::is_idempotent`]) unless
 /// [`Retry::retry_non_idempotent`] says otherwise: a second `SendCommand` runs the command twice.
+/// A failure that says nothing was done ([`ActionError::nothing_done`], a 429) is retried for
+/// every kind, after the wait the other side asked for when it is longer than the backoff (at
+/// most a minute: a longer wait fails the action with its reason).
 #[derive(Debug, Clone)]
 pub struct Retry<E> {
     inner: E,
@@ -100,9 +106,19 @@ impl<E: Executor> Executor for Retry<E> {
         loop {
             let outcome = self.inner.execute(request).await;
             let retry = match &outcome {
-                Outcome::Failed(e) => may_retry && e.retryable() && attempt < self.max_attempts,
+                Outcome::Failed(e) => {
+                    (may_retry || e.nothing_done())
+                        && e.retryable()
+                        && attempt < self.max_attempts
+                        && e.retry_after().is_none_or(|after| after <= MAX_RETRY_AFTER)
+                }
                 _ => false,
             };
+            if let Outcome::Failed(e) = &outcome
+                && let Some(after) = e.retry_after()
+            {
+                delay = delay.max(after);
+            }
             if !retry {
                 return match outcome {
                     Outcome::Failed(e) if attempt > 1 => Outcome::Failed(

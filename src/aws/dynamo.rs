@@ -41,10 +41,12 @@ use crate::store::state::{StateError, StateErrorKind};
 mod approval;
 mod ledger;
 mod state;
+mod thread;
 
 pub use approval::DynamoApprovals;
 pub use ledger::DynamoLedger;
 pub use state::DynamoState;
+pub use thread::DynamoThreads;
 
 /// The time-to-live attribute.
 pub(crate) const TTL: &str = "ttl";
@@ -121,6 +123,11 @@ impl StateTable {
     /// The rate windows, breaker and kill switch in this table.
     pub fn state(&self) -> DynamoState {
         DynamoState::new(self.clone())
+    }
+
+    /// The parents of notification threads in this table.
+    pub fn threads(&self) -> DynamoThreads {
+        DynamoThreads::new(self.clone())
     }
 
     /// Creates the table (on-demand billing, the `claims` index, time-to-live on `ttl`), waits

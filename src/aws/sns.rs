@@ -17,6 +17,7 @@ use crate::action::{ActionRequest, Executor, Notification, Outcome};
 pub struct SnsNotifier {
     client: Client,
     topic_arn: String,
+    chatbot: bool,
 }
 
 impl SnsNotifier {
@@ -36,7 +37,16 @@ impl SnsNotifier {
         Self {
             client: Client::new(&sdk.build()),
             topic_arn,
+            chatbot: false,
         }
+    }
+
+    /// Publishes AWS Chatbot's custom-notification JSON instead of plain text (see
+    /// [`crate::notify::chatbot`]): Chatbot shows it in Slack or Teams, every message of one
+    /// finding in one thread.
+    pub fn with_chatbot_format(mut self) -> Self {
+        self.chatbot = true;
+        self
     }
 
     #[cfg(test)]
@@ -44,6 +54,7 @@ impl SnsNotifier {
         Self {
             client,
             topic_arn: topic_arn.to_owned(),
+            chatbot: false,
         }
     }
 
@@ -60,12 +71,23 @@ impl Executor for SnsNotifier {
             Ok(n) => n,
             Err(unsupported) => return unsupported,
         };
+        let (body, format) = if self.chatbot {
+            match crate::notify::Message::from_request(request, "the SNS notifier") {
+                Ok(message) => (
+                    crate::notify::chatbot::render(&message),
+                    " as a Chatbot notification",
+                ),
+                Err(unsupported) => return unsupported,
+            }
+        } else {
+            (n.body, "")
+        };
         let result = self
             .client
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(&n.subject)
-            .message(&n.body)
+            .message(body)
             .customize()
             .config_override(
                 aws_sdk_sns::config::Builder::default().retry_config(RetryConfig::disabled()),
@@ -74,7 +96,7 @@ impl Executor for SnsNotifier {
             .await;
         match result {
             Ok(out) => Outcome::executed(format!(
-                "published to `{}` for channel `{}` (message {})",
+                "published to `{}`{format} for channel `{}` (message {})",
                 self.topic_arn,
                 n.channel,
                 out.message_id().unwrap_or("without id")

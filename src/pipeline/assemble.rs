@@ -183,11 +183,18 @@ impl Assembly {
             }
             Router::new()
         };
+        // The configuration's channels, then the host's own routes (which may replace them).
+        let router = router.with(ActionKind::NOTIFY, self.channels().await?);
         Ok(Arc::new(
             routes
                 .into_iter()
                 .fold(router, |router, (kind, exec)| router.with(kind, exec)),
         ))
+    }
+
+    /// Whether this assembly uses the `[state]` table (asked for, or executing).
+    pub(super) fn uses_shared_state(&self) -> bool {
+        self.config.state.dynamodb_table.is_some() && self.shared.unwrap_or(self.execute)
     }
 
     /// The remediator: the executor, the configuration's guards, ledger, audit and approvals, and
@@ -199,7 +206,7 @@ impl Assembly {
         }
         let builder = builder.with_config(&self.config)?;
         let builder = match &self.config.state.dynamodb_table {
-            Some(_) if self.shared.unwrap_or(self.execute) => self.shared_state(builder).await?,
+            Some(_) if self.uses_shared_state() => self.shared_state(builder).await?,
             Some(table) => {
                 tracing::info!(
                     "dry run: the shared state in table `{table}` is not used (ledger, rate \

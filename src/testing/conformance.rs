@@ -7,6 +7,7 @@
 //! | [`StateStore`](crate::store::StateStore) | [`state`] |
 //! | [`ApprovalStore`](crate::store::ApprovalStore) | [`approval`] |
 //! | [`AuditSink`](crate::store::AuditSink) | [`audit`] |
+//! | [`ThreadStore`](crate::store::ThreadStore) | [`thread`] |
 //!
 //! Each suite is a handful of async check functions, one per part of the contract, and an `all`
 //! function that runs every check of the suite. The checks take the backend from you (remedy
@@ -47,6 +48,7 @@ pub mod approval;
 pub mod audit;
 pub mod ledger;
 pub mod state;
+pub mod thread;
 
 /// A check of a conformance suite that a backend did not pass.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["policy", "action"],
     &["store"],
+    &["notify"],
     &["remediate"],
     &["testing", "aws"],
     &["pipeline"],

@@ -20,6 +20,8 @@ mod author_guide;
 #[cfg(feature = "aws")]
 mod aws_faults;
 mod bundled_policies;
+mod channels;
+mod chat_double;
 mod cli_parse;
 mod cli_policy;
 mod cli_stream;
@@ -45,5 +47,6 @@ mod policy_fallback;
 mod policy_sandbox;
 mod remediate;
 mod state_conformance;
+mod thread_conformance;
 mod trust;
 mod undo;
