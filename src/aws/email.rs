@@ -109,6 +109,11 @@ impl Executor for EmailNotifier {
             .client
             .send_email()
             .from_email_address(&self.from)
+            .destination(
+                aws_sdk_sesv2::types::Destination::builder()
+                    .set_to_addresses(Some(self.to.clone()))
+                    .build(),
+            )
             .content(content)
             .customize()
             .config_override(

@@ -140,14 +140,25 @@ pub fn blocks(message: &Message) -> Value {
         json!({"type": "header", "text": plain(&message.title, 150)}),
         json!({"type": "section", "fields": fields}),
         json!({"type": "section", "text": plain(&message.text, 2900)}),
-        json!({"type": "section", "text": plain(&did.join("\n"), 2900)}),
+        json!({"type": "section", "text": lines(&did, 2900)}),
     ];
     let mut elements = vec![plain(&context, 300)];
     if let Some(url) = &message.console_url {
+        let url = url.replace('&', "&amp;");
         elements.push(json!({"type": "mrkdwn", "text": format!("<{url}|Open in GuardDuty>")}));
     }
     blocks.push(json!({"type": "context", "elements": elements}));
     Value::Array(blocks)
+}
+
+/// A `plain_text` object of several lines, each made inert on its own (line breaks kept).
+fn lines(lines: &[String], max: usize) -> Value {
+    let each = max / lines.len().max(1);
+    let text: Vec<String> = lines
+        .iter()
+        .map(|l| escape::slack_plain(&escape::value(l, each.max(40))))
+        .collect();
+    json!({"type": "plain_text", "text": text.join("\n"), "emoji": false})
 }
 
 /// The `text` fallback (notifications, screen readers): the summary, escaped for `mrkdwn`.

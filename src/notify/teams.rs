@@ -73,7 +73,7 @@ pub fn card(message: &Message) -> Value {
         did.push(format!("approve: {}", md(approve, 200)));
         did.push(format!("deny: {}", md(deny, 200)));
     }
-    let mut body = vec![
+    let body = vec![
         json!({"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": true,
                "text": md(&message.summary(), 200)}),
         json!({"type": "TextBlock", "wrap": true, "text": md(&message.text, 2000)}),
@@ -86,7 +86,7 @@ pub fn card(message: &Message) -> Value {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": "1.4",
-        "body": body.drain(..).collect::<Vec<_>>(),
+        "body": body,
     });
     if let (Some(url), Some(map)) = (&message.console_url, card.as_object_mut()) {
         map.insert(

@@ -317,3 +317,58 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// The Slack message the README shows is the one remedy renders (run with `REMEDY_BLESS=1` to
+/// rewrite the README's copy after a deliberate change).
+#[test]
+fn the_readme_shows_the_slack_message_remedy_renders() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/findings/01-iam-malicious-ip-custom.json"
+    ))
+    .unwrap();
+    let finding = remedy::Finding::from_json_str(&text).unwrap();
+    let f = FindingContext::from(&finding);
+    let action = notify(
+        "security",
+        "Key disabled: GuardDuty-Example-Compromised-Simulated called the API from a custom threat list IP.",
+    );
+    let prior = [remedy::action::PriorOutcome {
+        kind: remedy::plan::ActionKind::DISABLE_ACCESS_KEY,
+        target: "access_key:GuardDuty-Example-Compromised-Simulated/AKIAIOSFODNN7EXAMPLE".into(),
+        summary: "executed: access key set Inactive".into(),
+        approval_id: None,
+    }];
+    let sources = [remedy::plan::Source {
+        policy: "disable-key-on-malicious-ip".into(),
+        version: "1".into(),
+        reason: Some("API call from an IP on a custom threat list".into()),
+        line: None,
+    }];
+    let request = ActionRequest::new(&action, &f)
+        .with_prior(&prior)
+        .with_sources(&sources);
+    let message = Message::from_request(&request, "readme").unwrap();
+    let rendered = serde_json::to_string_pretty(&slack_blocks(&message)).unwrap();
+    let readme_path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(readme_path).unwrap();
+    let (start, end) = (
+        "<!-- slack-blocks -->\n```json\n",
+        "\n```\n<!-- /slack-blocks -->",
+    );
+    let from = readme
+        .find(start)
+        .expect("README has the slack-blocks marker")
+        + start.len();
+    let to = from + readme[from..].find(end).unwrap();
+    if std::env::var_os("REMEDY_BLESS").is_some() {
+        let blessed = format!("{}{rendered}{}", &readme[..from], &readme[to..]);
+        std::fs::write(readme_path, blessed).unwrap();
+        return;
+    }
+    assert_eq!(
+        readme[from..to],
+        rendered,
+        "the README's Slack message is stale: run with REMEDY_BLESS=1"
+    );
+}

@@ -23,6 +23,8 @@ mod approval;
 #[cfg(feature = "cli")]
 mod aws;
 #[cfg(feature = "cli")]
+mod channels;
+#[cfg(feature = "cli")]
 mod containment;
 #[cfg(feature = "cli")]
 mod crash;

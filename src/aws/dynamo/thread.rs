@@ -32,7 +32,7 @@ impl DynamoThreads {
             .get_item()
             .table_name(self.table.name())
             .key("pk", s(THREAD))
-            .key("sk", s(&key.digest()))
+            .key("sk", s(key.digest()))
             .consistent_read(true)
             .send()
             .await
@@ -59,7 +59,7 @@ impl ThreadStore for DynamoThreads {
             .put_item()
             .table_name(self.table.name())
             .item("pk", s(THREAD))
-            .item("sk", s(&key.digest()))
+            .item("sk", s(key.digest()))
             .item("parent", s(parent))
             .item(TTL, n(expires))
             .condition_expression("attribute_not_exists(pk)")
