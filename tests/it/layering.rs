@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["store"],
     &["remediate"],
     &["testing", "aws"],
-    &["pipeline"],
+    &["pipeline", "replay"],
     &["lambda"],
 ];
 
