@@ -14,6 +14,7 @@ pub(crate) mod enrich;
 pub(crate) mod eval;
 pub(crate) mod ledger;
 pub(crate) mod parse;
+pub(crate) mod replay;
 pub(crate) mod run;
 #[cfg(feature = "aws")]
 pub(crate) mod state;

@@ -53,6 +53,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod policy;
 pub mod remediate;
+pub mod replay;
 pub mod store;
 pub mod testing;
 

@@ -22,6 +22,9 @@ enum Command {
     Check(cmd::check::Args),
     /// Print the plan the policies make for each finding (JSON per line, or `--format text`).
     Eval(cmd::eval::Args),
+    /// Compare two policy sets over a history of findings (gzip and directories too): what the
+    /// candidate would change, with the guards simulated on the findings' clock (`--config`).
+    Replay(cmd::replay::Args),
     /// Carry out the plans for findings: a dry run unless `--execute`; JSON records on stdout.
     Run(cmd::run::Args),
     /// Run the decision tests in `POLICY_DIR/tests/*.toml` (`ok`/`FAIL` per case, exit 1 on failure).
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Parse(args) => cmd::parse::run(&args),
         Command::Check(args) => cmd::check::run(args),
         Command::Eval(args) => cmd::eval::run(args),
+        Command::Replay(args) => cmd::replay::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Test(args) => cmd::test::run(args),
         Command::Ledger(command) => cmd::ledger::run(command),

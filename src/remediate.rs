@@ -126,6 +126,8 @@ struct Inner {
     /// The audit key (`[audit] key_env`): approval requests and decisions are sealed with it.
     audit_key: Option<crate::store::audit::AuditKey>,
     locks: lock::LocalLocks,
+    /// The clock of the rate windows, the breaker and approval expiry (virtual in a replay).
+    clock: crate::clock::Clock,
 }
 
 impl Inner {

@@ -119,19 +119,16 @@ fn read_inputs(
     let mut seq = 0;
     for (input, file) in files.iter().enumerate() {
         let name = file.display().to_string();
-        let source: Box<dyn io::Read> = if name == "-" {
-            Box::new(io::stdin())
-        } else {
-            match std::fs::File::open(file) {
-                Ok(f) => Box::new(f),
-                Err(e) => {
-                    let e = FindingError::from_io(&e).with_source(name);
-                    if tokens.send(()).is_err() || jobs.send((seq, Job::Unreadable(e))).is_err() {
-                        return;
-                    }
-                    seq += 1;
-                    continue;
+        // `-` is standard input; a `.gz` file is decompressed as it is read.
+        let source: Box<dyn io::Read> = match remedy::replay::open_input(file) {
+            Ok(source) => source,
+            Err(e) => {
+                let e = FindingError::from_io(&e).with_source(name);
+                if tokens.send(()).is_err() || jobs.send((seq, Job::Unreadable(e))).is_err() {
+                    return;
                 }
+                seq += 1;
+                continue;
             }
         };
         let mut docs = Documents::new(BufReader::with_capacity(256 * 1024, source), &name);

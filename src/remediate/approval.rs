@@ -7,7 +7,7 @@ use super::carry::Request;
 use super::guard::{Enforcement, Trail};
 use super::{Remediator, Report};
 use crate::action::{ActionError, ErrorKind, Outcome, SkipReason};
-use crate::clock::{now_rfc3339, now_secs, rfc3339_at};
+use crate::clock::{now_rfc3339, rfc3339_at};
 use crate::config::{ApprovalConfig, OnTimeout, TagRule};
 use crate::finding::inert;
 use crate::glob::glob_match;
@@ -76,7 +76,7 @@ impl Remediator {
             return Err(ApprovalError::NotEnforcing);
         }
         let request = self.undecided(id).await?;
-        if request.is_expired(now_secs()) {
+        if request.is_expired(self.inner.clock.now_secs()) {
             return Err(ApprovalError::Expired {
                 id: id.clone(),
                 expires: request.expires,
@@ -111,7 +111,7 @@ impl Remediator {
         if self.mode() != Mode::Enforce {
             return Err(ApprovalError::NotEnforcing);
         }
-        let now = now_secs();
+        let now = self.inner.clock.now_secs();
         let mut reports = Vec::new();
         for request in self.inner.approvals.unfinished().await? {
             if let Err(e) = self.trusted(&request).await {
@@ -341,7 +341,7 @@ impl Remediator {
         key: &LedgerKey,
     ) -> ApprovalRequest {
         let config = &self.inner.approval.config;
-        let now = now_secs();
+        let now = self.inner.clock.now_secs();
         let expires_at = now.saturating_add(config.timeout_secs);
         let request = ApprovalRequest {
             id: approval_id(key),

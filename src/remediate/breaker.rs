@@ -5,7 +5,7 @@ use std::time::Instant;
 use super::Remediator;
 use super::guard::Trail;
 use crate::action::{ActionError, ErrorKind, Outcome, SkipReason};
-use crate::clock::{now_rfc3339, now_secs};
+use crate::clock::now_rfc3339;
 use crate::config::RateLimit;
 use crate::plan::{Action, ActionKind, FindingContext, Notify};
 use crate::store::audit::ActionRecord;
@@ -27,7 +27,7 @@ impl Remediator {
     ) -> Option<Outcome> {
         let kind = action.kind();
         let limit = self.inner.limits.get(&kind).copied()?;
-        let now = now_secs();
+        let now = self.inner.clock.now_secs();
         if let Some(account_limit) = limit.account_window() {
             // A finding that names no account counts as account `-`, as in the ledger's keys.
             let account = match finding.account_id.as_str() {

@@ -11,6 +11,7 @@ use super::protect::Protection;
 use super::shutdown::Shutdown;
 use super::{DEFAULT_CONCURRENCY, Inner, Remediator};
 use crate::action::Executor;
+use crate::clock::Clock;
 use crate::config::{
     AccountsConfig, ApprovalConfig, BreakerConfig, Config, ConfigError, RateLimit,
 };
@@ -43,6 +44,7 @@ pub struct RemediatorBuilder {
     approvals: Arc<dyn ApprovalStore>,
     audit_key: Option<AuditKey>,
     audit_file: Option<JsonLinesAudit>,
+    clock: Clock,
 }
 
 impl RemediatorBuilder {
@@ -69,6 +71,7 @@ impl RemediatorBuilder {
             approvals: Arc::new(MemoryApprovals::new()),
             audit_key: None,
             audit_file: None,
+            clock: Clock::default(),
         }
     }
 
@@ -286,6 +289,13 @@ impl RemediatorBuilder {
         self
     }
 
+    /// Counts rate windows, the breaker and approval expiry by `clock` (default: the system's);
+    /// a replay gives a virtual one.
+    pub(crate) fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Builds the remediator.
     pub fn build(self) -> Remediator {
         Remediator {
@@ -309,6 +319,7 @@ impl RemediatorBuilder {
                 approvals: self.approvals,
                 audit_key: self.audit_key,
                 locks: super::lock::LocalLocks::default(),
+                clock: self.clock,
             }),
         }
     }

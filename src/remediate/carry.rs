@@ -108,7 +108,11 @@ impl Remediator {
                 trail.block(Guard::KillSwitch, "remedy is stopping");
                 return Outcome::Skipped(SkipReason::Interrupted);
             }
-            if let Err(halt) = inner.checks().run(action, finding, trail, now_secs()).await {
+            if let Err(halt) = inner
+                .checks()
+                .run(action, finding, trail, inner.clock.now_secs())
+                .await
+            {
                 return halt.into();
             }
         }

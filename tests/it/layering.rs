@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["notify"],
     &["remediate"],
     &["testing", "aws"],
-    &["pipeline"],
+    &["pipeline", "replay"],
     &["lambda"],
 ];
 

@@ -46,6 +46,7 @@ mod policy_containment;
 mod policy_fallback;
 mod policy_sandbox;
 mod remediate;
+mod replay;
 mod state_conformance;
 mod thread_conformance;
 mod trust;
