@@ -112,6 +112,9 @@ impl Executor for MemorySsm {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryNotifier {
     sent: Arc<Mutex<Vec<Notification>>>,
+    /// For each message, the index of its thread's first message (itself for a parent), by
+    /// channel and finding: the twin of the chat channels' threading.
+    threads: Arc<Mutex<Vec<(String, String, usize)>>>,
 }
 
 impl MemoryNotifier {
@@ -124,6 +127,16 @@ impl MemoryNotifier {
     pub fn messages(&self) -> Vec<Notification> {
         lock(&self.sent).clone()
     }
+
+    /// The message that started the thread of message `index` (the first message about the same
+    /// finding on the same channel), when `index` is a reply; `None` for a parent or an index out
+    /// of range.
+    pub fn parent_of(&self, index: usize) -> Option<usize> {
+        lock(&self.threads)
+            .get(index)
+            .map(|(_, _, parent)| *parent)
+            .filter(|parent| *parent != index)
+    }
 }
 
 #[async_trait]
@@ -134,7 +147,23 @@ impl Executor for MemoryNotifier {
             Err(unsupported) => return unsupported,
         };
         let channel = n.channel.clone();
-        lock(&self.sent).push(n);
-        Outcome::executed(format!("notified channel `{channel}`"))
+        let mut sent = lock(&self.sent);
+        let mut threads = lock(&self.threads);
+        let index = sent.len();
+        // The first message of this finding on this channel.
+        let finding = request.finding.id.to_string();
+        let parent = threads
+            .iter()
+            .position(|(c, f, _)| *c == channel && *f == finding)
+            .unwrap_or(index);
+        sent.push(n);
+        threads.push((channel.clone(), finding, parent));
+        if parent == index {
+            Outcome::executed(format!("notified channel `{channel}`"))
+        } else {
+            Outcome::executed(format!(
+                "notified channel `{channel}` (a reply in the thread of message {parent})"
+            ))
+        }
     }
 }

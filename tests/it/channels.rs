@@ -372,3 +372,31 @@ fn the_readme_shows_the_slack_message_remedy_renders() {
         "the README's Slack message is stale: run with REMEDY_BLESS=1"
     );
 }
+
+#[tokio::test]
+async fn the_in_memory_twin_threads_like_the_chat_channels() {
+    let twin = remedy::action::MemoryNotifier::new();
+    let a = context("f-a", "Recon:IAMUser/UserPermissions").unwrap();
+    let b = context("f-b", "Recon:IAMUser/UserPermissions").unwrap();
+    for (f, channel) in [(&a, "x"), (&b, "x"), (&a, "x"), (&a, "y")] {
+        let action = notify(channel, "m");
+        let outcome = twin.execute(&ActionRequest::new(&action, f)).await;
+        assert_eq!(outcome.status(), Status::Executed);
+    }
+    assert_eq!(twin.parent_of(0), None);
+    assert_eq!(
+        twin.parent_of(1),
+        None,
+        "another finding starts its own thread"
+    );
+    assert_eq!(
+        twin.parent_of(2),
+        Some(0),
+        "the same finding replies to its first message"
+    );
+    assert_eq!(
+        twin.parent_of(3),
+        None,
+        "another channel starts its own thread"
+    );
+}
