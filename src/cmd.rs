@@ -27,6 +27,39 @@ pub(crate) mod worker;
 /// Exit status when a policy failed on a finding (and no action failed).
 pub(crate) const POLICY_FAILED: u8 = 2;
 
+/// The arguments of a subcommand that a cargo feature brings, in a build without that feature:
+/// whatever follows the subcommand (`--help` included) is taken and ignored, so that the answer is
+/// always which feature brings it (clap alone would say "unrecognized subcommand").
+#[cfg(any(test, not(feature = "sqs")))]
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct Absent {
+    /// Ignored.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "taken only so that any arguments parse")
+    )]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<std::ffi::OsString>,
+}
+
+/// What `remedy COMMAND` says when this build lacks `feature`, the feature that brings it.
+#[cfg(any(test, not(feature = "sqs")))]
+pub(crate) fn needs_feature(command: &str, feature: &str) -> String {
+    format!(
+        "error: `remedy {command}` needs the `{feature}` feature, which this build of remedy lacks; \
+         install a build with it: cargo install --locked --path . --features {feature}"
+    )
+}
+
+/// Says which feature brings `command` (see [`needs_feature`]) and exits 2, as clap does for a
+/// command line it cannot use.
+#[cfg(not(feature = "sqs"))]
+pub(crate) fn absent(command: &str, feature: &str) -> ExitCode {
+    eprintln!("{}", needs_feature(command, feature));
+    ExitCode::from(2)
+}
+
 /// Where a command's policies come from: a directory, more directories loaded into the same set,
 /// and the configuration (host kinds, reach, documents, names to check).
 #[derive(Debug, clap::Args)]
@@ -292,4 +325,53 @@ pub(crate) fn init_tracing() {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{Absent, needs_feature};
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Command {
+        #[command(hide = true)]
+        Worker(Absent),
+    }
+
+    #[test]
+    fn the_message_names_the_command_the_feature_and_the_install_line() {
+        assert_eq!(
+            needs_feature("worker", "sqs"),
+            "error: `remedy worker` needs the `sqs` feature, which this build of remedy lacks; \
+             install a build with it: cargo install --locked --path . --features sqs"
+        );
+        assert!(needs_feature("state", "aws").contains("`remedy state` needs the `aws` feature"));
+    }
+
+    #[test]
+    fn an_absent_command_takes_any_arguments_help_included() {
+        for args in [
+            &["remedy", "worker"][..],
+            &["remedy", "worker", "--help"],
+            &[
+                "remedy",
+                "worker",
+                "--queue-url",
+                "http://q",
+                "-x",
+                "file.toml",
+            ],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let Command::Worker(absent) = cli.command;
+            assert_eq!(absent.rest.len(), args.len() - 2, "{args:?}");
+        }
+    }
 }

@@ -50,9 +50,17 @@ enum Command {
     #[cfg(feature = "aws")]
     #[command(subcommand)]
     State(cmd::state::Command),
+    /// Needs the `aws` feature, which this build lacks.
+    #[cfg(not(feature = "aws"))]
+    #[command(hide = true)]
+    State(cmd::Absent),
     /// Long-poll an SQS queue and carry out the plans of its findings (feature `sqs`).
     #[cfg(feature = "sqs")]
     Worker(cmd::worker::Args),
+    /// Needs the `sqs` feature, which this build lacks.
+    #[cfg(not(feature = "sqs"))]
+    #[command(hide = true)]
+    Worker(cmd::Absent),
 }
 
 fn main() -> ExitCode {
@@ -74,7 +82,11 @@ fn main() -> ExitCode {
         Command::Expire(args) => cmd::approval::expire(args),
         #[cfg(feature = "aws")]
         Command::State(command) => cmd::state::run(command),
+        #[cfg(not(feature = "aws"))]
+        Command::State(_) => cmd::absent("state", "aws"),
         #[cfg(feature = "sqs")]
         Command::Worker(args) => cmd::worker::run(args),
+        #[cfg(not(feature = "sqs"))]
+        Command::Worker(_) => cmd::absent("worker", "sqs"),
     }
 }

@@ -2,19 +2,76 @@
 //!
 //! For each file the expected type, id, account and severity are read from the file itself by a
 //! small extraction written independently of the library's parser.
+//!
+//! Without `../shared/findings` (a clone of this repository alone) the test says on the terminal
+//! that it did not run and why, and passes; `REMEDY_SHARED_FINDINGS` names another directory, and
+//! then a missing directory fails the test.
 
+use std::ffi::OsString;
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use remedy::finding::Shape;
 use remedy::parse_documents;
 use serde_json::Value;
 
+/// The corpus directory, or `None` after saying why the corpus test does not run.
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("REMEDY_SHARED_FINDINGS") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/findings")),
-    };
-    dir.is_dir().then_some(dir)
+    let default = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/findings"));
+    match locate(std::env::var_os("REMEDY_SHARED_FINDINGS"), default) {
+        Ok(dir) => Some(dir),
+        Err(note) => {
+            not_run(&note);
+            None
+        }
+    }
+}
+
+/// The directory `REMEDY_SHARED_FINDINGS` names (which must exist: asking for it and not finding it
+/// is a failure), else `default` when it exists, else the note saying what did not run and why.
+fn locate(named: Option<OsString>, default: PathBuf) -> Result<PathBuf, String> {
+    if let Some(d) = named {
+        let dir = PathBuf::from(d);
+        assert!(
+            dir.is_dir(),
+            "REMEDY_SHARED_FINDINGS names `{}`, which is not a directory",
+            dir.display()
+        );
+        return Ok(dir);
+    }
+    if default.is_dir() {
+        return Ok(default);
+    }
+    Err(format!(
+        "corpus test not run: no directory `{}` (the shared corpus of 81 real findings; \
+         set REMEDY_SHARED_FINDINGS to run it)",
+        default.display()
+    ))
+}
+
+#[test]
+fn an_absent_corpus_is_named_in_the_note() {
+    let absent = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/no-such-corpus"));
+    let note = locate(None, absent.clone()).unwrap_err();
+    assert!(note.starts_with("corpus test not run: "), "{note}");
+    assert!(note.contains(&format!("`{}`", absent.display())), "{note}");
+    assert!(note.contains("REMEDY_SHARED_FINDINGS"), "{note}");
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    assert_eq!(locate(None, here.clone()), Ok(here.clone()));
+    assert_eq!(locate(Some(here.clone().into()), absent), Ok(here));
+}
+
+#[test]
+#[should_panic(expected = "REMEDY_SHARED_FINDINGS names")]
+fn a_named_corpus_that_is_absent_fails() {
+    let absent = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/no-such-corpus"));
+    let _ = locate(Some(absent.clone().into()), absent);
+}
+
+/// Says on the terminal that a test did not run. libtest captures `eprintln!` of a passing test
+/// (the note would show only with `--nocapture`); a write to the stderr handle is not captured.
+fn not_run(note: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{note}");
 }
 
 struct Expected {
@@ -122,9 +179,6 @@ fn expected(doc: &Value) -> Vec<Expected> {
 #[test]
 fn every_corpus_file_parses_with_the_right_fields() {
     let Some(dir) = corpus_dir() else {
-        eprintln!(
-            "corpus test did not run: no corpus at `../shared/findings` and REMEDY_SHARED_FINDINGS is not set"
-        );
         return;
     };
     let mut files = 0;
