@@ -230,6 +230,23 @@ pub struct ActionRequest<'a> {
     pub sources: &'a [Source],
     /// What the plan's other actions came to (filled for notifications, which run last).
     pub prior: &'a [PriorOutcome],
+    /// For the notification that asks a person to decide: the request it asks about (a chat
+    /// channel adds its buttons).
+    pub approval: Option<&'a ApprovalAsk>,
+}
+
+/// What a notification asking for approval asks about: the request, what it would do and when
+/// it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalAsk {
+    /// The request's id (`remedy approve ID`).
+    pub id: String,
+    /// What would be done, for people.
+    pub would: String,
+    /// When the request expires (RFC 3339).
+    pub expires: String,
+    /// What happens then: `deny` or `approve`.
+    pub on_timeout: String,
 }
 
 impl<'a> ActionRequest<'a> {
@@ -240,7 +257,14 @@ impl<'a> ActionRequest<'a> {
             finding,
             sources: &[],
             prior: &[],
+            approval: None,
         }
+    }
+
+    /// Sets the approval request a notification asks about.
+    pub fn with_approval(mut self, approval: &'a ApprovalAsk) -> Self {
+        self.approval = Some(approval);
+        self
     }
 
     /// Sets the policies that chose the action.

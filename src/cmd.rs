@@ -16,6 +16,8 @@ pub(crate) mod ledger;
 pub(crate) mod parse;
 pub(crate) mod replay;
 pub(crate) mod run;
+#[cfg(feature = "chat")]
+pub(crate) mod serve;
 #[cfg(feature = "aws")]
 pub(crate) mod state;
 pub(crate) mod stream;

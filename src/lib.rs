@@ -54,6 +54,8 @@ pub mod plan;
 pub mod policy;
 pub mod remediate;
 pub mod replay;
+#[cfg(feature = "chat")]
+pub mod serve;
 pub mod store;
 pub mod testing;
 

@@ -54,6 +54,13 @@ enum Command {
     #[cfg(not(feature = "aws"))]
     #[command(hide = true)]
     State(cmd::Absent),
+    /// Serve Slack's interactions: the Approve and Deny buttons of pending actions (feature `chat`).
+    #[cfg(feature = "chat")]
+    Serve(cmd::serve::Args),
+    /// Needs the `chat` feature, which this build lacks.
+    #[cfg(not(feature = "chat"))]
+    #[command(hide = true)]
+    Serve(cmd::Absent),
     /// Long-poll an SQS queue and carry out the plans of its findings (feature `sqs`).
     #[cfg(feature = "sqs")]
     Worker(cmd::worker::Args),
@@ -84,6 +91,10 @@ fn main() -> ExitCode {
         Command::State(command) => cmd::state::run(command),
         #[cfg(not(feature = "aws"))]
         Command::State(_) => cmd::absent("state", "aws"),
+        #[cfg(feature = "chat")]
+        Command::Serve(args) => cmd::serve::run(args),
+        #[cfg(not(feature = "chat"))]
+        Command::Serve(_) => cmd::absent("serve", "chat"),
         #[cfg(feature = "sqs")]
         Command::Worker(args) => cmd::worker::run(args),
         #[cfg(not(feature = "sqs"))]

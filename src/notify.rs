@@ -30,6 +30,6 @@ mod teams;
 
 pub use message::Message;
 #[cfg(feature = "chat")]
-pub use slack::{Slack, blocks as slack_blocks, fallback as slack_fallback};
+pub use slack::{APPROVE, DENY, Slack, blocks as slack_blocks, fallback as slack_fallback};
 #[cfg(feature = "chat")]
 pub use teams::{Teams, card as teams_card};

@@ -43,6 +43,10 @@ pub struct ApprovalConfig {
     /// unused with `[state] dynamodb_table`, whose table keeps them.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// Who may decide from Slack's buttons (`remedy serve`): Slack user ids (`U…`, `W…`) and user
+    /// group ids (`S…`, resolved with `usergroups.users.list`). Empty: nobody decides from Slack.
+    #[serde(default)]
+    pub approvers: Vec<String>,
 }
 
 fn default_timeout() -> u64 {
@@ -64,6 +68,7 @@ impl Default for ApprovalConfig {
             on_timeout: OnTimeout::default(),
             notify: default_channel(),
             path: None,
+            approvers: Vec::new(),
         }
     }
 }
@@ -96,6 +101,22 @@ impl ApprovalConfig {
         range("approval.timeout_secs", self.timeout_secs, 1, 30 * 86_400)?;
         if self.notify.is_empty() {
             return Err(invalid("approval.notify", "names no channel"));
+        }
+        for approver in &self.approvers {
+            let ok = approver.len() >= 3
+                && approver.len() <= 32
+                && approver.starts_with(['U', 'W', 'S'])
+                && approver
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            if !ok {
+                return Err(invalid(
+                    "approval.approvers",
+                    format!(
+                        "`{approver}` is not a Slack user id (`U…`, `W…`) or user group id (`S…`)"
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -157,6 +178,8 @@ mod tests {
             "tags = [{ key = \"\" }]",
             "on_timeout = \"maybe\"",
             "kind = [\"run_command\"]",
+            "approvers = [\"alice\"]",
+            "approvers = [\"U1<!channel>\"]",
         ] {
             let text = format!("[approval]\n{bad}\n");
             assert!(Config::from_toml_str(&text).is_err(), "{bad}");

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::escape;
 use super::http::{CallError, Http};
 use super::message::Message;
-use crate::action::{ActionError, ActionRequest, ErrorKind, Executor, Outcome};
+use crate::action::{ActionError, ActionRequest, ApprovalAsk, ErrorKind, Executor, Outcome};
 use crate::config::{SLACK_API, Secret};
 use crate::store::thread::{MemoryThreads, ThreadKey, ThreadStore};
 
@@ -109,6 +109,105 @@ impl Slack {
     }
 }
 
+impl Slack {
+    /// Calls Web API `method` with `body`: the answer's JSON when Slack says `ok`, else why not
+    /// (the token is never in it).
+    async fn call(&self, method: &str, body: &Value) -> Result<Value, String> {
+        let auth = format!("Bearer {}", self.token.expose());
+        let url = format!("{}/{method}", self.api_url);
+        let answer = self
+            .http
+            .post_json(
+                &url,
+                &[("authorization", &auth)],
+                body.to_string().into_bytes(),
+                self.timeout,
+            )
+            .await
+            .map_err(|e| match e {
+                CallError::NotSent(why) | CallError::Unknown(why) => {
+                    format!("slack {method}: {why}")
+                }
+            })?;
+        let reply: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        if answer.status == 200 && reply.get("ok").and_then(Value::as_bool) == Some(true) {
+            return Ok(reply);
+        }
+        let code: String = reply
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        Err(format!(
+            "slack {method} failed: HTTP {} `{code}`",
+            answer.status
+        ))
+    }
+
+    /// Replaces message `ts` of channel `channel` (`chat.update`) with `text`, one section.
+    pub async fn update(&self, channel: &str, ts: &str, text: &str) -> Result<(), String> {
+        let text = escape::slack_plain(&escape::value(text, 2900));
+        let body = json!({
+            "channel": channel,
+            "ts": ts,
+            "text": escape::slack(&text),
+            "blocks": [{"type": "section", "text": {"type": "plain_text", "text": text, "emoji": false}}],
+        });
+        self.call("chat.update", &body).await.map(|_| ())
+    }
+
+    /// The members of Slack user group `group` (`usergroups.users.list`, scope
+    /// `usergroups:read`).
+    pub async fn group_members(&self, group: &str) -> Result<Vec<String>, String> {
+        let reply = self
+            .call("usergroups.users.list", &json!({"usergroup": group}))
+            .await?;
+        Ok(reply
+            .get("users")
+            .and_then(Value::as_array)
+            .map(|users| {
+                users
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Answers the person who clicked, visible to them only, through the interaction's
+    /// `response_url` (which the caller checked is Slack's).
+    pub async fn ephemeral(&self, response_url: &str, text: &str) -> Result<(), String> {
+        let body = json!({
+            "response_type": "ephemeral",
+            "replace_original": false,
+            "text": escape::slack(&escape::value(text, 2900)),
+        });
+        self.http
+            .post_json(
+                response_url,
+                &[],
+                body.to_string().into_bytes(),
+                self.timeout,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                CallError::NotSent(why) | CallError::Unknown(why) => {
+                    format!("slack response_url: {why}")
+                }
+            })
+    }
+
+    /// The Web API's base URL.
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+}
+
 /// The Block Kit blocks of `message`: a header, the facts, the policy's message, what remedy did
 /// and the context line. Values are `plain_text`; only remedy's own labels are `mrkdwn`.
 pub fn blocks(message: &Message) -> Value {
@@ -148,7 +247,47 @@ pub fn blocks(message: &Message) -> Value {
         elements.push(json!({"type": "mrkdwn", "text": format!("<{url}|Open in GuardDuty>")}));
     }
     blocks.push(json!({"type": "context", "elements": elements}));
+    if let Some(ask) = &message.approval {
+        blocks.push(buttons(ask));
+    }
     Value::Array(blocks)
+}
+
+/// The `action_id` of the Approve button; the button's `value` is the request's id.
+pub const APPROVE: &str = "remedy_approve";
+/// The `action_id` of the Deny button.
+pub const DENY: &str = "remedy_deny";
+
+/// The Approve and Deny buttons of a request (Approve asks for a confirmation).
+fn buttons(ask: &ApprovalAsk) -> Value {
+    let id = escape::slack_plain(&escape::value(&ask.id, 100));
+    let would = escape::slack_plain(&escape::value(&ask.would, 250));
+    json!({
+        "type": "actions",
+        "block_id": "remedy_decision",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": APPROVE,
+                "style": "primary",
+                "value": ask.id,
+                "text": {"type": "plain_text", "text": "Approve", "emoji": false},
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Approve this action?"},
+                    "text": {"type": "plain_text", "text": format!("{would} (request {id}); every guard runs again first")},
+                    "confirm": {"type": "plain_text", "text": "Approve"},
+                    "deny": {"type": "plain_text", "text": "Cancel"}
+                }
+            },
+            {
+                "type": "button",
+                "action_id": DENY,
+                "style": "danger",
+                "value": ask.id,
+                "text": {"type": "plain_text", "text": "Deny", "emoji": false}
+            }
+        ]
+    })
 }
 
 /// A `plain_text` object of several lines, each made inert on its own (line breaks kept).

@@ -116,3 +116,44 @@ fn retried(notifier: impl Executor) -> Arc<dyn Executor> {
         .with_backoff(Duration::from_secs(1), Duration::from_secs(30))
         .into_arc()
 }
+
+#[cfg(feature = "chat")]
+impl Assembly {
+    /// The handler of Slack's decision buttons for `[approval] notify`'s channel, which must be a
+    /// `slack` channel with a signing secret: its token updates the messages, its signing secret
+    /// verifies the requests, `[approval] approvers` says who may decide. The remediator is this
+    /// assembly's (it must execute to approve).
+    pub async fn slack_interactions(
+        &self,
+    ) -> Result<crate::serve::SlackInteractions, AssemblyError> {
+        let config = self.config();
+        let name = &config.approval.notify;
+        let field = format!("notify.channels.{name}");
+        let Some(NotifyTarget::Slack(slack)) = config.notify.channels.get(name) else {
+            return Err(crate::config::invalid(
+                "approval.notify",
+                format!(
+                    "`{name}` must be a `slack` channel of `[notify.channels]` to decide from Slack"
+                ),
+            )
+            .into());
+        };
+        let Some(signing) = &slack.signing_secret else {
+            return Err(crate::config::invalid(
+                field,
+                "give `signing_secret_env` or `signing_secret` (the Slack app's signing secret)",
+            )
+            .into());
+        };
+        let signing = self.secret(signing, &field).await?;
+        let token = self.secret(&slack.token, &field).await?;
+        let notifier = crate::notify::Slack::new(slack.channel.clone(), token)
+            .with_api_url(slack.api_url.clone())
+            .with_timeout(Duration::from_secs(slack.timeout_secs));
+        let remediator = Arc::new(self.remediator().await?);
+        Ok(
+            crate::serve::SlackInteractions::new(signing, remediator, notifier)
+                .with_approvers(config.approval.approvers.iter().cloned()),
+        )
+    }
+}

@@ -87,6 +87,27 @@ impl Remediator {
         self.decide(id, decision).await
     }
 
+    /// Records in the audit trail that `by` tried to decide request `id` and was refused
+    /// (`why`, e.g. not an approver). The request is unchanged.
+    pub async fn record_refused(
+        &self,
+        id: &ApprovalId,
+        by: &str,
+        why: &str,
+    ) -> Result<(), ApprovalError> {
+        let request = self.approval(id).await?;
+        let refusal = Decision::by(Verdict::Deny, by, Some(why.to_owned()));
+        let record = approval_record(&request, ApprovalEvent::Refused, Some(&refusal));
+        self.inner
+            .audit
+            .record(&record)
+            .await
+            .map_err(|e| ApprovalError::Invalid {
+                store: "audit".into(),
+                message: e.to_string(),
+            })
+    }
+
     /// Denies request `id` as `by`: its action is not carried out, and the audit trail says who
     /// denied it and why. A request decided already is refused, and nothing changes.
     pub async fn deny(
@@ -386,12 +407,19 @@ impl Remediator {
         );
         let outcome = match self.claim(&key, finding, &planned, &mut ask_trail).await {
             Ok(_) => {
+                let ask = crate::action::ApprovalAsk {
+                    id: request.id.to_string(),
+                    would: planned_would(request),
+                    expires: request.expires.clone(),
+                    on_timeout: request.on_timeout.to_string(),
+                };
                 let outcome = super::carry::execute_isolated(
                     &self.inner.executor,
                     finding,
                     &planned.action,
                     &[],
                     &[],
+                    Some(&ask),
                 )
                 .await;
                 self.finish(&key, &outcome, &mut ask_trail).await;
@@ -412,6 +440,11 @@ impl Remediator {
             start,
         ))
     }
+}
+
+/// What the request's action would do, for people.
+fn planned_would(request: &ApprovalRequest) -> String {
+    request.action.action.describe()
 }
 
 /// How long after its decision a request without a result counts as left half-way.

@@ -7,8 +7,8 @@ use std::time::Instant;
 use super::Remediator;
 use super::guard::{Enforcement, Trail};
 use crate::action::{
-    ActionError, ActionRequest, ErrorKind, Executor, Outcome, PriorOutcome, SkipReason,
-    Verification,
+    ActionError, ActionRequest, ApprovalAsk, ErrorKind, Executor, Outcome, PriorOutcome,
+    SkipReason, Verification,
 };
 use crate::plan::{Action, FindingContext, Plan, PlannedAction, Source};
 use crate::store::approval::Decision;
@@ -497,6 +497,7 @@ impl Remediator {
             &planned.action,
             &planned.sources,
             prior,
+            None,
         );
         tokio::select! {
             outcome = run => outcome,
@@ -561,16 +562,21 @@ pub(super) async fn execute_isolated(
     action: &Action,
     sources: &[Source],
     prior: &[PriorOutcome],
+    approval: Option<&ApprovalAsk>,
 ) -> Outcome {
     let executor = Arc::clone(executor);
     let finding = finding.clone();
     let action = action.clone();
     let sources = sources.to_vec();
     let prior = prior.to_vec();
+    let approval = approval.cloned();
     let task = tokio::spawn(async move {
-        let request = ActionRequest::new(&action, &finding)
+        let mut request = ActionRequest::new(&action, &finding)
             .with_sources(&sources)
             .with_prior(&prior);
+        if let Some(ask) = &approval {
+            request = request.with_approval(ask);
+        }
         executor.execute(&request).await
     });
     match task.await {

@@ -205,6 +205,9 @@ pub enum ApprovalEvent {
     Approved,
     /// A person (or the timeout) denied it.
     Denied,
+    /// Someone tried to decide it and was refused before deciding (not an approver): the
+    /// request is unchanged; `by` says who, `note` why.
+    Refused,
 }
 
 /// An approval request asked or decided: the action's final outcome follows in its own action

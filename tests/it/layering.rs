@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["store"],
     &["notify"],
     &["remediate"],
-    &["testing", "aws"],
+    &["testing", "aws", "serve"],
     &["pipeline", "replay"],
     &["lambda"],
 ];

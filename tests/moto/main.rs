@@ -14,6 +14,10 @@
 )]
 #![cfg(feature = "aws")]
 
+#[cfg(feature = "chat")]
+#[path = "../it/chat_double.rs"]
+#[allow(dead_code)]
+mod chat_double;
 mod common;
 
 #[cfg(feature = "cli")]
@@ -29,6 +33,8 @@ mod containment;
 #[cfg(feature = "cli")]
 mod crash;
 mod enrich;
+#[cfg(all(feature = "cli", feature = "chat"))]
+mod slack_approval;
 #[cfg(feature = "cli")]
 mod state;
 #[cfg(feature = "sqs")]
