@@ -10,6 +10,9 @@
 //! - **An EventBridge event** (a GuardDuty finding sent to the function directly): handled the
 //!   same way; anything but done is an error, so that Lambda's retry and its on-failure
 //!   destination apply.
+//! - **A function URL request** (`POST /slack/interactions`, the Slack app's buttons):
+//!   [`handle_function_url`] verifies it and decides before answering (a function may not run
+//!   after it answers), with [`crate::serve::SlackInteractions`].
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde_json::Value;
@@ -93,4 +96,108 @@ fn is_sqs_batch(event: &Value) -> bool {
         .and_then(|r| r.get("eventSource"))
         .and_then(Value::as_str)
         == Some("aws:sqs")
+}
+
+/// Whether `event` is a Lambda function URL request (payload format 2.0 with `requestContext.http`).
+pub fn is_function_url(event: &Value) -> bool {
+    event
+        .get("requestContext")
+        .and_then(|c| c.get("http"))
+        .is_some()
+        && event.get("rawPath").is_some()
+}
+
+/// Answers a function URL request: `POST /slack/interactions` goes to `interactions` (absent:
+/// 404), carried out before answering; the answer is the function URL's response object.
+pub async fn handle_function_url(
+    interactions: Option<&crate::serve::SlackInteractions>,
+    event: &Value,
+) -> Value {
+    let method = event
+        .pointer("/requestContext/http/method")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let path = event.get("rawPath").and_then(Value::as_str).unwrap_or("");
+    let answer = |status: u16, body: &str| {
+        serde_json::json!({
+            "statusCode": status,
+            "headers": {"content-type": "text/plain"},
+            "body": body,
+        })
+    };
+    let (Some(interactions), "POST", "/slack/interactions") = (interactions, method, path) else {
+        return answer(404, "not found");
+    };
+    let text = event.get("body").and_then(Value::as_str).unwrap_or("");
+    let body = if event
+        .get("isBase64Encoded")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        match aws_smithy_types::base64::decode(text) {
+            Ok(bytes) => bytes,
+            Err(_) => return answer(401, "bad body"),
+        }
+    } else {
+        text.as_bytes().to_vec()
+    };
+    let headers = event.get("headers");
+    let header = |name: &str| headers.and_then(|h| h.get(name)).and_then(Value::as_str);
+    let reply = interactions
+        .handle(header, &body, crate::clock::now_secs())
+        .await;
+    answer(reply.status, &reply.body)
+}
+
+/// Whether `event` is a decision sent by a direct invocation (`{"decision": "approve" | "deny",
+/// "request": "apr-…", "by": "…"}`: an Amazon Q Developer in chat applications custom action).
+pub fn is_decision(event: &Value) -> bool {
+    event.get("decision").is_some() && event.get("request").is_some()
+}
+
+/// Carries out a decision sent by a direct invocation with `remediator`, as `chatbot:<by>`: the
+/// same `approve`/`deny` as `remedy approve` (decided once, every guard again). Who may invoke
+/// the function is IAM's to say (the custom action runs with the channel's role). The answer
+/// says what came of it.
+pub async fn handle_decision(remediator: &crate::Remediator, event: &Value) -> Value {
+    let text = |key: &str| event.get(key).and_then(Value::as_str).map(str::trim);
+    let answer = |ok: bool, said: String| serde_json::json!({"ok": ok, "said": said});
+    let (Some(decision), Some(request), Some(by)) = (text("decision"), text("request"), text("by"))
+    else {
+        return answer(
+            false,
+            "a decision needs `decision`, `request` and `by`".into(),
+        );
+    };
+    let Ok(id) = crate::id::ApprovalId::new(request) else {
+        return answer(false, "`request` is not an approval request id".into());
+    };
+    if by.is_empty() || by.len() > 128 || by.chars().any(char::is_control) {
+        return answer(
+            false,
+            "`by`: 1 to 128 characters, no control characters".into(),
+        );
+    }
+    let by = format!("chatbot:{by}");
+    let note = Some("via a direct invocation (chat custom action)");
+    let decided = match decision {
+        "approve" => remediator.approve(&id, &by, note).await,
+        "deny" => remediator.deny(&id, &by, note).await,
+        _ => return answer(false, "`decision` is `approve` or `deny`".into()),
+    };
+    match decided {
+        Ok(report) => {
+            let outcome = report
+                .actions
+                .first()
+                .map_or_else(|| "no action record".to_owned(), |r| r.outcome.to_string());
+            let done = if decision == "approve" {
+                "approved"
+            } else {
+                "denied"
+            };
+            answer(true, format!("request {id} {done} by {by}: {outcome}"))
+        }
+        Err(e) => answer(false, format!("nothing changed: {e}")),
+    }
 }

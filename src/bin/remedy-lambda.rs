@@ -11,8 +11,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use remedy::lambda::{Response, handle_event};
+use remedy::lambda::{
+    Response, handle_decision, handle_event, handle_function_url, is_decision, is_function_url,
+};
 use remedy::pipeline::Assembly;
+use remedy::serve::SlackInteractions;
 use remedy::{Config, Pipeline};
 use serde_json::{Value, json};
 
@@ -26,10 +29,19 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .with_target(false)
         .init();
-    let (pipeline, expires) = pipeline().await?;
+    let (pipeline, expires, interactions) = pipeline().await?;
     let pipeline = &pipeline;
+    let interactions = interactions.as_ref();
     let last_expire = &std::sync::Mutex::new(None::<Instant>);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        if is_decision(&event.payload) {
+            return Ok::<Value, Error>(
+                handle_decision(pipeline.remediator(), &event.payload).await,
+            );
+        }
+        if is_function_url(&event.payload) {
+            return Ok::<Value, Error>(handle_function_url(interactions, &event.payload).await);
+        }
         let response = match handle_event(pipeline, event.payload).await? {
             Response::Batch(batch) => serde_json::to_value(batch)?,
             _ => json!({ "status": "done" }),
@@ -69,9 +81,10 @@ async fn expire(pipeline: &Pipeline) {
     }
 }
 
-/// The pipeline of this cold start (policies, configuration and executors from the environment), and
-/// whether it applies approval timeouts (it executes and has `[approval]`).
-async fn pipeline() -> Result<(Pipeline, bool), Error> {
+/// The pipeline of this cold start (policies, configuration and executors from the environment),
+/// whether it applies approval timeouts (it executes and has `[approval]`), and the handler of
+/// Slack's buttons when `[approval] notify` is a Slack channel with a signing secret.
+async fn pipeline() -> Result<(Pipeline, bool, Option<SlackInteractions>), Error> {
     let execute = std::env::var("REMEDY_EXECUTE").is_ok_and(|v| v.trim() == "1");
     let policies = std::env::var_os("REMEDY_POLICIES").map_or_else(
         || {
@@ -103,5 +116,12 @@ async fn pipeline() -> Result<(Pipeline, bool), Error> {
         "remedy-lambda ready"
     );
     let expires = execute && assembly.config().approval.is_enabled();
-    Ok((pipeline, expires))
+    let interactions = match assembly.slack_interactions().await {
+        Ok(handler) => Some(handler),
+        Err(e) => {
+            tracing::info!("no Slack buttons: {e}");
+            None
+        }
+    };
+    Ok((pipeline, expires, interactions))
 }

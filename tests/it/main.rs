@@ -37,6 +37,8 @@ mod findings;
 mod golden;
 #[cfg(feature = "lambda")]
 mod lambda_handler;
+#[cfg(feature = "lambda")]
+mod lambda_url;
 mod lane;
 mod layering;
 mod ledger_conformance;
