@@ -73,12 +73,15 @@ fn a_relative_command_is_found_next_to_the_configuration() {
     let path = dir.path().join("remedy.toml");
     std::fs::write(
         &path,
-        "[host_kinds]\nisolate_instance = { params = [\"instance_id\"], target = \"instance_id\", command = [\"./isolate.sh\", \"-v\"] }\n\
+        "[host_kinds]\nquarantine_instance = { params = [\"instance_id\"], target = \"instance_id\", command = [\"./isolate.sh\", \"-v\"] }\n\
          page = { params = [\"who\"], destructive = false, command = [\"pager-cli\"] }\n",
     )
     .unwrap();
     let c = Config::from_path(&path).unwrap();
-    let isolate = c.host_kinds["isolate_instance"].command.as_ref().unwrap();
+    let isolate = c.host_kinds["quarantine_instance"]
+        .command
+        .as_ref()
+        .unwrap();
     assert_eq!(
         isolate[0],
         dir.path().join("./isolate.sh").display().to_string()

@@ -392,6 +392,7 @@ impl Remediator {
                     &planned.action,
                     &[],
                     &[],
+                    Some(key.joined()),
                 )
                 .await;
                 self.finish(&key, &outcome, &mut ask_trail).await;
