@@ -29,6 +29,7 @@ mod containment;
 #[cfg(feature = "cli")]
 mod crash;
 mod enrich;
+mod runbooks;
 #[cfg(feature = "cli")]
 mod state;
 #[cfg(feature = "sqs")]
