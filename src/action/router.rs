@@ -19,7 +19,9 @@ fn route_of(action: &Action) -> ActionKind {
 
 /// Maps action kinds to executors; itself an [`Executor`].
 ///
-/// An action whose kind has no executor fails with [`ErrorKind::Unsupported`].
+/// An action whose kind has no executor fails with [`ErrorKind::Unsupported`]. An `undo` goes
+/// to the executor of the kind that reverses its change ([`crate::plan::Reversal::undone_by`]):
+/// `undo`'s route, or `isolate_instance`'s for a release.
 #[derive(Debug, Clone, Default)]
 pub struct Router {
     routes: BTreeMap<ActionKind, Arc<dyn Executor>>,

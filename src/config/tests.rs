@@ -9,8 +9,10 @@ fn the_example_parses() {
     assert!(c.rate_limits.contains_key("disable_access_key"));
     assert_eq!(c.rate_limits["disable_access_key"].per_account, Some(3));
     assert!(c.enrich.iam && c.enrich.cloudtrail_hours == 24);
-    assert_eq!(c.approval.kinds, ["run_command"]);
-    assert_eq!(c.approval.tags[0].value.as_deref(), Some("prod*"));
+    assert_eq!(c.approval.kinds, ["run_command", "isolate_instance"]);
+    assert!(c.approval.tags.is_empty());
+    assert!(c.runbooks.allows_document("AWSSupport-ContainIAMPrincipal"));
+    assert!(!c.runbooks.allows_document("AWS-DeleteStack"));
 }
 
 #[test]

@@ -173,9 +173,9 @@ async fn a_redelivery_starts_one_run_and_parameters_stay_in_scope() {
         "{:?}",
         plan.errors
     );
-    let set = load(&format!(
-        "start_automation(\"AWSSupport-ContainEC2Instance\", #{{ InstanceId: finding.instance_id }})"
-    ))
+    let set = load(
+        "start_automation(\"AWSSupport-ContainEC2Instance\", #{ InstanceId: finding.instance_id })",
+    )
     .unwrap();
     let plan = set.evaluate(&Finding::from_json_str(EC2).unwrap());
     assert!(plan.errors.is_empty(), "{:?}", plan.errors);
