@@ -550,7 +550,7 @@ fn tagged(rule: &TagRule, action: &Action, finding: &FindingContext) -> bool {
         tags.get(&rule.key)
             .is_some_and(|value| rule.value.as_deref().is_none_or(|g| glob_match(g, value)))
     };
-    let on_instance = matches!(action.kind(), k if k == ActionKind::RUN_COMMAND)
+    let on_instance = matches!(action.kind(), k if k == ActionKind::RUN_COMMAND || k == ActionKind::ISOLATE_INSTANCE)
         || action.target().starts_with("i-");
     if on_instance && matches(&finding.instance_tags) {
         return true;

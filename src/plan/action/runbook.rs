@@ -140,7 +140,25 @@ fn value_out_of_scope(name: &str, value: &str, finding: &FindingContext) -> Opti
     }
 }
 
+/// The names the values of parameter `name` give (ARNs cut to their last part), when its name
+/// says it names a target or a value is shaped like an instance id.
+fn named_values<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let by_name = named_by(name).is_some();
+    values
+        .filter(|v| by_name || InstanceId::new(*v).is_ok())
+        .map(|v| resource_name(v).to_owned())
+        .collect()
+}
+
 impl StartAutomation {
+    /// What the parameters name (instances, principals, buckets), for protection rules.
+    pub(crate) fn named(&self) -> Vec<String> {
+        self.parameters
+            .iter()
+            .flat_map(|(k, v)| named_values(k, v.iter().map(String::as_str)))
+            .collect()
+    }
+
     /// Why a parameter names something the finding does not, if one does.
     pub(crate) fn out_of_scope(&self, finding: &FindingContext) -> Option<String> {
         self.parameters.iter().find_map(|(name, values)| {
@@ -152,6 +170,25 @@ impl StartAutomation {
 }
 
 impl StartExecution {
+    /// What the input names (instances, principals, buckets), for protection rules.
+    pub(crate) fn named(&self) -> Vec<String> {
+        fn walk(name: &str, value: &Value, out: &mut Vec<String>, depth: usize) {
+            match value {
+                Value::String(s) => out.extend(named_values(name, std::iter::once(s.as_str()))),
+                Value::Array(items) if depth < 32 => {
+                    items.iter().for_each(|v| walk(name, v, out, depth + 1));
+                }
+                Value::Object(map) if depth < 32 => {
+                    map.iter().for_each(|(k, v)| walk(k, v, out, depth + 1));
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        self.input.iter().for_each(|(k, v)| walk(k, v, &mut out, 0));
+        out
+    }
+
     /// Why a field of the input names something the finding does not, if one does (nested
     /// objects and lists included).
     pub(crate) fn out_of_scope(&self, finding: &FindingContext) -> Option<String> {
