@@ -1,7 +1,8 @@
 //! Step Functions on moto: a state machine with a Pass state, started through remedy's runbook
 //! executor. A redelivered finding (two remediators with ledgers of their own: two workers that
 //! share no state) starts one execution, named from the action's ledger key; the input holds
-//! the finding and the policy's map; a state machine outside `[runbooks]` is refused. Needs
+//! the finding and the policy's map; a state machine outside `[runbooks]` is refused; a run
+//! longer than `wait_for_runbook_secs` is reported started. Needs
 //! `AWS_ENDPOINT_URL` (see `scripts/test.sh`); without it every test says it did not run and
 //! passes.
 
@@ -139,4 +140,32 @@ async fn a_state_machine_outside_the_allowlist_is_refused() {
         .await
         .unwrap();
     assert!(executions.executions().is_empty());
+}
+
+#[tokio::test]
+async fn a_run_longer_than_the_wait_is_reported_started() {
+    // moto keeps executions RUNNING: the wait ends first.
+    let Some(url) = moto() else { return };
+    let sfn = aws_sdk_sfn::Client::new(&sdk(&url).await);
+    let (name, _) = machine(&sfn).await;
+    let config = RunbooksConfig {
+        state_machines: vec![name.clone()],
+        ..RunbooksConfig::default()
+    };
+    let settings = settings(&url).with_wait_for_runbook(std::time::Duration::from_secs(1));
+    let executor = Arc::new(RunbookExecutor::new(&settings, config).await);
+    let plan = plan_of(finding(), [start(&name)], "respond");
+    let start = std::time::Instant::now();
+    let report = Remediator::builder(executor)
+        .enforce(true)
+        .build()
+        .run(&plan)
+        .await;
+    let outcome = &report.actions[0].outcome;
+    assert_eq!(outcome.status(), Status::Executed, "{outcome}");
+    assert!(outcome.to_string().contains("still running"), "{outcome}");
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(1),
+        "it waited"
+    );
 }
