@@ -30,7 +30,7 @@ mod router;
 mod wrap;
 
 pub use command::{CommandExecutor, EXIT_ALREADY_DONE};
-pub use memory::{MemoryIam, MemoryNotifier, MemorySsm, SentCommand};
+pub use memory::{MemoryIam, MemoryNotifier, MemoryRunbooks, MemorySsm, SentCommand, StartedRun};
 pub use notify::{Notification, TracingNotifier};
 pub use outcome::{ActionError, ErrorKind, Outcome, SkipReason, Status};
 pub use router::{ChannelRouter, Router};
@@ -230,6 +230,9 @@ pub struct ActionRequest<'a> {
     pub sources: &'a [Source],
     /// What the plan's other actions came to (filled for notifications, which run last).
     pub prior: &'a [PriorOutcome],
+    /// The action's ledger key, joined into one string, when the remediator gave it: what makes
+    /// a redelivery the same action ([`ActionRequest::idempotency_token`]).
+    pub key: Option<&'a str>,
     /// For the notification that asks a person to decide: the request it asks about (a chat
     /// channel adds its buttons).
     pub approval: Option<&'a ApprovalAsk>,
@@ -258,6 +261,7 @@ impl<'a> ActionRequest<'a> {
             sources: &[],
             prior: &[],
             approval: None,
+            key: None,
         }
     }
 
@@ -265,6 +269,34 @@ impl<'a> ActionRequest<'a> {
     pub fn with_approval(mut self, approval: &'a ApprovalAsk) -> Self {
         self.approval = Some(approval);
         self
+    }
+
+    /// Sets the action's ledger key (joined).
+    pub fn with_key(mut self, key: &'a str) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// A token in the shape of a UUID that is the same for every delivery of this action: a
+    /// digest of its ledger key ([`ActionRequest::key`]), or, without one, of the finding's
+    /// account and id and the action's kind and target. Services that take an idempotency token
+    /// (SSM Automation's `ClientToken`, a Step Functions execution name) start one run per token.
+    pub fn idempotency_token(&self) -> String {
+        let fallback;
+        let key = match self.key {
+            Some(key) => key,
+            None => {
+                fallback = format!(
+                    "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+                    self.finding.id,
+                    self.action.kind(),
+                    self.action.target(),
+                    self.finding.account_id
+                );
+                &fallback
+            }
+        };
+        crate::id::uuid_digest(key)
     }
 
     /// Sets the policies that chose the action.

@@ -32,6 +32,7 @@ mod email;
 mod enrich;
 mod error;
 mod iam;
+mod runbooks;
 mod secrets;
 mod sns;
 mod ssm;
@@ -43,6 +44,7 @@ pub use dynamo::{
 pub use email::EmailNotifier;
 pub use enrich::{CloudTrailEnricher, IamEnricher, enrichers};
 pub use iam::DisableAccessKeyExecutor;
+pub use runbooks::RunbookExecutor;
 pub use secrets::read_secret;
 pub use sns::SnsNotifier;
 pub use ssm::RunCommandExecutor;
@@ -60,6 +62,7 @@ pub struct AwsSettings {
     attempt_timeout: Option<Duration>,
     max_attempts: Option<u32>,
     wait_for_command: Duration,
+    wait_for_runbook: Duration,
     accounts: AccountsConfig,
 }
 
@@ -77,6 +80,7 @@ impl std::fmt::Debug for AwsSettings {
             .field("attempt_timeout", &self.attempt_timeout())
             .field("max_attempts", &self.max_attempts())
             .field("wait_for_command", &self.wait_for_command)
+            .field("wait_for_runbook", &self.wait_for_runbook)
             .field("accounts", &self.accounts)
             .finish()
     }
@@ -93,6 +97,7 @@ impl AwsSettings {
             attempt_timeout: Some(Duration::from_secs(config.attempt_timeout_secs)),
             max_attempts: Some(config.max_attempts),
             wait_for_command: Duration::from_secs(config.wait_for_command_secs),
+            wait_for_runbook: Duration::from_secs(config.wait_for_runbook_secs),
             accounts: AccountsConfig::default(),
         }
     }
@@ -145,6 +150,13 @@ impl AwsSettings {
         self
     }
 
+    /// After starting a runbook or a state machine, waits up to `wait` for it to end (zero: do
+    /// not wait; report it started).
+    pub fn with_wait_for_runbook(mut self, wait: Duration) -> Self {
+        self.wait_for_runbook = wait;
+        self
+    }
+
     fn operation_timeout(&self) -> Duration {
         self.operation_timeout.unwrap_or(Duration::from_secs(30))
     }
@@ -191,6 +203,7 @@ impl AwsSettings {
             )),
             sdk,
             wait_for_command: self.wait_for_command,
+            wait_for_runbook: self.wait_for_runbook,
         }
     }
 }
@@ -200,6 +213,7 @@ impl AwsSettings {
 pub(crate) struct AwsClients {
     pub(crate) sdk: SdkConfig,
     pub(crate) wait_for_command: Duration,
+    pub(crate) wait_for_runbook: Duration,
     /// The configuration per finding account (credentials) and region.
     pub(crate) accounts: Arc<accounts::AccountClients>,
 }
@@ -212,7 +226,9 @@ pub fn kinds() -> Vec<ActionKind> {
 
 /// A router with the AWS executors: `disable_access_key` (IAM), `revoke_role_sessions`,
 /// `quarantine_principal` (with `config.containment.quarantine_policy`), `disable_console_login`
-/// and `undo` (IAM), `run_command` (SSM) and `notify` (each channel of `config.notify` to its SNS
+/// and `undo` (IAM), `run_command` (SSM), `start_automation` and `isolate_instance` (SSM
+/// Automation, with `config.runbooks`; releasing an isolation), `start_execution` (Step
+/// Functions) and `notify` (each channel of `config.notify` to its SNS
 /// topic, or to the log for `log`).
 ///
 /// Making clients needs no credentials (they are resolved at the first call), so building the
@@ -236,6 +252,10 @@ pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
             .with_quarantine_policy(config.containment.quarantine_policy.clone()),
     );
     let ssm = RunCommandExecutor::from_clients(&clients);
+    let runbooks: Arc<dyn Executor> = Arc::new(RunbookExecutor::from_clients(
+        &clients,
+        config.runbooks.clone(),
+    ));
     let threads: Arc<dyn ThreadStore> = Arc::new(MemoryThreads::new());
     let mut channels = ChannelRouter::new();
     for (channel, target) in &config.notify.channels {
@@ -260,6 +280,7 @@ pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
             Carrier::AccessKeys => &iam,
             Carrier::Containment => &containment,
             Carrier::RunCommand => &ssm,
+            Carrier::Runbooks => &runbooks,
         };
         router.with(spec.kind.clone(), Arc::clone(executor))
     })

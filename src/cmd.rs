@@ -178,23 +178,31 @@ pub(crate) fn default_audit_quiet(config: &mut Config) {
 }
 
 /// The audit trail's HMAC key of `[audit] key_env` or `key_secret`, if one is configured; errors
-/// printed. Called outside the async runtime (a Secrets Manager key is read on a runtime of its
-/// own).
-pub(crate) fn audit_key(
+/// printed.
+pub(crate) async fn audit_key(
     config: &Config,
 ) -> Result<Option<remedy::store::audit::AuditKey>, ExitCode> {
-    let fail = |e: &str| {
-        eprintln!("error: {}", inert(e));
-        ExitCode::FAILURE
-    };
+    Assembly::new(config.clone())
+        .audit_key()
+        .await
+        .map_err(|e| {
+            eprintln!("error: {}", inert(&e.to_string()));
+            ExitCode::FAILURE
+        })
+}
+
+/// [`audit_key`] for a command that runs outside the async runtime (on a runtime of its own).
+pub(crate) fn audit_key_blocking(
+    config: &Config,
+) -> Result<Option<remedy::store::audit::AuditKey>, ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| fail(&format!("cannot start the async runtime: {e}")))?;
-    let assembly = Assembly::new(config.clone());
-    runtime
-        .block_on(assembly.audit_key())
-        .map_err(|e| fail(&e.to_string()))
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })?;
+    runtime.block_on(audit_key(config))
 }
 
 /// The remediator `assembly` builds; errors printed.

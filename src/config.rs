@@ -29,6 +29,7 @@ mod protect;
 mod rate_limits;
 mod reach;
 mod run_command;
+mod runbooks;
 mod secret;
 mod state;
 
@@ -48,6 +49,7 @@ pub use protect::{ProtectConfig, TagRule};
 pub use rate_limits::RateLimit;
 pub use reach::ReachConfig;
 pub use run_command::RunCommandConfig;
+pub use runbooks::RunbooksConfig;
 pub use secret::{Secret, SecretSource};
 pub use state::StateConfig;
 
@@ -131,6 +133,9 @@ pub struct Config {
     /// What `run_command` may run.
     #[serde(default)]
     pub run_command: RunCommandConfig,
+    /// What `start_automation` and `start_execution` may start; how `isolate_instance` runs.
+    #[serde(default)]
+    pub runbooks: RunbooksConfig,
     /// Action kinds the host (here: the CLI) registers, by name.
     #[serde(default)]
     pub host_kinds: BTreeMap<String, HostKindConfig>,
@@ -230,6 +235,7 @@ impl Config {
         self.policy.check()?;
         self.containment.check()?;
         self.run_command.check()?;
+        self.runbooks.check()?;
         self.audit.check()?;
         if self.state.dynamodb_table.is_some() && self.ledger.path.is_some() {
             return Err(invalid(

@@ -146,9 +146,43 @@ pub(crate) fn digest(text: &str) -> String {
         .collect()
 }
 
+/// The SHA-256 of `text` in the shape of a UUID (its first 16 bytes as `8-4-4-4-12` hex digits,
+/// version 4 and variant bits set so that services checking the form accept it).
+pub(crate) fn uuid_digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(text.as_bytes());
+    let mut bytes = [0u8; 16];
+    for (b, h) in bytes.iter_mut().zip(hash.iter()) {
+        *b = *h;
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let part = |from: usize, to: usize| hex.get(from..to).unwrap_or_default();
+    format!(
+        "{}-{}-{}-{}-{}",
+        part(0, 8),
+        part(8, 12),
+        part(12, 16),
+        part(16, 20),
+        part(20, 32)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuid_digests_are_stable_and_uuid_shaped() {
+        let a = uuid_digest("key");
+        assert_eq!(a, uuid_digest("key"));
+        assert_ne!(a, uuid_digest("key2"));
+        let parts: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(parts, [8, 4, 4, 4, 12]);
+        assert_eq!(a.as_bytes()[14], b'4', "{a}");
+        assert!(matches!(a.as_bytes()[19], b'8' | b'9' | b'a' | b'b'), "{a}");
+    }
 
     #[test]
     fn access_key_ids() {

@@ -159,7 +159,7 @@ pub fn is_decision(event: &Value) -> bool {
 /// same `approve`/`deny` as `remedy approve` (decided once, every guard again). Who may invoke
 /// the function is IAM's to say (the custom action runs with the channel's role). The answer
 /// says what came of it.
-pub async fn handle_decision(remediator: &crate::Remediator, event: &Value) -> Value {
+pub async fn handle_decision(remediator: &crate::remediate::Remediator, event: &Value) -> Value {
     let text = |key: &str| event.get(key).and_then(Value::as_str).map(str::trim);
     let answer = |ok: bool, said: String| serde_json::json!({"ok": ok, "said": said});
     let (Some(decision), Some(request), Some(by)) = (text("decision"), text("request"), text("by"))

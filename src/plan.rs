@@ -32,9 +32,9 @@ pub mod kinds;
 
 pub use action::{
     Action, ActionKind, ActionPayload, CustomAction, DEFAULT_QUARANTINE_POLICY, DisableAccessKey,
-    DisableConsoleLogin, IamPrincipal, InvalidAction, Notify, PrincipalKind,
-    QUARANTINE_INLINE_POLICY, QuarantinePrincipal, REVOKE_POLICY_PREFIX, Reversal,
-    RevokeRoleSessions, RunCommand, Undo, is_idempotent,
+    DisableConsoleLogin, ISOLATION_DOCUMENT, IamPrincipal, InvalidAction, IsolateInstance, Notify,
+    PrincipalKind, QUARANTINE_INLINE_POLICY, QuarantinePrincipal, REVOKE_POLICY_PREFIX, Reversal,
+    RevokeRoleSessions, RunCommand, StartAutomation, StartExecution, Undo, is_idempotent,
 };
 pub use context::{FindingContext, Principal};
 
@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn action_kinds_are_identifiers() {
-        assert!(ActionKind::new("isolate_instance").is_ok());
+        assert!(ActionKind::new("quarantine_instance").is_ok());
         assert!(ActionKind::new("Isolate").is_err());
         assert!(ActionKind::new("").is_err());
         assert!(ActionKind::NOTIFY.is_builtin());
@@ -378,6 +378,26 @@ mod tests {
             }),
             source("p2"),
         );
+        let instance = || InstanceId::new("i-0123456789abcdef0").unwrap();
+        for action in [
+            Action::StartAutomation(StartAutomation {
+                document: "AWSSupport-ContainIAMPrincipal".into(),
+                parameters: [("UserName".to_owned(), vec!["alice".to_owned()])].into(),
+            }),
+            Action::StartExecution(StartExecution {
+                state_machine: "respond".into(),
+                input: serde_json::json!({"depth": 2, "tags": ["a"]})
+                    .as_object()
+                    .cloned()
+                    .unwrap(),
+            }),
+            Action::IsolateInstance(IsolateInstance {
+                instance_id: instance(),
+            }),
+        ] {
+            assert!(action.is_destructive() && !is_idempotent(&action.kind()));
+            plan.push(action, source("p2"));
+        }
         let alice = || UserName::new("alice").unwrap();
         let role = || IamPrincipal::Role(RoleName::new("web").unwrap());
         let builtins = [
@@ -401,6 +421,12 @@ mod tests {
                 },
             }),
             Action::Undo(Undo {
+                record: "run-1-2".into(),
+                reversal: Reversal::ReleaseInstance {
+                    instance_id: instance(),
+                },
+            }),
+            Action::Undo(Undo {
                 record: "run-1-1".into(),
                 reversal: Reversal::EnableAccessKey {
                     user_name: alice(),
@@ -416,7 +442,7 @@ mod tests {
         }
         plan.push(
             Action::Custom(CustomAction {
-                kind: ActionKind::new("isolate_instance").unwrap(),
+                kind: ActionKind::new("quarantine_instance").unwrap(),
                 params: serde_json::Map::from_iter([("instance_id".into(), "i-1".into())]),
                 target: "i-1".into(),
                 destructive: false,
@@ -428,7 +454,13 @@ mod tests {
         assert_eq!(back, plan);
         assert!(!back.actions.last().unwrap().action.is_destructive());
         // Every built-in kind is in the plan.
-        kinds.extend([ActionKind::NOTIFY, ActionKind::RUN_COMMAND]);
+        kinds.extend([
+            ActionKind::NOTIFY,
+            ActionKind::RUN_COMMAND,
+            ActionKind::START_AUTOMATION,
+            ActionKind::START_EXECUTION,
+            ActionKind::ISOLATE_INSTANCE,
+        ]);
         for kind in ActionKind::builtin() {
             assert!(kinds.contains(&kind), "{kind} is not round-tripped");
         }

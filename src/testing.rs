@@ -47,7 +47,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::action::{Executor, MemoryIam, MemoryNotifier, MemorySsm, Router};
+use crate::action::{Executor, MemoryIam, MemoryNotifier, MemoryRunbooks, MemorySsm, Router};
 use crate::finding::{Finding, FindingError, FindingType, Severity};
 use crate::plan::kinds::{BUILTIN_KINDS, Carrier};
 use crate::plan::{Action, FindingContext, IamPrincipal, Plan, Source};
@@ -304,6 +304,9 @@ pub struct InMemory {
     pub iam: MemoryIam,
     /// Carries out `run_command`.
     pub ssm: MemorySsm,
+    /// Carries out `start_automation`, `start_execution`, `isolate_instance` and the `undo` that
+    /// releases an isolated instance.
+    pub runbooks: MemoryRunbooks,
     /// Carries out `notify` (every channel).
     pub notifier: MemoryNotifier,
     /// Every decision and action record of the runs.
@@ -377,11 +380,13 @@ impl InMemory {
         let notifier: Arc<dyn Executor> = Arc::new(self.notifier.clone());
         let iam: Arc<dyn Executor> = Arc::new(self.iam.clone());
         let ssm: Arc<dyn Executor> = Arc::new(self.ssm.clone());
+        let runbooks: Arc<dyn Executor> = Arc::new(self.runbooks.clone());
         BUILTIN_KINDS.iter().fold(Router::new(), |router, spec| {
             let executor = match spec.carrier {
                 Carrier::Channels => &notifier,
                 Carrier::AccessKeys | Carrier::Containment => &iam,
                 Carrier::RunCommand => &ssm,
+                Carrier::Runbooks => &runbooks,
             };
             router.with(spec.kind.clone(), Arc::clone(executor))
         })

@@ -228,7 +228,7 @@ mod tests {
 
     fn isolate() -> Action {
         Action::Custom(CustomAction {
-            kind: ActionKind::new("isolate_instance").unwrap(),
+            kind: ActionKind::new("quarantine_instance").unwrap(),
             params: serde_json::json!({"instance_id": "i-0abc"})
                 .as_object()
                 .cloned()

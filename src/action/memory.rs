@@ -13,8 +13,10 @@ use super::{
 use crate::plan::RunCommand;
 
 mod iam;
+mod runbooks;
 
 pub use iam::MemoryIam;
+pub use runbooks::{MemoryRunbooks, StartedRun};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)

@@ -6,11 +6,22 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{ActionRequest, ErrorKind, Executor, Outcome, Verification};
-use crate::plan::{ActionKind, Notify};
+use crate::plan::{Action, ActionKind, Notify};
+
+/// The route of `action`: its kind, or for `undo` the kind whose executor reverses the change
+/// ([`crate::plan::Reversal::undone_by`]).
+fn route_of(action: &Action) -> ActionKind {
+    match action {
+        Action::Undo(u) => u.reversal.undone_by(),
+        _ => action.kind(),
+    }
+}
 
 /// Maps action kinds to executors; itself an [`Executor`].
 ///
-/// An action whose kind has no executor fails with [`ErrorKind::Unsupported`].
+/// An action whose kind has no executor fails with [`ErrorKind::Unsupported`]. An `undo` goes
+/// to the executor of the kind that reverses its change ([`crate::plan::Reversal::undone_by`]):
+/// `undo`'s route, or `isolate_instance`'s for a release.
 #[derive(Debug, Clone, Default)]
 pub struct Router {
     routes: BTreeMap<ActionKind, Arc<dyn Executor>>,
@@ -47,7 +58,7 @@ impl Router {
 #[async_trait]
 impl Executor for Router {
     async fn execute(&self, request: &ActionRequest<'_>) -> Outcome {
-        let kind = request.action.kind();
+        let kind = route_of(request.action);
         match self.routes.get(&kind) {
             Some(executor) => executor.execute(request).await,
             None => Outcome::failed(
@@ -58,7 +69,7 @@ impl Executor for Router {
     }
 
     async fn verify(&self, request: &ActionRequest<'_>) -> Verification {
-        match self.routes.get(&request.action.kind()) {
+        match self.routes.get(&route_of(request.action)) {
             Some(executor) => executor.verify(request).await,
             None => Verification::Unknown,
         }

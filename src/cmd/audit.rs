@@ -38,7 +38,7 @@ fn verify_trail(args: &VerifyArgs) -> ExitCode {
         eprintln!("error: no audit trail to verify");
         return ExitCode::FAILURE;
     };
-    let Ok(key) = super::audit_key(&config) else {
+    let Ok(key) = super::audit_key_blocking(&config) else {
         return ExitCode::FAILURE;
     };
     let shown = super::inert(&path.display().to_string()).into_owned();

@@ -46,7 +46,7 @@ async fn undo(args: Args) -> ExitCode {
         eprintln!("error: no audit trail to read");
         return ExitCode::FAILURE;
     };
-    let Ok(key) = super::audit_key(&config) else {
+    let Ok(key) = super::audit_key(&config).await else {
         return ExitCode::FAILURE;
     };
     let checks = UndoChecks {

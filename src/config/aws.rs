@@ -23,6 +23,10 @@ pub struct AwsConfig {
     /// After `SendCommand`, wait this long for the invocations to finish (default 0: do not wait).
     #[serde(default)]
     pub wait_for_command_secs: u64,
+    /// After starting an Automation runbook or a state machine, wait this long for it to end
+    /// (default 0: report it started, with its id); longer runs are reported as started.
+    #[serde(default)]
+    pub wait_for_runbook_secs: u64,
 }
 
 fn default_operation_timeout() -> u64 {
@@ -45,6 +49,7 @@ impl Default for AwsConfig {
             attempt_timeout_secs: default_attempt_timeout(),
             max_attempts: default_max_attempts(),
             wait_for_command_secs: 0,
+            wait_for_runbook_secs: 0,
         }
     }
 }
@@ -68,6 +73,12 @@ impl AwsConfig {
         range(
             "aws.wait_for_command_secs",
             self.wait_for_command_secs,
+            0,
+            3600,
+        )?;
+        range(
+            "aws.wait_for_runbook_secs",
+            self.wait_for_runbook_secs,
             0,
             3600,
         )

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::ConfigError;
 use crate::plan::ActionKind;
 
-/// One `[host_kinds]` entry: `isolate_instance = { params = ["instance_id"], target = "instance_id" }`.
+/// One `[host_kinds]` entry: `quarantine_instance = { params = ["instance_id"], target = "instance_id" }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostKindConfig {

@@ -9,8 +9,10 @@ fn the_example_parses() {
     assert!(c.rate_limits.contains_key("disable_access_key"));
     assert_eq!(c.rate_limits["disable_access_key"].per_account, Some(3));
     assert!(c.enrich.iam && c.enrich.cloudtrail_hours == 24);
-    assert_eq!(c.approval.kinds, ["run_command"]);
-    assert_eq!(c.approval.tags[0].value.as_deref(), Some("prod*"));
+    assert_eq!(c.approval.kinds, ["run_command", "isolate_instance"]);
+    assert!(c.approval.tags.is_empty());
+    assert!(c.runbooks.allows_document("AWSSupport-ContainIAMPrincipal"));
+    assert!(!c.runbooks.allows_document("AWS-DeleteStack"));
 }
 
 #[test]
@@ -73,12 +75,15 @@ fn a_relative_command_is_found_next_to_the_configuration() {
     let path = dir.path().join("remedy.toml");
     std::fs::write(
         &path,
-        "[host_kinds]\nisolate_instance = { params = [\"instance_id\"], target = \"instance_id\", command = [\"./isolate.sh\", \"-v\"] }\n\
+        "[host_kinds]\nquarantine_instance = { params = [\"instance_id\"], target = \"instance_id\", command = [\"./isolate.sh\", \"-v\"] }\n\
          page = { params = [\"who\"], destructive = false, command = [\"pager-cli\"] }\n",
     )
     .unwrap();
     let c = Config::from_path(&path).unwrap();
-    let isolate = c.host_kinds["isolate_instance"].command.as_ref().unwrap();
+    let isolate = c.host_kinds["quarantine_instance"]
+        .command
+        .as_ref()
+        .unwrap();
     assert_eq!(
         isolate[0],
         dir.path().join("./isolate.sh").display().to_string()

@@ -381,7 +381,7 @@ mod tests {
         for kind in built_in_kinds() {
             assert!(executor.handles(&kind), "{kind}");
         }
-        assert!(!executor.handles(&ActionKind::new("isolate_instance").unwrap()));
+        assert!(!executor.handles(&ActionKind::new("quarantine_instance").unwrap()));
         assert!(
             executor.handles_channel("anything"),
             "the log takes every channel"

@@ -11,15 +11,18 @@ use super::context::FindingContext;
 use crate::id::{AccessKeyId, InstanceId, InvalidId, UserName};
 
 mod containment;
+mod runbook;
 mod undo;
 
 pub use containment::{
     DEFAULT_QUARANTINE_POLICY, DisableConsoleLogin, IamPrincipal, PrincipalKind,
     QUARANTINE_INLINE_POLICY, QuarantinePrincipal, REVOKE_POLICY_PREFIX, RevokeRoleSessions,
 };
+pub use runbook::{ISOLATION_DOCUMENT, IsolateInstance, StartAutomation, StartExecution};
 pub use undo::{Reversal, Undo};
 
 use containment::{role_out_of_scope, user_out_of_scope};
+use runbook::listed;
 
 /// Why a user's access key is not the finding's to touch, if it is not: the finding must name
 /// both the user and the key.
@@ -62,6 +65,12 @@ impl ActionKind {
     /// `disable_console_login`: delete an IAM user's console password.
     pub const DISABLE_CONSOLE_LOGIN: ActionKind =
         ActionKind(Cow::Borrowed("disable_console_login"));
+    /// `start_automation`: start an SSM Automation runbook.
+    pub const START_AUTOMATION: ActionKind = ActionKind(Cow::Borrowed("start_automation"));
+    /// `start_execution`: start a Step Functions state machine.
+    pub const START_EXECUTION: ActionKind = ActionKind(Cow::Borrowed("start_execution"));
+    /// `isolate_instance`: contain an instance with `AWSSupport-ContainEC2Instance`.
+    pub const ISOLATE_INSTANCE: ActionKind = ActionKind(Cow::Borrowed("isolate_instance"));
     /// `undo`: reverse what an earlier action did (`remedy undo`; policies cannot choose it).
     pub const UNDO: ActionKind = ActionKind(Cow::Borrowed("undo"));
 
@@ -258,6 +267,12 @@ pub enum Action {
     QuarantinePrincipal(QuarantinePrincipal),
     /// See [`DisableConsoleLogin`].
     DisableConsoleLogin(DisableConsoleLogin),
+    /// See [`StartAutomation`].
+    StartAutomation(StartAutomation),
+    /// See [`StartExecution`].
+    StartExecution(StartExecution),
+    /// See [`IsolateInstance`].
+    IsolateInstance(IsolateInstance),
     /// See [`Undo`].
     Undo(Undo),
     /// See [`CustomAction`].
@@ -284,6 +299,9 @@ impl Action {
             Action::RevokeRoleSessions(_) => ActionKind::REVOKE_ROLE_SESSIONS,
             Action::QuarantinePrincipal(_) => ActionKind::QUARANTINE_PRINCIPAL,
             Action::DisableConsoleLogin(_) => ActionKind::DISABLE_CONSOLE_LOGIN,
+            Action::StartAutomation(_) => ActionKind::START_AUTOMATION,
+            Action::StartExecution(_) => ActionKind::START_EXECUTION,
+            Action::IsolateInstance(_) => ActionKind::ISOLATE_INSTANCE,
             Action::Undo(_) => ActionKind::UNDO,
             Action::Custom(c) => c.kind.clone(),
         }
@@ -304,6 +322,13 @@ impl Action {
             Action::RevokeRoleSessions(r) => json!({ "role_name": r.role_name }),
             Action::QuarantinePrincipal(q) => json!(q.principal),
             Action::DisableConsoleLogin(d) => json!({ "user_name": d.user_name }),
+            Action::StartAutomation(a) => {
+                json!({ "document": a.document, "parameters": a.parameters })
+            }
+            Action::StartExecution(e) => {
+                json!({ "state_machine": e.state_machine, "input": e.input })
+            }
+            Action::IsolateInstance(i) => json!({ "instance_id": i.instance_id }),
             Action::Undo(u) => json!({ "record": u.record, "reversal": u.reversal }),
             Action::Custom(c) => Value::Object(c.params.clone()),
         }
@@ -325,6 +350,9 @@ impl Action {
                 format!("{}:{}", q.principal.kind(), q.principal.name())
             }
             Action::DisableConsoleLogin(d) => format!("login_profile:{}", d.user_name),
+            Action::StartAutomation(a) => a.target(),
+            Action::StartExecution(e) => e.target(),
+            Action::IsolateInstance(i) => format!("instance:{}", i.instance_id),
             Action::Undo(u) => format!("record:{}", u.record),
             Action::Custom(c) => format!("{}:{}", c.kind, c.target),
         }
@@ -340,6 +368,9 @@ impl Action {
             | Action::RevokeRoleSessions(_)
             | Action::QuarantinePrincipal(_)
             | Action::DisableConsoleLogin(_)
+            | Action::StartAutomation(_)
+            | Action::StartExecution(_)
+            | Action::IsolateInstance(_)
             | Action::Undo(_) => true,
             Action::Custom(c) => c.destructive,
         }
@@ -361,6 +392,14 @@ impl Action {
             Action::QuarantinePrincipal(q) => q.principal.out_of_scope(finding),
             Action::DisableConsoleLogin(d) => user_out_of_scope(d.user_name.as_str(), finding),
             Action::Undo(u) => u.reversal.out_of_scope(finding),
+            Action::StartAutomation(a) => a.out_of_scope(finding),
+            Action::StartExecution(e) => e.out_of_scope(finding),
+            Action::IsolateInstance(i) => (!names(i.instance_id.as_str())).then(|| {
+                format!(
+                    "instance `{}` (not one of the finding's instances)",
+                    i.instance_id
+                )
+            }),
             Action::RunCommand(r) => r
                 .instance_ids
                 .iter()
@@ -410,6 +449,16 @@ impl Action {
             Action::DisableConsoleLogin(d) => {
                 format!("delete the console password of user `{}`", d.user_name)
             }
+            Action::StartAutomation(a) => {
+                format!("start runbook `{}`{}", a.document, listed(&a.parameters))
+            }
+            Action::StartExecution(e) => {
+                format!("start state machine `{}`", e.state_machine)
+            }
+            Action::IsolateInstance(i) => format!(
+                "isolate instance `{}` with `{ISOLATION_DOCUMENT}`",
+                i.instance_id
+            ),
             Action::Undo(u) => format!("undo record `{}`: {}", u.record, u.reversal),
             Action::Custom(c) => format!("{} `{}`", c.kind, c.target),
         }
@@ -447,6 +496,15 @@ impl Action {
                 .map_err(typed),
             "disable_console_login" => serde_json::from_value(params)
                 .map(Action::DisableConsoleLogin)
+                .map_err(typed),
+            "start_automation" => serde_json::from_value(params)
+                .map(Action::StartAutomation)
+                .map_err(typed),
+            "start_execution" => serde_json::from_value(params)
+                .map(Action::StartExecution)
+                .map_err(typed),
+            "isolate_instance" => serde_json::from_value(params)
+                .map(Action::IsolateInstance)
                 .map_err(typed),
             "undo" => serde_json::from_value(params)
                 .map(Action::Undo)
@@ -509,6 +567,9 @@ payload!(
     RevokeRoleSessions,
     QuarantinePrincipal,
     DisableConsoleLogin,
+    StartAutomation,
+    StartExecution,
+    IsolateInstance,
     Undo
 );
 

@@ -18,6 +18,8 @@ pub enum Carrier {
     Containment,
     /// SSM Run Command.
     RunCommand,
+    /// Runbooks and state machines: SSM Automation, Step Functions.
+    Runbooks,
 }
 
 /// How a policy calls a built-in kind's constructor (named like the kind).
@@ -64,7 +66,7 @@ const fn called(required: usize, targets: &'static [usize]) -> Option<Signature>
 }
 
 /// The built-in kinds, one row each.
-pub static BUILTIN_KINDS: [KindSpec; 7] = [
+pub static BUILTIN_KINDS: [KindSpec; 10] = [
     row(ActionKind::NOTIFY, Carrier::Channels, false, called(2, &[])),
     row(
         ActionKind::DISABLE_ACCESS_KEY,
@@ -93,6 +95,24 @@ pub static BUILTIN_KINDS: [KindSpec; 7] = [
     row(
         ActionKind::DISABLE_CONSOLE_LOGIN,
         Carrier::Containment,
+        true,
+        called(1, &[0]),
+    ),
+    row(
+        ActionKind::START_AUTOMATION,
+        Carrier::Runbooks,
+        true,
+        called(2, &[]),
+    ),
+    row(
+        ActionKind::START_EXECUTION,
+        Carrier::Runbooks,
+        true,
+        called(2, &[]),
+    ),
+    row(
+        ActionKind::ISOLATE_INSTANCE,
+        Carrier::Runbooks,
         true,
         called(1, &[0]),
     ),

@@ -11,11 +11,13 @@ mod args;
 mod builtin;
 mod containment;
 mod host;
+pub(crate) mod runbook;
 
 pub use host::{ActionCheck, HostActionKind};
 
 use super::lint::calls::Constructor;
 
+use crate::config::RunbooksConfig;
 use crate::plan::kinds::BUILTIN_KINDS;
 use crate::plan::{Action, ActionKind};
 
@@ -72,7 +74,11 @@ type BuiltinFn = Arc<
 
 /// The constructor of the built-in `kind`; `None` for a kind policies cannot choose. Every row
 /// of [`BUILTIN_KINDS`] with a signature has one (a test checks).
-fn builtin_constructor(kind: &ActionKind, documents: &Arc<[String]>) -> Option<BuiltinFn> {
+fn builtin_constructor(
+    kind: &ActionKind,
+    documents: &Arc<[String]>,
+    runbooks: &Arc<RunbooksConfig>,
+) -> Option<BuiltinFn> {
     let f: BuiltinFn = if *kind == ActionKind::NOTIFY {
         Arc::new(builtin::notify)
     } else if *kind == ActionKind::DISABLE_ACCESS_KEY {
@@ -86,6 +92,14 @@ fn builtin_constructor(kind: &ActionKind, documents: &Arc<[String]>) -> Option<B
         Arc::new(containment::quarantine_principal)
     } else if *kind == ActionKind::DISABLE_CONSOLE_LOGIN {
         Arc::new(containment::disable_console_login)
+    } else if *kind == ActionKind::START_AUTOMATION {
+        let runbooks = Arc::clone(runbooks);
+        Arc::new(move |ctx, args| runbook::start_automation(ctx, args, &runbooks))
+    } else if *kind == ActionKind::START_EXECUTION {
+        let runbooks = Arc::clone(runbooks);
+        Arc::new(move |ctx, args| runbook::start_execution(ctx, args, &runbooks))
+    } else if *kind == ActionKind::ISOLATE_INSTANCE {
+        Arc::new(runbook::isolate_instance)
     } else {
         return None;
     };
@@ -93,8 +107,13 @@ fn builtin_constructor(kind: &ActionKind, documents: &Arc<[String]>) -> Option<B
 }
 
 /// Registers the built-in constructors and every host kind on `engine`; `run_command` runs only
-/// the `documents` listed.
-pub(crate) fn register(engine: &mut Engine, kinds: &[HostActionKind], documents: &[String]) {
+/// the `documents` listed, `start_automation` and `start_execution` only what `runbooks` allows.
+pub(crate) fn register(
+    engine: &mut Engine,
+    kinds: &[HostActionKind],
+    documents: &[String],
+    runbooks: &RunbooksConfig,
+) {
     engine.register_type_with_name::<ScriptAction>("Action");
     engine.register_get("kind", |a: &mut ScriptAction| a.action.kind().to_string());
     engine.register_get("reason", |a: &mut ScriptAction| -> Dynamic {
@@ -110,10 +129,12 @@ pub(crate) fn register(engine: &mut Engine, kinds: &[HostActionKind], documents:
 
     let dynamic = TypeId::of::<Dynamic>();
     let documents: Arc<[String]> = documents.into();
+    let runbooks = Arc::new(runbooks.clone());
     for spec in &BUILTIN_KINDS {
-        let (Some(signature), Some(build)) =
-            (spec.signature, builtin_constructor(&spec.kind, &documents))
-        else {
+        let (Some(signature), Some(build)) = (
+            spec.signature,
+            builtin_constructor(&spec.kind, &documents, &runbooks),
+        ) else {
             continue;
         };
         for arity in signature.arities {
@@ -191,9 +212,10 @@ mod tests {
     #[test]
     fn every_choosable_builtin_kind_has_a_constructor() {
         let documents: Arc<[String]> = Vec::new().into();
+        let runbooks = Arc::new(RunbooksConfig::default());
         for spec in &BUILTIN_KINDS {
             assert_eq!(
-                builtin_constructor(&spec.kind, &documents).is_some(),
+                builtin_constructor(&spec.kind, &documents, &runbooks).is_some(),
                 spec.signature.is_some(),
                 "{}",
                 spec.kind

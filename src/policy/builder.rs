@@ -34,14 +34,14 @@ pub const DEFAULT_DOCUMENTS: &[&str] = &["AWS-RunShellScript", "AWS-RunPowerShel
 /// let builder = PolicySet::builder()
 ///     .with_limits(Limits::default().with_deadline(Duration::from_millis(50)))
 ///     .with_action_kind(
-///         HostActionKind::new("isolate_instance")?
+///         HostActionKind::new("quarantine_instance")?
 ///             .with_params(["instance_id"])
 ///             .with_target_param("instance_id"),
 ///     );
 /// let set = builder.from_sources([(
 ///     "isolate",
 ///     r#"const DESCRIPTION = "isolate"; const APPLIES_TO = "*";
-///        fn decide(f) { isolate_instance(f.instance_id, "isolated") }"#,
+///        fn decide(f) { quarantine_instance(f.instance_id, "isolated") }"#,
 /// )])?;
 /// assert_eq!(set.policies()[0].name(), "isolate");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -54,6 +54,7 @@ pub struct PolicySetBuilder {
     call_mode: CallMode,
     reach_allowed: std::collections::BTreeSet<String>,
     documents: Option<Vec<String>>,
+    runbooks: crate::config::RunbooksConfig,
 }
 
 impl PolicySetBuilder {
@@ -96,8 +97,14 @@ impl PolicySetBuilder {
         self
     }
 
+    /// Sets what `start_automation` and `start_execution` may start (default: nothing).
+    pub fn with_runbooks(mut self, runbooks: crate::config::RunbooksConfig) -> Self {
+        self.runbooks = runbooks;
+        self
+    }
+
     /// Applies what a configuration says about policies: `[policy] deadline_ms`, `[reach]
-    /// account`, `[run_command] documents` and the `[host_kinds]` (their names, parameters, targets and whether they are
+    /// account`, `[run_command] documents`, `[runbooks]` and the `[host_kinds]` (their names, parameters, targets and whether they are
     /// destructive). The CLI, the worker and the Lambda function all build their sets this way.
     pub fn with_config(
         mut self,
@@ -114,6 +121,7 @@ impl PolicySetBuilder {
         if let Some(documents) = &config.run_command.documents {
             self = self.with_documents(documents.clone());
         }
+        self = self.with_runbooks(config.runbooks.clone());
         for (name, kind) in &config.host_kinds {
             let mut host = HostActionKind::new(name.as_str())
                 .map_err(|e| crate::config::ConfigError::Invalid {
@@ -303,7 +311,7 @@ impl PolicySetBuilder {
             }
         }
         let documents = self.documents();
-        actions::register(&mut engine, &self.kinds, &documents);
+        actions::register(&mut engine, &self.kinds, &documents, &self.runbooks);
         helpers::register(&mut engine);
         script_finding::register(&mut engine, Arc::clone(&paths), self.limits.max_array_size);
         let functions = function_names(&engine);
@@ -349,6 +357,7 @@ impl PolicySetBuilder {
                 functions: &functions,
                 constructors: &constructors,
                 documents: &documents,
+                runbooks: &self.runbooks,
                 reach,
                 max_modules: self.limits.max_modules,
             };
@@ -547,7 +556,7 @@ mod tests {
     #[test]
     fn function_names_are_every_signature_of_the_engine() {
         let mut engine = sandbox::engine(&Limits::default(), Arc::default());
-        actions::register(&mut engine, &[], &[]);
+        actions::register(&mut engine, &[], &[], &Default::default());
         helpers::register(&mut engine);
         script_finding::register(&mut engine, Arc::default(), 16);
         let mut every: Vec<String> = engine

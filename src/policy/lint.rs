@@ -29,6 +29,8 @@ pub(crate) struct Context<'a> {
     pub(crate) constructors: &'a [calls::Constructor],
     /// The SSM documents `run_command` may run.
     pub(crate) documents: &'a [String],
+    /// What `start_automation` and `start_execution` may start.
+    pub(crate) runbooks: &'a crate::config::RunbooksConfig,
     /// Whether the policy may reach beyond its finding (`REACH` declared and allowed).
     pub(crate) reach: bool,
     /// The most modules a policy may import.

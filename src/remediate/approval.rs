@@ -420,6 +420,7 @@ impl Remediator {
                     &[],
                     &[],
                     Some(&ask),
+                    Some(key.joined()),
                 )
                 .await;
                 self.finish(&key, &outcome, &mut ask_trail).await;
@@ -582,7 +583,7 @@ fn tagged(rule: &TagRule, action: &Action, finding: &FindingContext) -> bool {
         tags.get(&rule.key)
             .is_some_and(|value| rule.value.as_deref().is_none_or(|g| glob_match(g, value)))
     };
-    let on_instance = matches!(action.kind(), k if k == ActionKind::RUN_COMMAND)
+    let on_instance = matches!(action.kind(), k if k == ActionKind::RUN_COMMAND || k == ActionKind::ISOLATE_INSTANCE)
         || action.target().starts_with("i-");
     if on_instance && matches(&finding.instance_tags) {
         return true;

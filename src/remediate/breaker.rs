@@ -128,7 +128,8 @@ impl Remediator {
             message,
         });
         let outcome = if inner.enforcement.enforce {
-            super::carry::execute_isolated(&inner.executor, finding, &action, &[], &[], None).await
+            super::carry::execute_isolated(&inner.executor, finding, &action, &[], &[], None, None)
+                .await
         } else {
             Outcome::Skipped(SkipReason::DryRun {
                 would: action.describe(),

@@ -227,7 +227,7 @@ impl Remediator {
         let Request {
             finding, planned, ..
         } = *request;
-        if verify && let Some(done) = self.verify(request, trail).await {
+        if verify && let Some(done) = self.verify(request, key, trail).await {
             self.finish(key, &done, trail).await;
             return done;
         }
@@ -271,7 +271,7 @@ impl Remediator {
         let target_lock = request.target_lock.cloned();
         tokio::spawn(async move {
             let start = Instant::now();
-            let outcome = this.execute(&finding, &planned, &prior).await;
+            let outcome = this.execute(&finding, &planned, &prior, &key).await;
             let mut own = Trail::default();
             this.finish(&key, &outcome, &mut own).await;
             if let Err((outcome, mut own)) = sent.send((outcome, own)) {
@@ -410,10 +410,17 @@ impl Remediator {
     }
 
     /// Asks the executor whether an interrupted attempt's effect is in place.
-    async fn verify(&self, request: &Request<'_>, trail: &mut Trail) -> Option<Outcome> {
+    async fn verify(
+        &self,
+        request: &Request<'_>,
+        key: &LedgerKey,
+        trail: &mut Trail,
+    ) -> Option<Outcome> {
         let executor = Arc::clone(&self.inner.executor);
+        let joined = key.joined();
         let action_request = ActionRequest::new(&request.planned.action, request.finding)
-            .with_sources(&request.planned.sources);
+            .with_sources(&request.planned.sources)
+            .with_key(&joined);
         match executor.verify(&action_request).await {
             Verification::Done(details) => {
                 trail.note(Guard::Ledger, "verified: already in place");
@@ -489,6 +496,7 @@ impl Remediator {
         finding: &FindingContext,
         planned: &PlannedAction,
         prior: &[PriorOutcome],
+        key: &LedgerKey,
     ) -> Outcome {
         let shutdown = self.inner.shutdown.clone();
         let run = execute_isolated(
@@ -498,6 +506,7 @@ impl Remediator {
             &planned.sources,
             prior,
             None,
+            Some(key.joined()),
         );
         tokio::select! {
             outcome = run => outcome,
@@ -563,6 +572,7 @@ pub(super) async fn execute_isolated(
     sources: &[Source],
     prior: &[PriorOutcome],
     approval: Option<&ApprovalAsk>,
+    key: Option<String>,
 ) -> Outcome {
     let executor = Arc::clone(executor);
     let finding = finding.clone();
@@ -576,6 +586,9 @@ pub(super) async fn execute_isolated(
             .with_prior(&prior);
         if let Some(ask) = &approval {
             request = request.with_approval(ask);
+        }
+        if let Some(key) = &key {
+            request = request.with_key(key);
         }
         executor.execute(&request).await
     });

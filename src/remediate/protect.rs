@@ -89,8 +89,9 @@ impl Protection {
     /// acted on. Then by what the action touches: a user (`disable_access_key`,
     /// `disable_console_login`, `quarantine_principal` of a user) is checked against `users`, a
     /// role (`revoke_role_sessions`, `quarantine_principal` of a role) against `roles`, an access
-    /// key against `access_keys`, instances against `instances` and `instance_tags`; an `undo`
-    /// against what it would change back.
+    /// key against `access_keys`, instances against `instances` and `instance_tags`
+    /// (`isolate_instance`, and what a runbook's parameters name); an `undo` against what it
+    /// would change back.
     pub fn check(&self, action: &Action, finding: &FindingContext) -> Option<String> {
         if let Some(p) = first_match(&self.accounts, finding.account_id.as_str()) {
             return Some(format!("account `{p}`"));
@@ -128,8 +129,14 @@ impl Protection {
                 }),
                 Reversal::DeleteInlinePolicy { principal, .. }
                 | Reversal::DetachPolicy { principal, .. } => self.check_principal(principal),
+                Reversal::ReleaseInstance { instance_id } => {
+                    self.check_instance(instance_id.as_str(), finding)
+                }
                 _ => None,
             },
+            Action::IsolateInstance(i) => self.check_instance(i.instance_id.as_str(), finding),
+            Action::StartAutomation(a) => self.check_named(&a.named(), finding),
+            Action::StartExecution(e) => self.check_named(&e.named(), finding),
             Action::Custom(c) => self
                 .check_instance(&c.target, finding)
                 .or_else(|| first_match(&self.users, &c.target).map(|p| format!("user `{p}`")))
@@ -139,6 +146,19 @@ impl Protection {
                 }),
             _ => None,
         }
+    }
+
+    /// The first of what a runbook's parameters name that is protected: as an instance, a user
+    /// or a role.
+    fn check_named(&self, named: &[String], finding: &FindingContext) -> Option<String> {
+        named.iter().find_map(|n| {
+            let instance = crate::id::InstanceId::new(n.as_str()).is_ok();
+            instance
+                .then(|| self.check_instance(n, finding))
+                .flatten()
+                .or_else(|| self.check_user(n))
+                .or_else(|| self.check_role(n))
+        })
     }
 
     fn check_user(&self, user: &str) -> Option<String> {
@@ -365,5 +385,82 @@ mod tests {
         })
         .unwrap();
         assert_eq!(p.users.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod runbook_tests {
+    use super::*;
+    use crate::config::TagRule;
+    use crate::finding::{FindingType, Severity};
+    use crate::id::InstanceId;
+    use crate::plan::{IsolateInstance, StartAutomation, StartExecution};
+
+    #[test]
+    fn isolation_and_runbook_parameters_meet_the_protection_rules() {
+        let protection = Protection::new(&ProtectConfig {
+            users: vec!["break-glass-*".into()],
+            instances: vec!["i-0000000000000000a".into()],
+            instance_tags: vec![TagRule {
+                key: "remedy:protect".into(),
+                value: None,
+            }],
+            ..ProtectConfig::default()
+        })
+        .unwrap();
+        let mut f = FindingContext::new(
+            "f",
+            FindingType::new("UnauthorizedAccess:EC2/SSHBruteForce").unwrap(),
+            Severity::new(5.0).unwrap(),
+        );
+        f.instance_ids = vec!["i-0000000000000000b".into()];
+        let isolate = |id: &str| {
+            Action::IsolateInstance(IsolateInstance {
+                instance_id: InstanceId::new(id).unwrap(),
+            })
+        };
+        assert!(
+            protection
+                .check(&isolate("i-0000000000000000a"), &f)
+                .is_some()
+        );
+        assert_eq!(protection.check(&isolate("i-0000000000000000b"), &f), None);
+        f.instance_tags
+            .insert("remedy:protect".into(), "yes".into());
+        assert!(
+            protection
+                .check(&isolate("i-0000000000000000b"), &f)
+                .is_some()
+        );
+
+        let automation = |k: &str, v: &str| {
+            Action::StartAutomation(StartAutomation {
+                document: "Doc".into(),
+                parameters: [(k.to_owned(), vec![v.to_owned()])].into(),
+            })
+        };
+        let arn = "arn:aws:iam::123456789012:user/break-glass-1";
+        assert!(
+            protection
+                .check(&automation("PrincipalArn", arn), &f)
+                .is_some()
+        );
+        assert!(
+            protection
+                .check(&automation("Target", "i-0000000000000000a"), &f)
+                .is_some()
+        );
+        assert_eq!(
+            protection.check(&automation("Comment", "break-glass-1"), &f),
+            None
+        );
+        let execution = Action::StartExecution(StartExecution {
+            state_machine: "m".into(),
+            input: serde_json::json!({"who": {"userName": "break-glass-2"}})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        });
+        assert!(protection.check(&execution, &f).is_some());
     }
 }

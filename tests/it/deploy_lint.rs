@@ -36,6 +36,14 @@ fn the_template_wires_the_queue_the_dead_letter_queue_and_partial_batch_failures
         "AttributeName: ttl",
         "${StateTable.Arn}/index/claims",
         "REMEDY_STATE_TABLE: !Ref StateTable",
+        // Runbooks: exactly the allowed documents and state machines, the role passed to SSM only.
+        "Action: ssm:StartAutomationExecution",
+        "automation-definition/${Document}:*",
+        "Action: ssm:GetAutomationExecution",
+        "Action: states:StartExecution",
+        "stateMachine:${Machine}",
+        "Action: states:DescribeExecution",
+        "iam:PassedToService: ssm.amazonaws.com",
     ] {
         assert!(template.contains(needle), "missing `{needle}`");
     }

@@ -34,12 +34,12 @@ const B: &str = "i-0bbbbbbbbbbbbbbbb";
 const ISOLATE: &str = r#"const DESCRIPTION = "isolate the instance of the finding";
 const APPLIES_TO = "Backdoor:EC2/*";
 fn decide(finding) {
-    isolate_instance(finding.instance_id, "c&c")
+    quarantine_instance(finding.instance_id, "c&c")
 }
 "#;
 
 fn isolate_kind() -> HostActionKind {
-    HostActionKind::new("isolate_instance")
+    HostActionKind::new("quarantine_instance")
         .unwrap()
         .with_params(["instance_id"])
         .with_target_param("instance_id")
@@ -91,7 +91,7 @@ fn count(records: &[remedy::store::audit::ActionRecord], status: Status) -> usiz
 fn a_destructive_host_kind_without_a_target_does_not_load() {
     let err = PolicySet::builder()
         .with_action_kind(
-            HostActionKind::new("isolate_instance")
+            HostActionKind::new("quarantine_instance")
                 .unwrap()
                 .with_params(["instance_id"]),
         )
@@ -109,7 +109,7 @@ fn a_destructive_host_kind_without_a_target_does_not_load() {
 async fn each_target_is_its_own_action_and_protection_covers_it() {
     let dir = tempfile::tempdir().unwrap();
     let (exec, log) = recording(dir.path());
-    let router = Router::new().with(ActionKind::new("isolate_instance").unwrap(), exec);
+    let router = Router::new().with(ActionKind::new("quarantine_instance").unwrap(), exec);
     let remediator = Remediator::builder(Arc::new(router.clone()))
         .enforce(true)
         .build();
@@ -148,13 +148,13 @@ async fn an_unroutable_kind_is_refused_before_anything_runs_and_fails_alike_in_d
         isolate_set(),
         Remediator::builder(Arc::new(router.clone())).build(),
     )
-    .expect_err("isolate_instance has no route");
+    .expect_err("quarantine_instance has no route");
     assert_eq!(
         refused.kinds(),
-        [ActionKind::new("isolate_instance").unwrap()]
+        [ActionKind::new("quarantine_instance").unwrap()]
     );
     assert!(
-        refused.to_string().contains("isolate_instance"),
+        refused.to_string().contains("quarantine_instance"),
         "{refused}"
     );
     // Acknowledged, the dry run says what the real run would: unsupported, not "would isolate".
@@ -220,7 +220,7 @@ fn cli_setup(command: bool) -> (tempfile::TempDir, String, String, String) {
     std::fs::write(
         policies.join("tests/isolate.toml"),
         format!(
-            "policy = \"isolate\"\n[[case]]\nname = \"isolates the instance\"\nfinding = \"findings/c2.json\"\nexpect = [{{ kind = \"isolate_instance\", params = {{ instance_id = \"{A}\" }} }}]\n"
+            "policy = \"isolate\"\n[[case]]\nname = \"isolates the instance\"\nfinding = \"findings/c2.json\"\nexpect = [{{ kind = \"quarantine_instance\", params = {{ instance_id = \"{A}\" }} }}]\n"
         ),
     )
     .unwrap();
@@ -253,7 +253,7 @@ fn cli_setup(command: bool) -> (tempfile::TempDir, String, String, String) {
     std::fs::write(
         &config,
         format!(
-            "[host_kinds]\nisolate_instance = {{ params = [\"instance_id\"], target = \"instance_id\", destructive = true{command} }}\n"
+            "[host_kinds]\nquarantine_instance = {{ params = [\"instance_id\"], target = \"instance_id\", destructive = true{command} }}\n"
         ),
     )
     .unwrap();
@@ -269,7 +269,7 @@ fn the_cli_knows_host_kinds_from_the_configuration() {
     // Without the configuration the function is unknown, with it the policy loads.
     let out = remedy(&["check", &policies]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("isolate_instance"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("quarantine_instance"));
     let out = remedy(&["check", &policies, "--config", &config]);
     assert!(
         out.status.success(),
@@ -298,7 +298,7 @@ fn the_cli_knows_host_kinds_from_the_configuration() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout)
-            .matches(r#""kind":"isolate_instance""#)
+            .matches(r#""kind":"quarantine_instance""#)
             .count(),
         2
     );
@@ -357,7 +357,7 @@ fn a_host_kind_with_a_command_is_carried_out_by_it() {
 async fn a_duplicate_in_one_run_is_worded_as_such() {
     let dir = tempfile::tempdir().unwrap();
     let (exec, log) = recording(dir.path());
-    let router = Router::new().with(ActionKind::new("isolate_instance").unwrap(), exec);
+    let router = Router::new().with(ActionKind::new("quarantine_instance").unwrap(), exec);
     let remediator = Remediator::builder(Arc::new(router)).enforce(true).build();
     let engine = Pipeline::new(isolate_set(), remediator).unwrap();
     let [a, _] = findings();

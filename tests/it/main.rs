@@ -49,6 +49,7 @@ mod policy_fallback;
 mod policy_sandbox;
 mod remediate;
 mod replay;
+mod runbooks;
 mod state_conformance;
 mod thread_conformance;
 mod trust;

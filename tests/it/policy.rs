@@ -526,7 +526,7 @@ fn run_command_builds_a_typed_action() {
 
 #[test]
 fn host_action_kinds_are_callable_and_checked() {
-    let isolate = HostActionKind::new("isolate_instance")
+    let isolate = HostActionKind::new("quarantine_instance")
         .unwrap()
         .with_params(["instance_id", "mode"])
         .with_check(|params| match params["instance_id"].as_str() {
@@ -541,7 +541,7 @@ fn host_action_kinds_are_callable_and_checked() {
             "p",
             policy(
                 "\"*\"",
-                "isolate_instance(finding.instance_id, \"quarantine\", \"mining\")",
+                "quarantine_instance(finding.instance_id, \"quarantine\", \"mining\")",
             ),
         )])
         .unwrap();
@@ -549,7 +549,7 @@ fn host_action_kinds_are_callable_and_checked() {
     assert!(plan.errors.is_empty(), "{plan:?}");
     match &plan.actions[0].action {
         Action::Custom(c) => {
-            assert_eq!(c.kind.as_str(), "isolate_instance");
+            assert_eq!(c.kind.as_str(), "quarantine_instance");
             assert_eq!(c.target, "i-0a1b2c3d4e5f60718");
             assert_eq!(c.params["mode"], "quarantine");
             assert!(c.destructive);
@@ -561,19 +561,22 @@ fn host_action_kinds_are_callable_and_checked() {
     let plan = set.evaluate(&iam());
     assert_eq!(plan.errors[0].kind, FailureKind::InvalidAction);
     assert!(
-        plan.errors[0].message.contains("isolate_instance"),
+        plan.errors[0].message.contains("quarantine_instance"),
         "{:?}",
         plan.errors[0]
     );
     // Unknown to a set built without the kind: the load fails and names the function.
     let err = PolicySet::from_sources([(
         "p",
-        policy("\"*\"", "isolate_instance(\"i-0a1b2c3d4e5f60718\", \"q\")"),
+        policy(
+            "\"*\"",
+            "quarantine_instance(\"i-0a1b2c3d4e5f60718\", \"q\")",
+        ),
     )])
     .unwrap_err();
     let d = &err.diagnostics()[0];
     assert_eq!(d.kind(), DiagnosticKind::UnknownFunction, "{err}");
-    assert!(d.message().contains("isolate_instance"), "{err}");
+    assert!(d.message().contains("quarantine_instance"), "{err}");
     assert_eq!(d.line(), Some(4));
 }
 

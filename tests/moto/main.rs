@@ -33,6 +33,7 @@ mod containment;
 #[cfg(feature = "cli")]
 mod crash;
 mod enrich;
+mod runbooks;
 #[cfg(all(feature = "cli", feature = "chat"))]
 mod slack_approval;
 #[cfg(feature = "cli")]

@@ -380,6 +380,11 @@ impl MemoryIam {
                 ErrorKind::InvalidInput,
                 format!("cannot be undone: {reason}"),
             ),
+            // Released by the runbook executor (a router sends it there).
+            Reversal::ReleaseInstance { .. } => Outcome::failed(
+                ErrorKind::Unsupported,
+                "releasing an instance is the runbook executor's (`isolate_instance`'s route)",
+            ),
         }
     }
 }

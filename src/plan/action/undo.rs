@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::FindingContext;
 use super::containment::IamPrincipal;
-use crate::id::{AccessKeyId, UserName};
+use crate::id::{AccessKeyId, InstanceId, UserName};
 
 /// How to reverse exactly what one executed action changed, as its executor reports it: written
 /// to the action's audit record (`outcome.undo`) and carried out by `remedy undo`.
@@ -16,7 +16,7 @@ use crate::id::{AccessKeyId, UserName};
 /// "access_key_id": "AKIA…"}`, `{"kind": "delete_inline_policy", "principal": {"kind": "role",
 /// "name": "web"}, "policy_name": "remedy-revoke-sessions-…"}`, `{"kind": "detach_policy",
 /// "principal": …, "policy_arn": "arn:aws:iam::aws:policy/…"}`, `{"kind": "irreversible",
-/// "reason": "…"}`.
+/// "reason": "…"}`, `{"kind": "release_instance", "instance_id": "i-…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -43,6 +43,12 @@ pub enum Reversal {
         /// The managed policy remedy attached.
         policy_arn: String,
     },
+    /// Release an instance from isolation: `AWSSupport-ContainEC2Instance` with
+    /// `Action=Release` (reverses `isolate_instance`).
+    ReleaseInstance {
+        /// The instance remedy isolated.
+        instance_id: InstanceId,
+    },
     /// What was done cannot be reversed (a deleted console password): why, and what to do.
     Irreversible {
         /// Why not, and what to do instead.
@@ -61,7 +67,21 @@ impl Reversal {
             } => super::key_out_of_scope(user_name.as_str(), access_key_id.as_str(), finding),
             Reversal::DeleteInlinePolicy { principal, .. }
             | Reversal::DetachPolicy { principal, .. } => principal.out_of_scope(finding),
+            Reversal::ReleaseInstance { instance_id } => (!finding
+                .instance_ids
+                .iter()
+                .any(|i| i.as_str() == instance_id.as_str()))
+            .then(|| format!("instance `{instance_id}` (not one of the finding's instances)")),
             Reversal::Irreversible { .. } => None,
+        }
+    }
+
+    /// The kind whose executor carries this reversal out: `isolate_instance`'s for a release
+    /// (the runbook executor), `undo`'s (IAM) for the rest. A router sends `undo` there.
+    pub fn undone_by(&self) -> super::ActionKind {
+        match self {
+            Reversal::ReleaseInstance { .. } => super::ActionKind::ISOLATE_INSTANCE,
+            _ => super::ActionKind::UNDO,
         }
     }
 
@@ -90,6 +110,11 @@ impl fmt::Display for Reversal {
                 principal,
                 policy_arn,
             } => write!(f, "detach policy `{policy_arn}` from {principal}"),
+            Reversal::ReleaseInstance { instance_id } => write!(
+                f,
+                "release instance `{instance_id}` from isolation (`{}`, `Action=Release`)",
+                super::ISOLATION_DOCUMENT
+            ),
             Reversal::Irreversible { reason } => write!(f, "cannot be undone: {reason}"),
         }
     }

@@ -32,7 +32,7 @@ enum Target {
 /// An action kind registered by the host, callable from scripts like the built-ins.
 ///
 /// A script calls it with the declared parameters in order, optionally followed by a reason:
-/// `isolate_instance(finding.instance_id, "talks to a mining pool")`. The arguments become the
+/// `quarantine_instance(finding.instance_id, "talks to a mining pool")`. The arguments become the
 /// parameters of a [`CustomAction`] (`{"instance_id": "i-…"}`).
 ///
 /// **A destructive kind must name its target**, what an action acts on: a parameter
@@ -47,10 +47,10 @@ enum Target {
 /// ```
 /// use remedy::HostActionKind;
 ///
-/// let isolate = HostActionKind::new("isolate_instance")?
+/// let isolate = HostActionKind::new("quarantine_instance")?
 ///     .with_params(["instance_id"])
 ///     .with_target_param("instance_id");
-/// assert_eq!(isolate.kind().as_str(), "isolate_instance");
+/// assert_eq!(isolate.kind().as_str(), "quarantine_instance");
 ///
 /// let tag = HostActionKind::new("tag_instance")?
 ///     .with_params(["instance_id", "tag"])

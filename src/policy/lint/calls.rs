@@ -270,6 +270,43 @@ fn arguments(
                 }
             }
         }
+        "start_automation" | "start_execution" => {
+            let (what, help) = if name == "start_automation" {
+                (
+                    "document",
+                    "allow the document in `[runbooks] documents` or use an allowed one",
+                )
+            } else {
+                (
+                    "state machine",
+                    "allow the state machine in `[runbooks] state_machines` or use an allowed one",
+                )
+            };
+            not_string(0, &format!("the {what}"), &mut found);
+            if let Some(Literal::Str(target)) = lit(0) {
+                let allowed = if name == "start_automation" {
+                    context.runbooks.allows_document(&target)
+                } else {
+                    context.runbooks.allows_state_machine(&target)
+                };
+                if let Some(why) =
+                    crate::policy::actions::runbook::not_allowed(what, &target, allowed)
+                {
+                    found.push((format!("`{name}`: {why}"), help));
+                }
+            }
+        }
+        "isolate_instance" => {
+            not_string(0, "the instance id", &mut found);
+            if let Some(Literal::Str(i)) = lit(0)
+                && let Err(e) = InstanceId::new(i)
+            {
+                found.push((
+                    format!("`{name}`: {e}"),
+                    "instance ids look like `i-0123456789abcdef0`",
+                ));
+            }
+        }
         "notify" => {
             not_string(0, "the channel", &mut found);
             not_string(1, "the message", &mut found);

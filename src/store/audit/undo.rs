@@ -354,6 +354,9 @@ fn reverses(
                         && policy_arn.starts_with("arn:")
                         && policy_arn.ends_with(&format!(":policy/{policy}"))))
         }
+        (Action::IsolateInstance(i), Reversal::ReleaseInstance { instance_id }) => {
+            *instance_id == i.instance_id
+        }
         _ => false,
     };
     if ok {
