@@ -354,10 +354,16 @@ impl PolicySetBuilder {
             };
             lint::check(&file, &source, &ast, &context, &mut problems, &mut warnings);
             if let Some(meta) = &meta {
+                // Only GuardDuty's types are catalogued: another source's types are its own.
+                let guardduty_only = meta
+                    .sources
+                    .iter()
+                    .all(|s| *s == crate::finding::FindingSource::GuardDuty);
                 lint::globs::check(
                     &file,
                     &source,
                     &meta.applies_to,
+                    guardduty_only,
                     &mut problems,
                     &mut warnings,
                 );
@@ -424,6 +430,7 @@ impl PolicySetBuilder {
                 min_severity: meta.min_severity,
                 fallback: meta.fallback,
                 reach_account: meta.reach_account,
+                sources: meta.sources,
                 version: hex(&hash.finalize()).into(),
                 source,
                 ast,
