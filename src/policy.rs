@@ -523,7 +523,7 @@ impl PolicySet {
                         reason: a.reason,
                         line: a.line,
                     };
-                    plan.push_repeated(a.action, source, a.repeat);
+                    plan.push_planned(a.action, source, a.repeat, a.ask_first);
                 }
             }
             Err(failure) => plan.errors.push(failure),
