@@ -200,8 +200,13 @@ impl From<&Finding> for FindingContext {
                 access_key_id: owned(p.access_key_id),
                 principal_id: owned(p.principal_id),
             })
-            .filter(|p| *p != Principal::default())
-            .collect();
+            .filter(|p| *p != Principal::default() && *p != principal)
+            .fold(Vec::new(), |mut all: Vec<Principal>, p| {
+                if !all.contains(&p) {
+                    all.push(p);
+                }
+                all
+            });
         Self {
             id: f.shared_id(),
             finding_type: f.finding_type().clone(),

@@ -44,6 +44,7 @@ mod policy_containment;
 mod policy_fallback;
 mod policy_sandbox;
 mod remediate;
+mod sources;
 mod state_conformance;
 mod trust;
 mod undo;
