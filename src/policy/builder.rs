@@ -22,7 +22,11 @@ use super::{Policy, PolicySet, helpers, lint, metadata};
 
 /// The SSM documents `run_command` may run unless the configuration says otherwise: the ones the
 /// bundled policies use.
-pub const DEFAULT_DOCUMENTS: &[&str] = &["AWS-RunShellScript", "AWS-RunPowerShellScript"];
+pub const DEFAULT_DOCUMENTS: &[&str] = &[
+    "AWS-RunShellScript",
+    "AWS-RunPowerShellScript",
+    "AWS-RunPatchBaseline",
+];
 
 /// Configures how policy sets are built: sandbox limits and host action kinds.
 ///

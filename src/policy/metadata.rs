@@ -438,8 +438,15 @@ fn valid_name(name: &str) -> bool {
 fn invalid_glob(glob: &str) -> Option<&'static str> {
     if glob.trim().is_empty() {
         Some("it is empty")
-    } else if glob.chars().any(char::is_whitespace) {
-        Some("finding types contain no spaces")
+    } else if glob.trim() != glob {
+        Some("it starts or ends with whitespace")
+    } else if glob
+        .chars()
+        .any(|c| c.is_whitespace() && c != ' ' || c.is_control())
+    {
+        // Other sources' types hold spaces (`Software and Configuration Checks/…`); none holds a
+        // tab or a line break.
+        Some("it holds a tab, a line break or another control character")
     } else {
         None
     }
