@@ -349,20 +349,26 @@ impl PolicySetBuilder {
             let reach = meta
                 .as_ref()
                 .is_some_and(|m| m.reach_account && self.reach_allowed.contains(m.name.as_str()));
+            // Only GuardDuty's types and fields are catalogued: another source's are its own.
+            let sources = meta
+                .as_ref()
+                .map_or(&[crate::finding::FindingSource::GuardDuty][..], |m| {
+                    m.sources.as_slice()
+                });
+            let guardduty_only = sources
+                .iter()
+                .all(|s| *s == crate::finding::FindingSource::GuardDuty);
             let context = lint::Context {
                 functions: &functions,
                 constructors: &constructors,
                 documents: &documents,
                 reach,
                 max_modules: self.limits.max_modules,
+                guardduty_only,
+                sources,
             };
             lint::check(&file, &source, &ast, &context, &mut problems, &mut warnings);
             if let Some(meta) = &meta {
-                // Only GuardDuty's types are catalogued: another source's types are its own.
-                let guardduty_only = meta
-                    .sources
-                    .iter()
-                    .all(|s| *s == crate::finding::FindingSource::GuardDuty);
                 lint::globs::check(
                     &file,
                     &source,

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::sandbox::ScriptError;
 use super::script_sources;
-use crate::finding::Finding;
+use crate::finding::{Finding, FindingSource};
 use crate::plan::FailureKind;
 
 /// The finding handed to `decide`: a cheap clone of the shared handle, with the values of the
@@ -365,6 +365,26 @@ pub(crate) const PROPERTIES: &[(&str, &str, &str)] = &[
         "context",
         "map",
         "what enrichment found before deciding: `principal` and `activity` (each `()` when missing) and `errors`; see [The context](#the-context)",
+    ),
+];
+
+/// The properties only some sources fill, with those sources (their meaning in [`PROPERTIES`]
+/// starts with the same names): `remedy check` warns when a policy reads one that no source it
+/// sees (`const SOURCES`) fills.
+pub(crate) const SOURCE_PROPERTIES: &[(&str, &[FindingSource])] = &[
+    ("sequence", &[FindingSource::GuardDuty]),
+    (
+        "vulnerabilities",
+        &[FindingSource::SecurityHub, FindingSource::Ocsf],
+    ),
+    (
+        "compliance",
+        &[FindingSource::SecurityHub, FindingSource::Ocsf],
+    ),
+    ("malware_scan", &[FindingSource::GuardDutyMalwareScan]),
+    (
+        "product_resources",
+        &[FindingSource::SecurityHub, FindingSource::Ocsf],
     ),
 ];
 

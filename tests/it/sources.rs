@@ -565,3 +565,58 @@ proptest! {
         prop_assert!(kept.is_ok(), "{}", kept.unwrap_err());
     }
 }
+
+#[test]
+fn check_warns_when_a_policy_reads_what_its_sources_never_fill() {
+    let source = "const DESCRIPTION = \"d\";\nconst APPLIES_TO = \"*\";\n\
+                  fn decide(finding) { if finding.vulnerabilities.is_empty() { () } else { () } }\n";
+    let set = PolicySet::from_sources([("p", source)]).unwrap();
+    let warning = set
+        .warnings()
+        .iter()
+        .find(|w| w.message().contains("finding.vulnerabilities"))
+        .unwrap_or_else(|| panic!("{:?}", set.warnings()));
+    assert!(
+        warning
+            .message()
+            .contains("securityhub, ocsf findings only")
+            && warning.message().contains("sees guardduty findings"),
+        "{warning}"
+    );
+    assert_eq!(warning.line(), Some(3));
+    let with_sources = source.replace("fn decide", "const SOURCES = \"securityhub\";\nfn decide");
+    let set = PolicySet::from_sources([("p", with_sources.as_str())]).unwrap();
+    assert!(set.warnings().is_empty(), "{:?}", set.warnings());
+    // A typo of a source-only property says which sources fill it.
+    let typo = source.replace("vulnerabilities", "vulnerabilites");
+    let err = PolicySet::from_sources([("p", typo.as_str())]).unwrap_err();
+    let d = &err.diagnostics()[0];
+    assert!(
+        d.help().is_some_and(
+            |h| h.contains("`vulnerabilities` (filled for securityhub, ocsf findings)")
+        ),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_plan_of_another_source_round_trips() {
+    let bytes = std::fs::read(fixture("asff-other-product-only.json")).unwrap();
+    let batch = parse_documents(&bytes, "x");
+    let f = batch.findings().next().unwrap();
+    let context = FindingContext::from(f);
+    let json = serde_json::to_value(&context).unwrap();
+    assert_eq!(json["source"], "securityhub");
+    assert_eq!(json["product"], "Inspector");
+    assert_eq!(
+        json["finding_type"],
+        "Software and Configuration Checks/Vulnerabilities/CVE"
+    );
+    let back: FindingContext = serde_json::from_value(json).unwrap();
+    assert_eq!(back, context);
+    // A GuardDuty finding's context says nothing of its source: plans keep their bytes.
+    let gd = one(&fixture("sequence/iam-compromised-credentials.json"));
+    let json = serde_json::to_value(FindingContext::from(&gd)).unwrap();
+    assert!(json.get("source").is_none() && json.get("product").is_none());
+    assert_eq!(json["actors"][1]["user_name"], "deploy-role");
+}
