@@ -349,23 +349,13 @@ impl PolicySetBuilder {
             let reach = meta
                 .as_ref()
                 .is_some_and(|m| m.reach_account && self.reach_allowed.contains(m.name.as_str()));
-            // Only GuardDuty's types and fields are catalogued: another source's are its own.
-            let sources = meta
-                .as_ref()
-                .map_or(&[crate::finding::FindingSource::GuardDuty][..], |m| {
-                    m.sources.as_slice()
-                });
-            let guardduty_only = sources
-                .iter()
-                .all(|s| *s == crate::finding::FindingSource::GuardDuty);
             let context = lint::Context {
                 functions: &functions,
                 constructors: &constructors,
                 documents: &documents,
                 reach,
                 max_modules: self.limits.max_modules,
-                guardduty_only,
-                sources,
+                sources: metadata::sources_of(meta.as_ref()),
             };
             lint::check(&file, &source, &ast, &context, &mut problems, &mut warnings);
             if let Some(meta) = &meta {
@@ -373,7 +363,7 @@ impl PolicySetBuilder {
                     &file,
                     &source,
                     &meta.applies_to,
-                    guardduty_only,
+                    context.guardduty_only(),
                     &mut problems,
                     &mut warnings,
                 );

@@ -34,11 +34,16 @@ pub(crate) struct Context<'a> {
     pub(crate) reach: bool,
     /// The most modules a policy may import.
     pub(crate) max_modules: usize,
-    /// Whether the policy sees GuardDuty's findings only: JSONPaths and types are then checked
-    /// against GuardDuty's catalogue (other sources' documents have fields of their own).
-    pub(crate) guardduty_only: bool,
     /// The sources the policy sees (`const SOURCES`).
     pub(crate) sources: &'a [FindingSource],
+}
+
+impl Context<'_> {
+    /// Whether the policy sees GuardDuty's findings only: JSONPaths and types are then checked
+    /// against GuardDuty's catalogue (other sources' documents have fields and types of their own).
+    pub(crate) fn guardduty_only(&self) -> bool {
+        self.sources.iter().all(|s| *s == FindingSource::GuardDuty)
+    }
 }
 
 /// Every check of one compiled policy: errors in `problems`, warnings in `warnings`.
@@ -53,7 +58,7 @@ pub(crate) fn check(
     properties::unknown_properties(file, source, ast, context.sources, problems, warnings);
     calls::check(file, source, ast, context, problems);
     top::check(file, source, ast, context.max_modules, problems);
-    if context.guardduty_only {
+    if context.guardduty_only() {
         paths::check(file, source, warnings);
     }
 }

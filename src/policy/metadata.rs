@@ -356,6 +356,11 @@ pub(crate) fn read(
     })
 }
 
+/// The sources a policy sees: its `SOURCES`, GuardDuty's alone when its metadata did not read.
+pub(crate) fn sources_of(meta: Option<&Meta>) -> &[FindingSource] {
+    meta.map_or(&[FindingSource::GuardDuty], |m| m.sources.as_slice())
+}
+
 /// The sources `const SOURCES` names: a string or an array of strings, `"*"` for every source.
 fn read_sources(value: Dynamic) -> Result<Vec<FindingSource>, String> {
     let names: Vec<String> =
