@@ -491,3 +491,29 @@ fn a_plan_of_another_source_round_trips() {
     assert!(json.get("source").is_none() && json.get("product").is_none());
     assert_eq!(json["actors"][1]["user_name"], "deploy-role");
 }
+
+#[test]
+fn every_sample_beyond_guardduty_parses_as_its_source() {
+    let Some(root) = corpus("README.md").and_then(|p| p.parent().map(Path::to_path_buf)) else {
+        return;
+    };
+    let mut files = 0;
+    for (dir, source) in [
+        ("asff-products", FindingSource::SecurityHub),
+        ("ocsf", FindingSource::Ocsf),
+        ("malware", FindingSource::GuardDutyMalwareScan),
+    ] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let f = one(&path);
+                assert_eq!(f.source(), source, "{}", path.display());
+                assert!(!f.id().is_empty() && !f.account_id().is_empty());
+                assert!(f.product().is_some(), "{}", path.display());
+                assert!(f.json().is_object(), "{}", path.display());
+                files += 1;
+            }
+        }
+    }
+    assert!(files >= 8, "{files} files");
+}
