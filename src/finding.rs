@@ -44,6 +44,7 @@ mod lenient;
 mod parse;
 mod product;
 mod resource;
+mod runtime;
 mod sequence;
 mod service;
 mod severity;
@@ -61,6 +62,9 @@ pub use product::{Compliance, MalwareScan, ProductResource, Vulnerability, Vulne
 pub use resource::{
     AccessKeyDetails, ContainerDetails, IamInstanceProfile, InstanceDetails, NamedResource,
     Resource, ResourceDetails, ResourceKind, S3BucketDetails, Tag,
+};
+pub use runtime::{
+    KubernetesDetails, KubernetesUser, KubernetesWorkload, RuntimeDetails, RuntimeProcess,
 };
 pub use sequence::{
     Actor, ActorAccount, ActorProcess, ActorSession, ActorUser, AutonomousSystem, Detection,
@@ -356,6 +360,52 @@ impl Finding {
     /// placeholder values such as `GeneratedFindingUserName`).
     pub fn is_sample(&self) -> bool {
         self.data.sample
+    }
+
+    /// The process of a Runtime Monitoring finding (`service.runtimeDetails.process`).
+    pub fn process(&self) -> Option<&RuntimeProcess> {
+        self.data.service.runtime_details.as_ref()?.process.as_ref()
+    }
+
+    /// The Kubernetes workload and user of an EKS finding (`resource.kubernetesDetails`).
+    pub fn kubernetes(&self) -> Option<&KubernetesDetails> {
+        self.data.resource.details().kubernetes.as_deref()
+    }
+
+    /// The container (`resource.containerDetails`).
+    pub fn container(&self) -> Option<&ContainerDetails> {
+        self.data.resource.details().container.as_deref()
+    }
+
+    /// The name of the EKS or ECS cluster the finding names.
+    pub fn cluster_name(&self) -> Option<&str> {
+        let details = self.data.resource.details();
+        [&details.eks_cluster, &details.ecs_cluster]
+            .into_iter()
+            .flatten()
+            .find_map(|c| c.name.as_deref())
+    }
+
+    /// The Lambda function's name.
+    pub fn function_name(&self) -> Option<&str> {
+        self.data
+            .resource
+            .details()
+            .lambda
+            .as_ref()?
+            .name
+            .as_deref()
+    }
+
+    /// The RDS database instance's identifier.
+    pub fn db_instance_id(&self) -> Option<&str> {
+        self.data
+            .resource
+            .details()
+            .rds_db_instance
+            .as_ref()?
+            .name
+            .as_deref()
     }
 
     /// Where the finding came from.

@@ -357,6 +357,36 @@ pub(crate) const PROPERTIES: &[(&str, &str, &str)] = &[
         "guardduty-malware-scan: `scan_status`, `result` (`THREATS_FOUND`, `NO_THREATS_FOUND`, ...), `bucket`, `key`, `version_id`, `e_tag`, `threats` (their names)",
     ),
     (
+        "process",
+        "map or ()",
+        "guardduty Runtime Monitoring: the process, `name`, `executable_path`, `executable_sha256`, `pid`, `user`",
+    ),
+    (
+        "kubernetes",
+        "map or ()",
+        "guardduty EKS: `workload_name`, `workload_type`, `namespace`, `user_name`, `user_groups`",
+    ),
+    (
+        "container",
+        "map or ()",
+        "the container, `name`, `image`, `id`",
+    ),
+    (
+        "cluster_name",
+        "string or ()",
+        "the EKS or ECS cluster's name",
+    ),
+    (
+        "function_name",
+        "string or ()",
+        "the Lambda function's name",
+    ),
+    (
+        "db_instance_id",
+        "string or ()",
+        "the RDS database instance's identifier",
+    ),
+    (
         "product_resources",
         "array of maps",
         "securityhub, ocsf: the resources as the product names them, `type` (`AwsEc2Instance`, `AwsEcrContainerImage`), `id`, `region`",
@@ -447,6 +477,12 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>, max_results: 
         "compliance" => |f| script_sources::compliance(f.compliance());
         "malware_scan" => |f| script_sources::malware_scan(f.malware_scan());
         "product_resources" => |f| script_sources::product_resources(f);
+        "process" => |f| script_sources::process(f.process());
+        "kubernetes" => |f| script_sources::kubernetes(f.kubernetes());
+        "container" => |f| script_sources::container(f.container());
+        "cluster_name" => |f| opt(f.cluster_name());
+        "function_name" => |f| opt(f.function_name());
+        "db_instance_id" => |f| opt(f.db_instance_id());
     }
     engine.register_fn("to_string", |s: &mut ScriptFinding| {
         format!(

@@ -1,12 +1,14 @@
-//! What scripts see of the details only some sources carry: an attack sequence
-//! (`finding.sequence`), vulnerabilities, compliance, a malware scan and a product's resources,
-//! as plain maps built from the typed model (`()` when absent).
+//! What scripts see of the details only some sources or families carry: an attack sequence
+//! (`finding.sequence`), vulnerabilities, compliance, a malware scan, a product's resources, a
+//! runtime process, a Kubernetes workload, a container, as plain maps built from the typed model
+//! (`()` when absent).
 
 use rhai::{Array, Dynamic, ImmutableString, Map};
 
 use crate::finding::{
-    Actor, Compliance, Endpoint, Finding, Indicator, MalwareScan, ProductResource, Sequence,
-    SequenceResource, Signal, Text, Vulnerability,
+    Actor, Compliance, ContainerDetails, Endpoint, Finding, Indicator, KubernetesDetails,
+    MalwareScan, ProductResource, RuntimeProcess, Sequence, SequenceResource, Signal, Text,
+    Vulnerability,
 };
 
 fn text(value: Option<&str>) -> Dynamic {
@@ -234,4 +236,58 @@ fn product_resource(r: &ProductResource) -> Dynamic {
 /// `finding.product_resources`.
 pub(crate) fn product_resources(f: &Finding) -> Dynamic {
     array(f.product_resources(), product_resource)
+}
+
+/// `finding.process`.
+pub(crate) fn process(p: Option<&RuntimeProcess>) -> Dynamic {
+    let Some(p) = p else {
+        return Dynamic::UNIT;
+    };
+    map([
+        ("name", text(p.name.as_deref())),
+        ("executable_path", text(p.executable_path.as_deref())),
+        ("executable_sha256", text(p.executable_sha256.as_deref())),
+        ("pid", text(p.pid.as_deref())),
+        ("user", text(p.user.as_deref())),
+    ])
+}
+
+/// `finding.kubernetes`.
+pub(crate) fn kubernetes(k: Option<&KubernetesDetails>) -> Dynamic {
+    let Some(k) = k else {
+        return Dynamic::UNIT;
+    };
+    let workload = k.kubernetes_workload_details.as_ref();
+    let user = k.kubernetes_user_details.as_ref();
+    map([
+        (
+            "workload_name",
+            text(workload.and_then(|w| w.name.as_deref())),
+        ),
+        (
+            "workload_type",
+            text(workload.and_then(|w| w.workload_type.as_deref())),
+        ),
+        (
+            "namespace",
+            text(workload.and_then(|w| w.namespace.as_deref())),
+        ),
+        ("user_name", text(user.and_then(|u| u.username.as_deref()))),
+        (
+            "user_groups",
+            user.map_or_else(|| Dynamic::from_array(Array::new()), |u| texts(&u.groups)),
+        ),
+    ])
+}
+
+/// `finding.container`.
+pub(crate) fn container(c: Option<&ContainerDetails>) -> Dynamic {
+    let Some(c) = c else {
+        return Dynamic::UNIT;
+    };
+    map([
+        ("name", text(c.name.as_deref())),
+        ("image", text(c.image.as_deref())),
+        ("id", text(c.id.as_deref())),
+    ])
 }

@@ -517,3 +517,52 @@ fn every_sample_beyond_guardduty_parses_as_its_source() {
     }
     assert!(files >= 8, "{files} files");
 }
+
+#[test]
+fn runtime_kubernetes_ecs_rds_and_lambda_findings_have_their_typed_details() {
+    let script = "const DESCRIPTION = \"d\";\nconst APPLIES_TO = \"*\";\n\
+        fn decide(finding) { notify(\"security\", `${finding.process?.name}|${finding.process?.pid}|\
+        ${finding.container?.id}|${finding.kubernetes?.user_name}|${finding.kubernetes?.user_groups}|\
+        ${finding.cluster_name}|${finding.function_name}|${finding.db_instance_id}`) }\n";
+    let set = PolicySet::from_sources([("p", script)]).unwrap();
+    let said = |f: &Finding| match &set.evaluate(f).actions[0].action {
+        Action::Notify(n) => n.message.clone(),
+        other => panic!("{other:?}"),
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lambda = one(&root.join("policies/tests/findings/lambda-cc-activity.json"));
+    assert_eq!(lambda.function_name(), Some("resize-images"));
+    assert_eq!(said(&lambda), "||||||resize-images|");
+    let cases = [
+        (
+            "raw/PrivilegeEscalation-Runtime-DockerSocketAccessed__elastic-integrations-test-guardduty-log.json",
+            "sshd|2345|abcd1234|||||",
+        ),
+        (
+            "raw/Persistence-Kubernetes-SuccessfulAnonymousAccess__elastic-integrations-test-guardduty-log.json",
+            "|||system:anonymous|[\"system:unauthenticated\"]|GeneratedFindingEKSClusterName||",
+        ),
+        (
+            "raw/Execution-ECS-MaliciousFile__SEKOIA-intake-formats-event-ecscluster.json",
+            "",
+        ),
+        (
+            "raw/CredentialAccess-RDS-AnomalousBehavior.SuccessfulLogin__elastic-integrations-test-guardduty-log.json",
+            "|||||||GeneratedFindingDBInstanceId",
+        ),
+    ];
+    for (rel, want) in cases {
+        let Some(path) = corpus(rel) else { continue };
+        let f = one(&path);
+        if rel.contains("ECS") {
+            assert_eq!(f.cluster_name(), Some("GeneratedFindingECSClusterName"));
+            continue;
+        }
+        assert_eq!(said(&f), want, "{rel}");
+    }
+    if let Some(path) = corpus(cases[0].0) {
+        let p = one(&path).process().cloned().unwrap();
+        assert_eq!(p.executable_path.as_deref(), Some("/usr/bin/ssh"));
+        assert_eq!(p.user.as_deref(), Some("admin"));
+    }
+}
