@@ -58,7 +58,9 @@ pub use data::Finding;
 pub use error::{FindingError, FindingErrorKind};
 pub use kind::{FindingType, MAX_TYPE_BYTES, TypeGlob};
 pub use parse::MAX_DOCUMENT_BYTES;
-pub use product::{Compliance, MalwareScan, ProductResource, Vulnerability, VulnerablePackage};
+pub use product::{
+    Compliance, MalwareScan, ProductResource, SensitiveData, Vulnerability, VulnerablePackage,
+};
 pub use resource::{
     AccessKeyDetails, ContainerDetails, IamInstanceProfile, InstanceDetails, NamedResource,
     Resource, ResourceDetails, ResourceKind, S3BucketDetails, Tag,
@@ -438,6 +440,14 @@ impl Finding {
             .extra
             .as_ref()
             .map_or(&[], |e| e.vulnerabilities.as_slice())
+    }
+
+    /// The sensitive data Macie found (its `DataClassification`, one entry per detection type).
+    pub fn sensitive_data(&self) -> &[SensitiveData] {
+        self.data
+            .extra
+            .as_ref()
+            .map_or(&[], |e| e.sensitive_data.as_slice())
     }
 
     /// The compliance result (Security Hub controls, OCSF 2003).

@@ -1,8 +1,8 @@
 //! Findings of sources other than GuardDuty's own findings: Security Hub (ASFF) findings of every
 //! other product ([`securityhub`]), OCSF findings ([`ocsf`]), GuardDuty Malware Protection for S3
 //! scan results ([`malware`]) and findings of sources remedy does not know ([`generic`]); the
-//! typed details they carry ([`Vulnerability`], [`Compliance`], [`MalwareScan`],
-//! [`ProductResource`]).
+//! typed details they carry ([`Vulnerability`], [`Compliance`], [`SensitiveData`],
+//! [`MalwareScan`], [`ProductResource`]).
 
 pub(super) mod generic;
 pub(super) mod malware;
@@ -57,6 +57,20 @@ pub struct VulnerablePackage {
     pub package_manager: Option<Text>,
     /// How to fix it (`yum update openssl`), as the product says.
     pub remediation: Option<Text>,
+}
+
+/// Sensitive data Macie found in an object: one detection type of one category.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SensitiveData {
+    /// The resource it was found in (`arn:aws:s3:::bucket/key`).
+    pub resource: Option<Text>,
+    /// The category (`PERSONAL_INFORMATION`, `FINANCIAL_INFORMATION`, `CREDENTIALS`, ...).
+    pub category: Option<Text>,
+    /// The detection type (`USA_SOCIAL_SECURITY_NUMBER`, `CREDIT_CARD_NUMBER`, `AWS_CREDENTIALS`).
+    pub detection_type: Option<Text>,
+    /// How many occurrences.
+    pub count: Option<u64>,
 }
 
 /// A compliance check's result (Security Hub controls, OCSF compliance findings).
@@ -114,6 +128,7 @@ pub(crate) struct Extra {
     pub(crate) compliance: Option<Compliance>,
     pub(crate) malware_scan: Option<MalwareScan>,
     pub(crate) resources: Vec<ProductResource>,
+    pub(crate) sensitive_data: Vec<SensitiveData>,
 }
 
 /// Everything a finding of another source is made of; [`Parts::into_data`] makes the finding.

@@ -352,6 +352,11 @@ pub(crate) const PROPERTIES: &[(&str, &str, &str)] = &[
         "securityhub, ocsf (controls, OCSF 2003): `status` (`PASSED`, `WARNING`, `FAILED`, `NOT_AVAILABLE`), `control_id`, `standards`, `related_requirements`",
     ),
     (
+        "sensitive_data",
+        "array of maps",
+        "securityhub (Macie): each detection of sensitive data, `resource` (the object's ARN), `category` (`PERSONAL_INFORMATION`, `FINANCIAL_INFORMATION`, `CREDENTIALS`, ...), `type` (`USA_SOCIAL_SECURITY_NUMBER`, `AWS_CREDENTIALS`, ...), `count`",
+    ),
+    (
         "malware_scan",
         "map or ()",
         "guardduty-malware-scan: `scan_status`, `result` (`THREATS_FOUND`, `NO_THREATS_FOUND`, ...), `bucket`, `key`, `version_id`, `e_tag`, `threats` (their names)",
@@ -411,6 +416,7 @@ pub(crate) const SOURCE_PROPERTIES: &[(&str, &[FindingSource])] = &[
         "compliance",
         &[FindingSource::SecurityHub, FindingSource::Ocsf],
     ),
+    ("sensitive_data", &[FindingSource::SecurityHub]),
     ("malware_scan", &[FindingSource::GuardDutyMalwareScan]),
     (
         "product_resources",
@@ -475,6 +481,7 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>, max_results: 
         "sequence" => |f| script_sources::sequence(f.sequence());
         "vulnerabilities" => |f| script_sources::vulnerabilities(f);
         "compliance" => |f| script_sources::compliance(f.compliance());
+        "sensitive_data" => |f| script_sources::sensitive_data(f);
         "malware_scan" => |f| script_sources::malware_scan(f.malware_scan());
         "product_resources" => |f| script_sources::product_resources(f);
         "process" => |f| script_sources::process(f.process());

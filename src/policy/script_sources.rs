@@ -7,8 +7,8 @@ use rhai::{Array, Dynamic, ImmutableString, Map};
 
 use crate::finding::{
     Actor, Compliance, ContainerDetails, Endpoint, Finding, Indicator, KubernetesDetails,
-    MalwareScan, ProductResource, RuntimeProcess, Sequence, SequenceResource, Signal, Text,
-    Vulnerability,
+    MalwareScan, ProductResource, RuntimeProcess, SensitiveData, Sequence, SequenceResource,
+    Signal, Text, Vulnerability,
 };
 
 fn text(value: Option<&str>) -> Dynamic {
@@ -290,4 +290,23 @@ pub(crate) fn container(c: Option<&ContainerDetails>) -> Dynamic {
         ("image", text(c.image.as_deref())),
         ("id", text(c.id.as_deref())),
     ])
+}
+
+fn sensitive(d: &SensitiveData) -> Dynamic {
+    map([
+        ("resource", text(d.resource.as_deref())),
+        ("category", text(d.category.as_deref())),
+        ("type", text(d.detection_type.as_deref())),
+        (
+            "count",
+            d.count
+                .and_then(|c| i64::try_from(c).ok())
+                .map_or(Dynamic::UNIT, Dynamic::from),
+        ),
+    ])
+}
+
+/// `finding.sensitive_data`.
+pub(crate) fn sensitive_data(f: &Finding) -> Dynamic {
+    array(f.sensitive_data(), sensitive)
 }

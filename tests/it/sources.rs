@@ -3,6 +3,7 @@
 //! `const SOURCES`; scope over an attack sequence's actors; and property tests that a finding of
 //! one source never reads as another.
 
+mod products;
 mod spoof;
 
 use std::path::{Path, PathBuf};

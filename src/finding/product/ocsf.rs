@@ -375,6 +375,7 @@ pub(in super::super) fn to_finding(
             related_requirements: c.requirements,
         }),
         malware_scan: None,
+        sensitive_data: Vec::new(),
         resources: ocsf_resources
             .iter()
             .map(|r| ProductResource {

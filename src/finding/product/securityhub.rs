@@ -1,7 +1,8 @@
 //! Security Hub (ASFF) findings of every product but GuardDuty (Inspector, Macie, IAM Access
 //! Analyzer, Config, Security Hub's controls, partners): id, type (the first `Types` entry, else
 //! the title), severity (`Severity` as for GuardDuty's), account, region, times, `Resources[]`
-//! (mapped to remedy's resource model where it has one), `Vulnerabilities[]` and `Compliance`.
+//! (mapped to remedy's resource model where it has one), `Vulnerabilities[]`, `Compliance` and
+//! Macie's `DataClassification`.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -17,7 +18,9 @@ use super::super::lenient::{opt_string_loose, vec_or_null};
 use super::super::shape::{Envelope, Shape};
 use super::super::source::FindingSource;
 use super::super::text::Text;
-use super::{Compliance, Extra, Parts, ProductResource, Vulnerability, VulnerablePackage};
+use super::{
+    Compliance, Extra, Parts, ProductResource, SensitiveData, Vulnerability, VulnerablePackage,
+};
 use crate::finding::data::FindingData;
 
 /// The parts of an ASFF finding only other products use, read from the finding's JSON.
@@ -28,6 +31,69 @@ struct AsffExtras {
     vulnerabilities: Vec<AsffVulnerability>,
     #[serde(rename = "Compliance")]
     compliance: Option<AsffCompliance>,
+    #[serde(rename = "Resources", deserialize_with = "vec_or_null")]
+    resources: Vec<ClassifiedResource>,
+}
+
+/// A resource's `DataClassification` (Macie).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct ClassifiedResource {
+    #[serde(deserialize_with = "opt_string_loose")]
+    id: Option<Text>,
+    data_classification: Option<DataClassification>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct DataClassification {
+    result: Option<ClassificationResult>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct ClassificationResult {
+    #[serde(deserialize_with = "vec_or_null")]
+    sensitive_data: Vec<SensitiveCategory>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct SensitiveCategory {
+    #[serde(deserialize_with = "opt_string_loose")]
+    category: Option<Text>,
+    #[serde(deserialize_with = "vec_or_null")]
+    detections: Vec<Detection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct Detection {
+    #[serde(rename = "Type", deserialize_with = "opt_string_loose")]
+    detection_type: Option<Text>,
+    #[serde(deserialize_with = "opt_string_loose")]
+    count: Option<String>,
+}
+
+/// Every detection of every classified resource, flat.
+fn sensitive_data(resources: Vec<ClassifiedResource>) -> Vec<SensitiveData> {
+    let mut out = Vec::new();
+    for r in resources {
+        let Some(result) = r.data_classification.and_then(|d| d.result) else {
+            continue;
+        };
+        for category in result.sensitive_data {
+            for d in category.detections {
+                out.push(SensitiveData {
+                    resource: r.id.clone(),
+                    category: category.category.clone(),
+                    detection_type: d.detection_type,
+                    count: d.count.and_then(|c| c.trim().parse().ok()),
+                });
+            }
+        }
+    }
+    out
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -222,6 +288,7 @@ pub(in super::super) fn to_finding(
             .collect(),
         compliance,
         malware_scan: None,
+        sensitive_data: sensitive_data(extras.resources),
         resources: resources
             .iter()
             .map(|r| ProductResource {
