@@ -18,6 +18,7 @@ use super::data::{FindingData, JsonSource};
 use super::document::LazyJson;
 use super::kind::FindingType;
 use super::resource::{Resource, ResourceDetails};
+use super::service::{Service, ServiceAction};
 use super::severity::Severity;
 use super::shape::{Envelope, Shape};
 use super::source::FindingSource;
@@ -148,6 +149,8 @@ pub(super) struct Parts {
     pub(super) source: FindingSource,
     pub(super) product: Option<Text>,
     pub(super) extra: Extra,
+    /// The observed action (OCSF evidences), when the source says.
+    pub(super) action: ServiceAction,
     pub(super) shape: Shape,
     pub(super) envelope: Option<Envelope>,
     pub(super) sample: bool,
@@ -161,6 +164,8 @@ impl Parts {
         if let Some(json) = json {
             let _ = built.set(Ok(json));
         }
+        let mut service = Box::<Service>::default();
+        service.action = self.action;
         FindingData {
             id: Arc::from(self.id.as_str()),
             arn: self.arn,
@@ -175,7 +180,7 @@ impl Parts {
             created_at: self.created_at,
             updated_at: self.updated_at,
             resource: Resource::from_details(self.resource),
-            service: Box::default(),
+            service,
             shape: self.shape,
             envelope: self.envelope,
             sample: self.sample,

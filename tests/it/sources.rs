@@ -300,6 +300,12 @@ fn ocsf_findings_of_classes_2002_2003_2004() {
         assert_eq!(f.access_key_id(), Some("ASIATMJPC7EXAMPLE"));
         assert_eq!(f.user_name(), Some("Admin"));
         assert_eq!(f.user_type(), Some("AssumedRole"));
+        // The first evidence is the action: the API called and from where.
+        assert_eq!(f.api(), Some("DeleteTrail"));
+        assert_eq!(f.api_service(), Some("cloudtrail.amazonaws.com"));
+        assert_eq!(f.remote_ip(), Some("52.94.133.131".parse().unwrap()));
+        assert_eq!(f.remote_country(), Some("United States"));
+        assert_eq!(f.action_type(), Some("AWS_API_CALL"));
     }
 }
 

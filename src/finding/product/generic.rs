@@ -6,6 +6,7 @@ use super::super::asff::asff_severity;
 use super::super::document::{Doc, LazyJson};
 use super::super::error::FindingError;
 use super::super::kind::FindingType;
+use super::super::service::ServiceAction;
 use super::super::shape::{Envelope, Shape};
 use super::super::source::FindingSource;
 use super::super::text::Text;
@@ -85,6 +86,7 @@ pub(in super::super) fn to_finding(
         source: FindingSource::Other,
         product: product.or_else(|| Some(Text::from("unknown"))),
         extra: Extra::default(),
+        action: ServiceAction::None,
         shape: Shape::Eventbridge,
         envelope: Some(envelope),
         sample: doc.sample == Some(true),

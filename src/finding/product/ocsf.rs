@@ -7,7 +7,9 @@
 //!   GuardDuty's `Stealth:IAMUser/CloudTrailLoggingDisabled`), else the title, else the class;
 //! - severity: `severity_id` (1 Informational … 5 Critical, 6 Fatal) through the band table;
 //! - resources: `resources[]` and `resource`, whose `data` is ASFF's `Details` (as a JSON string
-//!   or an object): access keys, instances and buckets are mapped as for ASFF.
+//!   or an object): access keys, instances and buckets are mapped as for ASFF;
+//! - the action: the first of `evidences[]`, its `api` and `src_endpoint`, as GuardDuty's
+//!   `awsApiCallAction` (`finding.api`, `finding.remote_ip`, `finding.remote_country`).
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -20,6 +22,7 @@ use super::super::error::FindingError;
 use super::super::guardduty::arn_parts;
 use super::super::kind::FindingType;
 use super::super::lenient::{opt_bool, opt_string_loose, opt_time_loose, vec_or_null};
+use super::super::service::{AwsApiCallAction, City, Country, RemoteIpDetails, ServiceAction};
 use super::super::shape::{Envelope, Shape};
 use super::super::source::FindingSource;
 use super::super::text::Text;
@@ -50,10 +53,89 @@ struct Record {
     #[serde(deserialize_with = "vec_or_null")]
     vulnerabilities: Vec<OcsfVulnerability>,
     compliance: Option<OcsfCompliance>,
+    #[serde(deserialize_with = "vec_or_null")]
+    evidences: Vec<Evidence>,
     #[serde(deserialize_with = "opt_time_loose")]
     time_dt: Option<OffsetDateTime>,
     #[serde(deserialize_with = "opt_time_loose")]
     time: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Evidence {
+    api: Option<Api>,
+    src_endpoint: Option<SrcEndpoint>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Api {
+    #[serde(deserialize_with = "opt_string_loose")]
+    operation: Option<Text>,
+    service: Option<ApiService>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ApiService {
+    #[serde(deserialize_with = "opt_string_loose")]
+    name: Option<Text>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SrcEndpoint {
+    #[serde(deserialize_with = "opt_string_loose")]
+    ip: Option<Text>,
+    location: Option<Location>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Location {
+    #[serde(deserialize_with = "opt_string_loose")]
+    country: Option<Text>,
+    #[serde(deserialize_with = "opt_string_loose")]
+    city: Option<Text>,
+}
+
+/// The first evidence's API call and caller address, as GuardDuty's `awsApiCallAction`.
+fn action(evidences: Vec<Evidence>) -> ServiceAction {
+    let Some(e) = evidences
+        .into_iter()
+        .find(|e| e.api.is_some() || e.src_endpoint.is_some())
+    else {
+        return ServiceAction::None;
+    };
+    let api = e.api.unwrap_or_default();
+    let remote = e.src_endpoint.map(|src| {
+        let location = src.location.unwrap_or_default();
+        let ip = src.ip.filter(|ip| !ip.is_empty());
+        let v6 = ip.as_deref().is_some_and(|ip| ip.contains(':'));
+        RemoteIpDetails {
+            ip_address_v4: ip.clone().filter(|_| !v6),
+            ip_address_v6: ip.filter(|_| v6),
+            country: location
+                .country
+                .filter(|c| !c.is_empty())
+                .map(|name| Country {
+                    name: Some(name),
+                    code: None,
+                }),
+            city: location
+                .city
+                .filter(|c| !c.is_empty())
+                .map(|name| City { name: Some(name) }),
+            organization: None,
+        }
+    });
+    ServiceAction::AwsApiCall(AwsApiCallAction {
+        api: api.operation,
+        service_name: api.service.and_then(|s| s.name),
+        remote_ip_details: remote,
+        ..AwsApiCallAction::default()
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -405,6 +487,7 @@ pub(in super::super) fn to_finding(
         source: FindingSource::Ocsf,
         product,
         extra,
+        action: action(record.evidences),
         shape: Shape::Ocsf,
         envelope,
         sample: false,

@@ -15,6 +15,7 @@ use super::super::error::FindingError;
 use super::super::guardduty::arn_parts;
 use super::super::kind::FindingType;
 use super::super::lenient::{opt_string_loose, vec_or_null};
+use super::super::service::ServiceAction;
 use super::super::shape::{Envelope, Shape};
 use super::super::source::FindingSource;
 use super::super::text::Text;
@@ -314,6 +315,7 @@ pub(in super::super) fn to_finding(
         source: FindingSource::SecurityHub,
         product: Some(Text::from(product)),
         extra,
+        action: ServiceAction::None,
         shape: Shape::Asff,
         envelope,
         sample: doc.sample == Some(true),
