@@ -431,6 +431,14 @@ fn a_policy_sees_guardduty_only_unless_it_declares_sources() {
     };
     assert_eq!(n.message, "securityhub Inspector");
     assert_eq!(plan.finding.source, FindingSource::SecurityHub);
+    let why = set.explain(&inspector, &plan);
+    assert!(
+        why[0]
+            .to_string()
+            .contains("the finding is from `securityhub`, the policy sees `guardduty`"),
+        "{}",
+        why[0]
+    );
     let gd = one(&fixture("sequence/iam-compromised-credentials.json"));
     let plan = set.evaluate(&gd);
     let names: Vec<&str> = plan.evaluated.iter().map(|p| &**p).collect();
