@@ -1,4 +1,4 @@
-//! The finding model: one typed [`Finding`] from every shape GuardDuty findings arrive in.
+//! The finding model: one typed [`Finding`] from every source and shape findings arrive in.
 //!
 //! Read a document with [`Finding::from_json_str`] / [`Finding::from_slice`] /
 //! [`Finding::from_json_value`] (exactly one GuardDuty finding expected), or a whole input with
@@ -13,7 +13,16 @@
 //! - a Security Hub (ASFF) finding produced by GuardDuty: bare, in `{"Findings": [...]}`, or in a
 //!   `Security Hub Findings - Imported` EventBridge event ([`Shape::Asff`]). ASFF is mapped back to
 //!   the GuardDuty model (type from `Types`, service fields from `ProductFields`, resource from
-//!   `Resources[]`). Findings of other products in a batch are skipped with a `tracing` warning.
+//!   `Resources[]`);
+//! - Security Hub (ASFF) findings of every other product, bare or in events: findings of
+//!   [`FindingSource::SecurityHub`] with their product, vulnerabilities and compliance;
+//! - OCSF findings, bare or in Security Hub `Findings Imported V2` events ([`Shape::Ocsf`],
+//!   [`FindingSource::Ocsf`]);
+//! - GuardDuty Malware Protection for S3 scan results ([`FindingSource::GuardDutyMalwareScan`]);
+//! - the `detail` of an event remedy does not know, when it reads as a finding (an id and a type
+//!   or title): read generically ([`FindingSource::Other`]) with a warning once per type.
+//!
+//! Every finding says its [`FindingSource`]; a finding of one source never reads as another.
 //!
 //! Limits: a document may be at most [`MAX_DOCUMENT_BYTES`]; nesting deeper than 128 levels is a
 //! syntax error (serde_json's recursion limit), so hostile input cannot exhaust the stack.
@@ -33,10 +42,14 @@ mod guardduty;
 mod kind;
 mod lenient;
 mod parse;
+mod product;
 mod resource;
+mod runtime;
+mod sequence;
 mod service;
 mod severity;
 mod shape;
+mod source;
 mod stream;
 mod text;
 
@@ -45,9 +58,20 @@ pub use data::Finding;
 pub use error::{FindingError, FindingErrorKind};
 pub use kind::{FindingType, MAX_TYPE_BYTES, TypeGlob};
 pub use parse::MAX_DOCUMENT_BYTES;
+pub use product::{
+    Compliance, MalwareScan, ProductResource, SensitiveData, Vulnerability, VulnerablePackage,
+};
 pub use resource::{
     AccessKeyDetails, ContainerDetails, IamInstanceProfile, InstanceDetails, NamedResource,
     Resource, ResourceDetails, ResourceKind, S3BucketDetails, Tag,
+};
+pub use runtime::{
+    KubernetesDetails, KubernetesUser, KubernetesWorkload, RuntimeDetails, RuntimeProcess,
+};
+pub use sequence::{
+    Actor, ActorAccount, ActorProcess, ActorSession, ActorUser, AutonomousSystem, Detection,
+    Endpoint, EndpointLocation, Indicator, Sequence, SequenceAccessKey, SequencePrincipal,
+    SequenceResource, SequenceResourceData, SequenceS3Object, Signal,
 };
 pub use service::{
     AdditionalInfo, AwsApiCallAction, City, Country, DnsRequestAction, KubernetesApiCallAction,
@@ -56,6 +80,7 @@ pub use service::{
 };
 pub use severity::{Severity, SeverityBand};
 pub use shape::{Envelope, Shape};
+pub use source::{FindingSource, UnknownFindingSource};
 pub use stream::{Documents, RawDocument};
 pub use text::{Text, inert, inert_json};
 
@@ -68,6 +93,7 @@ impl std::fmt::Debug for Finding {
             .field("account_id", &self.data.account_id)
             .field("region", &self.data.region)
             .field("resource_type", &self.resource_type())
+            .field("source", &self.data.source)
             .field("shape", &self.data.shape)
             .field("sample", &self.data.sample)
             .field("enriched", &self.context.is_some())
@@ -76,17 +102,17 @@ impl std::fmt::Debug for Finding {
 }
 
 impl Finding {
-    /// Reads one document holding exactly one GuardDuty finding (any shape).
+    /// Reads one document holding exactly one finding (any source and shape).
     pub fn from_json_str(text: &str) -> Result<Self, FindingError> {
         Self::from_slice(text.as_bytes())
     }
 
-    /// Reads one document holding exactly one GuardDuty finding (any shape) from bytes.
+    /// Reads one document holding exactly one finding (any source and shape) from bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, FindingError> {
         parse::single(parse::parse_one_document(bytes))
     }
 
-    /// Reads a finding from a JSON value holding exactly one GuardDuty finding (any shape).
+    /// Reads a finding from a JSON value holding exactly one finding (any source and shape).
     pub fn from_json_value(value: Value) -> Result<Self, FindingError> {
         parse::single(parse::parse_value(value))
     }
@@ -244,9 +270,16 @@ impl Finding {
         self.instance()?.instance_id.as_deref()
     }
 
-    /// All EC2 instance ids the finding names (at most one in GuardDuty's format today).
+    /// All EC2 instance ids the finding names: its resource's, and an attack sequence's
+    /// `EC2_INSTANCE` resources (each once).
     pub fn instance_ids(&self) -> Vec<&str> {
-        self.instance_id().into_iter().collect()
+        let mut ids: Vec<&str> = self.instance_id().into_iter().collect();
+        for id in self.sequence().into_iter().flat_map(Sequence::instance_ids) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
     }
 
     /// The instance's tags (empty without an instance).
@@ -301,15 +334,23 @@ impl Finding {
         self.api_call()?.service_name.as_deref()
     }
 
-    /// The names of the S3 buckets the finding names.
+    /// The names of the S3 buckets the finding names (an attack sequence's `S3_BUCKET`
+    /// resources too, each once).
     pub fn bucket_names(&self) -> Vec<&str> {
-        self.data
+        let mut names: Vec<&str> = self
+            .data
             .resource
             .details()
             .s3_buckets
             .iter()
             .filter_map(|b| b.name.as_deref())
-            .collect()
+            .collect();
+        for name in self.sequence().into_iter().flat_map(Sequence::bucket_names) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
     }
 
     /// The first threat list that matched, if any.
@@ -321,6 +362,110 @@ impl Finding {
     /// placeholder values such as `GeneratedFindingUserName`).
     pub fn is_sample(&self) -> bool {
         self.data.sample
+    }
+
+    /// The process of a Runtime Monitoring finding (`service.runtimeDetails.process`).
+    pub fn process(&self) -> Option<&RuntimeProcess> {
+        self.data.service.runtime_details.as_ref()?.process.as_ref()
+    }
+
+    /// The Kubernetes workload and user of an EKS finding (`resource.kubernetesDetails`).
+    pub fn kubernetes(&self) -> Option<&KubernetesDetails> {
+        self.data.resource.details().kubernetes.as_deref()
+    }
+
+    /// The container (`resource.containerDetails`).
+    pub fn container(&self) -> Option<&ContainerDetails> {
+        self.data.resource.details().container.as_deref()
+    }
+
+    /// The name of the EKS or ECS cluster the finding names.
+    pub fn cluster_name(&self) -> Option<&str> {
+        let details = self.data.resource.details();
+        [&details.eks_cluster, &details.ecs_cluster]
+            .into_iter()
+            .flatten()
+            .find_map(|c| c.name.as_deref())
+    }
+
+    /// The Lambda function's name.
+    pub fn function_name(&self) -> Option<&str> {
+        self.data
+            .resource
+            .details()
+            .lambda
+            .as_ref()?
+            .name
+            .as_deref()
+    }
+
+    /// The RDS database instance's identifier.
+    pub fn db_instance_id(&self) -> Option<&str> {
+        self.data
+            .resource
+            .details()
+            .rds_db_instance
+            .as_ref()?
+            .name
+            .as_deref()
+    }
+
+    /// Where the finding came from.
+    pub fn source(&self) -> FindingSource {
+        self.data.source
+    }
+
+    /// The product that made the finding: `GuardDuty` for GuardDuty's findings and scan
+    /// results, the product Security Hub or OCSF names (`Inspector`, `Security Hub`, `Macie`),
+    /// the event's source for events of unknown sources.
+    pub fn product(&self) -> Option<&str> {
+        match self.data.source {
+            FindingSource::GuardDuty | FindingSource::GuardDutyMalwareScan
+                if self.data.product.is_none() =>
+            {
+                Some("GuardDuty")
+            }
+            _ => self.data.product.as_deref(),
+        }
+    }
+
+    /// The attack sequence of an `AttackSequence:*` finding (`service.detection.sequence`).
+    pub fn sequence(&self) -> Option<&Sequence> {
+        self.data.service.detection.as_ref()?.sequence.as_ref()
+    }
+
+    /// The vulnerabilities the finding reports (Inspector through Security Hub, OCSF 2002).
+    pub fn vulnerabilities(&self) -> &[Vulnerability] {
+        self.data
+            .extra
+            .as_ref()
+            .map_or(&[], |e| e.vulnerabilities.as_slice())
+    }
+
+    /// The sensitive data Macie found (its `DataClassification`, one entry per detection type).
+    pub fn sensitive_data(&self) -> &[SensitiveData] {
+        self.data
+            .extra
+            .as_ref()
+            .map_or(&[], |e| e.sensitive_data.as_slice())
+    }
+
+    /// The compliance result (Security Hub controls, OCSF 2003).
+    pub fn compliance(&self) -> Option<&Compliance> {
+        self.data.extra.as_ref()?.compliance.as_ref()
+    }
+
+    /// The scan result of a Malware Protection for S3 scan.
+    pub fn malware_scan(&self) -> Option<&MalwareScan> {
+        self.data.extra.as_ref()?.malware_scan.as_ref()
+    }
+
+    /// The resources as a Security Hub or OCSF finding names them (empty for GuardDuty's).
+    pub fn product_resources(&self) -> &[ProductResource] {
+        self.data
+            .extra
+            .as_ref()
+            .map_or(&[], |e| e.resources.as_slice())
     }
 
     /// The shape the finding arrived in.

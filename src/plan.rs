@@ -67,6 +67,9 @@ pub struct PlannedAction {
     /// (`.repeat_on_update()`); only matters for actions that are not idempotent (an SSM command),
     /// which otherwise run once per finding.
     pub repeat_on_update: bool,
+    /// Whether a policy asked that a person approve the action before it runs (`.ask_first()`),
+    /// whatever `[approval]` says; only matters for destructive actions.
+    pub ask_first: bool,
 }
 
 impl PlannedAction {
@@ -83,7 +86,7 @@ impl PlannedAction {
 
 impl Serialize for PlannedAction {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("PlannedAction", 8)?;
+        let mut s = serializer.serialize_struct("PlannedAction", 9)?;
         s.serialize_field("kind", &self.action.kind())?;
         s.serialize_field("params", &self.action.params())?;
         s.serialize_field("target", &self.action.target())?;
@@ -95,6 +98,11 @@ impl Serialize for PlannedAction {
             s.serialize_field("repeat_on_update", &true)?;
         } else {
             s.skip_field("repeat_on_update")?;
+        }
+        if self.ask_first {
+            s.serialize_field("ask_first", &true)?;
+        } else {
+            s.skip_field("ask_first")?;
         }
         s.end()
     }
@@ -114,6 +122,8 @@ impl<'de> Deserialize<'de> for PlannedAction {
             sources: Vec<Source>,
             #[serde(default)]
             repeat_on_update: bool,
+            #[serde(default)]
+            ask_first: bool,
         }
         let form = Form::deserialize(deserializer)?;
         let action = Action::from_parts(
@@ -127,6 +137,7 @@ impl<'de> Deserialize<'de> for PlannedAction {
             action,
             sources: form.sources,
             repeat_on_update: form.repeat_on_update,
+            ask_first: form.ask_first,
         })
     }
 }
@@ -276,14 +287,28 @@ impl Plan {
 
     /// [`Plan::push`], with whether the policy wants the action on every update of the finding.
     pub fn push_repeated(&mut self, action: Action, source: Source, repeat_on_update: bool) {
+        self.push_planned(action, source, repeat_on_update, false);
+    }
+
+    /// [`Plan::push_repeated`], with whether the policy wants a person to approve the action
+    /// first (`.ask_first()`; one policy asking is enough).
+    pub fn push_planned(
+        &mut self,
+        action: Action,
+        source: Source,
+        repeat_on_update: bool,
+        ask_first: bool,
+    ) {
         if let Some(existing) = self.actions.iter_mut().find(|p| p.action == action) {
             existing.sources.push(source);
             existing.repeat_on_update |= repeat_on_update;
+            existing.ask_first |= ask_first;
         } else {
             self.actions.push(PlannedAction {
                 action,
                 sources: vec![source],
                 repeat_on_update,
+                ask_first,
             });
         }
     }

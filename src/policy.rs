@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use rhai::{AST, Dynamic, EvalAltResult};
 
-use crate::finding::Finding;
+use crate::finding::{Finding, FindingSource};
 use crate::plan::{FailureKind, FindingContext, PLAN_SCHEMA, Plan, PolicyFailure, Source};
 
 mod actions;
@@ -48,6 +48,7 @@ mod runner;
 mod sandbox;
 mod script_context;
 mod script_finding;
+mod script_sources;
 mod store;
 
 pub use actions::{ActionCheck, HostActionKind};
@@ -77,6 +78,8 @@ pub struct Policy {
     fallback: bool,
     /// `const REACH = "account"`: the policy asks to act beyond what its finding names.
     reach_account: bool,
+    /// `const SOURCES`: the sources whose findings the policy sees (GuardDuty's by default).
+    sources: Vec<FindingSource>,
     version: Arc<str>,
     source: Arc<str>,
     /// What `decide` runs with (see [`metadata::runtime_ast`]).
@@ -114,6 +117,21 @@ impl Policy {
     /// policy chose an action for the finding.
     pub fn is_fallback(&self) -> bool {
         self.fallback
+    }
+
+    /// The sources whose findings the policy sees (`const SOURCES`; `[guardduty]` when not
+    /// declared: a policy written for GuardDuty never sees another product's finding whose type
+    /// happens to match its globs).
+    pub fn sources(&self) -> &[FindingSource] {
+        &self.sources
+    }
+
+    /// Whether the policy sees findings of `finding`'s source and severity (its type aside).
+    fn admits(&self, finding: &Finding) -> bool {
+        self.sources.contains(&finding.source())
+            && self
+                .min_severity
+                .is_none_or(|min| finding.severity().value() >= min)
     }
 
     /// The policy's version: a content hash of its source and of the directory's helper modules.
@@ -160,6 +178,13 @@ pub enum Why {
         /// The globs.
         globs: Vec<String>,
     },
+    /// The finding's source is not one of the policy's `SOURCES`.
+    SourceNotMatched {
+        /// The finding's source.
+        source: FindingSource,
+        /// The policy's sources.
+        sources: Vec<FindingSource>,
+    },
     /// The finding's severity is below the policy's `MIN_SEVERITY`.
     BelowMinSeverity {
         /// The minimum.
@@ -195,6 +220,14 @@ impl std::fmt::Display for Explanation {
                     f,
                     "{p}: not applied: the type matches none of `{}`",
                     globs.join("`, `")
+                )
+            }
+            Why::SourceNotMatched { source, sources } => {
+                let names: Vec<&str> = sources.iter().map(|s| s.as_str()).collect();
+                write!(
+                    f,
+                    "{p}: not applied: the finding is from `{source}`, the policy sees `{}` (`const SOURCES`)",
+                    names.join("`, `")
                 )
             }
             Why::BelowMinSeverity { min } => {
@@ -375,12 +408,11 @@ impl PolicySet {
     /// The policies that apply to `finding` (type and minimum severity), in evaluation order,
     /// found without running any script.
     pub fn applicable(&self, finding: &Finding) -> impl Iterator<Item = &Policy> {
-        let severity = finding.severity().value();
         self.index
             .candidates(finding.finding_type().as_str())
             .into_iter()
             .filter_map(|i| self.policies.get(i))
-            .filter(move |p| p.min_severity.is_none_or(|min| severity >= min))
+            .filter(move |p| p.admits(finding))
     }
 
     /// Decides what to do about `finding`: runs every applicable policy in isolation and merges
@@ -398,13 +430,12 @@ impl PolicySet {
             actions: Vec::new(),
             errors: Vec::new(),
         };
-        let severity = finding.severity().value();
         let candidates = self.index.candidates(finding.finding_type().as_str());
         let applicable = || {
             candidates
                 .iter()
                 .filter_map(|&i| self.policies.get(i))
-                .filter(move |p| p.min_severity.is_none_or(|min| severity >= min))
+                .filter(move |p| p.admits(finding))
         };
         for policy in applicable().filter(|p| !p.fallback) {
             self.decide_into(&mut plan, policy, finding);
@@ -429,6 +460,10 @@ impl PolicySet {
                 let why = match p.applies_to.iter().find(|g| crate::glob::glob_match(g, ty)) {
                     None => Why::TypeNotMatched {
                         globs: p.applies_to.clone(),
+                    },
+                    Some(_) if !p.sources.contains(&finding.source()) => Why::SourceNotMatched {
+                        source: finding.source(),
+                        sources: p.sources.clone(),
                     },
                     Some(glob) => match p.min_severity {
                         Some(min) if severity < min => Why::BelowMinSeverity { min },
@@ -488,7 +523,7 @@ impl PolicySet {
                         reason: a.reason,
                         line: a.line,
                     };
-                    plan.push_repeated(a.action, source, a.repeat);
+                    plan.push_planned(a.action, source, a.repeat, a.ask_first);
                 }
             }
             Err(failure) => plan.errors.push(failure),

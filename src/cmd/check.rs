@@ -21,8 +21,16 @@ pub(crate) fn run(args: Args) -> ExitCode {
         return ExitCode::FAILURE;
     };
     for policy in set.policies() {
+        // The sources, when the policy sees more than GuardDuty's findings.
+        let sources = match policy.sources() {
+            [remedy::finding::FindingSource::GuardDuty] => String::new(),
+            sources => {
+                let names: Vec<&str> = sources.iter().map(|s| s.as_str()).collect();
+                format!("  (sources: {})", names.join(", "))
+            }
+        };
         println!(
-            "ok  {:<40} {}  {}",
+            "ok  {:<40} {}  {}{sources}",
             inert(policy.name()),
             policy.version(),
             inert(&policy.applies_to().join(", "))

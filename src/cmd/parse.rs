@@ -41,6 +41,8 @@ struct Line<'a> {
     archived: bool,
     updated_at: Option<String>,
     shape: &'static str,
+    source: &'static str,
+    product: Option<&'a str>,
 }
 
 impl<'a> Line<'a> {
@@ -67,6 +69,8 @@ impl<'a> Line<'a> {
                     .ok()
             }),
             shape: f.shape().as_str(),
+            source: f.source().as_str(),
+            product: f.product(),
         }
     }
 }

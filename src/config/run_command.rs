@@ -8,7 +8,8 @@ use super::{ConfigError, invalid};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunCommandConfig {
-    /// The allowed documents (absent: `AWS-RunShellScript` and `AWS-RunPowerShellScript`): SSM
+    /// The allowed documents (absent: `AWS-RunShellScript`, `AWS-RunPowerShellScript` and
+    /// `AWS-RunPatchBaseline`, the ones the bundled policies use): SSM
     /// document names (3 to 128 letters, digits, `_`, `-` and `.`) or document ARNs
     /// (`arn:aws:ssm:REGION:ACCOUNT:document/NAME`).
     #[serde(default)]

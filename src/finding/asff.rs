@@ -28,6 +28,7 @@ use super::resource::{Resource, ResourceDetails};
 use super::service::Service;
 use super::severity::{Severity, SeverityBand};
 use super::shape::{Envelope, Shape};
+use super::source::FindingSource;
 use super::text::Text;
 use fields::{FieldRef, Fields};
 use resources::{AsffResource, map_resources};
@@ -91,20 +92,23 @@ fn build_trees<'a>(
     }
 }
 
-/// Maps one ASFF finding. `Ok(Err(reason))`: not from GuardDuty (to be skipped in a batch).
+/// Whether the ASFF finding `doc` is GuardDuty's: `Err` with its product's name otherwise.
+pub(super) fn product_of(doc: &Doc) -> Result<(), String> {
+    let empty = Fields::default();
+    check_product(
+        doc.product_arn.as_deref(),
+        doc.product_name.as_deref(),
+        doc.product_fields.as_ref().unwrap_or(&empty),
+    )
+}
+
+/// Maps one ASFF finding of GuardDuty (see [`product_of`]).
 pub(super) fn to_finding(
     doc: Doc,
     path: &str,
     envelope: Option<Envelope>,
-) -> Result<Result<FindingData, String>, FindingError> {
+) -> Result<FindingData, FindingError> {
     let fields = doc.product_fields.unwrap_or_default();
-    if let Err(reason) = check_product(
-        doc.product_arn.as_deref(),
-        doc.product_name.as_deref(),
-        &fields,
-    ) {
-        return Ok(Err(reason));
-    }
     let finding_type = asff_type(doc.types.as_deref().unwrap_or(&[]), path)?;
     let asff_id = doc.id.unwrap_or_default();
     let arn = guardduty_arn(&asff_id, &fields).unwrap_or_default();
@@ -169,7 +173,7 @@ pub(super) fn to_finding(
         first_observed_at: doc.first_observed_at,
         last_observed_at: doc.last_observed_at,
     };
-    Ok(Ok(FindingData {
+    Ok(FindingData {
         id: std::sync::Arc::from(id.as_str()),
         arn: Text::from(arn),
         account_id: doc.aws_account_id.unwrap_or_default(),
@@ -187,10 +191,13 @@ pub(super) fn to_finding(
         shape: Shape::Asff,
         envelope,
         sample,
+        source: FindingSource::GuardDuty,
+        product: None,
+        extra: None,
         json_source: JsonSource::Mapped(Box::new(source)),
         json: OnceLock::new(),
         json_size: OnceLock::new(),
-    }))
+    })
 }
 
 /// The typed service; the observed times stand in for missing `eventFirstSeen`/`eventLastSeen`.
@@ -249,7 +256,10 @@ fn canonical(data: &FindingData, source: &AsffJson) -> Value {
     }
     Value::Object(canonical)
 }
-fn check_product(
+/// Whether an ASFF finding is GuardDuty's: `Err` with its product otherwise. `ProductArn`
+/// decides when present (Security Hub sets it from the integration that imported the finding; a
+/// provider cannot claim GuardDuty's); the names only when it is missing.
+pub(super) fn check_product(
     product_arn: Option<&str>,
     product_name: Option<&str>,
     fields: &Fields,
@@ -257,18 +267,31 @@ fn check_product(
     let field_name = fields
         .get("aws/securityhub/ProductName")
         .and_then(FieldRef::as_str);
-    let is_gd = product_arn.is_some_and(|a| a.ends_with("/aws/guardduty"))
-        || product_name.is_some_and(|n| n.eq_ignore_ascii_case("GuardDuty"))
-        || field_name.is_some_and(|n| n.eq_ignore_ascii_case("GuardDuty"));
+    let is_gd = match product_arn.filter(|a| !a.is_empty()) {
+        Some(arn) => arn.ends_with("/aws/guardduty"),
+        None => {
+            product_name.is_some_and(|n| n.eq_ignore_ascii_case("GuardDuty"))
+                || field_name.is_some_and(|n| n.eq_ignore_ascii_case("GuardDuty"))
+        }
+    };
     if is_gd {
         Ok(())
     } else {
-        let product = product_arn
-            .or(product_name)
+        let product = product_name
             .or(field_name)
+            .or(product_arn)
             .unwrap_or("unknown");
-        Err(format!("its product is `{product}`, not GuardDuty"))
+        Err(product.to_owned())
     }
+}
+
+/// The GuardDuty-model resource of `Resources[]`, for any product's finding.
+pub(super) fn resource_details(
+    resources: &[AsffResource],
+) -> Result<ResourceDetails, serde_json::Error> {
+    let mut tree = Vec::new();
+    map_resources(resources, &mut tree);
+    ResourceDetails::deserialize(TreeMapOwnerDe(&tree))
 }
 
 /// `TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce` → `UnauthorizedAccess:EC2/SSHBruteForce`.
@@ -294,7 +317,7 @@ fn asff_type(types: &[String], path: &str) -> Result<FindingType, FindingError> 
 /// findings (tried in order; the first that is a finding type wins): `TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce` (the documented one, `-`
 /// for the type's `/`) and `TTPs/Discovery/Recon:IAMUser/UserPermissions` (the type as is, after
 /// the namespace and category).
-fn type_candidates(entry: &str) -> Vec<String> {
+pub(super) fn type_candidates(entry: &str) -> Vec<String> {
     let segments: Vec<&str> = entry.split('/').collect();
     let Some(at) = segments.iter().rposition(|s| s.contains(':')) else {
         return Vec::new();
@@ -324,7 +347,7 @@ fn type_candidates(entry: &str) -> Vec<String> {
 }
 
 /// The GuardDuty finding ARN: `Id`, or the tail of `aws/securityhub/FindingId`.
-fn guardduty_arn(asff_id: &str, fields: &Fields) -> Option<String> {
+pub(super) fn guardduty_arn(asff_id: &str, fields: &Fields) -> Option<String> {
     if asff_id.contains(":guardduty:") && asff_id.contains("/finding/") {
         return Some(asff_id.to_owned());
     }
@@ -332,7 +355,10 @@ fn guardduty_arn(asff_id: &str, fields: &Fields) -> Option<String> {
     let at = fid.find("/guardduty/arn:")?;
     fid.get(at + "/guardduty/".len()..).map(str::to_owned)
 }
-fn asff_severity(raw: Option<SeverityRaw>, path: &str) -> Result<Severity, FindingError> {
+pub(super) fn asff_severity(
+    raw: Option<SeverityRaw>,
+    path: &str,
+) -> Result<Severity, FindingError> {
     let p = format!("{path}.Severity");
     // Security Hub's labels are the severity bands, plus `INFORMATIONAL`.
     let from_label = |label: &str| {

@@ -10,13 +10,15 @@ use time::OffsetDateTime;
 use super::document::LazyJson;
 use super::enrichment::Context;
 use super::kind::FindingType;
+use super::product::Extra;
 use super::resource::Resource;
 use super::service::Service;
 use super::severity::Severity;
 use super::shape::{Envelope, Shape};
+use super::source::FindingSource;
 use super::text::Text;
 
-/// A GuardDuty finding, from any shape. A cheap-clone handle (`Arc` inside): clone it freely and
+/// A finding of any source (GuardDuty, Security Hub, OCSF, ...), from any shape. A cheap-clone handle (`Arc` inside): clone it freely and
 /// share it across threads. Its accessors are documented in [`crate::finding`].
 ///
 /// A finding may carry the [`Context`] enrichment found about it ([`Finding::with_context`]):
@@ -91,6 +93,12 @@ pub(crate) struct FindingData {
     pub(crate) shape: Shape,
     pub(crate) envelope: Option<Envelope>,
     pub(crate) sample: bool,
+    /// Where the finding came from.
+    pub(crate) source: FindingSource,
+    /// The product that made it, for sources that say (Security Hub, OCSF).
+    pub(crate) product: Option<Text>,
+    /// The typed details only other sources carry (`None` for GuardDuty findings).
+    pub(crate) extra: Option<Box<Extra>>,
     pub(crate) json_source: JsonSource,
     pub(crate) json: OnceLock<Result<Value, String>>,
     /// How many values the canonical JSON holds (computed on first use).

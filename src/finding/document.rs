@@ -96,6 +96,8 @@ pub(super) struct Doc {
     pub(super) first_observed_at: Option<OffsetDateTime>,
     #[serde(rename = "LastObservedAt", deserialize_with = "opt_time")]
     pub(super) last_observed_at: Option<OffsetDateTime>,
+    // OCSF: only detected here, read by its own mapping.
+    pub(super) class_uid: Option<serde::de::IgnoredAny>,
 }
 
 impl Doc {

@@ -23,7 +23,8 @@ pub enum FindingErrorKind {
         /// What is wrong.
         message: String,
     },
-    /// The document is JSON but holds no GuardDuty finding (another event, another product).
+    /// The document is JSON but holds no finding remedy reads (another event, a document of no
+    /// known shape). The name is historical: findings of every source are read.
     NotGuardDuty {
         /// Why it was not recognised.
         reason: String,
@@ -172,9 +173,9 @@ impl fmt::Display for FindingError {
             }
             FindingErrorKind::Unsupported { message } => write!(f, "at `{}`: {message}", self.path),
             FindingErrorKind::NotGuardDuty { reason } => {
-                write!(f, "no GuardDuty finding at `{}`: {reason}", self.path)
+                write!(f, "no finding at `{}`: {reason}", self.path)
             }
-            FindingErrorKind::Empty => f.write_str("empty document: expected a GuardDuty finding"),
+            FindingErrorKind::Empty => f.write_str("empty document: expected a finding"),
             FindingErrorKind::TooLarge { size, limit } => write!(
                 f,
                 "document of {size} bytes is larger than the limit of {limit} bytes"

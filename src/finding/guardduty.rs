@@ -14,6 +14,7 @@ use super::resource::{Resource, ResourceDetails};
 use super::service::{Service, ServiceAction};
 use super::severity::Severity;
 use super::shape::{Envelope, Shape};
+use super::source::FindingSource;
 use super::text::Text;
 
 /// Placeholder values GuardDuty puts in generated sample findings.
@@ -86,6 +87,9 @@ pub(super) fn finding(doc: Doc, origin: Origin<'_>) -> Result<FindingData, Findi
         shape: origin.shape,
         envelope: origin.envelope,
         sample,
+        source: FindingSource::GuardDuty,
+        product: None,
+        extra: None,
         json_source: JsonSource::Document(LazyJson {
             doc: Arc::clone(origin.doc),
             locator: origin.locator,

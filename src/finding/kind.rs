@@ -9,17 +9,23 @@ use super::error::FindingError;
 /// The longest finding type accepted (GuardDuty's are under 100 bytes).
 pub const MAX_TYPE_BYTES: usize = 256;
 
-/// A GuardDuty finding type:
+/// A finding type. For GuardDuty:
 /// `ThreatPurpose:ResourceTypeAffected/ThreatFamilyName.DetectionMechanism!Artifact`.
 ///
 /// The detection mechanism and the artifact are optional
 /// (`UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom`, `Backdoor:EC2/C&CActivity.B!DNS`,
 /// `Recon:IAMUser/UserPermissions`).
+///
+/// Other sources name their findings in their own words (Security Hub's
+/// `Software and Configuration Checks/Vulnerabilities/CVE`, a product's title):
+/// [`FindingType::of_product`] keeps such a type as written; its GuardDuty parts are empty
+/// ([`FindingType::is_guardduty`] is `false`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FindingType {
     /// Shared: plans and records clone the type without copying it.
     text: Arc<str>,
     /// Byte offsets: end of purpose (`:`), end of resource (`/`), end of family, end of mechanism.
+    /// All 0 for a type that is not in GuardDuty's form (a GuardDuty purpose is never empty).
     colon: usize,
     slash: usize,
     family_end: usize,
@@ -71,6 +77,44 @@ impl FindingType {
         })
     }
 
+    /// A type as another source writes it: in GuardDuty's form when it is one (so a glob sees
+    /// the same parts), otherwise kept as written (spaces allowed). Refused when empty, longer
+    /// than [`MAX_TYPE_BYTES`] or holding a control character.
+    pub fn of_product(text: impl Into<String>) -> Result<Self, FindingError> {
+        let text = text.into();
+        if let Ok(gd) = Self::new(text.as_str()) {
+            return Ok(gd);
+        }
+        let trimmed = text.trim();
+        if trimmed.is_empty()
+            || trimmed.len() > MAX_TYPE_BYTES
+            || trimmed.chars().any(char::is_control)
+        {
+            return Err(FindingError::invalid(
+                "$.type",
+                format!("a finding type of 1 to {MAX_TYPE_BYTES} bytes without control characters"),
+                if trimmed.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    format!("{} bytes", trimmed.len())
+                },
+            ));
+        }
+        Ok(Self {
+            colon: 0,
+            slash: 0,
+            family_end: 0,
+            mechanism_end: 0,
+            text: Arc::from(trimmed),
+        })
+    }
+
+    /// Whether the type is in GuardDuty's form (`Purpose:Resource/Family…`); the parts below are
+    /// empty (`None`) when it is not.
+    pub fn is_guardduty(&self) -> bool {
+        self.colon > 0
+    }
+
     /// The whole type string.
     pub fn as_str(&self) -> &str {
         &self.text
@@ -103,6 +147,9 @@ impl FindingType {
 
     /// The artifact after `!` (`DNS`), if any.
     pub fn artifact(&self) -> Option<&str> {
+        if !self.is_guardduty() {
+            return None;
+        }
         self.text
             .get(self.mechanism_end + 1..)
             .filter(|s| !s.is_empty())
@@ -135,8 +182,9 @@ impl serde::Serialize for FindingType {
 
 impl<'de> serde::Deserialize<'de> for FindingType {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Plans carry findings of every source: a type in GuardDuty's form, or a product's own.
         let text = <String as serde::Deserialize>::deserialize(deserializer)?;
-        Self::new(text).map_err(|e| serde::de::Error::custom(e.to_string()))
+        Self::of_product(text).map_err(|e| serde::de::Error::custom(e.to_string()))
     }
 }
 
@@ -229,6 +277,34 @@ mod tests {
         assert_eq!(t.artifact(), Some("DNS"));
         let t = FindingType::new("UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom").unwrap();
         assert_eq!(t.detection_mechanism(), Some("Custom"));
+    }
+
+    #[test]
+    fn product_types_are_kept_as_written_without_guardduty_parts() {
+        let t = FindingType::of_product("Software and Configuration Checks/Vulnerabilities/CVE")
+            .unwrap();
+        assert!(!t.is_guardduty());
+        assert_eq!(
+            t.as_str(),
+            "Software and Configuration Checks/Vulnerabilities/CVE"
+        );
+        assert_eq!(t.threat_purpose(), "");
+        assert_eq!(t.resource_type_affected(), "");
+        assert_eq!(t.threat_family(), "");
+        assert_eq!(t.detection_mechanism(), None);
+        assert_eq!(t.artifact(), None);
+        // A type in GuardDuty's form reads as one whatever the source.
+        let gd = FindingType::of_product("Recon:IAMUser/UserPermissions").unwrap();
+        assert!(gd.is_guardduty());
+        assert_eq!(
+            gd,
+            FindingType::new("Recon:IAMUser/UserPermissions").unwrap()
+        );
+        for bad in ["", "  ", "a\u{0}b", &"x".repeat(MAX_TYPE_BYTES + 1)] {
+            assert!(FindingType::of_product(bad).is_err(), "{bad:?}");
+        }
+        let back: FindingType = serde_json::from_str("\"Effects/Data Exposure\"").unwrap();
+        assert_eq!(back.as_str(), "Effects/Data Exposure");
     }
 
     #[test]

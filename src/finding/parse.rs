@@ -9,9 +9,10 @@ use serde_json::Value;
 
 use super::asff;
 use super::data::{Finding, FindingData};
-use super::document::{Doc, DocObj, LocSeg, SharedDoc};
+use super::document::{Doc, DocObj, LazyJson, LocSeg, SharedDoc};
 use super::error::{FindingError, FindingErrorKind, from_serde};
 use super::guardduty::{self, At, Origin};
+use super::product::{generic, malware, ocsf, securityhub};
 use super::shape::{Envelope, Shape};
 
 /// The largest document remedy parses: 16 MiB. A JSON Lines stream may be longer; each of its
@@ -165,11 +166,10 @@ fn classify(
             (None, None) => ("Findings", Vec::new()),
         };
         batch(list, key, None, shared, &locator, path, out);
+    } else if doc.class_uid.is_some() {
+        out.push(ocsf::to_finding(path, None, lazy(shared, locator)));
     } else if doc.is_asff() {
-        out.push(
-            asff::to_finding(doc, path, None)
-                .and_then(|r| r.map_err(|reason| FindingError::not_guardduty(path, reason))),
-        );
+        out.push(asff_finding(doc, path, None, lazy(shared, locator)));
     } else if doc.looks_like_finding() {
         let shape = if doc.type_camel.is_none() && doc.type_pascal.is_some() {
             Shape::Cli
@@ -188,7 +188,7 @@ fn classify(
         out.push(Err(FindingError::not_guardduty(
             path,
             "expected an EventBridge event, a GuardDuty finding, a `{\"Findings\": [...]}` \
-             response or a Security Hub (ASFF) finding",
+             response, a Security Hub (ASFF) finding or an OCSF finding",
         )));
     }
 }
@@ -246,14 +246,45 @@ fn eventbridge(
         let loc = push(locator, LocSeg::Key("detail"));
         let detail_path = detail_path.to_string();
         batch(list, key, Some(&envelope), shared, &loc, &detail_path, out);
+    } else if dt == malware::DETAIL_TYPE {
+        let at = lazy(shared, push(locator, LocSeg::Key("detail")));
+        out.push(malware::to_finding(path, envelope, at));
+    } else if generic::looks_like_finding(&detail.0) {
+        let at = lazy(shared, push(locator, LocSeg::Key("detail")));
+        out.push(generic::to_finding(
+            detail.0,
+            &detail_path.to_string(),
+            envelope,
+            at,
+        ));
     } else {
         out.push(Err(FindingError::not_guardduty(
             path,
             format!(
-                "the event is `{dt}` from `{source}`; expected `GuardDuty Finding` or \
-                 `Security Hub Findings - Imported`"
+                "the event is `{dt}` from `{source}`, and its detail is not a finding (no id and \
+                 type); expected `GuardDuty Finding`, `Security Hub Findings - Imported`, \
+                 `Findings Imported V2` or `{}`",
+                malware::DETAIL_TYPE
             ),
         )));
+    }
+}
+
+/// The canonical JSON of the finding at `locator`, as delivered (read on first use).
+fn lazy(shared: &Arc<SharedDoc>, locator: Vec<LocSeg>) -> LazyJson {
+    LazyJson {
+        doc: Arc::clone(shared),
+        locator,
+        pascal: false,
+    }
+}
+
+/// One ASFF finding: GuardDuty's mapped back to GuardDuty's model, any other product's read as a
+/// finding of source `securityhub`.
+fn asff_finding(doc: Doc, path: &str, envelope: Option<Envelope>, at: LazyJson) -> Item {
+    match asff::product_of(&doc) {
+        Ok(()) => asff::to_finding(doc, path, envelope),
+        Err(product) => securityhub::to_finding(doc, product, path, envelope, at),
     }
 }
 
@@ -267,26 +298,24 @@ fn batch(
     path: &str,
     out: &mut Vec<Item>,
 ) {
-    let before = out.len();
     let total = list.len();
-    let mut skipped = Vec::new();
     for (i, DocObj(doc)) in list.into_iter().enumerate() {
         let item_path = format!("{path}.{key}[{i}]");
-        if doc.is_asff() {
-            match asff::to_finding(doc, &item_path, envelope.cloned()) {
-                Ok(Ok(f)) => out.push(Ok(f)),
-                Ok(Err(reason)) => {
-                    tracing::warn!(
-                        path = %super::inert(&item_path),
-                        "skipping a Security Hub finding: {}",
-                        super::inert(&reason)
-                    );
-                    skipped.push(reason);
-                }
-                Err(e) => out.push(Err(e)),
-            }
+        let loc = push(&push(locator, LocSeg::Key(key)), LocSeg::Index(i));
+        if doc.class_uid.is_some() {
+            out.push(ocsf::to_finding(
+                &item_path,
+                envelope.cloned(),
+                lazy(shared, loc),
+            ));
+        } else if doc.is_asff() {
+            out.push(asff_finding(
+                doc,
+                &item_path,
+                envelope.cloned(),
+                lazy(shared, loc),
+            ));
         } else {
-            let loc = push(&push(locator, LocSeg::Key(key)), LocSeg::Index(i));
             let shape = if envelope.is_some() {
                 Shape::Eventbridge
             } else {
@@ -302,18 +331,10 @@ fn batch(
             out.push(guardduty::finding(doc, origin));
         }
     }
-    if out.len() == before {
-        let reason = if total == 0 {
-            format!("the `{key}` array is empty")
-        } else {
-            format!(
-                "none of the {total} findings is from GuardDuty ({})",
-                skipped.first().map_or("", String::as_str)
-            )
-        };
+    if total == 0 {
         out.push(Err(FindingError::not_guardduty(
             format!("{path}.{key}"),
-            reason,
+            format!("the `{key}` array is empty"),
         )));
     }
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::lenient::{opt_id, opt_string, opt_string_loose, opt_time, vec_or_null};
+use super::runtime::KubernetesDetails;
 use super::text::Text;
 
 /// A resource tag (`key` = `value`).
@@ -200,6 +201,9 @@ pub struct ResourceDetails {
     /// `rdsDbInstanceDetails`.
     #[serde(rename = "rdsDbInstanceDetails", alias = "RdsDbInstanceDetails")]
     pub rds_db_instance: Option<Box<NamedResource>>,
+    /// `kubernetesDetails`: the workload and the Kubernetes user.
+    #[serde(rename = "kubernetesDetails", alias = "KubernetesDetails")]
+    pub kubernetes: Option<Box<KubernetesDetails>>,
 }
 
 /// What kind of resource a finding is about, from `resourceType`.

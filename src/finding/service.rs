@@ -8,6 +8,8 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::lenient::{opt_bool, opt_string, opt_string_loose, opt_time, opt_u64, vec_or_null};
+use super::runtime::RuntimeDetails;
+use super::sequence::Detection;
 use super::text::Text;
 
 /// A country.
@@ -447,6 +449,12 @@ pub struct Service {
     pub additional_info: AdditionalInfo,
     #[serde(alias = "Evidence")]
     evidence: Option<Evidence>,
+    /// How GuardDuty detected the activity: the attack sequence of `AttackSequence:*` findings.
+    #[serde(alias = "Detection")]
+    pub detection: Option<Box<Detection>>,
+    /// What Runtime Monitoring saw (the process).
+    #[serde(alias = "RuntimeDetails")]
+    pub runtime_details: Option<Box<RuntimeDetails>>,
 }
 
 /// `additionalInfo` is an object, but ASFF and hand-made samples also give a JSON string or `""`.

@@ -16,18 +16,21 @@ pub enum Shape {
     Raw,
     /// `aws guardduty get-findings` output, or a single PascalCase finding.
     Cli,
-    /// A Security Hub finding (ASFF) produced by GuardDuty.
+    /// A Security Hub finding (ASFF), of GuardDuty or of another product.
     Asff,
+    /// An OCSF finding (bare, or in a Security Hub `Findings Imported V2` event).
+    Ocsf,
 }
 
 impl Shape {
-    /// `eventbridge`, `raw`, `cli` or `asff`.
+    /// `eventbridge`, `raw`, `cli`, `asff` or `ocsf`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Eventbridge => "eventbridge",
             Self::Raw => "raw",
             Self::Cli => "cli",
             Self::Asff => "asff",
+            Self::Ocsf => "ocsf",
         }
     }
 }

@@ -24,10 +24,19 @@ pub use undo::{Reversal, Undo};
 use containment::{role_out_of_scope, user_out_of_scope};
 use runbook::listed;
 
-/// Why a user's access key is not the finding's to touch, if it is not: the finding must name
-/// both the user and the key.
+/// Why a user's access key is not the finding's to touch, if it is not: one principal the finding
+/// names (its own, or an attack sequence's actor) must be both the user and the key.
 fn key_out_of_scope(user: &str, key: &str, finding: &FindingContext) -> Option<String> {
-    if finding.user_name() != Some(user) {
+    let named = finding
+        .principals()
+        .any(|p| p.user_name.as_deref() == Some(user) && p.access_key_id.as_deref() == Some(key));
+    if named {
+        return None;
+    }
+    if finding
+        .principals()
+        .all(|p| p.user_name.as_deref() != Some(user))
+    {
         return Some(format!(
             "user `{user}` (the finding names {})",
             finding
@@ -35,15 +44,12 @@ fn key_out_of_scope(user: &str, key: &str, finding: &FindingContext) -> Option<S
                 .map_or("no user".to_owned(), |u| format!("user `{u}`"))
         ));
     }
-    if finding.access_key_id() != Some(key) {
-        return Some(format!(
-            "access key `{key}` (the finding names {})",
-            finding
-                .access_key_id()
-                .map_or("no access key".to_owned(), |k| format!("key `{k}`"))
-        ));
-    }
-    None
+    Some(format!(
+        "access key `{key}` (the finding names {})",
+        finding
+            .access_key_id()
+            .map_or("no access key".to_owned(), |k| format!("key `{k}`"))
+    ))
 }
 
 /// The kind of an action: one of the built-ins or a kind a host registered.

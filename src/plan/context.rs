@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::finding::enrichment::Context;
-use crate::finding::{Finding, FindingType, Severity, SeverityBand, Text};
+use crate::finding::{Finding, FindingSource, FindingType, Severity, SeverityBand, Text};
 
 /// The finding a plan was made for: its identity, where it is, who and what it names.
 ///
@@ -25,6 +25,14 @@ pub struct FindingContext {
     pub severity: Severity,
     /// Whether the finding is a sample (generated) finding: no destructive action is taken for it.
     pub sample: bool,
+    /// Where the finding came from. Left out of the JSON for GuardDuty's findings (and read as
+    /// `guardduty` when absent), so a plan, approval or record written before sources were
+    /// recorded reads and re-serializes byte for byte as it was sealed.
+    #[serde(default = "guardduty", skip_serializing_if = "is_guardduty")]
+    pub source: FindingSource,
+    /// The product that made the finding (`GuardDuty`, `Inspector`, ...), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<Text>,
     /// The title.
     #[serde(default, skip_serializing_if = "str::is_empty")]
     pub title: Arc<str>,
@@ -47,6 +55,10 @@ pub struct FindingContext {
     /// The IAM principal the finding names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<Principal>,
+    /// The other principals the finding names: an attack sequence's actors and access keys.
+    /// A destructive action may touch them as it may the finding's principal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actors: Vec<Principal>,
     /// The EC2 instances the finding is about.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub instance_ids: Vec<Text>,
@@ -97,12 +109,15 @@ impl FindingContext {
             finding_type,
             severity,
             sample: false,
+            source: FindingSource::GuardDuty,
+            product: None,
             title: Arc::from(""),
             account_id: Text::default(),
             region: Text::default(),
             updated_at: None,
             count: None,
             principal: None,
+            actors: Vec::new(),
             instance_ids: Vec::new(),
             instance_tags: BTreeMap::new(),
             remote_ip: None,
@@ -118,10 +133,15 @@ impl FindingContext {
         self.severity.band()
     }
 
-    /// Every identifier the finding names: its principal's user or role name, access key id and
-    /// principal id, and its instance ids. A destructive action may touch only these.
+    /// The finding's principal, then its other principals ([`FindingContext::actors`]).
+    pub fn principals(&self) -> impl Iterator<Item = &Principal> {
+        self.principal.iter().chain(&self.actors)
+    }
+
+    /// Every identifier the finding names: its principals' user or role names, access key ids
+    /// and principal ids, and its instance ids. A destructive action may touch only these.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        let principal = self.principal.iter().flat_map(|p| {
+        let principal = self.principals().flat_map(|p| {
             [&p.user_name, &p.access_key_id, &p.principal_id]
                 .into_iter()
                 .flatten()
@@ -146,6 +166,19 @@ impl FindingContext {
     }
 }
 
+/// The source of plans written before sources were recorded.
+fn guardduty() -> FindingSource {
+    FindingSource::GuardDuty
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if signature"
+)]
+fn is_guardduty(source: &FindingSource) -> bool {
+    *source == FindingSource::GuardDuty
+}
+
 impl From<&Finding> for FindingContext {
     fn from(f: &Finding) -> Self {
         // Short strings are stored inline (`Text`) and long ones shared (`Arc`): building a
@@ -157,17 +190,37 @@ impl From<&Finding> for FindingContext {
             access_key_id: owned(f.access_key_id()),
             principal_id: owned(f.principal_id()),
         };
+        let actors = f
+            .sequence()
+            .into_iter()
+            .flat_map(|s| s.principals())
+            .map(|p| Principal {
+                user_name: owned(p.user_name),
+                user_type: owned(p.user_type),
+                access_key_id: owned(p.access_key_id),
+                principal_id: owned(p.principal_id),
+            })
+            .filter(|p| *p != Principal::default() && *p != principal)
+            .fold(Vec::new(), |mut all: Vec<Principal>, p| {
+                if !all.contains(&p) {
+                    all.push(p);
+                }
+                all
+            });
         Self {
             id: f.shared_id(),
             finding_type: f.finding_type().clone(),
             severity: f.severity(),
             sample: f.is_sample(),
+            source: f.source(),
+            product: owned(f.product()).filter(|_| f.source() != FindingSource::GuardDuty),
             title: f.shared_title(),
             account_id: Text::from(f.account_id()),
             region: Text::from(f.region()),
             updated_at: f.updated_at(),
             count: f.count(),
             principal: (principal != Principal::default()).then_some(principal),
+            actors,
             instance_ids: f.instance_ids().into_iter().map(Text::from).collect(),
             instance_tags: f
                 .instance_tags()

@@ -31,6 +31,9 @@ pub(crate) struct ScriptAction {
     pub(crate) column: Option<usize>,
     /// `.repeat_on_update()`: carry it out again each time GuardDuty updates the finding.
     pub(crate) repeat: bool,
+    /// `.ask_first()`: a destructive action that waits for a person's approval, whatever
+    /// `[approval]` says.
+    pub(crate) ask_first: bool,
 }
 
 /// The action constructors as the load-time checks see them: names, argument counts, targets;
@@ -123,6 +126,11 @@ pub(crate) fn register(
         let mut repeated = a.clone();
         repeated.repeat = true;
         repeated
+    });
+    engine.register_fn("ask_first", |a: &mut ScriptAction| {
+        let mut asked = a.clone();
+        asked.ask_first = true;
+        asked
     });
     engine.register_fn("to_string", |a: &mut ScriptAction| describe(a));
     engine.register_fn("to_debug", |a: &mut ScriptAction| describe(a));

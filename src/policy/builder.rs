@@ -22,7 +22,11 @@ use super::{Policy, PolicySet, helpers, lint, metadata};
 
 /// The SSM documents `run_command` may run unless the configuration says otherwise: the ones the
 /// bundled policies use.
-pub const DEFAULT_DOCUMENTS: &[&str] = &["AWS-RunShellScript", "AWS-RunPowerShellScript"];
+pub const DEFAULT_DOCUMENTS: &[&str] = &[
+    "AWS-RunShellScript",
+    "AWS-RunPowerShellScript",
+    "AWS-RunPatchBaseline",
+];
 
 /// Configures how policy sets are built: sandbox limits and host action kinds.
 ///
@@ -360,6 +364,7 @@ impl PolicySetBuilder {
                 runbooks: &self.runbooks,
                 reach,
                 max_modules: self.limits.max_modules,
+                sources: metadata::sources_of(meta.as_ref()),
             };
             lint::check(&file, &source, &ast, &context, &mut problems, &mut warnings);
             if let Some(meta) = &meta {
@@ -367,6 +372,7 @@ impl PolicySetBuilder {
                     &file,
                     &source,
                     &meta.applies_to,
+                    context.guardduty_only(),
                     &mut problems,
                     &mut warnings,
                 );
@@ -433,6 +439,7 @@ impl PolicySetBuilder {
                 min_severity: meta.min_severity,
                 fallback: meta.fallback,
                 reach_account: meta.reach_account,
+                sources: meta.sources,
                 version: hex(&hash.finalize()).into(),
                 source,
                 ast,

@@ -44,6 +44,9 @@ pub enum DiagnosticKind {
     UnknownField,
     /// A warning: the policy declares `REACH = "account"` but the configuration does not allow it.
     Reach,
+    /// A warning: the policy reads a property that no source it sees fills
+    /// (`finding.vulnerabilities` in a policy that sees GuardDuty's findings only).
+    UnfilledProperty,
 }
 
 impl DiagnosticKind {
@@ -54,6 +57,7 @@ impl DiagnosticKind {
             DiagnosticKind::UnknownFindingType
                 | DiagnosticKind::UnknownField
                 | DiagnosticKind::Reach
+                | DiagnosticKind::UnfilledProperty
         )
     }
 
@@ -76,6 +80,7 @@ impl DiagnosticKind {
             DiagnosticKind::UnknownFindingType => "remedy::policy::unknown_finding_type",
             DiagnosticKind::UnknownField => "remedy::policy::unknown_field",
             DiagnosticKind::Reach => "remedy::policy::reach",
+            DiagnosticKind::UnfilledProperty => "remedy::policy::unfilled_property",
         }
     }
 }

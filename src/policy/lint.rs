@@ -13,6 +13,7 @@ use std::sync::Arc;
 use rhai::AST;
 
 use super::error::PolicyDiagnostic;
+use crate::finding::FindingSource;
 
 pub(crate) mod calls;
 pub(crate) mod globs;
@@ -35,6 +36,16 @@ pub(crate) struct Context<'a> {
     pub(crate) reach: bool,
     /// The most modules a policy may import.
     pub(crate) max_modules: usize,
+    /// The sources the policy sees (`const SOURCES`).
+    pub(crate) sources: &'a [FindingSource],
+}
+
+impl Context<'_> {
+    /// Whether the policy sees GuardDuty's findings only: JSONPaths and types are then checked
+    /// against GuardDuty's catalogue (other sources' documents have fields and types of their own).
+    pub(crate) fn guardduty_only(&self) -> bool {
+        self.sources.iter().all(|s| *s == FindingSource::GuardDuty)
+    }
 }
 
 /// Every check of one compiled policy: errors in `problems`, warnings in `warnings`.
@@ -46,10 +57,12 @@ pub(crate) fn check(
     problems: &mut Vec<PolicyDiagnostic>,
     warnings: &mut Vec<PolicyDiagnostic>,
 ) {
-    properties::unknown_properties(file, source, ast, problems);
+    properties::unknown_properties(file, source, ast, context.sources, problems, warnings);
     calls::check(file, source, ast, context, problems);
     top::check(file, source, ast, context.max_modules, problems);
-    paths::check(file, source, warnings);
+    if context.guardduty_only() {
+        paths::check(file, source, warnings);
+    }
 }
 
 /// The candidate closest to `name` by edit distance, when close enough to be a typo (at most

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rhai::{AST, ASTFlags, Dynamic, Module, Stmt};
 
 use super::error::{DiagnosticKind, PolicyDiagnostic};
-use crate::finding::SeverityBand;
+use crate::finding::{FindingSource, SeverityBand};
 
 /// A policy's validated metadata.
 #[derive(Debug)]
@@ -16,6 +16,8 @@ pub(crate) struct Meta {
     pub(crate) min_severity: Option<f64>,
     pub(crate) fallback: bool,
     pub(crate) reach_account: bool,
+    /// The sources the policy applies to (`const SOURCES`; GuardDuty's findings only by default).
+    pub(crate) sources: Vec<FindingSource>,
 }
 
 /// The metadata constants a policy may declare.
@@ -26,6 +28,7 @@ const KNOWN: &[&str] = &[
     "MIN_SEVERITY",
     "FALLBACK",
     "REACH",
+    "SOURCES",
 ];
 
 /// Reads and validates the metadata of the policy in `file`; pushes every problem found.
@@ -292,6 +295,27 @@ pub(crate) fn read(
         }
     };
 
+    let sources_help = "write `const SOURCES = [\"securityhub\", \"ocsf\"];` (sources: guardduty, guardduty-malware-scan, securityhub, ocsf, other; `\"*\"` for all), or leave it out for GuardDuty's findings only";
+    let sources = match get("SOURCES") {
+        None if declared_but_not_literal("SOURCES") => {
+            problem(
+                problems,
+                "SOURCES",
+                "`SOURCES` must be a literal string or array of strings".into(),
+                sources_help,
+            );
+            Vec::new()
+        }
+        None => vec![FindingSource::GuardDuty],
+        Some(v) => match read_sources(v) {
+            Ok(sources) => sources,
+            Err(why) => {
+                problem(problems, "SOURCES", why, sources_help);
+                Vec::new()
+            }
+        },
+    };
+
     let decide = ast
         .iter_functions()
         .find(|f| f.name == "decide")
@@ -328,7 +352,43 @@ pub(crate) fn read(
         min_severity,
         fallback,
         reach_account,
+        sources,
     })
+}
+
+/// The sources a policy sees: its `SOURCES`, GuardDuty's alone when its metadata did not read.
+pub(crate) fn sources_of(meta: Option<&Meta>) -> &[FindingSource] {
+    meta.map_or(&[FindingSource::GuardDuty], |m| m.sources.as_slice())
+}
+
+/// The sources `const SOURCES` names: a string or an array of strings, `"*"` for every source.
+fn read_sources(value: Dynamic) -> Result<Vec<FindingSource>, String> {
+    let names: Vec<String> =
+        if value.is_array() {
+            value
+                .into_array()
+                .ok()
+                .and_then(|items| items.into_iter().map(|i| i.into_string().ok()).collect())
+                .ok_or("`SOURCES` must be a string or an array of strings")?
+        } else {
+            vec![value.into_string().map_err(|t| {
+                format!("`SOURCES` must be a string or an array of strings, not {t}")
+            })?]
+        };
+    if names.is_empty() {
+        return Err("`SOURCES` must name at least one source".to_owned());
+    }
+    let mut sources = Vec::new();
+    for name in &names {
+        if name == "*" {
+            return Ok(FindingSource::all().collect());
+        }
+        let source = name.parse::<FindingSource>().map_err(|e| e.to_string())?;
+        if !sources.contains(&source) {
+            sources.push(source);
+        }
+    }
+    Ok(sources)
 }
 
 /// The AST `decide` runs with: the compiled policy without the top-level `const` statements whose
@@ -383,8 +443,15 @@ fn valid_name(name: &str) -> bool {
 fn invalid_glob(glob: &str) -> Option<&'static str> {
     if glob.trim().is_empty() {
         Some("it is empty")
-    } else if glob.chars().any(char::is_whitespace) {
-        Some("finding types contain no spaces")
+    } else if glob.trim() != glob {
+        Some("it starts or ends with whitespace")
+    } else if glob
+        .chars()
+        .any(|c| c.is_whitespace() && c != ' ' || c.is_control())
+    {
+        // Other sources' types hold spaces (`Software and Configuration Checks/…`); none holds a
+        // tab or a line break.
+        Some("it holds a tab, a line break or another control character")
     } else {
         None
     }

@@ -11,7 +11,8 @@ use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallContext};
 use serde_json::Value;
 
 use super::sandbox::ScriptError;
-use crate::finding::Finding;
+use super::script_sources;
+use crate::finding::{Finding, FindingSource};
 use crate::plan::FailureKind;
 
 /// The finding handed to `decide`: a cheap clone of the shared handle, with the values of the
@@ -323,12 +324,103 @@ pub(crate) const PROPERTIES: &[(&str, &str, &str)] = &[
     (
         "shape",
         "string",
-        "the input shape: `eventbridge`, `raw`, `cli` or `asff`",
+        "the input shape: `eventbridge`, `raw`, `cli`, `asff` or `ocsf`",
+    ),
+    (
+        "source",
+        "string",
+        "where the finding came from: `guardduty`, `guardduty-malware-scan`, `securityhub` (another product's finding through Security Hub), `ocsf` or `other` (read generically)",
+    ),
+    (
+        "product",
+        "string or ()",
+        "the product that made the finding, e.g. `GuardDuty`, `Inspector`, `Security Hub`, `Macie`",
+    ),
+    (
+        "sequence",
+        "map or ()",
+        "guardduty `AttackSequence:*`: the attack sequence, `uid`, `description`, `actors` (`user_name`, `user_type`, `principal_id`, `access_key_id`, `account_id`, `session_id`, `mfa_status`, `issuer`, `process_name`, `process_path`, `process_sha256`), `resources` (`uid`, `name`, `type`, `account_id`, `region`, `service`, `user_name`, `user_type`, `principal_id`, `object_key`, `tags`), `endpoints` (`ip`, `domain`, `country`, `city`, `asn`, `asn_org`), `signals` (`uid`, `type`, `name`, `description`, `severity`, `count`, `actor_ids`, `resource_uids`, `endpoint_ids`), `indicators` (`key`, `values`, `title`); its actors and resources count as named by the finding",
+    ),
+    (
+        "vulnerabilities",
+        "array of maps",
+        "securityhub, ocsf (Inspector, OCSF 2002): `id` (the CVE), `packages` (`name`, `version`, `fixed_in_version`, `package_manager`, `remediation`), `fix_available` and `exploit_available` (`YES`, `NO`, `PARTIAL`), `cvss_score`, `epss_score`, `vendor_severity`",
+    ),
+    (
+        "compliance",
+        "map or ()",
+        "securityhub, ocsf (controls, OCSF 2003): `status` (`PASSED`, `WARNING`, `FAILED`, `NOT_AVAILABLE`), `control_id`, `standards`, `related_requirements`",
+    ),
+    (
+        "sensitive_data",
+        "array of maps",
+        "securityhub (Macie): each detection of sensitive data, `resource` (the object's ARN), `category` (`PERSONAL_INFORMATION`, `FINANCIAL_INFORMATION`, `CREDENTIALS`, ...), `type` (`USA_SOCIAL_SECURITY_NUMBER`, `AWS_CREDENTIALS`, ...), `count`",
+    ),
+    (
+        "malware_scan",
+        "map or ()",
+        "guardduty-malware-scan: `scan_status`, `result` (`THREATS_FOUND`, `NO_THREATS_FOUND`, ...), `bucket`, `key`, `version_id`, `e_tag`, `threats` (their names)",
+    ),
+    (
+        "process",
+        "map or ()",
+        "guardduty Runtime Monitoring: the process, `name`, `executable_path`, `executable_sha256`, `pid`, `user`",
+    ),
+    (
+        "kubernetes",
+        "map or ()",
+        "guardduty EKS: `workload_name`, `workload_type`, `namespace`, `user_name`, `user_groups`",
+    ),
+    (
+        "container",
+        "map or ()",
+        "the container, `name`, `image`, `id`",
+    ),
+    (
+        "cluster_name",
+        "string or ()",
+        "the EKS or ECS cluster's name",
+    ),
+    (
+        "function_name",
+        "string or ()",
+        "the Lambda function's name",
+    ),
+    (
+        "db_instance_id",
+        "string or ()",
+        "the RDS database instance's identifier",
+    ),
+    (
+        "product_resources",
+        "array of maps",
+        "securityhub, ocsf: the resources as the product names them, `type` (`AwsEc2Instance`, `AwsEcrContainerImage`), `id`, `region`",
     ),
     (
         "context",
         "map",
         "what enrichment found before deciding: `principal` and `activity` (each `()` when missing) and `errors`; see [The context](#the-context)",
+    ),
+];
+
+/// The properties only some sources fill, with those sources (their meaning in [`PROPERTIES`]
+/// starts with the same names): `remedy check` warns when a policy reads one that no source it
+/// sees (`const SOURCES`) fills.
+pub(crate) const SOURCE_PROPERTIES: &[(&str, &[FindingSource])] = &[
+    ("sequence", &[FindingSource::GuardDuty]),
+    (
+        "vulnerabilities",
+        &[FindingSource::SecurityHub, FindingSource::Ocsf],
+    ),
+    (
+        "compliance",
+        &[FindingSource::SecurityHub, FindingSource::Ocsf],
+    ),
+    ("sensitive_data", &[FindingSource::SecurityHub]),
+    ("malware_scan", &[FindingSource::GuardDutyMalwareScan]),
+    (
+        "product_resources",
+        &[FindingSource::SecurityHub, FindingSource::Ocsf],
     ),
 ];
 
@@ -384,6 +476,20 @@ pub(crate) fn register(engine: &mut Engine, paths: Arc<PathCache>, max_results: 
         "threat_list" => |f| opt(f.threat_list_name());
         "sample" => |f| Dynamic::from(f.is_sample());
         "shape" => |f| Dynamic::from(f.shape().to_string());
+        "source" => |f| Dynamic::from(ImmutableString::from(f.source().as_str()));
+        "product" => |f| opt(f.product());
+        "sequence" => |f| script_sources::sequence(f.sequence());
+        "vulnerabilities" => |f| script_sources::vulnerabilities(f);
+        "compliance" => |f| script_sources::compliance(f.compliance());
+        "sensitive_data" => |f| script_sources::sensitive_data(f);
+        "malware_scan" => |f| script_sources::malware_scan(f.malware_scan());
+        "product_resources" => |f| script_sources::product_resources(f);
+        "process" => |f| script_sources::process(f.process());
+        "kubernetes" => |f| script_sources::kubernetes(f.kubernetes());
+        "container" => |f| script_sources::container(f.container());
+        "cluster_name" => |f| opt(f.cluster_name());
+        "function_name" => |f| opt(f.function_name());
+        "db_instance_id" => |f| opt(f.db_instance_id());
     }
     engine.register_fn("to_string", |s: &mut ScriptFinding| {
         format!(

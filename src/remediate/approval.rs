@@ -397,6 +397,7 @@ impl Remediator {
             }),
             sources: Vec::new(),
             repeat_on_update: false,
+            ask_first: false,
         };
         let finding = &request.finding;
         let key = LedgerKey::new(finding, &planned);
@@ -552,12 +553,17 @@ pub(crate) struct ApprovalRules {
 }
 
 impl ApprovalRules {
-    /// Whether `planned` (a destructive action) must wait for a person on `finding`.
+    /// Whether `planned` (a destructive action) must wait for a person on `finding`: a policy
+    /// asked (`.ask_first()`), or `[approval]` says so.
     pub(crate) fn requires(&self, planned: &PlannedAction, finding: &FindingContext) -> bool {
         let config = &self.config;
         let action = &planned.action;
         if !action.is_destructive() {
             return false;
+        }
+        // The policy asked for a person: `[approval]`'s accounts and tags do not narrow it.
+        if planned.ask_first {
+            return true;
         }
         let kind = action.kind();
         let chosen = config.kinds.iter().any(|k| k == kind.as_str())

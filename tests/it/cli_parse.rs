@@ -4,6 +4,8 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 const KEYS: &[&str] = &[
+    "source",
+    "product",
     "id",
     "type",
     "severity",

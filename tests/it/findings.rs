@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use remedy::finding::{
-    FindingErrorKind, MAX_DOCUMENT_BYTES, ResourceKind, ServiceAction, SeverityBand, Shape,
-    TypeGlob,
+    FindingErrorKind, FindingSource, MAX_DOCUMENT_BYTES, ResourceKind, ServiceAction, SeverityBand,
+    Shape, TypeGlob,
 };
 use remedy::{Finding, FindingType, Severity, parse_documents};
 
@@ -192,23 +192,35 @@ fn eventbridge_envelope_is_kept() {
 }
 
 #[test]
-fn other_products_in_a_batch_are_skipped() {
+fn other_products_in_a_batch_are_findings_of_source_securityhub() {
     let batch = parse_documents(
         &read("iam/malicious-ip-custom.asff-mixed-products.json"),
         "mixed.json",
     );
     assert!(batch.is_ok());
-    assert_eq!(batch.len(), 1);
+    assert_eq!(batch.len(), 2);
+    let found: Vec<_> = batch.findings().collect();
+    let inspector = found[0];
+    assert_eq!(inspector.source(), FindingSource::SecurityHub);
+    assert_eq!(inspector.product(), Some("Inspector"));
     assert_eq!(
-        batch.findings().next().unwrap().id(),
-        "b4c7e2a19f3d8e6a5b2c1d0e9f8a7b6c"
+        inspector.finding_type().as_str(),
+        "Software and Configuration Checks/Vulnerabilities/CVE"
     );
+    assert!(!inspector.finding_type().is_guardduty());
+    assert_eq!(inspector.instance_ids(), ["i-0abcdef1234567890"]);
+    let guardduty = found[1];
+    assert_eq!(guardduty.source(), FindingSource::GuardDuty);
+    assert_eq!(guardduty.product(), Some("GuardDuty"));
+    assert_eq!(guardduty.id(), "b4c7e2a19f3d8e6a5b2c1d0e9f8a7b6c");
 
     let batch = parse_documents(&read("asff-other-product-only.json"), "other.json");
-    let err = batch.errors().next().unwrap();
-    assert!(matches!(err.kind(), FindingErrorKind::NotGuardDuty { .. }));
-    assert_eq!(err.source_name(), Some("other.json"));
-    assert!(err.to_string().contains("inspector"), "{err}");
+    assert!(batch.is_ok());
+    let f = batch.findings().next().unwrap();
+    assert_eq!(f.source(), FindingSource::SecurityHub);
+    assert_eq!(f.severity().value(), 7.0);
+    assert_eq!(f.title(), "CVE-2024-0001 - openssl");
+    assert_eq!(f.account_id(), "123456789012");
 }
 
 struct Family {

@@ -50,6 +50,7 @@ mod policy_sandbox;
 mod remediate;
 mod replay;
 mod runbooks;
+mod sources;
 mod state_conformance;
 mod thread_conformance;
 mod trust;

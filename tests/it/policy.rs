@@ -155,8 +155,16 @@ fn metadata_is_validated() {
             "array of strings",
         ),
         (
-            "const DESCRIPTION = \"x\"; const APPLIES_TO = \"a b\"; fn decide(f) {}",
+            "const DESCRIPTION = \"x\"; const APPLIES_TO = \"a\\tb\"; fn decide(f) {}",
             "not a finding-type glob",
+        ),
+        (
+            "const DESCRIPTION = \"x\"; const APPLIES_TO = \" Recon:*\"; fn decide(f) {}",
+            "starts or ends with whitespace",
+        ),
+        (
+            "const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\"; const SOURCES = [\"guardduty\", 1]; fn decide(f) {}",
+            "array of strings",
         ),
         (
             "const DESCRIPTION = \"x\"; const APPLIES_TO = \"*\"; const MIN_SEVERITY = 11; fn decide(f) {}",

@@ -61,7 +61,7 @@ pub(crate) enum FieldRef<'a> {
     Json(&'a Value),
 }
 impl<'a> FieldRef<'a> {
-    pub(super) fn as_str(self) -> Option<&'a str> {
+    pub(crate) fn as_str(self) -> Option<&'a str> {
         match self {
             Self::Str(s) => Some(s),
             Self::Json(v) => v.as_str(),
@@ -83,7 +83,7 @@ impl Fields {
         })
     }
 
-    pub(super) fn get(&self, key: &str) -> Option<FieldRef<'_>> {
+    pub(crate) fn get(&self, key: &str) -> Option<FieldRef<'_>> {
         self.iter()
             .filter(|(k, _)| *k == key)
             .last()

@@ -113,13 +113,25 @@ pub(crate) struct AsffResource {
     #[serde(rename = "Id", deserialize_with = "opt_string")]
     id: Option<String>,
     #[serde(rename = "Partition", deserialize_with = "opt_string")]
-    pub(super) partition: Option<Text>,
+    pub(crate) partition: Option<Text>,
     #[serde(rename = "Region", deserialize_with = "opt_string")]
-    pub(super) region: Option<Text>,
+    pub(crate) region: Option<Text>,
     #[serde(rename = "Tags")]
     tags: Option<Entries<Value>>,
     #[serde(rename = "Details")]
     details: Option<Entries<DetailBlock>>,
+}
+
+impl AsffResource {
+    /// `Type`.
+    pub(crate) fn resource_type(&self) -> Option<&str> {
+        self.resource_type.as_deref()
+    }
+
+    /// `Id`.
+    pub(crate) fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
 }
 
 type Block = [(String, String)];

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::super::context::Principal;
 use super::FindingContext;
 use crate::id::{InvalidId, RoleName, UserName, digest};
 
@@ -123,25 +124,31 @@ impl IamPrincipal {
     }
 }
 
-/// Whether the finding's principal is a role (an assumed role's session): its `user_name` is then
-/// the role's name.
-fn principal_is_role(finding: &FindingContext) -> bool {
-    matches!(finding.user_type(), Some("AssumedRole" | "Role"))
+/// Whether a principal is a role (an assumed role's session): its `user_name` is then the role's
+/// name.
+fn is_role(principal: &Principal) -> bool {
+    matches!(principal.user_type.as_deref(), Some("AssumedRole" | "Role"))
 }
 
 /// The finding's principal in a few words, for scope messages.
 fn finding_principal(finding: &FindingContext) -> String {
-    match finding.user_name() {
-        Some(name) if principal_is_role(finding) => format!("role `{name}`"),
-        Some(name) => format!("user `{name}`"),
+    match finding.principal.as_ref() {
+        Some(p) => match p.user_name.as_deref() {
+            Some(name) if is_role(p) => format!("role `{name}`"),
+            Some(name) => format!("user `{name}`"),
+            None => "no principal".to_owned(),
+        },
         None => "no principal".to_owned(),
     }
 }
 
 /// Why `role` is not the finding's to touch, if it is not: only the role of an assumed-role
-/// principal is.
+/// principal the finding names (its own, or an attack sequence's actor) is.
 pub(crate) fn role_out_of_scope(role: &str, finding: &FindingContext) -> Option<String> {
-    (!(principal_is_role(finding) && finding.user_name() == Some(role))).then(|| {
+    let named = finding
+        .principals()
+        .any(|p| is_role(p) && p.user_name.as_deref() == Some(role));
+    (!named).then(|| {
         format!(
             "role `{role}` (the finding names {})",
             finding_principal(finding)
@@ -149,10 +156,13 @@ pub(crate) fn role_out_of_scope(role: &str, finding: &FindingContext) -> Option<
     })
 }
 
-/// Why `user` is not the finding's to touch, if it is not: only the finding's principal, when it
-/// is not a role.
+/// Why `user` is not the finding's to touch, if it is not: only a principal the finding names
+/// (its own, or an attack sequence's actor) that is not a role.
 pub(crate) fn user_out_of_scope(user: &str, finding: &FindingContext) -> Option<String> {
-    (principal_is_role(finding) || finding.user_name() != Some(user)).then(|| {
+    let named = finding
+        .principals()
+        .any(|p| !is_role(p) && p.user_name.as_deref() == Some(user));
+    (!named).then(|| {
         format!(
             "user `{user}` (the finding names {})",
             finding_principal(finding)

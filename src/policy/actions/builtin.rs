@@ -46,6 +46,7 @@ pub(super) fn notify(
         line: pos.line(),
         column: pos.position(),
         repeat: false,
+        ask_first: false,
     })
 }
 
@@ -80,6 +81,7 @@ pub(super) fn disable_access_key(
         line: pos.line(),
         column: pos.position(),
         repeat: false,
+        ask_first: false,
     })
 }
 
@@ -173,5 +175,6 @@ pub(super) fn run_command(
         line: pos.line(),
         column: pos.position(),
         repeat: false,
+        ask_first: false,
     })
 }

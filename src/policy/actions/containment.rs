@@ -35,6 +35,7 @@ fn action(action: Action, reason: Option<String>, pos: rhai::Position) -> Script
         line: pos.line(),
         column: pos.position(),
         repeat: false,
+        ask_first: false,
     }
 }
 

@@ -239,6 +239,7 @@ impl HostActionKind {
             line: pos.line(),
             column: pos.position(),
             repeat: false,
+            ask_first: false,
         })
     }
 }

@@ -19,11 +19,13 @@ fn lower_types() -> &'static [String] {
     })
 }
 
-/// Checks every glob of `APPLIES_TO`.
+/// Checks every glob of `APPLIES_TO`; against GuardDuty's catalogue of types only when the policy
+/// sees GuardDuty's findings alone (`guardduty_only`).
 pub(crate) fn check(
     file: &str,
     source: &Arc<str>,
     globs: &[String],
+    guardduty_only: bool,
     problems: &mut Vec<PolicyDiagnostic>,
     warnings: &mut Vec<PolicyDiagnostic>,
 ) {
@@ -44,6 +46,9 @@ pub(crate) fn check(
                     "list each type (or glob) in an array: `const APPLIES_TO = [\"Recon:IAMUser/*\", \"Recon:EC2/*\"];`; only `*` and `?` are wildcards",
                 ),
             );
+            continue;
+        }
+        if !guardduty_only {
             continue;
         }
         // A glob matches only types that start with its literal prefix (a cheap first test).

@@ -7,7 +7,8 @@ use rhai::{AST, ASTNode, Expr};
 
 use super::super::error::{DiagnosticKind, PolicyDiagnostic};
 use super::super::script_context::known_keys;
-use super::super::script_finding::PROPERTIES;
+use super::super::script_finding::{PROPERTIES, SOURCE_PROPERTIES};
+use crate::finding::FindingSource;
 
 /// An unknown property: what is unknown, the property, line, column, the known properties at
 /// that level.
@@ -17,14 +18,32 @@ type Unknown = (String, String, usize, usize, Vec<&'static str>);
 /// of this name are checked against the finding's properties.
 const FINDING: &str = "finding";
 
-/// Pushes a diagnostic for every read of an unknown property on a variable named `finding`.
+/// The sources that fill `property`, when only some do.
+fn filled_by(property: &str) -> Option<&'static [FindingSource]> {
+    SOURCE_PROPERTIES
+        .iter()
+        .find(|(name, _)| *name == property)
+        .map(|(_, sources)| *sources)
+}
+
+/// `guardduty, securityhub`.
+fn names(sources: &[FindingSource]) -> String {
+    let names: Vec<&str> = sources.iter().map(|s| s.as_str()).collect();
+    names.join(", ")
+}
+
+/// Pushes an error for every read of an unknown property on a variable named `finding`, and a
+/// warning for every read of a property no source the policy sees (`sources`) fills.
 pub(crate) fn unknown_properties(
     file: &str,
     source: &Arc<str>,
     ast: &AST,
+    sources: &[FindingSource],
     problems: &mut Vec<PolicyDiagnostic>,
+    warnings: &mut Vec<PolicyDiagnostic>,
 ) {
     let mut found: Vec<Unknown> = Vec::new();
+    let mut unfilled: Vec<(String, &'static [FindingSource], usize, usize)> = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
         if let Some(ASTNode::Expr(Expr::Dot(dot, ..))) = path.last()
             && matches!(&dot.lhs, Expr::Variable(v, ..) if v.1.as_str() == FINDING)
@@ -41,18 +60,54 @@ pub(crate) fn unknown_properties(
                 Some(((name, ..), rest)) if name == "context" => {
                     found.extend(unknown_in_context(rest));
                 }
+                Some(((name, line, column), _)) => {
+                    if let Some(by) = filled_by(name)
+                        && !by.iter().any(|s| sources.contains(s))
+                    {
+                        unfilled.push((name.clone(), by, *line, *column));
+                    }
+                }
                 _ => {}
             }
         }
         true
     });
+    for (name, by, line, column) in unfilled {
+        warnings.push(
+            PolicyDiagnostic::new(
+                DiagnosticKind::UnfilledProperty,
+                file,
+                format!(
+                    "`finding.{name}` is filled for {} findings only, and this policy sees {} \
+                     findings",
+                    names(by),
+                    names(sources)
+                ),
+            )
+            .at(source, line, column)
+            .with_help(format!(
+                "declare `const SOURCES = [{}];` (the sources it reads) or drop the read",
+                by.iter()
+                    .map(|s| format!("\"{s}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        );
+    }
     for (what, name, line, column, known) in found {
         let mut d = PolicyDiagnostic::new(DiagnosticKind::UnknownProperty, file, what)
             .at(source, line, column);
         d = match super::closest(&name, known.iter().copied()) {
-            Some(known) => d.with_help(format!(
-                "did you mean `{known}`? The author's guide (policies/README.md) lists every property"
-            )),
+            Some(known) => match filled_by(known) {
+                Some(by) => d.with_help(format!(
+                    "did you mean `{known}` (filled for {} findings)? The author's guide \
+                     (policies/README.md) lists every property of every source",
+                    names(by)
+                )),
+                None => d.with_help(format!(
+                    "did you mean `{known}`? The author's guide (policies/README.md) lists every property"
+                )),
+            },
             None => d.with_help("the author's guide (policies/README.md) lists every property"),
         };
         problems.push(d);
@@ -114,6 +169,21 @@ fn first_property(rhs: &Expr) -> Option<(String, usize, usize)> {
 mod tests {
     use super::super::closest;
     use super::*;
+
+    #[test]
+    fn source_properties_are_properties_whose_meaning_names_their_sources() {
+        for (name, sources) in SOURCE_PROPERTIES {
+            let meaning = PROPERTIES
+                .iter()
+                .find(|(n, ..)| n == name)
+                .map(|(.., m)| *m)
+                .unwrap_or_else(|| panic!("{name} is no property"));
+            let head = meaning.split([':', '(']).next().unwrap_or_default();
+            for source in *sources {
+                assert!(head.contains(source.as_str()), "{name}: {meaning}");
+            }
+        }
+    }
 
     #[test]
     fn typos_have_suggestions() {

@@ -300,6 +300,7 @@ pub fn undo_plan(
         }),
         sources: Vec::new(),
         repeat_on_update: false,
+        ask_first: false,
     });
     Ok(UndoPlan { plan, key })
 }

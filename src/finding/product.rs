@@ -1,0 +1,226 @@
+//! Findings of sources other than GuardDuty's own findings: Security Hub (ASFF) findings of every
+//! other product ([`securityhub`]), OCSF findings ([`ocsf`]), GuardDuty Malware Protection for S3
+//! scan results ([`malware`]) and findings of sources remedy does not know ([`generic`]); the
+//! typed details they carry ([`Vulnerability`], [`Compliance`], [`SensitiveData`],
+//! [`MalwareScan`], [`ProductResource`]).
+
+pub(super) mod generic;
+pub(super) mod malware;
+pub(super) mod ocsf;
+pub(super) mod securityhub;
+
+use std::sync::{Arc, OnceLock};
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::data::{FindingData, JsonSource};
+use super::document::LazyJson;
+use super::kind::FindingType;
+use super::resource::{Resource, ResourceDetails};
+use super::service::{Service, ServiceAction};
+use super::severity::Severity;
+use super::shape::{Envelope, Shape};
+use super::source::FindingSource;
+use super::text::Text;
+
+/// A vulnerability a finding reports (Inspector's `Vulnerabilities[]`, OCSF `vulnerabilities[]`).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Vulnerability {
+    /// The vulnerability id (`CVE-2021-44228`).
+    pub id: Option<Text>,
+    /// The vulnerable packages.
+    pub packages: Vec<VulnerablePackage>,
+    /// Whether a fix is available: `YES`, `NO` or `PARTIAL`.
+    pub fix_available: Option<Text>,
+    /// Whether an exploit is known: `YES` or `NO`.
+    pub exploit_available: Option<Text>,
+    /// The highest CVSS base score given.
+    pub cvss_score: Option<f64>,
+    /// The EPSS score (the probability of exploitation in the next 30 days), if given.
+    pub epss_score: Option<f64>,
+    /// The vendor's severity (`CRITICAL`, ...).
+    pub vendor_severity: Option<Text>,
+}
+
+/// A package a vulnerability affects.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VulnerablePackage {
+    /// The package name.
+    pub name: Option<Text>,
+    /// The installed version.
+    pub version: Option<Text>,
+    /// The version that fixes the vulnerability.
+    pub fixed_in_version: Option<Text>,
+    /// The package manager (`OS`, `JAR`, `NPM`, ...).
+    pub package_manager: Option<Text>,
+    /// How to fix it (`yum update openssl`), as the product says.
+    pub remediation: Option<Text>,
+}
+
+/// Sensitive data Macie found in an object: one detection type of one category.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SensitiveData {
+    /// The resource it was found in (`arn:aws:s3:::bucket/key`).
+    pub resource: Option<Text>,
+    /// The category (`PERSONAL_INFORMATION`, `FINANCIAL_INFORMATION`, `CREDENTIALS`, ...).
+    pub category: Option<Text>,
+    /// The detection type (`USA_SOCIAL_SECURITY_NUMBER`, `CREDIT_CARD_NUMBER`, `AWS_CREDENTIALS`).
+    pub detection_type: Option<Text>,
+    /// How many occurrences.
+    pub count: Option<u64>,
+}
+
+/// A compliance check's result (Security Hub controls, OCSF compliance findings).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Compliance {
+    /// `PASSED`, `WARNING`, `FAILED` or `NOT_AVAILABLE`.
+    pub status: Option<Text>,
+    /// The control (`EC2.7`, `Config.1`).
+    pub control_id: Option<Text>,
+    /// The standards the control belongs to.
+    pub standards: Vec<Text>,
+    /// The requirements of those standards it checks (`PCI DSS 10.5.2`).
+    pub related_requirements: Vec<Text>,
+}
+
+/// A GuardDuty Malware Protection for S3 scan result.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MalwareScan {
+    /// The scan's status (`COMPLETED`, `SKIPPED`, `FAILED`).
+    pub scan_status: Option<Text>,
+    /// The result (`NO_THREATS_FOUND`, `THREATS_FOUND`, `UNSUPPORTED`, `ACCESS_DENIED`, `FAILED`).
+    pub result_status: Option<Text>,
+    /// The bucket.
+    pub bucket: Option<Text>,
+    /// The object key.
+    pub key: Option<Text>,
+    /// The object's version id.
+    pub version_id: Option<Text>,
+    /// The object's ETag.
+    pub e_tag: Option<Text>,
+    /// The names of the threats found.
+    pub threats: Vec<Text>,
+}
+
+/// A resource as a product names it (ASFF `Resources[]`, OCSF `resources[]`): whatever remedy
+/// maps to its own model (access keys, instances, buckets, clusters, functions) is in
+/// [`Finding::resource`](super::Finding::resource) as well.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProductResource {
+    /// The type (`AwsEc2Instance`, `AwsEcrContainerImage`, `AwsAccount`).
+    pub resource_type: Option<Text>,
+    /// The id (an ARN, an instance id).
+    pub id: Option<Text>,
+    /// The region.
+    pub region: Option<Text>,
+}
+
+/// The typed details of a finding that only other sources carry.
+#[derive(Debug, Default)]
+pub(crate) struct Extra {
+    pub(crate) vulnerabilities: Vec<Vulnerability>,
+    pub(crate) compliance: Option<Compliance>,
+    pub(crate) malware_scan: Option<MalwareScan>,
+    pub(crate) resources: Vec<ProductResource>,
+    pub(crate) sensitive_data: Vec<SensitiveData>,
+}
+
+/// Everything a finding of another source is made of; [`Parts::into_data`] makes the finding.
+pub(super) struct Parts {
+    pub(super) id: Text,
+    pub(super) arn: Text,
+    pub(super) account_id: Text,
+    pub(super) region: Text,
+    pub(super) partition: Text,
+    pub(super) title: Option<Arc<str>>,
+    pub(super) description: Option<String>,
+    pub(super) finding_type: FindingType,
+    pub(super) severity: Severity,
+    pub(super) created_at: Option<OffsetDateTime>,
+    pub(super) updated_at: Option<OffsetDateTime>,
+    pub(super) resource: ResourceDetails,
+    pub(super) source: FindingSource,
+    pub(super) product: Option<Text>,
+    pub(super) extra: Extra,
+    /// The observed action (OCSF evidences), when the source says.
+    pub(super) action: ServiceAction,
+    pub(super) shape: Shape,
+    pub(super) envelope: Option<Envelope>,
+    pub(super) sample: bool,
+}
+
+impl Parts {
+    /// The finding; its canonical JSON is the document's part as delivered (`json`, when it was
+    /// read already, or `lazy` on first use).
+    pub(super) fn into_data(self, json: Option<Value>, lazy: LazyJson) -> FindingData {
+        let built = OnceLock::new();
+        if let Some(json) = json {
+            let _ = built.set(Ok(json));
+        }
+        let mut service = Box::<Service>::default();
+        service.action = self.action;
+        FindingData {
+            id: Arc::from(self.id.as_str()),
+            arn: self.arn,
+            account_id: self.account_id,
+            region: self.region,
+            partition: self.partition,
+            schema_version: None,
+            title: self.title.unwrap_or_default(),
+            description: self.description.unwrap_or_default(),
+            finding_type: self.finding_type,
+            severity: self.severity,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            resource: Resource::from_details(self.resource),
+            service,
+            shape: self.shape,
+            envelope: self.envelope,
+            sample: self.sample,
+            source: self.source,
+            product: self.product,
+            extra: Some(Box::new(self.extra)),
+            json_source: JsonSource::Document(lazy),
+            json: built,
+            json_size: OnceLock::new(),
+        }
+    }
+}
+
+/// `YES`/`NO` from a boolean.
+pub(super) fn yes_no(b: bool) -> Text {
+    Text::from(if b { "YES" } else { "NO" })
+}
+
+/// Warns once per (source, type) that a finding was read generically.
+pub(super) fn warn_generic(source: FindingSource, finding_type: &str, why: &str) {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static SEEN: OnceLock<Mutex<HashSet<(FindingSource, String)>>> = OnceLock::new();
+    const MAX_SEEN: usize = 1024;
+    let seen = SEEN.get_or_init(|| Mutex::new(HashSet::new()));
+    let first = match seen.lock() {
+        Ok(mut seen) => {
+            if seen.len() >= MAX_SEEN {
+                seen.clear();
+            }
+            seen.insert((source, finding_type.to_owned()))
+        }
+        Err(_) => true,
+    };
+    if first {
+        tracing::warn!(
+            source = source.as_str(),
+            finding_type = %super::inert(finding_type),
+            "read generically (id, type, severity, resources): {}",
+            super::inert(why)
+        );
+    }
+}
