@@ -32,21 +32,18 @@ pub(crate) const POLICY_FAILED: u8 = 2;
 /// The arguments of a subcommand that a cargo feature brings, in a build without that feature:
 /// whatever follows the subcommand (`--help` included) is taken and ignored, so that the answer is
 /// always which feature brings it (clap alone would say "unrecognized subcommand").
-#[cfg(any(test, not(feature = "sqs")))]
+#[cfg(any(test, not(feature = "sqs"), not(feature = "chat")))]
 #[derive(Debug, clap::Args)]
 #[command(disable_help_flag = true)]
 pub(crate) struct Absent {
     /// Ignored.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "taken only so that any arguments parse")
-    )]
+    #[allow(dead_code, reason = "taken only so that any arguments parse")]
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     rest: Vec<std::ffi::OsString>,
 }
 
 /// What `remedy COMMAND` says when this build lacks `feature`, the feature that brings it.
-#[cfg(any(test, not(feature = "sqs")))]
+#[cfg(any(test, not(feature = "sqs"), not(feature = "chat")))]
 pub(crate) fn needs_feature(command: &str, feature: &str) -> String {
     format!(
         "error: `remedy {command}` needs the `{feature}` feature, which this build of remedy lacks; \
@@ -56,7 +53,7 @@ pub(crate) fn needs_feature(command: &str, feature: &str) -> String {
 
 /// Says which feature brings `command` (see [`needs_feature`]) and exits 2, as clap does for a
 /// command line it cannot use.
-#[cfg(not(feature = "sqs"))]
+#[cfg(any(not(feature = "sqs"), not(feature = "chat")))]
 pub(crate) fn absent(command: &str, feature: &str) -> ExitCode {
     eprintln!("{}", needs_feature(command, feature));
     ExitCode::from(2)

@@ -46,12 +46,14 @@ pub(crate) fn value(text: &str, max: usize) -> String {
     out
 }
 
+#[cfg(feature = "chat")]
 /// For Slack's `plain_text` objects: `<` and `>` as look-alikes (`‹`, `›`), so that nothing in a
 /// value reads as Slack's `<!channel>`, `<@U…>` or `<url|label>` syntax, wherever it is shown.
 pub(crate) fn slack_plain(text: &str) -> String {
     text.replace('<', "‹").replace('>', "›")
 }
 
+#[cfg(feature = "chat")]
 /// For Slack's `mrkdwn` and the `text` fallback: `&`, `<` and `>` as entities (Slack's own rule:
 /// no `<!channel>`, `<@U…>` or `<url|label>` can form), and the formatting characters `*`, `_`,
 /// `~` and `` ` `` shown as look-alikes so a value cannot open a style that spills over.
