@@ -17,9 +17,30 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
-    let Ok((_, set)) = args.policies.load(false) else {
+    let Ok((assembly, set)) = args.policies.load(false) else {
         return ExitCode::FAILURE;
     };
+    // With a configuration: a literal channel it routes nowhere fails now, not at the first run.
+    if args.policies.config.is_some() {
+        let notify = &assembly.config().notify;
+        if notify.default.is_none() {
+            let unrouted: Vec<String> = set
+                .notify_channels()
+                .into_iter()
+                .filter(|c| !notify.channels.contains_key(c))
+                .map(|c| format!("`{}`", inert(&c)))
+                .collect();
+            if !unrouted.is_empty() {
+                eprintln!(
+                    "error: the policies notify {} which `[notify]` routes nowhere: add {} to \
+                     `[notify.channels]`, or set `[notify] default`",
+                    unrouted.join(", "),
+                    if unrouted.len() == 1 { "it" } else { "them" }
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     for policy in set.policies() {
         // The sources, when the policy sees more than GuardDuty's findings.
         let sources = match policy.sources() {

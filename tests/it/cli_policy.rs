@@ -225,3 +225,34 @@ fn eval_and_run_json_keep_every_field_they_had() {
     assert_eq!(record["outcome"]["status"], "skipped");
     assert!(record["guards"][0].get("guard").is_some());
 }
+
+#[test]
+fn check_with_a_configuration_refuses_a_literal_channel_it_routes_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("p");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(
+        policies.join("pager.rhai"),
+        "const DESCRIPTION = \"pages\";\nconst APPLIES_TO = \"*\";\n\
+         fn decide(finding) { [notify(\"pagerduty\", \"x\"), notify(\"ops\", \"y\")] }\n",
+    )
+    .unwrap();
+    let config = dir.path().join("remedy.toml");
+    std::fs::write(&config, "[notify.channels]\nops = \"log\"\n").unwrap();
+    let (p, c) = (policies.to_str().unwrap(), config.to_str().unwrap());
+    let out = remedy(&["check", p, "--config", c]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("`pagerduty`") && !stderr.contains("`ops`"),
+        "{stderr}"
+    );
+    // A default route takes every channel; without a configuration, the log does.
+    std::fs::write(
+        &config,
+        "[notify]\ndefault = \"log\"\nchannels = { ops = \"log\" }\n",
+    )
+    .unwrap();
+    assert!(remedy(&["check", p, "--config", c]).status.success());
+    assert!(remedy(&["check", p]).status.success());
+}
