@@ -217,7 +217,11 @@ mod tests {
         let (records, unreadable, lines) = read(TrailFilter::new());
         assert_eq!(
             records,
-            [(1, "a".to_owned()), (4, "b".to_owned()), (6, "a".to_owned())]
+            [
+                (1, "a".to_owned()),
+                (4, "b".to_owned()),
+                (6, "a".to_owned())
+            ]
         );
         assert_eq!(unreadable, [2, 5, 7]);
         assert_eq!(lines, 7);
