@@ -159,9 +159,10 @@ fn by_count<K: Clone + Ord>(counts: &BTreeMap<K, usize>) -> Vec<(K, usize)> {
 
 fn print_text(out: &mut dyn Write, totals: &Totals, shown: &str) -> io::Result<()> {
     let span = match (&totals.first, &totals.last) {
-        (Some((_, first)), Some((_, last))) => {
-            format!(", {} to {}", short_time(first), short_time(last))
-        }
+        (Some((_, first)), Some((_, last))) => match (short_time(first), short_time(last)) {
+            (first, last) if first == last => format!(", at {first}"),
+            (first, last) => format!(", {first} to {last}"),
+        },
         _ => String::new(),
     };
     writeln!(
