@@ -1,4 +1,5 @@
-//! `remedy audit verify [FILE] [--config F]`: check the audit trail's hash chain and HMAC.
+//! `remedy audit verify [FILE] [--config F]`: check the audit trail's hash chain and HMAC;
+//! `remedy audit show|summary [FILE]`: what happened, for people.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,12 +7,23 @@ use std::process::ExitCode;
 use remedy::store::audit::{verify, verify_head};
 use remedy::store::state::ChainHead;
 
+mod show;
+mod summary;
+mod trail;
+
 /// What `remedy audit` does.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
     /// Check the trail's chain (every line names the hash of the line before it) and, with
     /// `[audit] key_env`, every line's HMAC; names the first line that breaks it (exit 1).
     Verify(VerifyArgs),
+    /// Per finding, in trail order: what was decided and by which policies, what came of each
+    /// action (and which guard stopped it), who approved, which policies failed. Lines that are
+    /// not records (a torn last line) are skipped and counted.
+    Show(trail::ViewArgs),
+    /// The trail's totals: records, findings, time span, actions per kind and status, why actions
+    /// were not carried out, approvals and who decided, policy failures, modes.
+    Summary(trail::ViewArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -26,6 +38,8 @@ pub(crate) struct VerifyArgs {
 pub(crate) fn run(command: Command) -> ExitCode {
     match command {
         Command::Verify(args) => verify_trail(&args),
+        Command::Show(args) => show::show(&args),
+        Command::Summary(args) => summary::summary(&args),
     }
 }
 

@@ -228,9 +228,10 @@ impl Worker {
             Disposition::Done => match self.delete(&receipt).await {
                 Ok(()) => {
                     eprintln!(
-                        "remedy: message {}: {} finding(s) handled, deleted",
+                        "remedy: message {}: {} finding(s) handled, deleted: {}",
                         inert(&id),
-                        delivery.reports.len()
+                        delivery.reports.len(),
+                        what_happened(&delivery.reports)
                     );
                     Handled::Done
                 }
@@ -252,10 +253,11 @@ impl Worker {
             Disposition::Retry(reason) => {
                 let after = self.retry_after(&receipt, &receives).await;
                 eprintln!(
-                    "remedy: message {} left for redelivery in {} s (receive {receives}): {}",
+                    "remedy: message {} left for redelivery in {} s (receive {receives}): {} ({})",
                     inert(&id),
                     after.as_secs(),
-                    inert(&reason)
+                    inert(&reason),
+                    what_happened(&delivery.reports)
                 );
                 Handled::Retry(after)
             }
@@ -351,4 +353,73 @@ where
         None => std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string),
     };
     inert(&text).into_owned()
+}
+
+/// What happened to each action of a message's findings, for its line on stderr:
+/// ``disable_access_key access_key:u/AKIA… executed; notify channel:security skipped (dry_run)``,
+/// then the policies that failed.
+fn what_happened(reports: &[remedy::Report]) -> String {
+    let actions = reports
+        .iter()
+        .flat_map(|r| &r.actions)
+        .map(|a| (a.kind.as_str(), a.target.as_str(), &a.outcome));
+    let failed = reports
+        .iter()
+        .flat_map(|r| &r.policy_errors)
+        .map(|f| f.policy.as_str());
+    actions_text(actions, failed)
+}
+
+fn actions_text<'a>(
+    actions: impl Iterator<Item = (&'a str, &'a str, &'a remedy::action::Outcome)>,
+    failed_policies: impl Iterator<Item = &'a str>,
+) -> String {
+    let mut parts: Vec<String> = actions
+        .map(|(kind, target, outcome)| {
+            let why = if let Some(reason) = outcome.skip_reason() {
+                format!(" ({})", reason.kind())
+            } else if let Some(error) = outcome.error() {
+                format!(" ({})", error.kind())
+            } else {
+                String::new()
+            };
+            format!("{kind} {target} {}{why}", outcome.status())
+        })
+        .collect();
+    if parts.is_empty() {
+        parts.push("no action".to_owned());
+    }
+    let failed: Vec<&str> = failed_policies.collect();
+    if !failed.is_empty() {
+        parts.push(format!("policy failed: {}", failed.join(", ")));
+    }
+    inert(&parts.join("; ")).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use remedy::action::{ErrorKind, Outcome, SkipReason};
+
+    use super::actions_text;
+
+    #[test]
+    fn the_message_line_says_what_happened_to_each_action() {
+        let done = Outcome::executed("disabled");
+        let dry = Outcome::Skipped(SkipReason::DryRun {
+            would: "notify".into(),
+        });
+        let failed = Outcome::failed(ErrorKind::PermissionDenied, "no");
+        let actions = [
+            ("disable_access_key", "access_key:u/K", &done),
+            ("notify", "channel:security", &dry),
+            ("run_command", "instances:i-1\u{1b}", &failed),
+        ];
+        assert_eq!(
+            actions_text(actions.into_iter(), ["broken"].into_iter()),
+            "disable_access_key access_key:u/K executed; notify channel:security skipped \
+             (dry_run); run_command instances:i-1\\u{1b} failed (permission denied); policy \
+             failed: broken"
+        );
+        assert_eq!(actions_text([].into_iter(), [].into_iter()), "no action");
+    }
 }

@@ -22,10 +22,12 @@ mod chain;
 mod file;
 mod lines;
 mod undo;
+mod view;
 
 pub use chain::{AuditKey, CHAIN_START, Verification, line_hash, verify, verify_head};
 pub use file::{JsonLinesAudit, UnfinishedIntent};
 pub use undo::{UndoChecks, UndoError, UndoPlan, undo_plan};
+pub use view::{TrailFilter, TrailReader, TrailRecord};
 
 /// A guard, as named in records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -16,6 +16,7 @@
 mod approval;
 mod approval_conformance;
 mod audit_conformance;
+mod audit_view;
 mod author_guide;
 #[cfg(feature = "aws")]
 mod aws_faults;
