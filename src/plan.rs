@@ -36,6 +36,10 @@ pub use action::{
     PrincipalKind, QUARANTINE_INLINE_POLICY, QuarantinePrincipal, REVOKE_POLICY_PREFIX, Reversal,
     RevokeRoleSessions, RunCommand, StartAutomation, StartExecution, Undo, is_idempotent,
 };
+pub use action::{
+    ArchiveFinding, Condition, MAX_SUPPRESSION_DAYS, SUPPRESSION_PREFIX, SuppressBy,
+    SuppressSimilar, UpdateFinding, WorkflowStatus, is_writeback,
+};
 pub use context::{FindingContext, Principal};
 
 /// The version of the plan's JSON form; a plan of a newer schema is refused.
