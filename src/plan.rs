@@ -469,6 +469,21 @@ mod tests {
             assert!(is_idempotent(&action.kind()), "{}", action.kind());
             plan.push(action, source("p4"));
         }
+        for action in [
+            Action::UpdateFinding(UpdateFinding {
+                status: WorkflowStatus::Resolved,
+                note: "key disabled".into(),
+            }),
+            Action::ArchiveFinding(ArchiveFinding {}),
+            Action::SuppressSimilar(SuppressSimilar {
+                criteria: vec![SuppressBy::RemoteIp],
+                days: 7,
+            }),
+        ] {
+            assert!(action.is_destructive(), "{}", action.kind());
+            kinds.push(action.kind());
+            plan.push(action, source("p5"));
+        }
         plan.push(
             Action::Custom(CustomAction {
                 kind: ActionKind::new("quarantine_instance").unwrap(),

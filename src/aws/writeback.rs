@@ -32,7 +32,7 @@ const UPDATED_BY: &str = "remedy";
 enum Own<C> {
     #[cfg_attr(not(test), allow(dead_code))]
     Fixed(C),
-    Regional(SdkConfig),
+    Regional(Box<SdkConfig>),
 }
 
 impl<C: Clone> Own<C> {
@@ -77,8 +77,8 @@ impl WritebackExecutor {
 
     pub(crate) fn from_clients(clients: &AwsClients, config: WritebackConfig) -> Self {
         Self {
-            guardduty: Own::Regional(clients.sdk.clone()),
-            securityhub: Own::Regional(clients.sdk.clone()),
+            guardduty: Own::Regional(Box::new(clients.sdk.clone())),
+            securityhub: Own::Regional(Box::new(clients.sdk.clone())),
             config,
         }
     }
