@@ -30,7 +30,10 @@ mod router;
 mod wrap;
 
 pub use command::{CommandExecutor, EXIT_ALREADY_DONE};
-pub use memory::{MemoryIam, MemoryNotifier, MemoryRunbooks, MemorySsm, SentCommand, StartedRun};
+pub use memory::{
+    MemoryIam, MemoryNotifier, MemoryRunbooks, MemorySsm, MemoryWriteback, SentCommand, StartedRun,
+    Suppression,
+};
 pub use notify::{Notification, TracingNotifier};
 pub use outcome::{ActionError, ErrorKind, Outcome, SkipReason, Status};
 pub use router::{ChannelRouter, Router};

@@ -36,6 +36,7 @@ mod runbooks;
 mod secrets;
 mod sns;
 mod ssm;
+mod writeback;
 
 pub use containment::ContainmentExecutor;
 pub use dynamo::{
@@ -48,6 +49,7 @@ pub use runbooks::RunbookExecutor;
 pub use secrets::read_secret;
 pub use sns::SnsNotifier;
 pub use ssm::RunCommandExecutor;
+pub use writeback::{EXPIRES_TAG, WritebackExecutor};
 
 /// How AWS clients are made: region and endpoint overrides, timeouts, retries.
 ///
@@ -256,6 +258,10 @@ pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
         &clients,
         config.runbooks.clone(),
     ));
+    let writeback: Arc<dyn Executor> = Arc::new(WritebackExecutor::from_clients(
+        &clients,
+        config.writeback.clone(),
+    ));
     let threads: Arc<dyn ThreadStore> = Arc::new(MemoryThreads::new());
     let mut channels = ChannelRouter::new();
     for (channel, target) in &config.notify.channels {
@@ -281,6 +287,7 @@ pub async fn router(config: &Config, settings: &AwsSettings) -> Router {
             Carrier::Containment => &containment,
             Carrier::RunCommand => &ssm,
             Carrier::Runbooks => &runbooks,
+            Carrier::Writeback => &writeback,
         };
         router.with(spec.kind.clone(), Arc::clone(executor))
     })

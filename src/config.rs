@@ -32,6 +32,7 @@ mod run_command;
 mod runbooks;
 mod secret;
 mod state;
+mod writeback;
 
 pub use accounts::{ACCOUNT_PLACEHOLDER, AccountsConfig};
 pub use approval::{ApprovalConfig, OnTimeout};
@@ -52,6 +53,7 @@ pub use run_command::RunCommandConfig;
 pub use runbooks::RunbooksConfig;
 pub use secret::{Secret, SecretSource};
 pub use state::StateConfig;
+pub use writeback::WritebackConfig;
 
 /// A configuration that could not be loaded or used.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +138,9 @@ pub struct Config {
     /// What `start_automation` and `start_execution` may start; how `isolate_instance` runs.
     #[serde(default)]
     pub runbooks: RunbooksConfig,
+    /// Where write-back actions find GuardDuty's detectors.
+    #[serde(default)]
+    pub writeback: WritebackConfig,
     /// Action kinds the host (here: the CLI) registers, by name.
     #[serde(default)]
     pub host_kinds: BTreeMap<String, HostKindConfig>,
@@ -236,6 +241,7 @@ impl Config {
         self.containment.check()?;
         self.run_command.check()?;
         self.runbooks.check()?;
+        self.writeback.check()?;
         self.audit.check()?;
         if self.state.dynamodb_table.is_some() && self.ledger.path.is_some() {
             return Err(invalid(

@@ -455,6 +455,16 @@ impl Finding {
         self.data.extra.as_ref()?.compliance.as_ref()
     }
 
+    /// The ASFF `ProductArn` of a Security Hub finding (of a product other than GuardDuty).
+    pub fn product_arn(&self) -> Option<&str> {
+        self.data.extra.as_ref()?.product_arn.as_deref()
+    }
+
+    /// The OCSF `metadata.uid` of an OCSF finding.
+    pub fn metadata_uid(&self) -> Option<&str> {
+        self.data.extra.as_ref()?.metadata_uid.as_deref()
+    }
+
     /// The scan result of a Malware Protection for S3 scan.
     pub fn malware_scan(&self) -> Option<&MalwareScan> {
         self.data.extra.as_ref()?.malware_scan.as_ref()

@@ -36,6 +36,10 @@ pub use action::{
     PrincipalKind, QUARANTINE_INLINE_POLICY, QuarantinePrincipal, REVOKE_POLICY_PREFIX, Reversal,
     RevokeRoleSessions, RunCommand, StartAutomation, StartExecution, Undo, is_idempotent,
 };
+pub use action::{
+    ArchiveFinding, Condition, MAX_SUPPRESSION_DAYS, SUPPRESSION_PREFIX, SuppressBy,
+    SuppressSimilar, UpdateFinding, WorkflowStatus, is_writeback,
+};
 pub use context::{FindingContext, Principal};
 
 /// The version of the plan's JSON form; a plan of a newer schema is refused.
@@ -464,6 +468,21 @@ mod tests {
             assert!(action.is_destructive(), "{}", action.kind());
             assert!(is_idempotent(&action.kind()), "{}", action.kind());
             plan.push(action, source("p4"));
+        }
+        for action in [
+            Action::UpdateFinding(UpdateFinding {
+                status: WorkflowStatus::Resolved,
+                note: "key disabled".into(),
+            }),
+            Action::ArchiveFinding(ArchiveFinding {}),
+            Action::SuppressSimilar(SuppressSimilar {
+                criteria: vec![SuppressBy::RemoteIp],
+                days: 7,
+            }),
+        ] {
+            assert!(action.is_destructive(), "{}", action.kind());
+            kinds.push(action.kind());
+            plan.push(action, source("p5"));
         }
         plan.push(
             Action::Custom(CustomAction {

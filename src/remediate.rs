@@ -26,8 +26,10 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::action::{Executor, Outcome, PriorOutcome, Status};
-use crate::plan::{Action, ActionKind, FindingContext, Plan, PlannedAction, PolicyFailure};
+use crate::action::{Executor, Outcome, PriorOutcome, SkipReason, Status};
+use crate::plan::{
+    Action, ActionKind, FindingContext, Plan, PlannedAction, PolicyFailure, is_writeback,
+};
 
 mod accounts;
 mod approval;
@@ -123,6 +125,8 @@ struct Inner {
     shutdown: Shutdown,
     approval: approval::ApprovalRules,
     approvals: Arc<dyn ApprovalStore>,
+    /// Whether requests are kept beyond the process (`suppress_similar` needs that).
+    approvals_kept: bool,
     /// The audit key (`[audit] key_env`): approval requests and decisions are sealed with it.
     audit_key: Option<crate::store::audit::AuditKey>,
     locks: lock::LocalLocks,
@@ -280,17 +284,41 @@ impl Remediator {
             }
         }
 
-        // Notifications last, so they can report what the other actions came to.
+        // Write-back after the other actions, and only when they all came to what they should;
+        // notifications last, so they can report what the other actions came to.
         let (notify, others): (Vec<&PlannedAction>, Vec<&PlannedAction>) = plan
             .actions
             .iter()
             .partition(|p| matches!(p.action, Action::Notify(_)));
+        let (writeback, others): (Vec<&PlannedAction>, Vec<&PlannedAction>) = others
+            .into_iter()
+            .partition(|p| is_writeback(&p.action.kind()));
         let mut prior = Vec::new();
-        for planned in others.into_iter().chain(notify) {
+        let mut unfinished: Vec<String> = Vec::new();
+        for planned in others.into_iter().chain(writeback).chain(notify) {
             let mut records = Vec::new();
-            let mut record = self
-                .carry_out(plan, planned, &prior, &mut records, approved)
-                .await;
+            let held = (is_writeback(&planned.action.kind()) && !unfinished.is_empty())
+                .then(|| writeback_held(&unfinished));
+            let mut record = match held {
+                Some(outcome) => self.record(
+                    &plan.finding,
+                    &planned.action,
+                    planned.sources.clone(),
+                    guard::Trail::default(),
+                    outcome,
+                    std::time::Instant::now(),
+                ),
+                None => {
+                    self.carry_out(plan, planned, &prior, &mut records, approved)
+                        .await
+                }
+            };
+            if !is_writeback(&planned.action.kind())
+                && !matches!(planned.action, Action::Notify(_))
+                && !came_to_its_end(&record.outcome)
+            {
+                unfinished.push(format!("{} ({})", record.kind, record.outcome));
+            }
             record.closes = closes.map(str::to_owned);
             if !matches!(planned.action, Action::Notify(_)) {
                 prior.push(PriorOutcome {
@@ -465,3 +493,25 @@ impl PlanSource for Batches<'_> {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether an action's outcome lets the plan's write-back go on: it executed, was done already,
+/// or (dry run, shadow) would have been carried out.
+fn came_to_its_end(outcome: &Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::Executed { .. }
+            | Outcome::AlreadyDone { .. }
+            | Outcome::Skipped(SkipReason::DryRun { .. } | SkipReason::Shadow { .. })
+    )
+}
+
+/// The outcome of a write-back held back because `unfinished` did not come to their end: a
+/// finding is never closed while what should close it is undone.
+fn writeback_held(unfinished: &[String]) -> Outcome {
+    Outcome::Skipped(SkipReason::Other {
+        reason: format!(
+            "not written back: the plan's other actions did not all come to their end: {}",
+            unfinished.join("; ")
+        ),
+    })
+}

@@ -47,7 +47,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::action::{Executor, MemoryIam, MemoryNotifier, MemoryRunbooks, MemorySsm, Router};
+use crate::action::{
+    Executor, MemoryIam, MemoryNotifier, MemoryRunbooks, MemorySsm, MemoryWriteback, Router,
+};
 use crate::finding::{Finding, FindingError, FindingType, Severity};
 use crate::plan::kinds::{BUILTIN_KINDS, Carrier};
 use crate::plan::{Action, FindingContext, IamPrincipal, Plan, Source};
@@ -307,6 +309,8 @@ pub struct InMemory {
     /// Carries out `start_automation`, `start_execution`, `isolate_instance` and the `undo` that
     /// releases an isolated instance.
     pub runbooks: MemoryRunbooks,
+    /// Carries out `update_finding`, `archive_finding`, `suppress_similar` and their `undo`.
+    pub writeback: MemoryWriteback,
     /// Carries out `notify` (every channel).
     pub notifier: MemoryNotifier,
     /// Every decision and action record of the runs.
@@ -381,12 +385,14 @@ impl InMemory {
         let iam: Arc<dyn Executor> = Arc::new(self.iam.clone());
         let ssm: Arc<dyn Executor> = Arc::new(self.ssm.clone());
         let runbooks: Arc<dyn Executor> = Arc::new(self.runbooks.clone());
+        let writeback: Arc<dyn Executor> = Arc::new(self.writeback.clone());
         BUILTIN_KINDS.iter().fold(Router::new(), |router, spec| {
             let executor = match spec.carrier {
                 Carrier::Channels => &notifier,
                 Carrier::AccessKeys | Carrier::Containment => &iam,
                 Carrier::RunCommand => &ssm,
                 Carrier::Runbooks => &runbooks,
+                Carrier::Writeback => &writeback,
             };
             router.with(spec.kind.clone(), Arc::clone(executor))
         })

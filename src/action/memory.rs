@@ -14,9 +14,11 @@ use crate::plan::RunCommand;
 
 mod iam;
 mod runbooks;
+mod writeback;
 
 pub use iam::MemoryIam;
 pub use runbooks::{MemoryRunbooks, StartedRun};
+pub use writeback::{MemoryWriteback, Suppression};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)

@@ -315,6 +315,11 @@ impl Bound {
                 ErrorKind::Unsupported,
                 "releasing an instance is the runbook executor's (`isolate_instance`'s route)",
             ),
+            // Undone by the write-back executor (a router sends them there).
+            Reversal::SetWorkflowStatus { .. } | Reversal::DeleteFilter { .. } => Outcome::failed(
+                ErrorKind::Unsupported,
+                "restoring a workflow status or deleting a filter is the write-back executor's",
+            ),
         }
     }
 

@@ -130,6 +130,10 @@ pub(crate) struct Extra {
     pub(crate) malware_scan: Option<MalwareScan>,
     pub(crate) resources: Vec<ProductResource>,
     pub(crate) sensitive_data: Vec<SensitiveData>,
+    /// The ASFF `ProductArn` (with `Id`, what identifies the finding in Security Hub).
+    pub(crate) product_arn: Option<Text>,
+    /// The OCSF `metadata.uid` (what identifies the finding in Security Hub's OCSF API).
+    pub(crate) metadata_uid: Option<Text>,
 }
 
 /// Everything a finding of another source is made of; [`Parts::into_data`] makes the finding.

@@ -11,15 +11,22 @@ use super::context::FindingContext;
 use crate::id::{AccessKeyId, InstanceId, InvalidId, UserName};
 
 mod containment;
+mod payload;
 mod runbook;
 mod undo;
+mod writeback;
 
 pub use containment::{
     DEFAULT_QUARANTINE_POLICY, DisableConsoleLogin, IamPrincipal, PrincipalKind,
     QUARANTINE_INLINE_POLICY, QuarantinePrincipal, REVOKE_POLICY_PREFIX, RevokeRoleSessions,
 };
+pub use payload::ActionPayload;
 pub use runbook::{ISOLATION_DOCUMENT, IsolateInstance, StartAutomation, StartExecution};
 pub use undo::{Reversal, Undo};
+pub use writeback::{
+    ArchiveFinding, Condition, MAX_SUPPRESSION_DAYS, SUPPRESSION_PREFIX, SuppressBy,
+    SuppressSimilar, UpdateFinding, WorkflowStatus, is_writeback,
+};
 
 use containment::{role_out_of_scope, user_out_of_scope};
 use runbook::listed;
@@ -77,6 +84,12 @@ impl ActionKind {
     pub const START_EXECUTION: ActionKind = ActionKind(Cow::Borrowed("start_execution"));
     /// `isolate_instance`: contain an instance with `AWSSupport-ContainEC2Instance`.
     pub const ISOLATE_INSTANCE: ActionKind = ActionKind(Cow::Borrowed("isolate_instance"));
+    /// `update_finding`: set the finding's Security Hub workflow status, with a note.
+    pub const UPDATE_FINDING: ActionKind = ActionKind(Cow::Borrowed("update_finding"));
+    /// `archive_finding`: archive the finding in GuardDuty.
+    pub const ARCHIVE_FINDING: ActionKind = ActionKind(Cow::Borrowed("archive_finding"));
+    /// `suppress_similar`: archive findings like this one for some days (a GuardDuty filter).
+    pub const SUPPRESS_SIMILAR: ActionKind = ActionKind(Cow::Borrowed("suppress_similar"));
     /// `undo`: reverse what an earlier action did (`remedy undo`; policies cannot choose it).
     pub const UNDO: ActionKind = ActionKind(Cow::Borrowed("undo"));
 
@@ -279,6 +292,12 @@ pub enum Action {
     StartExecution(StartExecution),
     /// See [`IsolateInstance`].
     IsolateInstance(IsolateInstance),
+    /// See [`UpdateFinding`].
+    UpdateFinding(UpdateFinding),
+    /// See [`ArchiveFinding`].
+    ArchiveFinding(ArchiveFinding),
+    /// See [`SuppressSimilar`].
+    SuppressSimilar(SuppressSimilar),
     /// See [`Undo`].
     Undo(Undo),
     /// See [`CustomAction`].
@@ -308,6 +327,9 @@ impl Action {
             Action::StartAutomation(_) => ActionKind::START_AUTOMATION,
             Action::StartExecution(_) => ActionKind::START_EXECUTION,
             Action::IsolateInstance(_) => ActionKind::ISOLATE_INSTANCE,
+            Action::UpdateFinding(_) => ActionKind::UPDATE_FINDING,
+            Action::ArchiveFinding(_) => ActionKind::ARCHIVE_FINDING,
+            Action::SuppressSimilar(_) => ActionKind::SUPPRESS_SIMILAR,
             Action::Undo(_) => ActionKind::UNDO,
             Action::Custom(c) => c.kind.clone(),
         }
@@ -335,6 +357,9 @@ impl Action {
                 json!({ "state_machine": e.state_machine, "input": e.input })
             }
             Action::IsolateInstance(i) => json!({ "instance_id": i.instance_id }),
+            Action::UpdateFinding(u) => json!({ "status": u.status, "note": u.note }),
+            Action::ArchiveFinding(_) => json!({}),
+            Action::SuppressSimilar(s) => json!({ "criteria": s.criteria, "days": s.days }),
             Action::Undo(u) => json!({ "record": u.record, "reversal": u.reversal }),
             Action::Custom(c) => Value::Object(c.params.clone()),
         }
@@ -359,6 +384,9 @@ impl Action {
             Action::StartAutomation(a) => a.target(),
             Action::StartExecution(e) => e.target(),
             Action::IsolateInstance(i) => format!("instance:{}", i.instance_id),
+            Action::UpdateFinding(_) => "finding:workflow".into(),
+            Action::ArchiveFinding(_) => "finding:archive".into(),
+            Action::SuppressSimilar(s) => format!("finding:suppress:{}", s.listed()),
             Action::Undo(u) => format!("record:{}", u.record),
             Action::Custom(c) => format!("{}:{}", c.kind, c.target),
         }
@@ -377,6 +405,9 @@ impl Action {
             | Action::StartAutomation(_)
             | Action::StartExecution(_)
             | Action::IsolateInstance(_)
+            | Action::UpdateFinding(_)
+            | Action::ArchiveFinding(_)
+            | Action::SuppressSimilar(_)
             | Action::Undo(_) => true,
             Action::Custom(c) => c.destructive,
         }
@@ -419,7 +450,11 @@ impl Action {
             Action::Custom(c) => {
                 (!names(&c.target)).then(|| format!("`{}` (not named by the finding)", c.target))
             }
-            Action::Notify(_) => None,
+            // They act on the plan's finding itself, named by its context, never by the policy.
+            Action::Notify(_)
+            | Action::UpdateFinding(_)
+            | Action::ArchiveFinding(_)
+            | Action::SuppressSimilar(_) => None,
         }
     }
 
@@ -464,6 +499,18 @@ impl Action {
             Action::IsolateInstance(i) => format!(
                 "isolate instance `{}` with `{ISOLATION_DOCUMENT}`",
                 i.instance_id
+            ),
+            Action::UpdateFinding(u) => format!(
+                "set the finding's Security Hub workflow status to {} with note \"{}\"",
+                u.status,
+                u.note.escape_default()
+            ),
+            Action::ArchiveFinding(_) => "archive the finding in GuardDuty".into(),
+            Action::SuppressSimilar(s) => format!(
+                "suppress findings of this type with the same {} for {} days (a GuardDuty filter \
+                 archiving them)",
+                s.listed(),
+                s.days
             ),
             Action::Undo(u) => format!("undo record `{}`: {}", u.record, u.reversal),
             Action::Custom(c) => format!("{} `{}`", c.kind, c.target),
@@ -512,6 +559,18 @@ impl Action {
             "isolate_instance" => serde_json::from_value(params)
                 .map(Action::IsolateInstance)
                 .map_err(typed),
+            "update_finding" => serde_json::from_value(params)
+                .map(Action::UpdateFinding)
+                .map_err(typed),
+            "archive_finding" => serde_json::from_value(params)
+                .map(Action::ArchiveFinding)
+                .map_err(typed),
+            "suppress_similar" => serde_json::from_value::<SuppressSimilar>(params)
+                .map_err(typed)
+                .and_then(|s| match s.invalid() {
+                    Some(why) => Err(invalid(why)),
+                    None => Ok(Action::SuppressSimilar(s)),
+                }),
             "undo" => serde_json::from_value(params)
                 .map(Action::Undo)
                 .map_err(typed),
@@ -541,50 +600,6 @@ impl Serialize for Action {
         s.serialize_field("kind", &self.kind())?;
         s.serialize_field("params", &self.params())?;
         s.end()
-    }
-}
-
-/// The action types an executor can take out of an [`Action`] (see
-/// [`crate::action::ActionRequest::payload`]).
-pub trait ActionPayload: Sized {
-    /// The payload of `action`, when it is of this type.
-    fn from_action(action: &Action) -> Option<&Self>;
-}
-
-macro_rules! payload {
-    ($($variant:ident),*) => {
-        $(
-            impl ActionPayload for $variant {
-                fn from_action(action: &Action) -> Option<&Self> {
-                    match action {
-                        Action::$variant(payload) => Some(payload),
-                        _ => None,
-                    }
-                }
-            }
-        )*
-    };
-}
-
-payload!(
-    Notify,
-    DisableAccessKey,
-    RunCommand,
-    RevokeRoleSessions,
-    QuarantinePrincipal,
-    DisableConsoleLogin,
-    StartAutomation,
-    StartExecution,
-    IsolateInstance,
-    Undo
-);
-
-impl ActionPayload for CustomAction {
-    fn from_action(action: &Action) -> Option<&Self> {
-        match action {
-            Action::Custom(payload) => Some(payload),
-            _ => None,
-        }
     }
 }
 

@@ -33,6 +33,16 @@ pub struct FindingContext {
     /// The product that made the finding (`GuardDuty`, `Inspector`, ...), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<Text>,
+    /// The finding's ARN, when it has one (GuardDuty's findings): with the region, what
+    /// identifies a GuardDuty finding in Security Hub (write-back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding_arn: Option<Text>,
+    /// The ASFF `ProductArn` of a Security Hub finding: with its id, what identifies it there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_arn: Option<Text>,
+    /// The OCSF `metadata.uid` of an OCSF finding: what identifies it in Security Hub's OCSF API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_uid: Option<Text>,
     /// The title.
     #[serde(default, skip_serializing_if = "str::is_empty")]
     pub title: Arc<str>,
@@ -111,6 +121,9 @@ impl FindingContext {
             sample: false,
             source: FindingSource::GuardDuty,
             product: None,
+            finding_arn: None,
+            product_arn: None,
+            metadata_uid: None,
             title: Arc::from(""),
             account_id: Text::default(),
             region: Text::default(),
@@ -214,6 +227,9 @@ impl From<&Finding> for FindingContext {
             sample: f.is_sample(),
             source: f.source(),
             product: owned(f.product()).filter(|_| f.source() != FindingSource::GuardDuty),
+            finding_arn: owned(Some(f.arn()).filter(|a| !a.is_empty())),
+            product_arn: owned(f.product_arn()),
+            metadata_uid: owned(f.metadata_uid()),
             title: f.shared_title(),
             account_id: Text::from(f.account_id()),
             region: Text::from(f.region()),

@@ -20,6 +20,8 @@ pub enum Carrier {
     RunCommand,
     /// Runbooks and state machines: SSM Automation, Step Functions.
     Runbooks,
+    /// The finding's source: Security Hub's workflow, GuardDuty's archive and filters.
+    Writeback,
 }
 
 /// How a policy calls a built-in kind's constructor (named like the kind).
@@ -66,7 +68,7 @@ const fn called(required: usize, targets: &'static [usize]) -> Option<Signature>
 }
 
 /// The built-in kinds, one row each.
-pub static BUILTIN_KINDS: [KindSpec; 10] = [
+pub static BUILTIN_KINDS: [KindSpec; 13] = [
     row(ActionKind::NOTIFY, Carrier::Channels, false, called(2, &[])),
     row(
         ActionKind::DISABLE_ACCESS_KEY,
@@ -115,6 +117,24 @@ pub static BUILTIN_KINDS: [KindSpec; 10] = [
         Carrier::Runbooks,
         true,
         called(1, &[0]),
+    ),
+    row(
+        ActionKind::UPDATE_FINDING,
+        Carrier::Writeback,
+        true,
+        called(2, &[]),
+    ),
+    row(
+        ActionKind::ARCHIVE_FINDING,
+        Carrier::Writeback,
+        true,
+        called(0, &[]),
+    ),
+    row(
+        ActionKind::SUPPRESS_SIMILAR,
+        Carrier::Writeback,
+        true,
+        called(2, &[]),
     ),
     row(ActionKind::UNDO, Carrier::Containment, true, None),
 ];

@@ -12,6 +12,7 @@ mod builtin;
 mod containment;
 mod host;
 pub(crate) mod runbook;
+mod writeback;
 
 pub use host::{ActionCheck, HostActionKind};
 
@@ -103,6 +104,12 @@ fn builtin_constructor(
         Arc::new(move |ctx, args| runbook::start_execution(ctx, args, &runbooks))
     } else if *kind == ActionKind::ISOLATE_INSTANCE {
         Arc::new(runbook::isolate_instance)
+    } else if *kind == ActionKind::UPDATE_FINDING {
+        Arc::new(writeback::update_finding)
+    } else if *kind == ActionKind::ARCHIVE_FINDING {
+        Arc::new(writeback::archive_finding)
+    } else if *kind == ActionKind::SUPPRESS_SIMILAR {
+        Arc::new(writeback::suppress_similar)
     } else {
         return None;
     };

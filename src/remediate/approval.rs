@@ -300,6 +300,12 @@ impl Remediator {
         if let Some(done) = self.peek(key, trail).await {
             return Some(done);
         }
+        if matches!(planned.action, Action::SuppressSimilar(_)) && !inner.approvals_kept {
+            let why = "a suppression waits for a person's approval, and no approval store is \
+                       configured (`[approval] path` or `[state] dynamodb_table`)";
+            trail.block(Guard::Approval, why);
+            return Some(Outcome::failed(ErrorKind::InvalidInput, why));
+        }
         let request = self.new_request(finding, planned, key);
         match inner.approvals.request(&request).await {
             Ok(Requested::Created) => {
@@ -561,8 +567,9 @@ impl ApprovalRules {
         if !action.is_destructive() {
             return false;
         }
-        // The policy asked for a person: `[approval]`'s accounts and tags do not narrow it.
-        if planned.ask_first {
+        // The policy asked for a person: `[approval]`'s accounts and tags do not narrow it. A
+        // suppression always waits, whatever its plan says.
+        if planned.ask_first || matches!(action, Action::SuppressSimilar(_)) {
             return true;
         }
         let kind = action.kind();

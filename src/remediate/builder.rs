@@ -42,6 +42,8 @@ pub struct RemediatorBuilder {
     shutdown: Shutdown,
     approval: ApprovalRules,
     approvals: Arc<dyn ApprovalStore>,
+    /// Whether the approval store outlives the process (a file or table store was given).
+    approvals_kept: bool,
     audit_key: Option<AuditKey>,
     audit_file: Option<JsonLinesAudit>,
     clock: Clock,
@@ -69,6 +71,7 @@ impl RemediatorBuilder {
             shutdown: Shutdown::new(),
             approval: ApprovalRules::default(),
             approvals: Arc::new(MemoryApprovals::new()),
+            approvals_kept: false,
             audit_key: None,
             audit_file: None,
             clock: Clock::default(),
@@ -167,6 +170,7 @@ impl RemediatorBuilder {
                 message: e.to_string(),
             })?;
             self.approvals = Arc::new(store);
+            self.approvals_kept = true;
         }
         Ok(self)
     }
@@ -181,6 +185,7 @@ impl RemediatorBuilder {
     /// `[approval] path`). Give every worker, and `remedy approve`, the same store.
     pub fn with_approval_store(mut self, store: Arc<dyn ApprovalStore>) -> Self {
         self.approvals = store;
+        self.approvals_kept = true;
         self
     }
 
@@ -317,6 +322,7 @@ impl RemediatorBuilder {
                 shutdown: self.shutdown,
                 approval: self.approval,
                 approvals: self.approvals,
+                approvals_kept: self.approvals_kept,
                 audit_key: self.audit_key,
                 locks: super::lock::LocalLocks::default(),
                 clock: self.clock,

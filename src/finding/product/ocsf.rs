@@ -178,6 +178,8 @@ struct FindingInfo {
 #[serde(default)]
 struct Metadata {
     product: Option<Product>,
+    #[serde(deserialize_with = "opt_string_loose")]
+    uid: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -457,6 +459,8 @@ pub(in super::super) fn to_finding(
             related_requirements: c.requirements,
         }),
         malware_scan: None,
+        product_arn: None,
+        metadata_uid: record.metadata.as_ref().and_then(|m| m.uid.clone()),
         sensitive_data: Vec::new(),
         resources: ocsf_resources
             .iter()

@@ -289,6 +289,8 @@ pub(in super::super) fn to_finding(
             .collect(),
         compliance,
         malware_scan: None,
+        product_arn: doc.product_arn.clone(),
+        metadata_uid: None,
         sensitive_data: sensitive_data(extras.resources),
         resources: resources
             .iter()

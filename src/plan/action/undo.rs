@@ -49,6 +49,19 @@ pub enum Reversal {
         /// The instance remedy isolated.
         instance_id: InstanceId,
     },
+    /// Set the finding's Security Hub workflow status back to what it was (reverses
+    /// `update_finding`).
+    SetWorkflowStatus {
+        /// The status before remedy's update.
+        status: super::WorkflowStatus,
+    },
+    /// Delete the GuardDuty filter remedy created (reverses `suppress_similar`).
+    DeleteFilter {
+        /// The region of the filter (remedy's own account).
+        region: String,
+        /// The filter's name (always [`super::SUPPRESSION_PREFIX`]…).
+        filter_name: String,
+    },
     /// What was done cannot be reversed (a deleted console password): why, and what to do.
     Irreversible {
         /// Why not, and what to do instead.
@@ -72,7 +85,10 @@ impl Reversal {
                 .iter()
                 .any(|i| i.as_str() == instance_id.as_str()))
             .then(|| format!("instance `{instance_id}` (not one of the finding's instances)")),
-            Reversal::Irreversible { .. } => None,
+            Reversal::DeleteFilter { filter_name, .. } => (!filter_name
+                .starts_with(super::SUPPRESSION_PREFIX))
+            .then(|| format!("filter `{filter_name}` (not one remedy names)")),
+            Reversal::SetWorkflowStatus { .. } | Reversal::Irreversible { .. } => None,
         }
     }
 
@@ -81,6 +97,8 @@ impl Reversal {
     pub fn undone_by(&self) -> super::ActionKind {
         match self {
             Reversal::ReleaseInstance { .. } => super::ActionKind::ISOLATE_INSTANCE,
+            Reversal::SetWorkflowStatus { .. } => super::ActionKind::UPDATE_FINDING,
+            Reversal::DeleteFilter { .. } => super::ActionKind::SUPPRESS_SIMILAR,
             _ => super::ActionKind::UNDO,
         }
     }
@@ -115,6 +133,14 @@ impl fmt::Display for Reversal {
                 "release instance `{instance_id}` from isolation (`{}`, `Action=Release`)",
                 super::ISOLATION_DOCUMENT
             ),
+            Reversal::SetWorkflowStatus { status } => write!(
+                f,
+                "set the finding's Security Hub workflow status back to {status}"
+            ),
+            Reversal::DeleteFilter {
+                region,
+                filter_name,
+            } => write!(f, "delete GuardDuty filter `{filter_name}` in {region}"),
             Reversal::Irreversible { reason } => write!(f, "cannot be undone: {reason}"),
         }
     }

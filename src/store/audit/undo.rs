@@ -358,6 +358,10 @@ fn reverses(
         (Action::IsolateInstance(i), Reversal::ReleaseInstance { instance_id }) => {
             *instance_id == i.instance_id
         }
+        (Action::UpdateFinding(_), Reversal::SetWorkflowStatus { .. }) => true,
+        (Action::SuppressSimilar(s), Reversal::DeleteFilter { filter_name, .. }) => {
+            *filter_name == s.filter_name(finding)
+        }
         _ => false,
     };
     if ok {

@@ -1,0 +1,124 @@
+//! The constructors of the write-back actions: `update_finding(status, note[, reason])`,
+//! `archive_finding([reason])` and `suppress_similar(criteria, days[, reason])`. None takes an
+//! identifier: each acts on the finding being decided. A suppression always asks a person first.
+
+use rhai::{Dynamic, EvalAltResult, NativeCallContext};
+
+use super::ScriptAction;
+use super::args::{invalid, reason_arg, string_arg, string_value, type_of};
+use crate::plan::{
+    Action, ArchiveFinding, SuppressBy, SuppressSimilar, UpdateFinding, WorkflowStatus,
+};
+
+fn action(action: Action, reason: Option<String>, pos: rhai::Position) -> ScriptAction {
+    ScriptAction {
+        action,
+        reason,
+        line: pos.line(),
+        column: pos.position(),
+        repeat: false,
+        ask_first: false,
+    }
+}
+
+pub(super) fn update_finding(
+    ctx: &NativeCallContext,
+    args: &mut [&mut Dynamic],
+) -> Result<ScriptAction, Box<EvalAltResult>> {
+    const KIND: &str = "update_finding";
+    let pos = ctx.call_position();
+    let (status, note, reason) = match args {
+        [a, b] => (&**a, &**b, None),
+        [a, b, r] => (&**a, &**b, reason_arg(KIND, r, pos)?),
+        _ => {
+            return Err(invalid(
+                pos,
+                format!("{KIND}: expected (status, note[, reason])"),
+            ));
+        }
+    };
+    let name = string_arg(KIND, "status", status, 16, pos)?;
+    let Some(status) = WorkflowStatus::parse(&name) else {
+        return Err(invalid(
+            pos,
+            format!("{KIND}: `status` must be NEW, NOTIFIED, RESOLVED or SUPPRESSED, got `{name}`"),
+        ));
+    };
+    // Security Hub takes notes of at most 512 characters.
+    let note = string_arg(KIND, "note", note, 512, pos)?;
+    Ok(action(
+        Action::UpdateFinding(UpdateFinding { status, note }),
+        reason,
+        pos,
+    ))
+}
+
+pub(super) fn archive_finding(
+    ctx: &NativeCallContext,
+    args: &mut [&mut Dynamic],
+) -> Result<ScriptAction, Box<EvalAltResult>> {
+    const KIND: &str = "archive_finding";
+    let pos = ctx.call_position();
+    let reason = match args {
+        [] => None,
+        [r] => reason_arg(KIND, r, pos)?,
+        _ => return Err(invalid(pos, format!("{KIND}: expected ([reason])"))),
+    };
+    Ok(action(
+        Action::ArchiveFinding(ArchiveFinding {}),
+        reason,
+        pos,
+    ))
+}
+
+pub(super) fn suppress_similar(
+    ctx: &NativeCallContext,
+    args: &mut [&mut Dynamic],
+) -> Result<ScriptAction, Box<EvalAltResult>> {
+    const KIND: &str = "suppress_similar";
+    let pos = ctx.call_position();
+    let (criteria, days, reason) = match args {
+        [a, b] => (&**a, &**b, None),
+        [a, b, r] => (&**a, &**b, reason_arg(KIND, r, pos)?),
+        _ => {
+            return Err(invalid(
+                pos,
+                format!("{KIND}: expected (criteria, days[, reason])"),
+            ));
+        }
+    };
+    let names: Vec<String> = match criteria.read_lock::<rhai::Array>() {
+        Some(list) => list.iter().filter_map(string_value).collect(),
+        None => string_value(criteria).into_iter().collect(),
+    };
+    let mut by = Vec::new();
+    for name in &names {
+        let Some(c) = SuppressBy::parse(name) else {
+            return Err(invalid(
+                pos,
+                format!(
+                    "{KIND}: criterion `{name}` is not one of `principal`, `resource`, `remote_ip`"
+                ),
+            ));
+        };
+        if !by.contains(&c) {
+            by.push(c);
+        }
+    }
+    by.sort();
+    let Ok(days) = days.as_int() else {
+        return Err(invalid(
+            pos,
+            format!("{KIND}: `days` must be an integer, got {}", type_of(days)),
+        ));
+    };
+    let days = u32::try_from(days).unwrap_or(0);
+    let suppress = SuppressSimilar { criteria: by, days };
+    if let Some(why) = suppress.invalid() {
+        return Err(invalid(pos, format!("{KIND}: {why}")));
+    }
+    let mut made = action(Action::SuppressSimilar(suppress), reason, pos);
+    // Hiding findings is never automatic: a person approves every suppression.
+    made.ask_first = true;
+    Ok(made)
+}
