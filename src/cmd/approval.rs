@@ -138,10 +138,18 @@ pub(crate) fn decide(args: DecideArgs, approve: bool) -> ExitCode {
 /// Applies the timeout of every expired request.
 pub(crate) fn expire(args: ExpireArgs) -> ExitCode {
     super::runtime(async move {
+        let suppressions = match expire_suppressions(args.config.as_deref()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(code) => code,
+        };
         let remediator = match remediator(args.config, true).await {
             Ok(r) => r,
             Err(code) => return code,
         };
+        if suppressions != ExitCode::SUCCESS {
+            let _ = remediator.expire().await.map(|r| super::print_records(&r));
+            return suppressions;
+        }
         match remediator.expire().await {
             Ok(reports) => {
                 super::print_records(&reports);
@@ -164,6 +172,49 @@ pub(crate) fn expire(args: ExpireArgs) -> ExitCode {
             Err(e) => fail(&e),
         }
     })
+}
+
+/// Deletes the expired suppression filters (`suppress_similar`) of `[writeback]
+/// suppression_regions`; what was deleted, on stderr.
+async fn expire_suppressions(config: Option<&std::path::Path>) -> Result<(), ExitCode> {
+    let config = super::load_config(config)?;
+    if config.writeback.suppression_regions.is_empty() {
+        return Ok(());
+    }
+    #[cfg(feature = "aws")]
+    {
+        let settings = remedy::aws::AwsSettings::from_config(&config.aws);
+        let writeback =
+            remedy::aws::WritebackExecutor::new(&settings, config.writeback.clone()).await;
+        let now = time::OffsetDateTime::now_utc();
+        let mut result = Ok(());
+        for region in &config.writeback.suppression_regions {
+            match writeback.expire_filters(region, now).await {
+                Ok(deleted) => eprintln!(
+                    "remedy: {} expired suppression filter(s) deleted in {region}{}",
+                    deleted.len(),
+                    if deleted.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", super::inert(&deleted.join(", ")))
+                    }
+                ),
+                Err(e) => {
+                    eprintln!(
+                        "error: suppression filters of {region}: {}",
+                        super::inert(&e)
+                    );
+                    result = Err(ExitCode::FAILURE);
+                }
+            }
+        }
+        result
+    }
+    #[cfg(not(feature = "aws"))]
+    {
+        eprintln!("error: `[writeback] suppression_regions` needs the `aws` feature");
+        Err(ExitCode::FAILURE)
+    }
 }
 
 /// The remediator of `config`: enforcing (approving carries actions out) with the shared state

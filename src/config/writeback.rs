@@ -15,12 +15,28 @@ pub struct WritebackConfig {
     /// Region to detector id, e.g. `us-east-1 = "12abc34d567e8fa901bc2d34e56789f0"`.
     #[serde(default)]
     pub detectors: BTreeMap<String, String>,
+    /// The regions whose expired suppression filters (`suppress_similar`) `remedy expire`
+    /// deletes; empty: `remedy expire` leaves GuardDuty alone.
+    #[serde(default)]
+    pub suppression_regions: Vec<String>,
 }
 
 impl WritebackConfig {
     /// Why the section cannot be used, if it cannot: a detector id that is not 1 to 300
     /// lower-case letters and digits.
     pub fn check(&self) -> Result<(), ConfigError> {
+        for region in &self.suppression_regions {
+            let ok = (1..=32).contains(&region.len())
+                && region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                return Err(invalid(
+                    "writeback.suppression_regions",
+                    format!("`{region}` is not a region name"),
+                ));
+            }
+        }
         for (region, id) in &self.detectors {
             let ok = (1..=300).contains(&id.len())
                 && id

@@ -57,6 +57,7 @@ fn executor(rules: &[&Rule]) -> WritebackExecutor {
         .build();
     let config = WritebackConfig {
         detectors: [("us-east-1".to_owned(), "admin0detector".to_owned())].into(),
+        ..WritebackConfig::default()
     };
     WritebackExecutor::from_client(
         aws_sdk_guardduty::Client::from_conf(gd),
@@ -303,4 +304,47 @@ async fn archiving_from_a_member_account_says_who_may() {
         .await;
     let error = outcome.error().expect("failed");
     assert!(error.message().contains("administrator"), "{error}");
+}
+
+#[tokio::test]
+async fn expired_suppression_filters_are_deleted_and_the_others_kept() {
+    use aws_sdk_guardduty::operation::delete_filter::DeleteFilterOutput;
+    use aws_sdk_guardduty::operation::get_filter::GetFilterOutput;
+    use aws_sdk_guardduty::operation::list_filters::ListFiltersOutput;
+    use aws_sdk_guardduty::types::FilterAction;
+
+    let list = mock!(aws_sdk_guardduty::Client::list_filters).then_output(|| {
+        ListFiltersOutput::builder()
+            .filter_names("remedy-suppress-old")
+            .filter_names("remedy-suppress-new")
+            .filter_names("team-own-filter")
+            .build()
+    });
+    let filter = |name: &str, expires: &str| {
+        let (name, expires) = (name.to_owned(), expires.to_owned());
+        mock!(aws_sdk_guardduty::Client::get_filter)
+            .match_requests(move |r| r.filter_name() == Some(name.as_str()))
+            .then_output(move || {
+                GetFilterOutput::builder()
+                    .name("x")
+                    .action(FilterAction::Archive)
+                    .tags(super::EXPIRES_TAG, expires.clone())
+                    .build()
+            })
+    };
+    let old = filter("remedy-suppress-old", "2026-01-01T00:00:00Z");
+    let new = filter("remedy-suppress-new", "2099-01-01T00:00:00Z");
+    let delete = mock!(aws_sdk_guardduty::Client::delete_filter)
+        .match_requests(|r| r.filter_name() == Some("remedy-suppress-old"))
+        .then_output(|| DeleteFilterOutput::builder().build());
+    let exec = executor(&[&list, &old, &new, &delete]);
+    let now = time::OffsetDateTime::now_utc();
+    let deleted = exec.expire_filters("us-east-1", now).await.unwrap();
+    assert_eq!(deleted, ["remedy-suppress-old"]);
+    assert_eq!(
+        delete.num_calls(),
+        1,
+        "only the expired filter of remedy is deleted"
+    );
+    assert_eq!(new.num_calls(), 1);
 }
