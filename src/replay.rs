@@ -40,6 +40,7 @@ use crate::policy::PolicySet;
 
 pub mod history;
 pub mod html;
+mod ledger;
 mod order;
 mod simulate;
 mod summary;

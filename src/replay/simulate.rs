@@ -157,6 +157,7 @@ impl Runner {
             )
             .with_approval(config.approval.clone())
             .with_audit(Arc::new(Discard))
+            .with_ledger(Arc::new(super::ledger::CompactLedger::default()))
             .with_clock(clock.clone())
             .with_concurrency(1)
             .enforce(true);
