@@ -35,6 +35,7 @@ use time::OffsetDateTime;
 mod asff;
 mod batch;
 mod data;
+mod details;
 mod document;
 pub(crate) mod enrichment;
 mod error;

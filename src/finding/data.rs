@@ -7,10 +7,10 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::details::Extra;
 use super::document::LazyJson;
 use super::enrichment::Context;
 use super::kind::FindingType;
-use super::product::Extra;
 use super::resource::Resource;
 use super::service::Service;
 use super::severity::Severity;

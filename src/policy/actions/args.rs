@@ -94,3 +94,6 @@ pub(super) fn param_error(name: &str, value: &Dynamic, pos: rhai::Position) -> B
         ),
     )
 }
+
+/// The most bytes of names and values a `run_command`'s parameters may hold.
+pub(crate) const MAX_PARAMETERS_BYTES: usize = 16 * 1024;

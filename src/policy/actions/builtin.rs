@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 
 use super::ScriptAction;
-use super::args::{id_arg, invalid, param_error, reason_arg, string_arg, string_value, type_of};
+use super::args::{
+    MAX_PARAMETERS_BYTES, id_arg, invalid, param_error, reason_arg, string_arg, string_value,
+    type_of,
+};
 use crate::id::{AccessKeyId, InstanceId, UserName};
 use crate::plan::{Action, DisableAccessKey, Notify, RunCommand};
 use crate::policy::lint::calls::document_problem;
@@ -84,9 +87,6 @@ pub(super) fn disable_access_key(
         ask_first: false,
     })
 }
-
-/// The most bytes of names and values a `run_command`'s parameters may hold.
-pub(crate) const MAX_PARAMETERS_BYTES: usize = 16 * 1024;
 
 pub(super) fn run_command(
     ctx: &NativeCallContext,

@@ -9,8 +9,8 @@ use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 use serde_json::Value;
 
 use super::ScriptAction;
+use super::args::MAX_PARAMETERS_BYTES;
 use super::args::{id_arg, invalid, reason_arg, string_arg, string_value, type_of};
-use super::builtin::MAX_PARAMETERS_BYTES;
 use crate::config::RunbooksConfig;
 use crate::id::InstanceId;
 use crate::plan::{Action, IsolateInstance, StartAutomation, StartExecution};
