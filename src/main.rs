@@ -38,7 +38,8 @@ enum Command {
     Approve(cmd::approval::DecideArgs),
     /// Deny a waiting action: it is not carried out.
     Deny(cmd::approval::DecideArgs),
-    /// Apply the timeout (`[approval] on_timeout`) of every expired request.
+    /// Apply the timeout (`[approval] on_timeout`) of every expired request, and delete the
+    /// expired suppression filters (`suppress_similar`) of `[writeback] suppression_regions`.
     Expire(cmd::approval::ExpireArgs),
     /// Reverse what one executed action did, as its audit record says (a dry run unless `--execute`).
     Undo(cmd::undo::Args),

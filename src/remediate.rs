@@ -132,6 +132,8 @@ struct Inner {
     locks: lock::LocalLocks,
     /// The clock of the rate windows, the breaker and approval expiry (virtual in a replay).
     clock: crate::clock::Clock,
+    /// The write-back kinds that are on (`[writeback] kinds`).
+    writeback: std::collections::BTreeSet<ActionKind>,
 }
 
 impl Inner {
@@ -297,8 +299,10 @@ impl Remediator {
         let mut unfinished: Vec<String> = Vec::new();
         for planned in others.into_iter().chain(writeback).chain(notify) {
             let mut records = Vec::new();
-            let held = (is_writeback(&planned.action.kind()) && !unfinished.is_empty())
-                .then(|| writeback_held(&unfinished));
+            let kind = planned.action.kind();
+            let held = writeback_off(&kind, &inner.writeback).or_else(|| {
+                (is_writeback(&kind) && !unfinished.is_empty()).then(|| writeback_held(&unfinished))
+            });
             let mut record = match held {
                 Some(outcome) => self.record(
                     &plan.finding,
@@ -505,13 +509,30 @@ fn came_to_its_end(outcome: &Outcome) -> bool {
     )
 }
 
+/// The outcome of a write-back action whose kind is not among the kinds turned on (`on`): a
+/// recorded skip naming the line that turns it on, before any guard, approval or call.
+fn writeback_off(
+    kind: &ActionKind,
+    on: &std::collections::BTreeSet<ActionKind>,
+) -> Option<Outcome> {
+    if !is_writeback(kind) || on.contains(kind) {
+        return None;
+    }
+    let kinds: Vec<String> = on
+        .iter()
+        .chain(std::iter::once(kind))
+        .map(|k| format!("\"{k}\""))
+        .collect();
+    Some(Outcome::Skipped(SkipReason::NotEnabled {
+        action_kind: kind.to_string(),
+        setting: format!("[writeback] kinds = [{}]", kinds.join(", ")),
+    }))
+}
+
 /// The outcome of a write-back held back because `unfinished` did not come to their end: a
 /// finding is never closed while what should close it is undone.
 fn writeback_held(unfinished: &[String]) -> Outcome {
-    Outcome::Skipped(SkipReason::Other {
-        reason: format!(
-            "not written back: the plan's other actions did not all come to their end: {}",
-            unfinished.join("; ")
-        ),
+    Outcome::Skipped(SkipReason::HeldBack {
+        unfinished: unfinished.to_vec(),
     })
 }

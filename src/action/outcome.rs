@@ -291,6 +291,20 @@ pub enum SkipReason {
         /// The approval request.
         approval_id: ApprovalId,
     },
+    /// The action's kind is one a deployment turns on, and this one has not (`[writeback]
+    /// kinds`); nothing was asked or called.
+    NotEnabled {
+        /// The kind that is off.
+        action_kind: String,
+        /// The configuration line that turns it on, e.g.
+        /// `[writeback] kinds = ["update_finding"]`.
+        setting: String,
+    },
+    /// A write-back held back: the plan's other actions (named) did not all come to their end.
+    HeldBack {
+        /// Each unfinished action with what came of it.
+        unfinished: Vec<String>,
+    },
     /// Another reason.
     Other {
         /// The reason.
@@ -301,7 +315,7 @@ pub enum SkipReason {
 impl SkipReason {
     /// The reason's kind as records name it: `dry_run`, `shadow`, `protected`, `rate_limited`,
     /// `circuit_open`, `kill_switch`, `temporary_credentials`, `sample`, `interrupted`,
-    /// `account_not_allowed`, `denied` or `other`.
+    /// `account_not_allowed`, `denied`, `not_enabled`, `held_back` or `other`.
     pub fn kind(&self) -> &'static str {
         match self {
             SkipReason::DryRun { .. } => "dry_run",
@@ -315,6 +329,8 @@ impl SkipReason {
             SkipReason::Interrupted => "interrupted",
             SkipReason::AccountNotAllowed { .. } => "account_not_allowed",
             SkipReason::Denied { .. } => "denied",
+            SkipReason::NotEnabled { .. } => "not_enabled",
+            SkipReason::HeldBack { .. } => "held_back",
             SkipReason::Other { .. } => "other",
         }
     }
@@ -375,6 +391,18 @@ impl fmt::Display for SkipReason {
                     None => Ok(()),
                 }
             }
+            SkipReason::NotEnabled {
+                action_kind,
+                setting,
+            } => write!(
+                f,
+                "`{action_kind}` is not enabled: add `{setting}` to the configuration"
+            ),
+            SkipReason::HeldBack { unfinished } => write!(
+                f,
+                "not written back: the plan's other actions did not all come to their end: {}",
+                unfinished.join("; ")
+            ),
             SkipReason::Other { reason } => f.write_str(reason),
         }
     }

@@ -6,9 +6,11 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_guardduty::types::{Condition as GdCondition, FilterAction, FindingCriteria};
 use aws_sdk_securityhub::types::{
-    AwsSecurityFindingFilters, AwsSecurityFindingIdentifier, NoteUpdate, StringFilter,
-    StringFilterComparison, WorkflowStatus as ShStatus, WorkflowUpdate,
+    AwsSecurityFindingFilters, AwsSecurityFindingIdentifier, CompositeFilter, NoteUpdate,
+    OcsfFindingFilters, OcsfStringField, OcsfStringFilter, StringFilter, StringFilterComparison,
+    WorkflowStatus as ShStatus, WorkflowUpdate,
 };
+use aws_smithy_types::{Document, Number};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -56,7 +58,8 @@ impl<C: Clone> Own<C> {
 ///   then `BatchUpdateFindings` with `Workflow.Status` and a `Note` (`UpdatedBy` = `remedy`). A
 ///   GuardDuty finding is named by its ARN and the GuardDuty product ARN of its region; a
 ///   Security Hub finding by its `Id` and `ProductArn`; an OCSF finding by its `metadata.uid`
-///   (`BatchUpdateFindingsV2`, `status_id`). An unprocessed identifier is a failed action.
+///   (`GetFindingsV2` reads its `status_id` first, then `BatchUpdateFindingsV2`). An unprocessed
+///   identifier is a failed action.
 /// - `archive_finding`: `ArchiveFindings` on the detector of `[writeback] detectors` for the
 ///   region, or the one `ListDetectors` finds. Only the GuardDuty administrator account may
 ///   archive a member's findings: from a member account the call fails, and the outcome says so.
@@ -301,12 +304,57 @@ impl WritebackExecutor {
         )
     }
 
+    /// The OCSF `status_id` Security Hub has for `uid` now (`GetFindingsV2`; `None` when it
+    /// has no such finding or no status).
+    async fn current_ocsf_status(
+        &self,
+        finding: &FindingContext,
+        uid: &str,
+    ) -> Result<Option<i64>, Outcome> {
+        let filter = OcsfStringFilter::builder()
+            .field_name(OcsfStringField::MetadataUid)
+            .filter(
+                StringFilter::builder()
+                    .comparison(StringFilterComparison::Equals)
+                    .value(uid)
+                    .build(),
+            )
+            .build();
+        let out = self
+            .sh(&finding.region)
+            .get_findings_v2()
+            .filters(
+                OcsfFindingFilters::builder()
+                    .composite_filters(CompositeFilter::builder().string_filters(filter).build())
+                    .build(),
+            )
+            .max_results(1)
+            .send()
+            .await
+            .map_err(|e| Outcome::Failed(map_sdk_error("GetFindingsV2", &e)))?;
+        Ok(out.findings().first().and_then(|doc| match doc {
+            Document::Object(fields) => match fields.get("status_id") {
+                Some(Document::Number(Number::PosInt(n))) => i64::try_from(*n).ok(),
+                Some(Document::Number(Number::NegInt(n))) => Some(*n),
+                _ => None,
+            },
+            _ => None,
+        }))
+    }
+
     async fn update_ocsf(&self, finding: &FindingContext, u: &UpdateFinding) -> Outcome {
         let Some(uid) = finding.metadata_uid.as_deref() else {
             return Outcome::failed(
                 ErrorKind::InvalidInput,
                 "the OCSF finding has no `metadata.uid`: Security Hub names OCSF findings by it",
             );
+        };
+        // What to restore on undo: the status before (a finding Security Hub does not know yet
+        // is new); a status outside the four (archived, deleted, other) cannot be set back.
+        let previous = match self.current_ocsf_status(finding, uid).await {
+            Ok(None) => Ok(WorkflowStatus::New),
+            Ok(Some(id)) => WorkflowStatus::from_ocsf_status_id(id).ok_or(id),
+            Err(outcome) => return outcome,
         };
         let sent = self
             .sh(&finding.region)
@@ -327,18 +375,28 @@ impl WritebackExecutor {
                         bad.error_code().map_or("", |c| c.as_str())
                     ),
                 ),
-                None => Outcome::reversible(
-                    format!(
-                        "set the OCSF status of `{uid}` to {} with comment \"{}\"",
-                        u.status,
-                        u.note.escape_default()
-                    ),
-                    Reversal::Irreversible {
-                        reason: "the OCSF status before remedy's update was not read; set it in \
-                                 Security Hub"
-                            .into(),
-                    },
-                ),
+                None => {
+                    let (was, reversal) = match previous {
+                        Ok(status) => (status.to_string(), Reversal::SetWorkflowStatus { status }),
+                        Err(id) => (
+                            format!("status_id {id}"),
+                            Reversal::Irreversible {
+                                reason: format!(
+                                    "the OCSF status before remedy's update (status_id {id}) is \
+                                     not one remedy sets; set it in Security Hub"
+                                ),
+                            },
+                        ),
+                    };
+                    Outcome::reversible(
+                        format!(
+                            "set the OCSF status of `{uid}` to {} (was {was}) with comment \"{}\"",
+                            u.status,
+                            u.note.escape_default()
+                        ),
+                        reversal,
+                    )
+                }
             },
         }
     }
@@ -444,14 +502,23 @@ impl WritebackExecutor {
     ) -> Result<Vec<String>, String> {
         let detector = self.detector(region).await.map_err(|o| o.to_string())?;
         let client = self.gd(region);
-        let names = client
-            .list_filters()
-            .detector_id(&detector)
-            .send()
-            .await
-            .map_err(|e| map_sdk_error("ListFilters", &e).to_string())?
-            .filter_names()
-            .to_vec();
+        // Every page: GuardDuty lists 50 filters at a time by default.
+        let mut names = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = client
+                .list_filters()
+                .detector_id(&detector)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| map_sdk_error("ListFilters", &e).to_string())?;
+            names.extend_from_slice(page.filter_names());
+            match page.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => break,
+            }
+        }
         let mut deleted = Vec::new();
         for name in names
             .iter()

@@ -149,6 +149,15 @@ impl ActionKind {
     pub fn builtin() -> impl Iterator<Item = ActionKind> {
         BUILTIN_KINDS.iter().map(|spec| spec.kind.clone())
     }
+
+    /// The kinds that write back to the finding's source (carried by [`Carrier::Writeback`]):
+    /// `update_finding`, `archive_finding`, `suppress_similar`.
+    pub fn writeback() -> impl Iterator<Item = ActionKind> {
+        BUILTIN_KINDS
+            .iter()
+            .filter(|spec| spec.carrier == Carrier::Writeback)
+            .map(|spec| spec.kind.clone())
+    }
 }
 
 /// The row of `kind`, if it is built in.

@@ -47,6 +47,7 @@ pub struct RemediatorBuilder {
     audit_key: Option<AuditKey>,
     audit_file: Option<JsonLinesAudit>,
     clock: Clock,
+    writeback: BTreeSet<ActionKind>,
 }
 
 impl RemediatorBuilder {
@@ -75,6 +76,7 @@ impl RemediatorBuilder {
             audit_key: None,
             audit_file: None,
             clock: Clock::default(),
+            writeback: BTreeSet::new(),
         }
     }
 
@@ -86,9 +88,11 @@ impl RemediatorBuilder {
     }
 
     /// Applies a configuration: protection, rate limits, breaker, ledger and audit files,
-    /// enforcement and concurrency. Opens the ledger directory and the audit file.
+    /// enforcement, concurrency and the write-back kinds that are on. Opens the ledger directory
+    /// and the audit file.
     pub fn with_config(mut self, config: &Config) -> Result<Self, ConfigError> {
         self.protection = Protection::new(&config.protect)?;
+        self.writeback = config.writeback.kinds.iter().cloned().collect();
         self.accounts = config.accounts.clone();
         self.limits = config.rate_limits_by_kind();
         self.cooldown = Duration::from_secs(config.breaker.cooldown_secs);
@@ -186,6 +190,17 @@ impl RemediatorBuilder {
     pub fn with_approval_store(mut self, store: Arc<dyn ApprovalStore>) -> Self {
         self.approvals = store;
         self.approvals_kept = true;
+        self
+    }
+
+    /// Turns on the write-back kinds `kinds` (`update_finding`, `archive_finding`,
+    /// `suppress_similar`; default: none, as `[writeback] kinds`). A write-back action of a kind
+    /// that is off is skipped (`not_enabled`), its record naming the configuration line to add.
+    pub fn with_writeback_kinds<I>(mut self, kinds: I) -> Self
+    where
+        I: IntoIterator<Item = ActionKind>,
+    {
+        self.writeback = kinds.into_iter().collect();
         self
     }
 
@@ -326,6 +341,7 @@ impl RemediatorBuilder {
                 audit_key: self.audit_key,
                 locks: super::lock::LocalLocks::default(),
                 clock: self.clock,
+                writeback: self.writeback,
             }),
         }
     }

@@ -156,6 +156,7 @@ impl Runner {
                 config.breaker.notify.clone(),
             )
             .with_approval(config.approval.clone())
+            .with_writeback_kinds(config.writeback.kinds.iter().cloned())
             .with_audit(Arc::new(Discard))
             .with_ledger(Arc::new(super::ledger::CompactLedger::default()))
             .with_clock(clock.clone())

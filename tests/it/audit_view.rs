@@ -71,13 +71,19 @@ fn summary_counts_what_the_trail_holds() {
         .map(|r| r["finding_id"].as_str().unwrap())
         .collect();
     let mut per_kind: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_reason: BTreeMap<String, u64> = BTreeMap::new();
     for r in trail.iter().filter(|r| r["record"] == "action") {
         assert_eq!(r["outcome"]["status"], "skipped", "a dry run");
         *per_kind
             .entry(r["kind"].as_str().unwrap().to_owned())
             .or_default() += 1;
+        *per_reason
+            .entry(r["outcome"]["reason"]["kind"].as_str().unwrap().to_owned())
+            .or_default() += 1;
     }
     let actions: u64 = per_kind.values().sum();
+    // The write-back of the bundled key policy is off without `[writeback] kinds`.
+    assert_eq!(per_reason.get("not_enabled"), Some(&2), "{per_reason:?}");
     assert!(findings.len() >= 5 && per_kind.len() >= 3, "{per_kind:?}");
 
     // Without FILE: the configuration's `[audit] path`.
@@ -110,10 +116,12 @@ fn summary_counts_what_the_trail_holds() {
             [kind, &n.to_string()]
         );
     }
-    assert!(
-        text.contains(&format!("{actions}  skipped: dry_run")),
-        "{text}"
-    );
+    for (reason, n) in &per_reason {
+        assert!(
+            text.contains(&format!("{n:>7}  skipped: {reason}")),
+            "{text}"
+        );
+    }
     assert!(
         text.contains("approvals: none\npolicy failures: none"),
         "{text}"

@@ -249,7 +249,7 @@ fn a_changed_behaviour_fails_with_a_diff() {
     let text = report.to_string();
     assert!(
         text.contains("FAIL  ")
-            && text.contains("disable-key-on-malicious-ip.toml  disables the key named in the finding and notifies"),
+            && text.contains("disable-key-on-malicious-ip.toml  disables the key named in the finding, resolves the finding with a note of what was done, archives it and notifies"),
         "{text}"
     );
     assert!(

@@ -86,8 +86,11 @@ fn eval_prints_the_iam_plan_as_json() {
             .unwrap()
             .contains("198.51.100.23")
     );
-    assert_eq!(actions[1]["kind"], "notify");
-    assert_eq!(actions[1]["params"]["channel"], "security");
+    assert_eq!(actions[1]["kind"], "update_finding");
+    assert_eq!(actions[1]["params"]["status"], "RESOLVED");
+    assert_eq!(actions[2]["kind"], "archive_finding");
+    assert_eq!(actions[3]["kind"], "notify");
+    assert_eq!(actions[3]["params"]["channel"], "security");
 }
 
 #[test]

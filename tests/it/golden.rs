@@ -1,5 +1,5 @@
-//! The JSON of plans and action records keeps its format: a plan and the records of a run over
-//! the in-memory executors, compared field by field with the files in `tests/fixtures/golden/`
+//! The JSON of plans and action records keeps its format: a plan (a key disabled, the finding
+//! resolved and archived, a notification) and the records of a run over the in-memory executors, compared field by field with the files in `tests/fixtures/golden/`
 //! (times, durations and run ids replaced by placeholders). `REMEDY_BLESS=1` rewrites the files
 //! after a deliberate change of format.
 
@@ -7,10 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use remedy::id::{AccessKeyId, UserName};
-use remedy::plan::{DisableAccessKey, Notify, Principal, Source};
+use remedy::plan::{
+    ArchiveFinding, DisableAccessKey, Notify, Principal, Source, UpdateFinding, WorkflowStatus,
+};
 use remedy::store::ledger::MemoryLedger;
 use remedy::testing::{InMemory, context};
-use remedy::{Action, Plan};
+use remedy::{Action, ActionKind, Plan};
 use serde_json::Value;
 
 fn plan() -> Plan {
@@ -37,6 +39,15 @@ fn plan() -> Plan {
         }),
         source.clone(),
     );
+    // The bundled key policy's write-back, after the disable.
+    plan.push(
+        Action::UpdateFinding(UpdateFinding {
+            status: WorkflowStatus::Resolved,
+            note: "remedy disabled access key AKIAIOSFODNN7EXAMPLE of IAM user alice".into(),
+        }),
+        source.clone(),
+    );
+    plan.push(Action::ArchiveFinding(ArchiveFinding {}), source.clone());
     plan.push(
         Action::Notify(Notify {
             channel: "security".into(),
@@ -90,9 +101,11 @@ async fn plans_and_records_keep_their_json() {
     let plan = plan();
     golden("plan", &stable(serde_json::to_value(&plan).unwrap()));
     let world = InMemory::new().with_key("alice", "AKIAIOSFODNN7EXAMPLE");
+    // `update_finding` on, `archive_finding` off: an executed write-back and a `not_enabled` skip.
     let report = world
         .remediator()
         .with_ledger(Arc::new(MemoryLedger::new()))
+        .with_writeback_kinds([ActionKind::UPDATE_FINDING])
         .enforce(true)
         .build()
         .run(&plan)

@@ -400,8 +400,17 @@ async fn remedy_eval_with_enrich_shows_the_context_and_replays_it_without_aws() 
         .iter()
         .map(|a| a["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["disable_access_key", "notify"], "{plan}");
-    let message = plan["actions"][1]["params"]["message"].as_str().unwrap();
+    assert_eq!(
+        kinds,
+        [
+            "disable_access_key",
+            "update_finding",
+            "archive_finding",
+            "notify"
+        ],
+        "{plan}"
+    );
+    let message = plan["actions"][3]["params"]["message"].as_str().unwrap();
     assert!(
         message.contains("is an administrator (AdministratorAccess)"),
         "{message}"

@@ -232,7 +232,15 @@ async fn access_denied_is_a_context_error_and_the_decision_is_still_made() {
     let plan = set.evaluate(&enriched);
     assert!(plan.errors.is_empty(), "{:?}", plan.errors);
     let kinds: Vec<ActionKind> = plan.actions.iter().map(|a| a.action.kind()).collect();
-    assert_eq!(kinds, [ActionKind::DISABLE_ACCESS_KEY, ActionKind::NOTIFY]);
+    assert_eq!(
+        kinds,
+        [
+            ActionKind::DISABLE_ACCESS_KEY,
+            ActionKind::UPDATE_FINDING,
+            ActionKind::ARCHIVE_FINDING,
+            ActionKind::NOTIFY
+        ]
+    );
     let recorded = plan.finding.enrichment.as_deref().unwrap();
     assert_eq!(
         recorded, context,

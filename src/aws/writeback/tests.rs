@@ -173,7 +173,10 @@ fn remediator(iam_rules: &[&Rule], writeback: &[&Rule]) -> Remediator {
         };
         r.with(kind, executor)
     });
-    Remediator::builder(Arc::new(router)).enforce(true).build()
+    Remediator::builder(Arc::new(router))
+        .with_writeback_kinds(ActionKind::writeback())
+        .enforce(true)
+        .build()
 }
 
 #[tokio::test]
@@ -219,10 +222,13 @@ async fn nothing_is_written_back_when_the_disable_fails() {
         .await;
     assert_eq!(report.count(Status::Failed), 1, "{report:?}");
     for record in &report.actions[1..] {
-        let Outcome::Skipped(SkipReason::Other { reason }) = &record.outcome else {
+        let Outcome::Skipped(SkipReason::HeldBack { unfinished }) = &record.outcome else {
             panic!("{:?}", record.outcome);
         };
-        assert!(reason.contains("disable_access_key"), "{reason}");
+        assert!(
+            unfinished[0].starts_with("disable_access_key (failed"),
+            "{unfinished:?}"
+        );
     }
     assert_eq!(
         archive.num_calls() + update.num_calls() + read.num_calls(),
@@ -347,4 +353,115 @@ async fn expired_suppression_filters_are_deleted_and_the_others_kept() {
         "only the expired filter of remedy is deleted"
     );
     assert_eq!(new.num_calls(), 1);
+}
+
+/// An OCSF finding of Security Hub, named by its `metadata.uid`.
+fn ocsf_finding() -> FindingContext {
+    let mut f = context("ocsf-1", "Recon:IAMUser/MaliciousIPCaller").unwrap();
+    f.account_id = "111122223333".into();
+    f.region = "us-east-1".into();
+    f.source = crate::finding::FindingSource::Ocsf;
+    f.metadata_uid = Some("uid-ocsf-1".into());
+    f
+}
+
+/// GetFindingsV2 of `uid-ocsf-1` answers a finding whose `status_id` is `status_id`.
+fn ocsf_status_now(status_id: u64) -> Rule {
+    use aws_smithy_types::{Document, Number};
+    mock!(aws_sdk_securityhub::Client::get_findings_v2)
+        .match_requests(|r| {
+            let filter = r
+                .filters()
+                .and_then(|f| f.composite_filters().first())
+                .and_then(|c| c.string_filters().first());
+            filter.and_then(|f| f.field_name())
+                == Some(&aws_sdk_securityhub::types::OcsfStringField::MetadataUid)
+                && filter.and_then(|f| f.filter()).and_then(|f| f.value()) == Some("uid-ocsf-1")
+        })
+        .then_output(move || {
+            let finding = Document::Object(
+                [
+                    (
+                        "status_id".to_owned(),
+                        Document::Number(Number::PosInt(status_id)),
+                    ),
+                    (
+                        "metadata".to_owned(),
+                        Document::Object(
+                            [("uid".to_owned(), Document::String("uid-ocsf-1".into()))].into(),
+                        ),
+                    ),
+                ]
+                .into(),
+            );
+            aws_sdk_securityhub::operation::get_findings_v2::GetFindingsV2Output::builder()
+                .findings(finding)
+                .build()
+        })
+}
+
+/// BatchUpdateFindingsV2 of `uid-ocsf-1` to `status_id`, processed.
+fn ocsf_update_ok(status_id: i32) -> Rule {
+    mock!(aws_sdk_securityhub::Client::batch_update_findings_v2)
+        .match_requests(move |r| {
+            r.metadata_uids() == ["uid-ocsf-1".to_owned()] && r.status_id() == Some(status_id)
+        })
+        .then_output(|| {
+            aws_sdk_securityhub::operation::batch_update_findings_v2::BatchUpdateFindingsV2Output::builder()
+                .build()
+        })
+}
+
+#[tokio::test]
+async fn undo_of_an_ocsf_update_restores_the_status_id_read_before_it() {
+    let f = ocsf_finding();
+    let resolve = Action::UpdateFinding(UpdateFinding {
+        status: WorkflowStatus::Resolved,
+        note: NOTE.into(),
+    });
+    // In progress (2) before: the update to resolved (4) records NOTIFIED to set back.
+    let (read, update) = (ocsf_status_now(2), ocsf_update_ok(4));
+    let outcome = executor(&[&read, &update])
+        .execute(&ActionRequest::new(&resolve, &f))
+        .await;
+    assert!(matches!(outcome, Outcome::Executed { .. }), "{outcome}");
+    assert!(outcome.to_string().contains("(was NOTIFIED)"), "{outcome}");
+    let reversal = outcome.undo().cloned().expect("reversible");
+    assert_eq!(
+        reversal,
+        Reversal::SetWorkflowStatus {
+            status: WorkflowStatus::Notified
+        }
+    );
+    assert_eq!((read.num_calls(), update.num_calls()), (1, 1));
+
+    let undo = Action::Undo(Undo {
+        record: "r-ocsf".into(),
+        reversal,
+    });
+    let (read, restore) = (ocsf_status_now(4), ocsf_update_ok(2));
+    let outcome = executor(&[&read, &restore])
+        .execute(&ActionRequest::new(&undo, &f))
+        .await;
+    assert!(matches!(outcome, Outcome::Executed { .. }), "{outcome}");
+    assert_eq!(restore.num_calls(), 1, "status_id 2 sent back");
+}
+
+#[tokio::test]
+async fn an_ocsf_status_remedy_does_not_set_is_not_undone() {
+    let f = ocsf_finding();
+    let resolve = Action::UpdateFinding(UpdateFinding {
+        status: WorkflowStatus::Resolved,
+        note: NOTE.into(),
+    });
+    // Archived (5) before: remedy updates, but cannot promise to set it back.
+    let (read, update) = (ocsf_status_now(5), ocsf_update_ok(4));
+    let outcome = executor(&[&read, &update])
+        .execute(&ActionRequest::new(&resolve, &f))
+        .await;
+    assert!(matches!(outcome, Outcome::Executed { .. }), "{outcome}");
+    let Some(Reversal::Irreversible { reason }) = outcome.undo() else {
+        panic!("{outcome:?}");
+    };
+    assert!(reason.contains("status_id 5"), "{reason}");
 }

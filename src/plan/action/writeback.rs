@@ -65,6 +65,19 @@ impl WorkflowStatus {
             WorkflowStatus::Resolved => 4,
         }
     }
+
+    /// The status of OCSF `status_id` `id`, if it is one of the four (0 unknown, 5 archived,
+    /// 6 deleted and 99 other are not).
+    pub fn from_ocsf_status_id(id: i64) -> Option<Self> {
+        [
+            WorkflowStatus::New,
+            WorkflowStatus::Notified,
+            WorkflowStatus::Suppressed,
+            WorkflowStatus::Resolved,
+        ]
+        .into_iter()
+        .find(|s| i64::from(s.ocsf_status_id()) == id)
+    }
 }
 
 impl fmt::Display for WorkflowStatus {
@@ -224,14 +237,12 @@ impl SuppressSimilar {
     }
 }
 
-/// Whether `action` writes back to the finding's source (runs after the plan's other actions).
+/// Whether actions of `kind` write back to the finding's source (they run after the plan's
+/// other actions, and only when `[writeback] kinds` turns them on): the kinds the table of
+/// [`crate::plan::kinds::BUILTIN_KINDS`] gives the [`Carrier::Writeback`](crate::plan::kinds::Carrier::Writeback).
 pub fn is_writeback(kind: &super::ActionKind) -> bool {
-    [
-        super::ActionKind::UPDATE_FINDING,
-        super::ActionKind::ARCHIVE_FINDING,
-        super::ActionKind::SUPPRESS_SIMILAR,
-    ]
-    .contains(kind)
+    crate::plan::kinds::builtin(kind)
+        .is_some_and(|spec| spec.carrier == crate::plan::kinds::Carrier::Writeback)
 }
 
 #[cfg(test)]
@@ -275,6 +286,22 @@ mod tests {
         );
         assert!(s.filter_name(&finding()).starts_with(SUPPRESSION_PREFIX));
         assert!(s.filter_name(&finding()).len() <= 64);
+    }
+
+    #[test]
+    fn ocsf_status_ids_go_both_ways() {
+        for status in [
+            WorkflowStatus::New,
+            WorkflowStatus::Notified,
+            WorkflowStatus::Suppressed,
+            WorkflowStatus::Resolved,
+        ] {
+            let id = i64::from(status.ocsf_status_id());
+            assert_eq!(WorkflowStatus::from_ocsf_status_id(id), Some(status));
+        }
+        for other in [0, 5, 6, 99, -1] {
+            assert_eq!(WorkflowStatus::from_ocsf_status_id(other), None);
+        }
     }
 
     #[test]

@@ -5,21 +5,10 @@
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 
 use super::ScriptAction;
-use super::args::{invalid, reason_arg, string_arg, string_value, type_of};
+use super::args::{invalid, reason_arg, string_arg, string_value, two_and_reason, type_of};
 use crate::plan::{
     Action, ArchiveFinding, SuppressBy, SuppressSimilar, UpdateFinding, WorkflowStatus,
 };
-
-fn action(action: Action, reason: Option<String>, pos: rhai::Position) -> ScriptAction {
-    ScriptAction {
-        action,
-        reason,
-        line: pos.line(),
-        column: pos.position(),
-        repeat: false,
-        ask_first: false,
-    }
-}
 
 pub(super) fn update_finding(
     ctx: &NativeCallContext,
@@ -27,16 +16,7 @@ pub(super) fn update_finding(
 ) -> Result<ScriptAction, Box<EvalAltResult>> {
     const KIND: &str = "update_finding";
     let pos = ctx.call_position();
-    let (status, note, reason) = match args {
-        [a, b] => (&**a, &**b, None),
-        [a, b, r] => (&**a, &**b, reason_arg(KIND, r, pos)?),
-        _ => {
-            return Err(invalid(
-                pos,
-                format!("{KIND}: expected (status, note[, reason])"),
-            ));
-        }
-    };
+    let (status, note, reason) = two_and_reason(KIND, "status, note", args, pos)?;
     let name = string_arg(KIND, "status", status, 16, pos)?;
     let Some(status) = WorkflowStatus::parse(&name) else {
         return Err(invalid(
@@ -46,7 +26,7 @@ pub(super) fn update_finding(
     };
     // Security Hub takes notes of at most 512 characters.
     let note = string_arg(KIND, "note", note, 512, pos)?;
-    Ok(action(
+    Ok(ScriptAction::at(
         Action::UpdateFinding(UpdateFinding { status, note }),
         reason,
         pos,
@@ -64,7 +44,7 @@ pub(super) fn archive_finding(
         [r] => reason_arg(KIND, r, pos)?,
         _ => return Err(invalid(pos, format!("{KIND}: expected ([reason])"))),
     };
-    Ok(action(
+    Ok(ScriptAction::at(
         Action::ArchiveFinding(ArchiveFinding {}),
         reason,
         pos,
@@ -77,16 +57,7 @@ pub(super) fn suppress_similar(
 ) -> Result<ScriptAction, Box<EvalAltResult>> {
     const KIND: &str = "suppress_similar";
     let pos = ctx.call_position();
-    let (criteria, days, reason) = match args {
-        [a, b] => (&**a, &**b, None),
-        [a, b, r] => (&**a, &**b, reason_arg(KIND, r, pos)?),
-        _ => {
-            return Err(invalid(
-                pos,
-                format!("{KIND}: expected (criteria, days[, reason])"),
-            ));
-        }
-    };
+    let (criteria, days, reason) = two_and_reason(KIND, "criteria, days", args, pos)?;
     let names: Vec<String> = match criteria.read_lock::<rhai::Array>() {
         Some(list) => list.iter().filter_map(string_value).collect(),
         None => string_value(criteria).into_iter().collect(),
@@ -117,7 +88,7 @@ pub(super) fn suppress_similar(
     if let Some(why) = suppress.invalid() {
         return Err(invalid(pos, format!("{KIND}: {why}")));
     }
-    let mut made = action(Action::SuppressSimilar(suppress), reason, pos);
+    let mut made = ScriptAction::at(Action::SuppressSimilar(suppress), reason, pos);
     // Hiding findings is never automatic: a person approves every suppression.
     made.ask_first = true;
     Ok(made)
