@@ -36,8 +36,10 @@ use crate::plan::{FailureKind, FindingContext, PLAN_SCHEMA, Plan, PolicyFailure,
 mod actions;
 mod builder;
 mod catalogue;
+mod conflicts;
 mod diagnose;
 mod error;
+mod explain;
 mod files;
 mod helpers;
 mod index;
@@ -53,7 +55,9 @@ mod store;
 
 pub use actions::{ActionCheck, HostActionKind};
 pub use builder::{DEFAULT_DOCUMENTS, PolicySetBuilder};
+pub use conflicts::{Conflict, ConflictKind, Contrast};
 pub use error::{DiagnosticKind, PolicyDiagnostic, PolicyError};
+pub use explain::{Explanation, Why};
 pub use limits::Limits;
 pub use runner::CallMode;
 pub use store::PolicyStore;
@@ -155,113 +159,6 @@ impl fmt::Debug for Policy {
             .field("fallback", &self.fallback)
             .field("version", &self.version)
             .finish_non_exhaustive()
-    }
-}
-
-/// Why one policy did or did not decide on a finding ([`PolicySet::explain`]).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Explanation {
-    /// The policy.
-    pub policy: String,
-    /// Why.
-    #[serde(flatten)]
-    pub why: Why,
-}
-
-/// The reason of an [`Explanation`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Why {
-    /// The finding's type matches none of the policy's `APPLIES_TO` globs.
-    TypeNotMatched {
-        /// The globs.
-        globs: Vec<String>,
-    },
-    /// The finding's source is not one of the policy's `SOURCES`.
-    SourceNotMatched {
-        /// The finding's source.
-        source: FindingSource,
-        /// The policy's sources.
-        sources: Vec<FindingSource>,
-    },
-    /// The finding's severity is below the policy's `MIN_SEVERITY`.
-    BelowMinSeverity {
-        /// The minimum.
-        min: f64,
-    },
-    /// A fallback policy, not run because other policies chose actions.
-    FallbackNotNeeded,
-    /// The policy ran and chose no action.
-    ReturnedNothing {
-        /// The glob that matched.
-        glob: String,
-    },
-    /// The policy ran and chose actions.
-    Chose {
-        /// The glob that matched.
-        glob: String,
-        /// How many actions of the plan it chose.
-        actions: usize,
-    },
-    /// The policy failed (its other actions may stand).
-    Failed {
-        /// The failure.
-        failure: PolicyFailure,
-    },
-}
-
-impl std::fmt::Display for Explanation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let p = &self.policy;
-        match &self.why {
-            Why::TypeNotMatched { globs } => {
-                write!(
-                    f,
-                    "{p}: not applied: the type matches none of `{}`",
-                    globs.join("`, `")
-                )
-            }
-            Why::SourceNotMatched { source, sources } => {
-                let names: Vec<&str> = sources.iter().map(|s| s.as_str()).collect();
-                write!(
-                    f,
-                    "{p}: not applied: the finding is from `{source}`, the policy sees `{}` (`const SOURCES`)",
-                    names.join("`, `")
-                )
-            }
-            Why::BelowMinSeverity { min } => {
-                write!(
-                    f,
-                    "{p}: not applied: the severity is below its minimum {min}"
-                )
-            }
-            Why::FallbackNotNeeded => {
-                write!(
-                    f,
-                    "{p}: not run: a fallback, and other policies chose actions"
-                )
-            }
-            Why::ReturnedNothing { glob } => {
-                write!(f, "{p}: applied (type matches `{glob}`), chose no action")
-            }
-            Why::Chose { glob, actions } => {
-                write!(
-                    f,
-                    "{p}: applied (type matches `{glob}`), chose {actions} action(s)"
-                )
-            }
-            Why::Failed { failure } => {
-                write!(f, "{p}: applied, failed")?;
-                if let Some(line) = failure.line {
-                    write!(f, " at line {line}")?;
-                    if let Some(column) = failure.column {
-                        write!(f, ", column {column}")?;
-                    }
-                }
-                write!(f, ": {}", failure.message)
-            }
-        }
     }
 }
 
@@ -448,51 +345,6 @@ impl PolicySet {
         plan
     }
 
-    /// Why each policy of the set did or did not decide on `finding`, given the `plan` the set
-    /// made for it (`remedy eval --explain`). Pure; runs no script.
-    pub fn explain(&self, finding: &Finding, plan: &Plan) -> Vec<Explanation> {
-        let ty = finding.finding_type().as_str();
-        let severity = finding.severity().value();
-        self.policies
-            .iter()
-            .map(|p| {
-                let name = p.name.to_string();
-                let why = match p.applies_to.iter().find(|g| crate::glob::glob_match(g, ty)) {
-                    None => Why::TypeNotMatched {
-                        globs: p.applies_to.clone(),
-                    },
-                    Some(_) if !p.sources.contains(&finding.source()) => Why::SourceNotMatched {
-                        source: finding.source(),
-                        sources: p.sources.clone(),
-                    },
-                    Some(glob) => match p.min_severity {
-                        Some(min) if severity < min => Why::BelowMinSeverity { min },
-                        _ if !plan.evaluated.iter().any(|e| **e == *p.name) => {
-                            Why::FallbackNotNeeded
-                        }
-                        _ => {
-                            let failed = plan.errors.iter().find(|e| e.policy == name).cloned();
-                            let actions = plan
-                                .actions
-                                .iter()
-                                .filter(|a| a.sources.iter().any(|s| *s.policy == *p.name))
-                                .count();
-                            match failed {
-                                Some(failure) => Why::Failed { failure },
-                                None if actions == 0 => Why::ReturnedNothing { glob: glob.clone() },
-                                None => Why::Chose {
-                                    glob: glob.clone(),
-                                    actions,
-                                },
-                            }
-                        }
-                    },
-                };
-                Explanation { policy: name, why }
-            })
-            .collect()
-    }
-
     /// Runs one policy and adds its actions (or its failure) to `plan`. A destructive action
     /// outside what the finding names is refused as a failure of the policy (`out_of_scope`),
     /// unless the policy may reach beyond the finding; the policy's other actions stand.
@@ -571,24 +423,43 @@ impl PolicySet {
                 }
                 if !item.is::<ScriptAction>() {
                     let name = self.engine.map_type_name(item.type_name());
-                    return Err(self.garbage(policy, format!("an array containing a `{name}`")));
+                    return Err(self.garbage(
+                        policy,
+                        format!("an array containing a `{name}`"),
+                        "array",
+                    ));
                 }
                 actions.extend(item.try_cast::<ScriptAction>());
             }
             return Ok(actions);
         }
         let name = self.engine.map_type_name(value.type_name()).to_owned();
-        Err(self.garbage(policy, format!("a `{name}`")))
+        Err(self.garbage(policy, format!("a `{name}`"), value.type_name()))
     }
 
-    fn garbage(&self, policy: &Policy, what: String) -> PolicyFailure {
-        let at = metadata::fn_position(&policy.source, ENTRY_POINT);
+    /// `decide` returned `what` (of the type rhai names `type_name`): a failure at the `return`
+    /// (or last expression) that gave it when the source tells which, else at `fn decide`.
+    fn garbage(&self, policy: &Policy, what: String, type_name: &str) -> PolicyFailure {
+        let (at, whence) = match metadata::return_position(&policy.ast, type_name) {
+            metadata::ReturnAt::One(line, column) => (Some((line, column)), String::new()),
+            metadata::ReturnAt::Several(lines) => {
+                let lines: Vec<String> = lines.iter().map(usize::to_string).collect();
+                (
+                    metadata::fn_position(&policy.source, ENTRY_POINT),
+                    format!(" (from one of the returns at lines {})", lines.join(", ")),
+                )
+            }
+            metadata::ReturnAt::Unknown => (
+                metadata::fn_position(&policy.source, ENTRY_POINT),
+                " (the source does not tell which return gave it)".to_owned(),
+            ),
+        };
         PolicyFailure {
             policy: policy.name.to_string(),
             file: Some(policy.file.clone()),
             kind: FailureKind::InvalidResult,
             message: format!(
-                "`decide` returned {what}; expected an action, an array of actions or `()`"
+                "`decide` returned {what}{whence}; expected an action, an array of actions or `()`"
             ),
             line: at.map(|(l, _)| l),
             column: at.map(|(_, c)| c),

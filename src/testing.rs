@@ -52,21 +52,26 @@ use crate::action::{
 };
 use crate::finding::{Finding, FindingError, FindingType, Severity};
 use crate::plan::kinds::{BUILTIN_KINDS, Carrier};
-use crate::plan::{Action, FindingContext, IamPrincipal, Plan, Source};
+use crate::plan::{Action, ActionKind, FindingContext, IamPrincipal, Plan, Source};
 use crate::remediate::{Protection, Remediator, RemediatorBuilder, Report};
 use crate::store::audit::MemoryAudit;
 
+mod case;
 pub mod conformance;
+mod corpus;
 mod expect;
 mod runner;
+mod why;
 
+pub use case::{CaseFile, CaseRun, TestCase, outcome_word};
+pub use corpus::test_findings;
 pub use expect::{
     ActualAction, ExpectedAction, PlanMismatch, actions_in_scope, check_no_destructive, check_plan,
     compare, errors_in_scope,
 };
 pub use runner::{
-    CaseFailure, CaseFile, CaseResult, CaseRun, TESTS_DIR, TestCase, TestReport, outcome_word,
-    run_dir, run_dir_async, run_dir_with, run_dirs_with,
+    CaseFailure, CaseResult, TESTS_DIR, TestReport, run_dir, run_dir_async, run_dir_with,
+    run_dirs_with,
 };
 
 /// A fixture that could not be read, patched or parsed, or a case file that is not valid.
@@ -181,15 +186,34 @@ pub fn finding_with<'a>(
 /// no policy reads. Array elements must exist. `""` replaces the whole document.
 /// [`set_pointer_creating`] creates missing objects instead.
 pub fn set_pointer(doc: &mut Value, pointer: &str, value: Value) -> Result<(), TestError> {
-    set_at(doc, pointer, value, false)
+    set_at(doc, pointer, value, Patch::Add)
 }
 
 /// [`set_pointer`], creating the missing objects on the way (a decision case's `create = true`).
 pub fn set_pointer_creating(doc: &mut Value, pointer: &str, value: Value) -> Result<(), TestError> {
-    set_at(doc, pointer, value, true)
+    set_at(doc, pointer, value, Patch::Create)
 }
 
-fn set_at(doc: &mut Value, pointer: &str, value: Value, create: bool) -> Result<(), TestError> {
+/// Replaces the value at `pointer`, which must exist: a decision case's `set`. Setting a key the
+/// finding lacks is an error naming the pointer (a typo would otherwise add a key no policy
+/// reads); [`set_pointer`] (a case's `add`) adds one on purpose.
+pub fn replace_pointer(doc: &mut Value, pointer: &str, value: Value) -> Result<(), TestError> {
+    set_at(doc, pointer, value, Patch::Replace)
+}
+
+/// How a pointer patch treats what is missing.
+#[derive(Clone, Copy, PartialEq)]
+enum Patch {
+    /// Everything must exist.
+    Replace,
+    /// The last key may be new.
+    Add,
+    /// Missing objects are made.
+    Create,
+}
+
+fn set_at(doc: &mut Value, pointer: &str, value: Value, patch: Patch) -> Result<(), TestError> {
+    let create = patch == Patch::Create;
     let err = |message: &str| TestError::Pointer {
         pointer: pointer.to_owned(),
         message: message.to_owned(),
@@ -218,7 +242,7 @@ fn set_at(doc: &mut Value, pointer: &str, value: Value, create: bool) -> Result<
                 } else {
                     map.get_mut(token).ok_or_else(|| {
                         err(&format!(
-                            "the finding has no `{token}` here (a typo? `create = true` makes it)"
+                            "the finding has no `{token}` here (a typo? `create = true` makes it)",
                         ))
                     })?
                 }
@@ -237,6 +261,12 @@ fn set_at(doc: &mut Value, pointer: &str, value: Value, create: bool) -> Result<
     }
     match at {
         Value::Object(map) => {
+            if patch == Patch::Replace && !map.contains_key(last) {
+                return Err(err(&format!(
+                    "the finding has no `{last}` here: `set` replaces values the finding has \
+                     (a typo?); to add a key on purpose, write it under `add`"
+                )));
+            }
             map.insert(last.clone(), value);
             Ok(())
         }
@@ -276,8 +306,8 @@ pub fn remove_pointer(doc: &mut Value, pointer: &str) -> Result<(), TestError> {
     Ok(())
 }
 
-/// In-memory IAM, SSM and notifier behind one [`Router`]: run plans without AWS and look at what
-/// they did. Clones share the same stores.
+/// In-memory IAM, SSM, runbooks, write-back and notifier behind one [`Router`]: run plans
+/// without AWS and look at what they did. Clones share the same stores.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
@@ -290,11 +320,18 @@ pub fn remove_pointer(doc: &mut Value, pointer: &str) -> Result<(), TestError> {
 ///
 /// let aws = InMemory::new().with_keys_of(&plan);
 /// let report = aws.enforce(&plan).await;
-/// assert_eq!(report.count(remedy::Status::Executed), 2);
+/// // The key disabled, the finding resolved and archived, the team told.
+/// assert_eq!(report.count(remedy::Status::Executed), 4);
 /// assert_eq!(
 ///     aws.iam.is_active("GuardDuty-Example-Compromised-Simulated", "AKIAIOSFODNN7EXAMPLE"),
 ///     Some(false)
 /// );
+/// let id = "b4c7e2a19f3d8e6a5b2c1d0e9f8a7b6c";
+/// assert_eq!(
+///     aws.writeback.workflow(id).map(|(status, _)| status),
+///     Some(remedy::plan::WorkflowStatus::Resolved)
+/// );
+/// assert!(aws.writeback.is_archived(id));
 /// assert_eq!(aws.notifier.messages().len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
@@ -399,11 +436,13 @@ impl InMemory {
     }
 
     /// A remediator builder over [`InMemory::router`], auditing to [`InMemory::audit`], with the
-    /// protection set; dry run until you call `.enforce(true)`.
+    /// protection set and every write-back kind on (as if `[writeback] kinds` listed them all:
+    /// the twins test what a policy decides); dry run until you call `.enforce(true)`.
     pub fn remediator(&self) -> RemediatorBuilder {
         Remediator::builder(Arc::new(self.router()))
             .with_audit(Arc::new(self.audit.clone()))
             .with_protection(self.protection.clone())
+            .with_writeback_kinds(ActionKind::writeback())
     }
 
     /// Carries out `plan` in enforce mode (guards, ledger, audit as in production).
@@ -439,6 +478,12 @@ mod tests {
             json!({"a": {"b": [1, 5], "c": {"d": true}}, "x/y": "s"})
         );
         assert!(set_pointer(&mut doc, "/a/b/7", json!(1)).is_err());
+        replace_pointer(&mut doc, "/a/b/0", json!(4)).unwrap();
+        let err = replace_pointer(&mut doc, "/a/new", json!(1)).unwrap_err();
+        assert!(err.to_string().contains("`/a/new`"), "{err}");
+        assert!(err.to_string().contains("`add`"), "{err}");
+        assert!(doc.pointer("/a/new").is_none());
+        set_pointer(&mut doc, "/a/b/0", json!(1)).unwrap();
         assert!(set_pointer(&mut doc, "a", json!(1)).is_err());
         remove_pointer(&mut doc, "/a/c").unwrap();
         remove_pointer(&mut doc, "/nothing/here").unwrap();

@@ -1,19 +1,25 @@
 //! `remedy check POLICY_DIR`: compile and validate policies, rustc-style diagnostics on stderr.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{PolicyArgs, inert};
 
 /// Compile and validate policies: errors and warnings rustc-style on stderr, one `ok` line per
-/// policy on stdout. Exits 1 on any error (and on any warning with `--deny-warnings`).
+/// policy on stdout. Policies that contradict each other on the decision tests' findings (and
+/// the `--findings`) are warnings too. Exits 1 on any error (and on any warning with `--deny-warnings`).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     #[command(flatten)]
     policies: PolicyArgs,
     /// Treat warnings (an `APPLIES_TO` glob that matches no known type, a JSONPath naming no
-    /// field, ...) as errors.
+    /// field, two policies that contradict each other, ...) as errors.
     #[arg(long)]
     deny_warnings: bool,
+    /// More findings to compare the policies on (files of any shape `parse` reads, or
+    /// directories of `.json` files), besides the decision tests' findings. Repeatable.
+    #[arg(long = "findings", value_name = "PATH")]
+    findings: Vec<std::path::PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> ExitCode {
@@ -41,6 +47,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
             }
         }
     }
+    let off = writeback_off(&assembly, &set, args.policies.config.is_some());
     for policy in set.policies() {
         // The sources, when the policy sees more than GuardDuty's findings.
         let sources = match policy.sources() {
@@ -57,7 +64,8 @@ pub(crate) fn run(args: Args) -> ExitCode {
             inert(&policy.applies_to().join(", "))
         );
     }
-    let warnings = set.warnings().len();
+    let conflicts = conflicts(&set, &args.policies.dirs(), &args.findings);
+    let warnings = set.warnings().len() + conflicts + off;
     let dirs: Vec<String> = args
         .policies
         .dirs()
@@ -80,4 +88,88 @@ pub(crate) fn run(args: Args) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// With a configuration: one warning on stderr when the policies can choose write-back kinds
+/// that `[writeback] kinds` leaves off (their actions would be skipped, `not_enabled`, on every
+/// finding). Returns how many warnings (0 or 1).
+fn writeback_off(
+    assembly: &remedy::pipeline::Assembly,
+    set: &remedy::PolicySet,
+    configured: bool,
+) -> usize {
+    if !configured {
+        return 0;
+    }
+    let writeback = &assembly.config().writeback;
+    let off: Vec<&remedy::ActionKind> = set
+        .action_kinds()
+        .filter(|k| remedy::plan::is_writeback(k) && !writeback.is_enabled(k))
+        .collect();
+    if off.is_empty() {
+        return 0;
+    }
+    let list = |quote: &str| {
+        off.iter()
+            .map(|k| format!("{quote}{k}{quote}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    eprintln!(
+        "warning: the policies can choose {}, which `[writeback] kinds` leaves off: those actions \
+         are skipped (`not_enabled`) on every finding; to write back, add `[writeback] kinds = [{}]` \
+         (see the README, \"Close the finding where it came from\")",
+        list("`"),
+        list("\"")
+    );
+    1
+}
+
+/// Compares the policies on the decision tests' findings and the `--findings` (see
+/// `PolicySet::conflicts`): one warning on stderr per pair that contradicts each other. Returns
+/// how many.
+fn conflicts(set: &remedy::PolicySet, dirs: &[PathBuf], more: &[PathBuf]) -> usize {
+    let mut corpus = remedy::testing::test_findings(dirs);
+    for path in more {
+        let files: Vec<PathBuf> = if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+                .collect();
+            files.sort();
+            files
+        } else {
+            vec![path.clone()]
+        };
+        for file in files {
+            let name = file.display().to_string();
+            match std::fs::read(&file) {
+                Ok(bytes) => {
+                    let batch = remedy::parse_documents(&bytes, &name);
+                    let many = batch.findings().count() > 1;
+                    for (i, finding) in batch.findings().enumerate() {
+                        let label = if many {
+                            format!("{name} #{}", i + 1)
+                        } else {
+                            name.clone()
+                        };
+                        corpus.push((label, finding.clone()));
+                    }
+                }
+                Err(e) => eprintln!("warning: cannot read `{}`: {e}", inert(&name)),
+            }
+        }
+    }
+    let found = set.conflicts(corpus.iter().map(|(label, f)| (label.as_str(), f)));
+    for conflict in &found {
+        let mut lines = conflict.to_string();
+        lines.insert_str(0, "warning: ");
+        for line in lines.lines() {
+            eprintln!("{}", inert(line));
+        }
+    }
+    found.len()
 }

@@ -37,6 +37,20 @@ pub(crate) struct ScriptAction {
     pub(crate) ask_first: bool,
 }
 
+impl ScriptAction {
+    /// `action` chosen with `reason` at `pos` in the script (neither repeated nor asked first).
+    pub(crate) fn at(action: Action, reason: Option<String>, pos: rhai::Position) -> Self {
+        Self {
+            action,
+            reason,
+            line: pos.line(),
+            column: pos.position(),
+            repeat: false,
+            ask_first: false,
+        }
+    }
+}
+
 /// The action constructors as the load-time checks see them: names, argument counts, targets;
 /// the built-ins from [`BUILTIN_KINDS`], then the host kinds.
 pub(crate) fn constructors(kinds: &[HostActionKind]) -> Vec<Constructor> {

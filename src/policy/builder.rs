@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rhai::Scope;
@@ -19,6 +19,9 @@ use super::sandbox::{self, HelperModules, with_deadline};
 use super::script_finding::{self, PathCache};
 use super::store::PolicyStore;
 use super::{Policy, PolicySet, helpers, lint, metadata};
+
+mod names;
+use names::{function_names, hex, used_kinds};
 
 /// The SSM documents `run_command` may run unless the configuration says otherwise: the ones the
 /// bundled policies use.
@@ -479,39 +482,6 @@ impl PolicySetBuilder {
     }
 }
 
-/// The action kinds the policies (and their helper modules) can choose: the constructors they call.
-fn used_kinds(
-    policies: &[Policy],
-    helpers: &HelperModules,
-    engine: &rhai::Engine,
-    constructors: &[lint::calls::Constructor],
-) -> std::collections::BTreeSet<crate::plan::ActionKind> {
-    let mut names = std::collections::BTreeSet::new();
-    let mut collect = |ast: &rhai::AST| {
-        ast.walk(&mut |path: &[rhai::ASTNode]| {
-            if let Some(rhai::ASTNode::Expr(rhai::Expr::FnCall(call, _)))
-            | Some(rhai::ASTNode::Stmt(rhai::Stmt::FnCall(call, _))) = path.last()
-            {
-                names.insert(call.name.to_string());
-            }
-            true
-        });
-    };
-    for policy in policies {
-        collect(&policy.ast);
-    }
-    for (_, _, source) in helpers.sources() {
-        if let Ok(ast) = engine.compile(source) {
-            collect(&ast);
-        }
-    }
-    constructors
-        .iter()
-        .filter(|c| names.contains(&c.name))
-        .filter_map(|c| crate::plan::ActionKind::new(c.name.as_str()).ok())
-        .collect()
-}
-
 /// A directory or sources added to a builder.
 #[derive(Debug, Clone)]
 enum RootSpec {
@@ -524,36 +494,6 @@ enum RootSpec {
 struct Root {
     label: String,
     files: Vec<(String, Arc<str>)>,
-}
-
-/// The first 16 hex digits of a hash: enough to tell versions apart in plans and logs.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
-/// The names of the functions `engine` can call, sorted, each once (the lint's list of known
-/// functions). rhai's standard packages are the same in every engine [`sandbox::engine`] makes
-/// (it starts from `Engine::new()`), so their thousands of signatures are listed once per process;
-/// what the set registers is listed from `engine`.
-fn function_names(engine: &rhai::Engine) -> Vec<String> {
-    fn names(signatures: Vec<String>) -> impl Iterator<Item = String> {
-        signatures.into_iter().filter_map(|s| {
-            s.split('(')
-                .next()
-                .map(|s| s.trim_start_matches("fn ").trim().to_owned())
-        })
-    }
-    static STANDARD: OnceLock<Vec<String>> = OnceLock::new();
-    let standard =
-        STANDARD.get_or_init(|| names(rhai::Engine::new().gen_fn_signatures(true)).collect());
-    let mut all: Vec<String> = standard
-        .iter()
-        .cloned()
-        .chain(names(engine.gen_fn_signatures(false)))
-        .collect();
-    all.sort_unstable();
-    all.dedup();
-    all
 }
 
 #[cfg(test)]

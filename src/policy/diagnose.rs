@@ -22,8 +22,14 @@ pub(super) fn compile_problem(
     match err {
         EvalAltResult::ErrorParsing(kind, pos) => {
             let message = lowercase_first(&kind.to_string());
+            let help = match &kind {
+                rhai::ParseErrorType::VariableUndefined(name) => {
+                    constant_help(name, source, helpers)
+                }
+                _ => None,
+            };
             let mut d = PolicyDiagnostic::new(DiagnosticKind::Syntax, file, message);
-            let help = syntax_help(d.message());
+            let help = help.or_else(|| syntax_help(d.message()));
             if let (Some(line), Some(column)) = (pos.line(), pos.position()) {
                 d = d.at(source, line, column);
             } else {
@@ -47,7 +53,10 @@ pub(super) fn compile_problem(
                 if let (Some(line), Some(column)) = (d.line(), d.column()) {
                     out = out.at(&module_source, line, column);
                 }
-                out
+                match d.help() {
+                    Some(help) => out.with_help(help),
+                    None => out,
+                }
             } else {
                 import_problem(file, source, &module_file, &inner.to_string())
             }
@@ -93,6 +102,39 @@ fn import_problem(file: &str, source: &Arc<str>, path: &str, message: &str) -> P
         Some((line, column)) => d.at(source, line, column),
         None => d.in_source(source),
     }
+}
+
+/// The hint for a variable `name` that a function of `source` reads but cannot see: a constant
+/// of the file's own top level (functions see it as `global::NAME`, in a policy and in a helper
+/// module alike), or a constant of a helper module the file imports (`alias::NAME`).
+fn constant_help(name: &str, source: &str, helpers: &HelperModules) -> Option<String> {
+    if metadata::const_position(source, name).is_some() {
+        return Some(format!(
+            "`{name}` is a constant of this file's top level: a function sees the top level \
+             only through `global::`, so write `global::{name}`"
+        ));
+    }
+    let modules = helpers.sources();
+    metadata::imports(source)
+        .into_iter()
+        .find_map(|(path, alias)| {
+            let key = HelperModules::key(&path)?;
+            let (_, _, module) = modules.iter().find(|(k, _, _)| *k == key)?;
+            if metadata::exported_const_position(module, name).is_some() {
+                Some(format!(
+                    "`{name}` is a constant of the helper module `{path}`, imported as \
+                     `{alias}`: write `{alias}::{name}`"
+                ))
+            } else if metadata::const_position(module, name).is_some() {
+                Some(format!(
+                    "`{name}` is a constant of the helper module `{path}`, imported as \
+                     `{alias}`: write `{alias}::{name}`, and declare it `export const {name} = \
+                     …;` there (a module's constants are private unless exported)"
+                ))
+            } else {
+                None
+            }
+        })
 }
 
 fn syntax_help(message: &str) -> Option<String> {
@@ -192,6 +234,13 @@ pub(super) fn describe(
         EvalAltResult::ErrorRuntime(value, _) => {
             (FailureKind::Runtime, format!("the policy threw `{value}`"))
         }
+        EvalAltResult::ErrorVariableNotFound(name, _) if name.contains("::") => (
+            FailureKind::Runtime,
+            format!(
+                "variable not found: `{name}`: a helper module's constant is visible to the \
+                 policies that import it only when the module declares it `export const`"
+            ),
+        ),
         other => (FailureKind::Runtime, rhai_message(other)),
     };
     (kind, message, pos, file)

@@ -5,7 +5,14 @@ use std::sync::Arc;
 use rhai::{AST, ASTFlags, Dynamic, Module, Stmt};
 
 use super::error::{DiagnosticKind, PolicyDiagnostic};
+
+mod position;
+
 use crate::finding::{FindingSource, SeverityBand};
+pub(crate) use position::{
+    ReturnAt, const_position, exported_const_position, fn_position, imports, literal_paths,
+    return_position, string_position,
+};
 
 /// A policy's validated metadata.
 #[derive(Debug)]
@@ -464,90 +471,9 @@ fn band_floor(name: &str) -> Option<f64> {
         .map(|band| band.min_severity().value())
 }
 
-/// The position (1-based line and column) of the constant `name`'s declaration.
-pub(crate) fn const_position(source: &str, name: &str) -> Option<(usize, usize)> {
-    decl_position(source, "const", name)
-}
-
-/// The position of the definition of function `name`.
-pub(crate) fn fn_position(source: &str, name: &str) -> Option<(usize, usize)> {
-    decl_position(source, "fn", name)
-}
-
-fn decl_position(source: &str, keyword: &str, name: &str) -> Option<(usize, usize)> {
-    source.lines().enumerate().find_map(|(i, line)| {
-        let indent = line.len() - line.trim_start().len();
-        let rest = line.trim_start().strip_prefix(keyword)?;
-        let gap = rest.len() - rest.trim_start().len();
-        if gap == 0 {
-            return None;
-        }
-        let after = rest.trim_start().strip_prefix(name)?;
-        if after.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
-            return None;
-        }
-        let column = line
-            .get(..indent + keyword.len() + gap)
-            .map_or(1, |s| s.chars().count() + 1);
-        Some((i + 1, column))
-    })
-}
-
-/// The position of the string literal `"text"` (used to point at an `import` path).
-pub(crate) fn string_position(source: &str, text: &str) -> Option<(usize, usize)> {
-    let quoted = format!("\"{text}\"");
-    source.lines().enumerate().find_map(|(i, line)| {
-        let at = line.find(&quoted)?;
-        Some((i + 1, line.get(..at).map_or(1, |s| s.chars().count() + 1)))
-    })
-}
-
-/// Every string literal passed to `.get("…")`, with its position: compiled at load time.
-pub(crate) fn literal_paths(source: &str) -> Vec<(String, usize, usize)> {
-    let mut found = Vec::new();
-    for (i, line) in source.lines().enumerate() {
-        if line.trim_start().starts_with("//") {
-            continue;
-        }
-        let mut rest = line;
-        let mut offset = 0;
-        while let Some(at) = rest.find(".get(\"") {
-            let start = at + ".get(\"".len();
-            let Some(tail) = rest.get(start..) else { break };
-            let Some(end) = tail.find('"') else { break };
-            let path = tail.get(..end).unwrap_or_default();
-            if path.starts_with('$') && !path.contains('\\') {
-                let column = line
-                    .get(..offset + start)
-                    .map_or(1, |s| s.chars().count() + 1);
-                found.push((path.to_owned(), i + 1, column));
-            }
-            offset += start + end;
-            rest = tail.get(end..).unwrap_or_default();
-        }
-    }
-    found
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn positions() {
-        let src = "// x\n  const DESCRIPTION = \"d\";\nfn decide(f) {\n  f.get(\"$.a\") + f.get(\"$.b\")\n}\nconst NAMES = 1;";
-        assert_eq!(const_position(src, "DESCRIPTION"), Some((2, 9)));
-        assert_eq!(const_position(src, "NAME"), None);
-        assert_eq!(fn_position(src, "decide"), Some((3, 4)));
-        assert_eq!(
-            literal_paths(src),
-            vec![("$.a".to_owned(), 4, 10), ("$.b".to_owned(), 4, 25)]
-        );
-        assert_eq!(
-            string_position("import \"../x\" as m;", "../x"),
-            Some((1, 8))
-        );
-    }
 
     #[test]
     fn bands() {

@@ -14,9 +14,10 @@ use crate::plan::{Action, FindingContext, Plan, PlannedAction, Source};
 use crate::store::approval::Decision;
 use crate::store::audit::Guard;
 use crate::store::audit::{ActionRecord, AuditError, AuditRecord, IntentRecord};
-use crate::store::ledger::{
-    Claim, ClaimRequest, EntryState, LedgerEntry, LedgerKey, Owner, now_rfc3339, now_secs,
-};
+use crate::store::ledger::{Claim, ClaimRequest, EntryState, LedgerKey, now_rfc3339, now_secs};
+
+mod entry;
+use entry::{claim_details, done_by, done_details, is_own};
 
 /// Numbers the intents of the process, whichever remediator writes them: an intent id (the run and
 /// this number) is unique, so it can name its action record (`remedy undo RECORD_ID`).
@@ -532,36 +533,6 @@ pub(super) struct Request<'a> {
     pub(super) approved: Option<&'a Decision>,
     /// The ledger key of the target's lock, while it is held.
     pub(super) target_lock: Option<&'a LedgerKey>,
-}
-
-fn claim_details(entry: &LedgerEntry) -> String {
-    let by = entry
-        .owner
-        .as_ref()
-        .map_or_else(|| "an unknown run".to_owned(), ToString::to_string);
-    format!("claimed by {by} at {}", entry.at)
-}
-
-/// Whether this run (this process) holds or held the entry's claim.
-fn is_own(entry: &LedgerEntry, own: &Owner) -> bool {
-    entry.owner.as_ref().is_some_and(|o| o.run == own.run)
-}
-
-/// Who did it: this run (a duplicate within one run) or an earlier one.
-fn done_by(entry: &LedgerEntry, own: &Owner) -> &'static str {
-    if is_own(entry, own) {
-        "done earlier in this run"
-    } else {
-        "done by an earlier run"
-    }
-}
-
-fn done_details(entry: &LedgerEntry, own: &Owner) -> String {
-    let by = done_by(entry, own);
-    match &entry.details {
-        Some(d) => format!("{by} at {}: {d}", entry.at),
-        None => format!("{by} at {}", entry.at),
-    }
 }
 
 /// Runs the executor in its own task, so that a panicking executor becomes a failed outcome.

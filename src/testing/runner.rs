@@ -1,247 +1,18 @@
 //! Decision tests: case files next to the policies (`POLICY_DIR/tests/*.toml`) and the runner
 //! behind `remedy test`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-use serde_json::Value;
-
-use super::expect::{ActualAction, ExpectedAction, PlanMismatch, compare, errors_in_scope};
-use super::{
-    InMemory, TestError, base_dir, json_from_file, remove_pointer, set_pointer,
-    set_pointer_creating,
-};
-use crate::action::Outcome;
-use crate::config::{ApprovalConfig, ProtectConfig};
-use crate::enrich::Context;
-use crate::finding::Finding;
+use super::base_dir;
+use super::case::CaseFile;
+use super::expect::{ActualAction, PlanMismatch};
 use crate::finding::inert;
-use crate::policy::{PolicySet, PolicySetBuilder};
-use crate::remediate::Protection;
+use crate::policy::{Conflict, PolicyDiagnostic, PolicySetBuilder};
 
 /// The subdirectory of a policy directory that holds its case files.
 pub const TESTS_DIR: &str = "tests";
-
-/// One case file: `POLICY_DIR/tests/NAME.toml`.
-///
-/// ```toml
-/// policy = "disable-key-on-malicious-ip"   # optional: only actions this policy chose are compared
-///
-/// [[case]]
-/// name = "disables the key named in the finding and notifies"
-/// finding = "findings/iam-malicious-ip.json"    # relative to this file; or finding_json = '''{…}'''
-/// expect = [
-///   { kind = "disable_access_key", params = { user_name = "build-bot", access_key_id = "AKIAI44QH8DHBEXAMPLE" } },
-///   { kind = "notify", params = { channel = "security" } },
-/// ]
-/// ```
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaseFile {
-    /// The policy the cases are about (a case may name another); absent: every action of the plan
-    /// is compared.
-    #[serde(default)]
-    pub policy: Option<String>,
-    /// The cases, `[[case]]` tables.
-    #[serde(default, rename = "case")]
-    pub cases: Vec<TestCase>,
-}
-
-impl CaseFile {
-    /// Parses a case file; `path` names it in errors.
-    pub fn from_toml_str(text: &str, path: &str) -> Result<Self, TestError> {
-        let file: CaseFile = toml::from_str(text).map_err(|e| TestError::CaseFile {
-            path: path.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
-        })?;
-        if file.cases.is_empty() {
-            return Err(TestError::CaseFile {
-                path: path.to_owned(),
-                message: "no `[[case]]`".into(),
-            });
-        }
-        Ok(file)
-    }
-
-    /// Reads a case file.
-    pub fn from_path(path: impl AsRef<Path>) -> Result<Self, TestError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| TestError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_toml_str(&text, &path.display().to_string())
-    }
-}
-
-/// One decision test: a finding (a file or inline, optionally patched) and the actions expected.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TestCase {
-    /// What the case shows, in a few words.
-    pub name: String,
-    /// The policy this case is about (overrides the file's `policy`).
-    #[serde(default)]
-    pub policy: Option<String>,
-    /// The finding file, relative to the case file.
-    #[serde(default)]
-    pub finding: Option<PathBuf>,
-    /// The finding, inline (instead of `finding`).
-    #[serde(default)]
-    pub finding_json: Option<String>,
-    /// JSON pointers set before the finding is parsed, e.g.
-    /// `"/detail/service/additionalInfo/sample" = true`. Each pointer's parent must exist in the
-    /// finding (a typo fails the case instead of adding a key no policy reads), unless `create`.
-    #[serde(default)]
-    pub set: BTreeMap<String, Value>,
-    /// Lets `set` create the objects its pointers name when they are missing.
-    #[serde(default)]
-    pub create: bool,
-    /// JSON pointers removed before the finding is parsed (after `set`).
-    #[serde(default)]
-    pub unset: Vec<String>,
-    /// The enrichment context the policies see as `finding.context`, e.g.
-    /// `context = { principal = { is_admin = true }, activity = { events = 12 } }`; absent: the
-    /// finding is not enriched.
-    #[serde(default)]
-    pub context: Option<Context>,
-    /// Protection rules (the `[protect]` keys of `remedy.toml`); used when the plan is run
-    /// through the remediator to check `outcome`s.
-    #[serde(default)]
-    pub protect: Option<ProtectConfig>,
-    /// Approval rules (the `[approval]` keys of `remedy.toml`): with them, outcomes are checked
-    /// by enforcing the plan on in-memory executors, so an action that waits for a person shows
-    /// `outcome = "pending_approval"`.
-    #[serde(default)]
-    pub approval: Option<ApprovalConfig>,
-    /// The actions expected: exactly these (in any order), no more; `[]` for "no action".
-    pub expect: Vec<ExpectedAction>,
-}
-
-impl TestCase {
-    /// Reads the case's finding: the file (relative to `base`) or the inline JSON, patched.
-    pub fn load_finding(&self, base: &Path) -> Result<Finding, TestError> {
-        let mut doc = match (&self.finding, &self.finding_json) {
-            (Some(file), None) => json_from_file(base.join(file))?,
-            (None, Some(json)) => serde_json::from_str(json).map_err(|e| TestError::Json {
-                what: "finding_json".into(),
-                message: e.to_string(),
-            })?,
-            _ => {
-                return Err(TestError::CaseFile {
-                    path: self.name.clone(),
-                    message: "give exactly one of `finding` and `finding_json`".into(),
-                });
-            }
-        };
-        for (pointer, value) in &self.set {
-            if self.create {
-                set_pointer_creating(&mut doc, pointer, value.clone())?;
-            } else {
-                set_pointer(&mut doc, pointer, value.clone())?;
-            }
-        }
-        for pointer in &self.unset {
-            remove_pointer(&mut doc, pointer)?;
-        }
-        let finding = Finding::from_json_value(doc)?;
-        Ok(match &self.context {
-            Some(context) => finding.with_context(context.clone()),
-            None => finding,
-        })
-    }
-
-    /// Evaluates the case against `set` and compares: `scope` is the policy whose actions are
-    /// compared when the case names none. When an expected action has an `outcome`, the plan is
-    /// run through the remediator (dry run, in-memory executors, the case's protection).
-    pub async fn run(
-        &self,
-        set: &PolicySet,
-        base: &Path,
-        scope: Option<&str>,
-    ) -> Result<CaseRun, String> {
-        let scope = self.policy.as_deref().or(scope);
-        if let Some(name) = scope
-            && set.get(name).is_none()
-        {
-            return Err(format!("no policy named `{name}` in the directory"));
-        }
-        let finding = self.load_finding(base).map_err(|e| e.to_string())?;
-        let plan = set.evaluate(&finding);
-        let mut actual = super::actions_in_scope(&plan, scope);
-        if self.expect.iter().any(|e| e.outcome.is_some()) {
-            let protection = match &self.protect {
-                Some(p) => Protection::new(p).map_err(|e| format!("invalid `protect`: {e}"))?,
-                None => Protection::default(),
-            };
-            let memory = InMemory::new().with_protection(protection);
-            let report = match &self.approval {
-                Some(approval) => {
-                    let memory = memory.with_targets_of(&plan);
-                    memory
-                        .remediator()
-                        .with_approval(approval.clone())
-                        .enforce(true)
-                        .build()
-                        .run(&plan)
-                        .await
-                }
-                None => memory.dry_run(&plan).await,
-            };
-            actual = report
-                .actions
-                .iter()
-                .filter(|r| !r.sources.is_empty())
-                .filter(|r| scope.is_none_or(|p| r.sources.iter().any(|s| &*s.policy == p)))
-                .map(|r| ActualAction {
-                    kind: r.kind.to_string(),
-                    params: r.params.clone(),
-                    policies: r.sources.iter().map(|s| s.policy.to_string()).collect(),
-                    outcome: Some(outcome_word(&r.outcome)),
-                })
-                .collect();
-        } else if self.protect.is_some() || self.approval.is_some() {
-            return Err(
-                "`protect` and `approval` are only used to check outcomes: add `outcome = …` to \
-                 an expected action"
-                    .into(),
-            );
-        }
-        let errors = errors_in_scope(&plan, scope);
-        let result = compare(&self.expect, &actual, &errors);
-        Ok(CaseRun {
-            scope: scope.map(str::to_owned),
-            evaluated: plan.evaluated.iter().map(|p| p.to_string()).collect(),
-            actions: actual,
-            result,
-        })
-    }
-}
-
-/// What running one case came to.
-#[derive(Debug, Clone)]
-pub struct CaseRun {
-    /// The policy whose actions were compared (`None`: all).
-    pub scope: Option<String>,
-    /// The policies that ran.
-    pub evaluated: Vec<String>,
-    /// The actions compared.
-    pub actions: Vec<ActualAction>,
-    /// The comparison.
-    pub result: Result<(), PlanMismatch>,
-}
-
-/// The outcome word tests compare: the skip reason's kind (`dry_run`, `protected`, `sample`,
-/// `temporary_credentials`, `rate_limited`, `kill_switch`, ...) or the status (`executed`,
-/// `already_done`, `failed`).
-pub fn outcome_word(outcome: &Outcome) -> String {
-    match outcome.skip_reason() {
-        Some(reason) => reason.kind().to_owned(),
-        None => outcome.status().as_str().to_owned(),
-    }
-}
 
 /// Why a case (or a policy) failed.
 #[derive(Debug, Clone)]
@@ -249,6 +20,14 @@ pub fn outcome_word(outcome: &Outcome) -> String {
 pub enum CaseFailure {
     /// The plan is not what the case expects.
     Mismatch(PlanMismatch),
+    /// The other policies' actions are not the case's `others` (and the policy's own may not be
+    /// what it expects either).
+    Others {
+        /// The policy's own actions, when they differ too.
+        own: Option<PlanMismatch>,
+        /// The other policies' actions.
+        others: PlanMismatch,
+    },
     /// The case could not run: a missing finding file, invalid JSON or TOML, an unknown policy,
     /// policies that do not load.
     Setup(String),
@@ -260,6 +39,16 @@ impl fmt::Display for CaseFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CaseFailure::Mismatch(m) => write!(f, "{m}"),
+            CaseFailure::Others { own, others } => {
+                if let Some(own) = own {
+                    write!(f, "{own}")?;
+                }
+                writeln!(f, "the other policies (`others`):")?;
+                for line in others.to_string().lines() {
+                    writeln!(f, "  {line}")?;
+                }
+                Ok(())
+            }
             CaseFailure::Setup(message) => writeln!(f, "error: {message}"),
             CaseFailure::NoCase => writeln!(
                 f,
@@ -284,6 +73,8 @@ pub struct CaseResult {
     pub actions: Vec<ActualAction>,
     /// `None` when the case passed.
     pub failure: Option<CaseFailure>,
+    /// When the case failed on a plan: why each policy did or did not decide on its finding.
+    pub why: Vec<String>,
 }
 
 impl CaseResult {
@@ -300,6 +91,7 @@ impl CaseResult {
             evaluated: Vec::new(),
             actions: Vec::new(),
             failure: Some(CaseFailure::Setup(message.into())),
+            why: Vec::new(),
         }
     }
 }
@@ -309,6 +101,11 @@ impl CaseResult {
 pub struct TestReport {
     /// One result per case, then one per policy without a case, in order.
     pub results: Vec<CaseResult>,
+    /// The warnings of loading the policies (what `remedy check` prints too).
+    pub warnings: Vec<PolicyDiagnostic>,
+    /// Policies that contradict each other on the cases' findings (see
+    /// [`crate::policy::PolicySet::conflicts`]).
+    pub conflicts: Vec<Conflict>,
 }
 
 impl TestReport {
@@ -353,6 +150,12 @@ impl fmt::Display for TestReport {
                 for line in failure.to_string().lines() {
                     writeln!(f, "      {}", inert(line))?;
                 }
+                if !r.why.is_empty() {
+                    writeln!(f, "      why:")?;
+                    for line in &r.why {
+                        writeln!(f, "        {}", inert(line))?;
+                    }
+                }
             }
         }
         writeln!(f, "{}", self.summary())
@@ -387,6 +190,7 @@ pub fn run_dirs_with(builder: &PolicySetBuilder, dirs: &[PathBuf]) -> TestReport
                 "runner",
                 format!("cannot start an async runtime: {e}"),
             )],
+            ..TestReport::default()
         },
     };
     if tokio::runtime::Handle::try_current().is_ok() {
@@ -396,6 +200,7 @@ pub fn run_dirs_with(builder: &PolicySetBuilder, dirs: &[PathBuf]) -> TestReport
                 "runner",
                 "the test runner panicked",
             )],
+            ..TestReport::default()
         })
     } else {
         go()
@@ -460,13 +265,21 @@ async fn run_dirs_with_async(builder: &PolicySetBuilder, dirs: &[PathBuf]) -> Te
                         }
                         None => covered.extend(run.evaluated.iter().cloned()),
                     }
+                    let failure = match (run.result, run.others) {
+                        (own, Some(Err(others))) => Some(CaseFailure::Others {
+                            own: own.err(),
+                            others,
+                        }),
+                        (own, _) => own.err().map(CaseFailure::Mismatch),
+                    };
                     CaseResult {
                         file: path.clone(),
                         name: case.name.clone(),
                         policy: run.scope,
                         evaluated: run.evaluated,
                         actions: run.actions,
-                        failure: run.result.err().map(CaseFailure::Mismatch),
+                        failure,
+                        why: run.why,
                     }
                 }
                 Err(message) => {
@@ -491,8 +304,12 @@ async fn run_dirs_with_async(builder: &PolicySetBuilder, dirs: &[PathBuf]) -> Te
                 evaluated: Vec::new(),
                 actions: Vec::new(),
                 failure: Some(CaseFailure::NoCase),
+                why: Vec::new(),
             });
         }
     }
+    report.warnings = set.warnings().to_vec();
+    let corpus = super::test_findings(dirs);
+    report.conflicts = set.conflicts(corpus.iter().map(|(label, f)| (label.as_str(), f)));
     report
 }

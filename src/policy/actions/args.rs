@@ -97,3 +97,37 @@ pub(super) fn param_error(name: &str, value: &Dynamic, pos: rhai::Position) -> B
 
 /// The most bytes of names and values a `run_command`'s parameters may hold.
 pub(crate) const MAX_PARAMETERS_BYTES: usize = 16 * 1024;
+
+/// The one required argument and the optional reason of a one-argument constructor.
+pub(super) fn one_and_reason<'a>(
+    kind: &str,
+    expected: &str,
+    args: &'a mut [&mut Dynamic],
+    pos: rhai::Position,
+) -> Result<(&'a Dynamic, Option<String>), Box<EvalAltResult>> {
+    match args {
+        [a] => Ok((&**a, None)),
+        [a, r] => Ok((&**a, reason_arg(kind, r, pos)?)),
+        _ => Err(invalid(
+            pos,
+            format!("{kind}: expected ({expected}[, reason])"),
+        )),
+    }
+}
+
+/// The two required arguments and the optional reason.
+pub(super) fn two_and_reason<'a>(
+    kind: &str,
+    expected: &str,
+    args: &'a mut [&mut Dynamic],
+    pos: rhai::Position,
+) -> Result<(&'a Dynamic, &'a Dynamic, Option<String>), Box<EvalAltResult>> {
+    match args {
+        [a, b] => Ok((&**a, &**b, None)),
+        [a, b, r] => Ok((&**a, &**b, reason_arg(kind, r, pos)?)),
+        _ => Err(invalid(
+            pos,
+            format!("{kind}: expected ({expected}[, reason])"),
+        )),
+    }
+}

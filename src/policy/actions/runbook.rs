@@ -10,38 +10,10 @@ use serde_json::Value;
 
 use super::ScriptAction;
 use super::args::MAX_PARAMETERS_BYTES;
-use super::args::{id_arg, invalid, reason_arg, string_arg, string_value, type_of};
+use super::args::{id_arg, invalid, reason_arg, string_arg, string_value, two_and_reason, type_of};
 use crate::config::RunbooksConfig;
 use crate::id::InstanceId;
 use crate::plan::{Action, IsolateInstance, StartAutomation, StartExecution};
-
-/// The two required arguments and the optional reason.
-fn two_and_reason<'a>(
-    kind: &str,
-    expected: &str,
-    args: &'a mut [&mut Dynamic],
-    pos: rhai::Position,
-) -> Result<(&'a Dynamic, &'a Dynamic, Option<String>), Box<EvalAltResult>> {
-    match args {
-        [a, b] => Ok((&**a, &**b, None)),
-        [a, b, r] => Ok((&**a, &**b, reason_arg(kind, r, pos)?)),
-        _ => Err(invalid(
-            pos,
-            format!("{kind}: expected ({expected}[, reason])"),
-        )),
-    }
-}
-
-fn action(action: Action, reason: Option<String>, pos: rhai::Position) -> ScriptAction {
-    ScriptAction {
-        action,
-        reason,
-        line: pos.line(),
-        column: pos.position(),
-        repeat: false,
-        ask_first: false,
-    }
-}
 
 /// Why `target` may not be started, if it may not (`what`: `document` or `state machine`).
 pub(crate) fn not_allowed(what: &str, target: &str, allowed: bool) -> Option<String> {
@@ -110,7 +82,7 @@ pub(super) fn start_automation(
         params.insert(name.to_string(), values);
     }
     drop(map);
-    Ok(action(
+    Ok(ScriptAction::at(
         Action::StartAutomation(StartAutomation {
             document,
             parameters: params,
@@ -154,7 +126,7 @@ pub(super) fn start_execution(
             format!("{KIND}: `input` is larger than 65536 bytes"),
         ));
     }
-    Ok(action(
+    Ok(ScriptAction::at(
         Action::StartExecution(StartExecution {
             state_machine,
             input,
@@ -181,7 +153,7 @@ pub(super) fn isolate_instance(
         }
     };
     let instance_id = id_arg(KIND, "instance_id", instance, pos, InstanceId::new)?;
-    Ok(action(
+    Ok(ScriptAction::at(
         Action::IsolateInstance(IsolateInstance { instance_id }),
         reason,
         pos,
