@@ -19,6 +19,9 @@
 #[allow(dead_code)]
 mod chat_double;
 mod common;
+#[cfg(all(feature = "cli", feature = "sqs"))]
+#[path = "../it/readme/transcript.rs"]
+mod transcript;
 
 #[cfg(feature = "cli")]
 mod accounts;
@@ -33,6 +36,8 @@ mod containment;
 #[cfg(feature = "cli")]
 mod crash;
 mod enrich;
+#[cfg(all(feature = "cli", feature = "sqs"))]
+mod readme;
 mod runbooks;
 #[cfg(all(feature = "cli", feature = "chat"))]
 mod slack_approval;
@@ -42,3 +47,5 @@ mod state;
 mod worker;
 #[cfg(all(feature = "sqs", feature = "cli"))]
 mod worker_fleet;
+#[cfg(feature = "cli")]
+mod writeback;
