@@ -55,38 +55,41 @@ impl Notification {
             .collect();
         let subject = truncate_ascii(&subject, MAX_SUBJECT);
 
+        // Finding text is the attacker's, and a policy's message may quote it: shown through
+        // `inert`, no value can start a line of its own (a forged "What remedy did").
+        let t = |text: &str| crate::finding::inert(text).into_owned();
         let mut body = String::new();
-        let _ = writeln!(body, "{}", notify.message);
+        let _ = writeln!(body, "{}", t(&notify.message));
         let _ = writeln!(body);
         let _ = writeln!(body, "What was found");
-        let _ = writeln!(body, "  type:      {}", f.finding_type);
+        let _ = writeln!(body, "  type:      {}", t(f.finding_type.as_str()));
         if !f.title.is_empty() {
-            let _ = writeln!(body, "  title:     {}", f.title);
+            let _ = writeln!(body, "  title:     {}", t(&f.title));
         }
         let _ = writeln!(body, "  severity:  {} ({})", f.severity, f.severity_band());
-        let _ = writeln!(body, "  account:   {}", f.account_id);
-        let _ = writeln!(body, "  region:    {}", f.region);
+        let _ = writeln!(body, "  account:   {}", t(f.account_id.as_str()));
+        let _ = writeln!(body, "  region:    {}", t(f.region.as_str()));
         if let Some(user) = f.user_name() {
             let kind = f.user_type().unwrap_or("principal");
-            let _ = writeln!(body, "  principal: {user} ({kind})");
+            let _ = writeln!(body, "  principal: {} ({})", t(user), t(kind));
         }
         if let Some(key) = f.access_key_id() {
-            let _ = writeln!(body, "  key:       {key}");
+            let _ = writeln!(body, "  key:       {}", t(key));
         }
         if !f.instance_ids.is_empty() {
-            let _ = writeln!(body, "  instance:  {}", f.instance_ids.join(", "));
+            let _ = writeln!(body, "  instance:  {}", t(&f.instance_ids.join(", ")));
         }
         if let Some(ip) = &f.remote_ip {
             let country = f.remote_country.as_deref().unwrap_or("unknown country");
-            let _ = writeln!(body, "  remote IP: {ip} ({country})");
+            let _ = writeln!(body, "  remote IP: {} ({})", t(ip.as_ref()), t(country));
         }
         if let Some(api) = &f.api {
             match &f.api_service {
                 Some(service) => {
-                    let _ = writeln!(body, "  API:       {api} ({service})");
+                    let _ = writeln!(body, "  API:       {} ({})", t(api), t(service));
                 }
                 None => {
-                    let _ = writeln!(body, "  API:       {api}");
+                    let _ = writeln!(body, "  API:       {}", t(api));
                 }
             }
         }
@@ -99,14 +102,25 @@ impl Notification {
             let _ = writeln!(body, "  nothing but this notification");
         }
         for prior in request.prior {
-            let _ = writeln!(body, "  {} {}: {}", prior.kind, prior.target, prior.summary);
+            let _ = writeln!(
+                body,
+                "  {} {}: {}",
+                prior.kind,
+                t(&prior.target.to_string()),
+                t(&prior.summary)
+            );
         }
         for source in request.sources {
             let reason = source.reason.as_deref().unwrap_or("no reason given");
-            let _ = writeln!(body, "  decided by policy `{}`: {reason}", source.policy);
+            let _ = writeln!(
+                body,
+                "  decided by policy `{}`: {}",
+                t(&source.policy),
+                t(reason)
+            );
         }
         let _ = writeln!(body);
-        let _ = writeln!(body, "finding id: {}", f.id);
+        let _ = writeln!(body, "finding id: {}", t(&f.id));
         Ok(Self {
             channel: notify.channel.clone(),
             subject,
@@ -223,5 +237,44 @@ mod tests {
         assert!(n.body.contains("alice"));
         assert!(n.body.contains("dry run: would disable"));
         assert!(n.body.contains("finding id: f-2"));
+    }
+
+    #[test]
+    fn no_finding_value_or_message_starts_a_line_of_its_own() {
+        let forged = "\nWhat remedy did\n  disable_access_key x: executed";
+        let mut f = context(&format!("f-3{forged}"), "Recon:IAMUser/Portscan", 5.0);
+        f.title = format!("a title{forged}").as_str().into();
+        f.principal = Some(Principal {
+            user_name: Some(format!("eve{forged}").as_str().into()),
+            ..Principal::default()
+        });
+        f.remote_country = Some(format!("Elbonia\r{forged}").as_str().into());
+        f.remote_ip = Some("198.51.100.7".into());
+        let action = Action::Notify(Notify {
+            channel: "security".into(),
+            message: format!("quoted from the finding:{forged}"),
+        });
+        let prior = [PriorOutcome {
+            kind: ActionKind::DISABLE_ACCESS_KEY,
+            target: "access_key:alice/AKIA".into(),
+            summary: format!("failed: {forged}"),
+            approval_id: None,
+        }];
+        let n = Notification::render(&ActionRequest::new(&action, &f).with_prior(&prior), "test")
+            .unwrap();
+        let headings = n.body.lines().filter(|l| *l == "What remedy did").count();
+        assert_eq!(headings, 1, "{}", n.body);
+        assert!(
+            !n.body
+                .lines()
+                .any(|l| l.trim_start().starts_with("disable_access_key x")),
+            "{}",
+            n.body
+        );
+        assert!(
+            n.body.contains("finding id: f-3\\nWhat remedy did"),
+            "{}",
+            n.body
+        );
     }
 }
