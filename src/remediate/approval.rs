@@ -7,12 +7,11 @@ use super::guard::{Enforcement, Trail};
 use super::{Remediator, Report};
 
 mod rules;
+mod tell;
 use crate::action::{ActionError, ErrorKind, Outcome, SkipReason};
 use crate::clock::{now_rfc3339, rfc3339_at};
-use crate::config::OnTimeout;
-use crate::finding::inert;
 use crate::id::ApprovalId;
-use crate::plan::{Action, FindingContext, Notify, Plan, PlannedAction};
+use crate::plan::{Action, FindingContext, Plan, PlannedAction};
 use crate::store::approval::{
     ApprovalError, ApprovalRequest, Decision, Requested, Verdict, approval_id,
 };
@@ -128,7 +127,9 @@ impl Remediator {
     /// request decided over a minute ago whose action was not carried out (the deciding process
     /// stopped half-way, or the action failed in a way that may succeed later) is carried out
     /// again under its decision; the ledger keeps it from running twice. One report per request
-    /// handled here.
+    /// handled here; a request its timeout decided also tells the channel that was asked (once):
+    /// what the timeout decided and what came of the action, the message's record last in the
+    /// report.
     pub async fn expire(&self) -> Result<Vec<Report>, ApprovalError> {
         if self.mode() != Mode::Enforce {
             return Err(ApprovalError::NotEnforcing);
@@ -147,7 +148,19 @@ impl Remediator {
                         .decide(&request.id, Decision::timeout(request.on_timeout))
                         .await
                     {
-                        Ok(report) => reports.push(report),
+                        Ok(mut report) => {
+                            let outcome = report.actions.first().map(|r| r.outcome.clone());
+                            if let Some(told) = self.tell_timeout(&request, outcome.as_ref()).await
+                            {
+                                let record = AuditRecord::Action(told.clone());
+                                if let Err(e) = self.inner.audit.record(&record).await {
+                                    tracing::error!("{e}");
+                                    report.audit_errors.push(e.to_string());
+                                }
+                                report.actions.push(told);
+                            }
+                            reports.push(report);
+                        }
                         Err(ApprovalError::AlreadyDecided { .. }) => {}
                         Err(e) => return Err(e),
                     }
@@ -391,69 +404,6 @@ impl Remediator {
             None => request,
         }
     }
-
-    /// Asks the request's channel, once: the ask goes through the ledger like any notification,
-    /// so a redelivered finding asks again only when the earlier ask did not get through. The
-    /// record of the ask, unless it was made before.
-    async fn ask(&self, request: &ApprovalRequest, trail: &mut Trail) -> Option<ActionRecord> {
-        let start = Instant::now();
-        let planned = PlannedAction {
-            action: Action::Notify(Notify {
-                channel: request.channel.clone(),
-                message: ask_message(request),
-            }),
-            sources: Vec::new(),
-            repeat_on_update: false,
-            ask_first: false,
-        };
-        let finding = &request.finding;
-        let key = LedgerKey::new(finding, &planned);
-        let mut ask_trail = Trail::default();
-        ask_trail.note(
-            Guard::Approval,
-            format!("asks for approval of request {}", request.id),
-        );
-        let outcome = match self.claim(&key, finding, &planned, &mut ask_trail).await {
-            Ok(_) => {
-                let ask = crate::action::ApprovalAsk {
-                    id: request.id.to_string(),
-                    would: planned_would(request),
-                    expires: request.expires.clone(),
-                    on_timeout: request.on_timeout.to_string(),
-                };
-                let outcome = super::carry::execute_isolated(
-                    &self.inner.executor,
-                    finding,
-                    &planned.action,
-                    &[],
-                    &[],
-                    Some(&ask),
-                    Some(key.joined()),
-                )
-                .await;
-                self.finish(&key, &outcome, &mut ask_trail).await;
-                outcome
-            }
-            Err(Outcome::AlreadyDone { .. }) => {
-                trail.note(Guard::Approval, "the channel was asked before");
-                return None;
-            }
-            Err(other) => other,
-        };
-        Some(self.record(
-            finding,
-            &planned.action,
-            Vec::new(),
-            ask_trail,
-            outcome,
-            start,
-        ))
-    }
-}
-
-/// What the request's action would do, for people.
-fn planned_would(request: &ApprovalRequest) -> String {
-    request.action.action.describe()
 }
 
 /// How long after its decision a request without a result counts as left half-way.
@@ -483,47 +433,6 @@ fn pending(request: &ApprovalRequest) -> Outcome {
             request.on_timeout
         ),
     }
-}
-
-/// What the channel is told: what would be done, why, by which policy, until when, what happens
-/// then, and the commands that decide. Finding and policy text is made inert.
-fn ask_message(request: &ApprovalRequest) -> String {
-    let finding = &request.finding;
-    let planned = &request.action;
-    let mut text = format!(
-        "remedy asks for approval (request {id}).\n\
-         Would: {would}\n\
-         Finding: {fid} ({ftype}, severity {sev}) in account {account}, region {region}.\n",
-        id = request.id,
-        would = inert(&planned.action.describe()),
-        fid = inert(&finding.id),
-        ftype = inert(finding.finding_type.as_str()),
-        sev = finding.severity,
-        account = inert(finding.account_id.as_str()),
-        region = inert(finding.region.as_str()),
-    );
-    for source in &planned.sources {
-        let why = source.reason.as_deref().unwrap_or("no reason given");
-        text.push_str(&format!(
-            "Chosen by policy `{}` (version {}): {}\n",
-            inert(&source.policy),
-            source.version,
-            inert(why)
-        ));
-    }
-    let then = match request.on_timeout {
-        OnTimeout::Deny => "it is denied and not carried out",
-        OnTimeout::Approve => "it is approved and carried out, through every guard",
-    };
-    text.push_str(&format!(
-        "Expires at {}; then {then}.\n\
-         Approve: remedy approve {id} --by NAME [--note TEXT]\n\
-         Deny:    remedy deny {id} --by NAME [--note TEXT]\n\
-         (with the same --config as the run that asked)",
-        request.expires,
-        id = request.id
-    ));
-    text
 }
 
 /// The audit record of a request (`decision` absent) or of its decision.

@@ -15,10 +15,10 @@ use remedy::store::audit::AuditRecord;
 use remedy::testing::InMemory;
 use remedy::{Action, FindingType, Plan, Report, Severity, Status};
 
-const USER: &str = "alice";
-const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+pub(crate) const USER: &str = "alice";
+pub(crate) const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 
-fn finding(id: &str) -> FindingContext {
+pub(crate) fn finding(id: &str) -> FindingContext {
     let mut f = FindingContext::new(
         id,
         FindingType::new("UnauthorizedAccess:IAMUser/MaliciousIPCaller").unwrap(),
@@ -33,7 +33,7 @@ fn finding(id: &str) -> FindingContext {
     f
 }
 
-fn plan(id: &str) -> Plan {
+pub(crate) fn plan(id: &str) -> Plan {
     let mut plan = Plan::new(finding(id), "v");
     let source = Source {
         policy: "disable-key".into(),
@@ -58,7 +58,7 @@ fn plan(id: &str) -> Plan {
     plan
 }
 
-fn rules(timeout_secs: u64, on_timeout: OnTimeout) -> ApprovalConfig {
+pub(crate) fn rules(timeout_secs: u64, on_timeout: OnTimeout) -> ApprovalConfig {
     ApprovalConfig {
         kinds: vec!["disable_access_key".into()],
         timeout_secs,
@@ -68,7 +68,7 @@ fn rules(timeout_secs: u64, on_timeout: OnTimeout) -> ApprovalConfig {
 }
 
 /// An enforcing remediator over `world`, sharing `store`.
-fn remediator(
+pub(crate) fn remediator(
     world: &InMemory,
     store: &Arc<MemoryApprovals>,
     config: ApprovalConfig,
@@ -81,7 +81,7 @@ fn remediator(
         .build()
 }
 
-fn key_record(report: &Report) -> &remedy::store::audit::ActionRecord {
+pub(crate) fn key_record(report: &Report) -> &remedy::store::audit::ActionRecord {
     report
         .actions
         .iter()
@@ -89,7 +89,7 @@ fn key_record(report: &Report) -> &remedy::store::audit::ActionRecord {
         .unwrap()
 }
 
-fn pending_id(report: &Report) -> ApprovalId {
+pub(crate) fn pending_id(report: &Report) -> ApprovalId {
     match &key_record(report).outcome {
         Outcome::PendingApproval { approval_id, .. } => approval_id.clone(),
         other => panic!("not pending: {other}"),

@@ -236,7 +236,15 @@ async fn expire_applies_on_timeout_both_ways() {
             .unwrap();
         let r = ran(&out);
         assert_eq!(r.code, Some(0), "{}", r.stderr);
-        assert_eq!(r.lines.len(), 1, "{:#?}", r.lines);
+        // The action's record, then the message telling the asked channel what the timeout
+        // decided.
+        assert_eq!(r.lines.len(), 2, "{:#?}", r.lines);
+        assert_eq!(r.lines[1]["kind"], "notify", "{:#?}", r.lines);
+        assert_eq!(
+            r.lines[1]["outcome"]["status"], "executed",
+            "{:#?}",
+            r.lines
+        );
         assert_eq!(
             active(&client, &user, &key).await,
             stays_active,

@@ -1,0 +1,165 @@
+//! What the approval channel is told: the ask (with the commands, or the buttons, that decide)
+//! and, when nobody decided in time, what the timeout decided and what came of it.
+//!
+//! Both messages go through the ledger like any notification, so each is sent once per request
+//! however often the finding is delivered or `expire` runs.
+
+use std::time::Instant;
+
+use super::super::Remediator;
+use super::super::guard::Trail;
+use crate::action::{ApprovalAsk, Outcome};
+use crate::config::OnTimeout;
+use crate::finding::inert;
+use crate::plan::{Action, FindingContext, Notify, PlannedAction};
+use crate::store::approval::ApprovalRequest;
+use crate::store::audit::{ActionRecord, Guard};
+use crate::store::ledger::LedgerKey;
+
+impl Remediator {
+    /// Asks the request's channel, once: a redelivered finding asks again only when the earlier
+    /// ask did not get through. The record of the ask, unless it was made before.
+    pub(super) async fn ask(
+        &self,
+        request: &ApprovalRequest,
+        trail: &mut Trail,
+    ) -> Option<ActionRecord> {
+        let ask = ApprovalAsk {
+            id: request.id.to_string(),
+            would: request.action.action.describe(),
+            expires: request.expires.clone(),
+            on_timeout: request.on_timeout.to_string(),
+        };
+        let note = format!("asks for approval of request {}", request.id);
+        let sent = self
+            .send_once(request, ask_message(request), note, Some(&ask))
+            .await;
+        if sent.is_none() {
+            trail.note(Guard::Approval, "the channel was asked before");
+        }
+        sent
+    }
+
+    /// Tells the request's channel that its timeout decided it (`on_timeout`) and what came of
+    /// the action (`outcome`): the people who were asked are not left with a question nobody
+    /// answers. The record of the message, unless it was sent before.
+    pub(super) async fn tell_timeout(
+        &self,
+        request: &ApprovalRequest,
+        outcome: Option<&Outcome>,
+    ) -> Option<ActionRecord> {
+        let note = format!("tells that request {} timed out", request.id);
+        self.send_once(request, timeout_message(request, outcome), note, None)
+            .await
+    }
+
+    /// Sends `message` to the request's channel about its finding, once (the ledger keyed by the
+    /// message), with the buttons of `ask` if given: the record of the attempt, or `None` when
+    /// the ledger shows it sent before.
+    async fn send_once(
+        &self,
+        request: &ApprovalRequest,
+        message: String,
+        note: String,
+        ask: Option<&ApprovalAsk>,
+    ) -> Option<ActionRecord> {
+        let start = Instant::now();
+        let planned = PlannedAction {
+            action: Action::Notify(Notify {
+                channel: request.channel.clone(),
+                message,
+            }),
+            sources: Vec::new(),
+            repeat_on_update: false,
+            ask_first: false,
+        };
+        let finding: &FindingContext = &request.finding;
+        let key = LedgerKey::new(finding, &planned);
+        let mut trail = Trail::default();
+        trail.note(Guard::Approval, note);
+        let outcome = match self.claim(&key, finding, &planned, &mut trail).await {
+            Ok(_) => {
+                let outcome = super::super::carry::execute_isolated(
+                    &self.inner.executor,
+                    finding,
+                    &planned.action,
+                    &[],
+                    &[],
+                    ask,
+                    Some(key.joined()),
+                )
+                .await;
+                self.finish(&key, &outcome, &mut trail).await;
+                outcome
+            }
+            Err(Outcome::AlreadyDone { .. }) => return None,
+            Err(other) => other,
+        };
+        Some(self.record(finding, &planned.action, Vec::new(), trail, outcome, start))
+    }
+}
+
+/// What the channel is told: what would be done, why, by which policy, until when, what happens
+/// then, and the commands that decide. Finding and policy text is made inert.
+fn ask_message(request: &ApprovalRequest) -> String {
+    let finding = &request.finding;
+    let planned = &request.action;
+    let mut text = format!(
+        "remedy asks for approval (request {id}).\n\
+         Would: {would}\n\
+         Finding: {fid} ({ftype}, severity {sev}) in account {account}, region {region}.\n",
+        id = request.id,
+        would = inert(&planned.action.describe()),
+        fid = inert(&finding.id),
+        ftype = inert(finding.finding_type.as_str()),
+        sev = finding.severity,
+        account = inert(finding.account_id.as_str()),
+        region = inert(finding.region.as_str()),
+    );
+    for source in &planned.sources {
+        let why = source.reason.as_deref().unwrap_or("no reason given");
+        text.push_str(&format!(
+            "Chosen by policy `{}` (version {}): {}\n",
+            inert(&source.policy),
+            source.version,
+            inert(why)
+        ));
+    }
+    let then = match request.on_timeout {
+        OnTimeout::Deny => "it is denied and not carried out",
+        OnTimeout::Approve => "it is approved and carried out, through every guard",
+    };
+    text.push_str(&format!(
+        "Expires at {}; then {then}.\n\
+         Approve: remedy approve {id} --by NAME [--note TEXT]\n\
+         Deny:    remedy deny {id} --by NAME [--note TEXT]\n\
+         (with the same --config as the run that asked)",
+        request.expires,
+        id = request.id
+    ));
+    text
+}
+
+/// What the channel is told when nobody decided request `request` in time: the timeout's
+/// decision and, when there is one, the action's outcome. Finding text is made inert.
+fn timeout_message(request: &ApprovalRequest, outcome: Option<&Outcome>) -> String {
+    let decided = match request.on_timeout {
+        OnTimeout::Deny => "denied by its timeout; not carried out",
+        OnTimeout::Approve => "approved by its timeout and carried out through every guard",
+    };
+    let mut text = format!(
+        "remedy: nobody decided request {id} by {expires}: {decided}.\n\
+         Action: {would}\n\
+         Finding: {fid} in account {account}, region {region}.",
+        id = request.id,
+        expires = request.expires,
+        would = inert(&request.action.action.describe()),
+        fid = inert(&request.finding.id),
+        account = inert(request.finding.account_id.as_str()),
+        region = inert(request.finding.region.as_str()),
+    );
+    if let (OnTimeout::Approve, Some(outcome)) = (request.on_timeout, outcome) {
+        text.push_str(&format!("\nOutcome: {}", inert(&outcome.to_string())));
+    }
+    text
+}
