@@ -13,6 +13,8 @@
 # TRY_DIR:          where remedy.toml, the audit trail and the records go (default: target/try-worker;
 #                   the files of an earlier run there are replaced).
 # Every name carries this run's suffix, so runs do not see each other's queue, table or ledger.
+# Runs share the IAM user and role the findings name, and TRY_DIR's files: one run at a time per
+# TRY_DIR and per endpoint (a second one stops at once, saying so).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
@@ -20,9 +22,22 @@ PYTHON="$ROOT/.venv/bin/python"
 TRY_DIR="${TRY_DIR:-target/try-worker}"
 read -r -a REMEDY <<<"${REMEDY:-cargo run --locked --quiet --manifest-path $ROOT/Cargo.toml --features sqs --bin remedy --}"
 
+# Takes an exclusive lock on what descriptor $1 opened, held until this script ends, or stops:
+# another run uses $2.
+hold() {
+    if ! flock -n "$1"; then
+        echo "try-worker: another run uses $2; wait for it to end, or give this one its own TRY_DIR and MOTO_PORT" >&2
+        exit 1
+    fi
+}
+mkdir -p "$TRY_DIR"
+exec 8>"$TRY_DIR/.lock"
+hold 8 "$TRY_DIR"
+
 if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
     said="$(mktemp)"
-    exports="$("$ROOT/scripts/moto.sh" start 2>"$said")" || {
+    # (moto may outlive this script: it does not inherit the lock.)
+    exports="$("$ROOT/scripts/moto.sh" start 2>"$said" 8>&-)" || {
         cat "$said" >&2
         exit 1
     }
@@ -33,6 +48,8 @@ if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
     rm -f "$said"
     eval "$exports"
 fi
+exec 9>"${TMPDIR:-/tmp}/remedy-try-worker-$(printf %s "$AWS_ENDPOINT_URL" | tr -c 'A-Za-z0-9' _).lock"
+hold 9 "$AWS_ENDPOINT_URL"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_DEFAULT_REGION="$AWS_REGION" # boto3 reads this one
@@ -42,7 +59,6 @@ if [ ! -x "$PYTHON" ]; then
     exit 1
 fi
 
-mkdir -p "$TRY_DIR"
 rm -f "$TRY_DIR/remedy.toml" "$TRY_DIR/audit.jsonl" "$TRY_DIR/records.jsonl" "$TRY_DIR/names"
 SUFFIX="$(date +%s)-$$"
 

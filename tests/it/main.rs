@@ -61,5 +61,6 @@ mod sources;
 mod state_conformance;
 mod thread_conformance;
 mod trust;
+mod try_worker;
 mod undo;
 mod writeback_switch;
