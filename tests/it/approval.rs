@@ -1,9 +1,8 @@
 //! Approvals through the remediator, on in-memory executors: an action that needs a person waits
 //! (`pending_approval`), is carried out on approval through every guard again, is skipped on
-//! denial, follows `on_timeout` once expired, and is decided exactly once.
+//! denial, and is decided exactly once (timeouts: approval_timeout.rs).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use remedy::action::{Outcome, SkipReason};
 use remedy::config::{ApprovalConfig, OnTimeout, ProtectConfig, TagRule};
@@ -317,40 +316,6 @@ async fn an_approval_never_bypasses_a_guard() {
         asking.approval(&id).await.unwrap().is_pending(),
         "nothing changed"
     );
-}
-
-#[tokio::test]
-async fn timeouts_deny_or_approve_as_configured() {
-    for on_timeout in [OnTimeout::Deny, OnTimeout::Approve] {
-        let world = InMemory::new().with_key(USER, KEY);
-        let store = Arc::new(MemoryApprovals::new());
-        let r = remediator(&world, &store, rules(1, on_timeout));
-        let id = pending_id(&r.run(&plan("f-7")).await);
-        assert!(r.expire().await.unwrap().is_empty(), "not expired yet");
-        tokio::time::sleep(Duration::from_millis(2100)).await;
-        assert!(matches!(
-            r.approve(&id, "bob", None).await,
-            Err(ApprovalError::Expired { .. })
-        ));
-        let reports = r.expire().await.unwrap();
-        assert_eq!(reports.len(), 1);
-        let outcome = &reports[0].actions[0].outcome;
-        match on_timeout {
-            OnTimeout::Deny => {
-                assert_eq!(outcome.skip_reason().map(SkipReason::kind), Some("denied"));
-                assert!(outcome.to_string().contains("expired"), "{outcome}");
-                assert_eq!(world.iam.is_active(USER, KEY), Some(true));
-            }
-            OnTimeout::Approve => {
-                assert_eq!(outcome.status(), Status::Executed, "{outcome}");
-                assert_eq!(world.iam.is_active(USER, KEY), Some(false));
-            }
-        }
-        assert!(r.pending().await.unwrap().is_empty());
-        assert!(r.expire().await.unwrap().is_empty(), "applied once");
-        let stored = r.approval(&id).await.unwrap();
-        assert_eq!(stored.decision.unwrap().by, "timeout");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

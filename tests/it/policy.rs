@@ -218,31 +218,6 @@ fn metadata_is_validated() {
 }
 
 #[test]
-fn metadata_positions_point_at_the_constant() {
-    let source =
-        "// header\nconst DESCRIPTION = \"x\";\n    const APPLIES_TO = [];\nfn decide(f) {}\n";
-    let err = PolicySet::from_sources([("p", source)]).unwrap_err();
-    let d = &err.diagnostics()[0];
-    assert_eq!((d.line(), d.column()), (Some(3), Some(11)));
-    assert!(d.help().is_some());
-}
-
-#[test]
-fn duplicate_names_are_an_error() {
-    let a = format!("const NAME = \"same\";\n{}", policy("\"*\"", "()"));
-    let err = PolicySet::from_sources([("a", a.clone()), ("b", a)]).unwrap_err();
-    assert_eq!(err.diagnostics().len(), 1);
-    let d = &err.diagnostics()[0];
-    assert_eq!(d.kind(), DiagnosticKind::DuplicateName);
-    assert_eq!(d.file(), "b.rhai");
-    assert_eq!(d.line(), Some(1));
-    assert!(
-        d.message().contains("`same`") && d.message().contains("a.rhai"),
-        "{d}"
-    );
-}
-
-#[test]
 fn versions_are_content_hashes() {
     let one = PolicySet::from_sources([("a", policy("\"*\"", "()")), ("b", policy("\"*\"", "()"))])
         .unwrap();

@@ -1,8 +1,11 @@
-//! Load errors that teach: helper-module constants and strings returned from `decide`.
+//! Load errors that teach: helper-module constants, strings returned from `decide`, where a
+//! metadata error is, and two policies of one name.
 
 use remedy::PolicySet;
+use remedy::policy::DiagnosticKind;
 use remedy::testing;
 
+use super::policy::policy;
 use super::policy_compose::finding;
 
 fn load_error(files: &[(&str, &str)]) -> String {
@@ -158,5 +161,30 @@ fn a_string_returned_from_decide_is_reported_at_its_line() {
             .contains("from one of the returns at lines 4, 5"),
         "{}",
         failure.message
+    );
+}
+
+#[test]
+fn metadata_positions_point_at_the_constant() {
+    let source =
+        "// header\nconst DESCRIPTION = \"x\";\n    const APPLIES_TO = [];\nfn decide(f) {}\n";
+    let err = PolicySet::from_sources([("p", source)]).unwrap_err();
+    let d = &err.diagnostics()[0];
+    assert_eq!((d.line(), d.column()), (Some(3), Some(11)));
+    assert!(d.help().is_some());
+}
+
+#[test]
+fn duplicate_names_are_an_error() {
+    let a = format!("const NAME = \"same\";\n{}", policy("\"*\"", "()"));
+    let err = PolicySet::from_sources([("a", a.clone()), ("b", a)]).unwrap_err();
+    assert_eq!(err.diagnostics().len(), 1);
+    let d = &err.diagnostics()[0];
+    assert_eq!(d.kind(), DiagnosticKind::DuplicateName);
+    assert_eq!(d.file(), "b.rhai");
+    assert_eq!(d.line(), Some(1));
+    assert!(
+        d.message().contains("`same`") && d.message().contains("a.rhai"),
+        "{d}"
     );
 }
