@@ -316,6 +316,25 @@ impl Config {
         std::time::Duration::from_secs(self.shutdown_grace_secs.unwrap_or(20))
     }
 
+    /// The directory of the approval file store, when the configuration knows one: `[approval]
+    /// path` (a configuration read from a file always has one: `approvals` next to it, so requests
+    /// made under an `[approval]` changed since can still be listed and decided), or `approvals`
+    /// whenever `[approval]` makes actions wait.
+    pub fn approval_dir(&self) -> Option<std::path::PathBuf> {
+        match &self.approval.path {
+            Some(path) => Some(path.clone()),
+            None if self.approval.is_enabled() => Some("approvals".into()),
+            None => None,
+        }
+    }
+
+    /// Whether approval requests are kept where a person can decide them (the file store of
+    /// [`Config::approval_dir`], or the `[state]` table): a suppression waits only then, and is
+    /// refused otherwise.
+    pub fn keeps_approvals(&self) -> bool {
+        self.approval_dir().is_some() || self.state.dynamodb_table.is_some()
+    }
+
     /// The rate limits by action kind (validated when the configuration was loaded).
     pub(crate) fn rate_limits_by_kind(&self) -> BTreeMap<ActionKind, RateLimit> {
         self.rate_limits

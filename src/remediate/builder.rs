@@ -157,16 +157,9 @@ impl RemediatorBuilder {
         self.approval = ApprovalRules {
             config: config.approval.clone(),
         };
-        // The file store whenever the configuration knows where it is (a file's configuration
-        // always does: `approvals` next to it), so requests made under an `[approval]` that was
-        // changed since can still be listed and decided. With a table, the CLI puts the store
-        // there instead.
-        let dir = match &config.approval.path {
-            Some(path) => Some(path.clone()),
-            None if config.approval.is_enabled() => Some("approvals".into()),
-            None => None,
-        };
-        if let Some(dir) = dir
+        // The file store whenever the configuration knows where it is. With a table, the CLI
+        // puts the store there instead.
+        if let Some(dir) = config.approval_dir()
             && config.state.dynamodb_table.is_none()
         {
             let store = FileApprovals::open(dir).map_err(|e| ConfigError::Open {

@@ -27,6 +27,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::plan::ActionKind;
 use crate::remediate::{Protection, Remediator};
+use crate::store::approval::MemoryApprovals;
 use crate::store::audit::{AuditError, AuditRecord, AuditSink, Guard};
 
 /// What the guards would have done with one planned action.
@@ -162,6 +163,11 @@ impl Runner {
             .with_clock(clock.clone())
             .with_concurrency(1)
             .enforce(true);
+        if config.keeps_approvals() {
+            // Kept as the configured run keeps them (here in memory): a suppression waits for a
+            // person, as it would, instead of being refused.
+            builder = builder.with_approval_store(Arc::new(MemoryApprovals::new()));
+        }
         for (kind, limit) in config.rate_limits_by_kind() {
             builder = builder.with_rate_limit(kind, limit);
         }

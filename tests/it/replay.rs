@@ -547,3 +547,47 @@ fn the_simulation_turns_on_the_write_back_kinds_of_the_configuration() {
         "{actions}"
     );
 }
+
+#[test]
+fn a_suppression_waits_for_a_person_as_the_configured_run_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let history_dir = dir.path().join("export");
+    if history(&history_dir).is_none() {
+        return;
+    }
+    let old = dir.path().join("old");
+    let new = dir.path().join("new");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::write(
+        old.join("nothing.rhai"),
+        "const DESCRIPTION = \"n\";\nconst APPLIES_TO = \"No:Such/Type\";\n\
+         fn decide(finding) { notify(\"security\", finding.id) }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        new.join("quiet.rhai"),
+        "const DESCRIPTION = \"q\";\nconst APPLIES_TO = \"*\";\n\
+         fn decide(finding) {\n\
+         if finding.sample || finding.user_name == () { return []; }\n\
+         suppress_similar([\"principal\"], 7, \"known\")\n}\n",
+    )
+    .unwrap();
+    // A configuration file keeps approval requests (`approvals` next to it), so the run it
+    // configures asks a person for each suppression: the simulation does the same rather than
+    // refusing them as if nothing were kept.
+    let config = dir.path().join("remedy.toml");
+    std::fs::write(&config, "[writeback]\nkinds = [\"suppress_similar\"]\n").unwrap();
+    let (_, summary, out) = replay(&[s(&old), s(&new), s(&history_dir), "--config", s(&config)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let actions = &summary["guards"]["new"]["actions"];
+    assert!(
+        actions["pending_approval"].as_u64().unwrap() > 0,
+        "{actions}"
+    );
+    assert_eq!(actions["failed"].as_u64().unwrap_or(0), 0, "{actions}");
+    assert!(
+        !dir.path().join("approvals").exists(),
+        "nothing of the configuration's files is opened"
+    );
+}
