@@ -239,6 +239,19 @@ pub struct ActionRequest<'a> {
     /// For the notification that asks a person to decide: the request it asks about (a chat
     /// channel adds its buttons).
     pub approval: Option<&'a ApprovalAsk>,
+    /// For the notification that says a request was closed without the channel (its timeout
+    /// decided it): a chat channel that posted the ask also replaces it, buttons and all.
+    pub closes: Option<&'a ApprovalClosed>,
+}
+
+/// A request closed without the channel that was asked (by its timeout): which request, and what
+/// its ask should say now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalClosed {
+    /// The request's id.
+    pub id: String,
+    /// What became of it, for people (replaces the ask's text).
+    pub said: String,
 }
 
 /// What a notification asking for approval asks about: the request, what it would do and when
@@ -264,8 +277,15 @@ impl<'a> ActionRequest<'a> {
             sources: &[],
             prior: &[],
             approval: None,
+            closes: None,
             key: None,
         }
+    }
+
+    /// Sets the approval request a notification says was closed without the channel.
+    pub fn with_closes(mut self, closed: &'a ApprovalClosed) -> Self {
+        self.closes = Some(closed);
+        self
     }
 
     /// Sets the approval request a notification asks about.

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use super::escape;
 use super::http::{CallError, Http};
 use super::message::Message;
-use crate::action::{ActionError, ActionRequest, ApprovalAsk, ErrorKind, Executor, Outcome};
+use crate::action::{
+    ActionError, ActionRequest, ApprovalAsk, ApprovalClosed, ErrorKind, Executor, Outcome,
+};
 use crate::config::{SLACK_API, Secret};
 use crate::store::thread::{MemoryThreads, ThreadKey, ThreadStore};
 
@@ -82,6 +84,28 @@ impl Slack {
     /// The thread of `finding_id` on this channel.
     fn thread(&self, finding_id: &str) -> ThreadKey {
         ThreadKey::new(format!("slack:{}", self.channel), finding_id)
+    }
+
+    /// Where the ask of approval request `id` on this channel is kept (`CHANNEL_ID/TS`).
+    fn ask(&self, id: &str) -> ThreadKey {
+        ThreadKey::new(format!("slack-ask:{}", self.channel), id)
+    }
+
+    /// Replaces the ask of the request `closed` closed (its buttons gone) with what became of
+    /// it; a note when that did not happen for a reason other than there being no ask here.
+    async fn replace_ask(&self, closed: &ApprovalClosed) -> Option<String> {
+        let at = match self.threads.parent(&self.ask(&closed.id)).await {
+            Ok(Some(at)) => at,
+            Ok(None) => return None,
+            Err(e) => return Some(format!("the ask was not replaced: {e}")),
+        };
+        let (channel, ts) = at.split_once('/')?;
+        match self.update(channel, ts, &closed.said).await {
+            Ok(()) => Some(format!(
+                "the ask (message {ts}) replaced: its buttons are gone"
+            )),
+            Err(e) => Some(format!("the ask was not replaced: {e}")),
+        }
     }
 
     /// POSTs `body` to `chat.postMessage`, one message per interval.
@@ -405,6 +429,25 @@ impl Executor for Slack {
                 "a new thread".to_owned()
             }
         };
+        // Where the ask is, so that an answer given without the channel (a timeout) can replace
+        // it; and that replacement.
+        if let Some(ask) = request.approval
+            && !ts.is_empty()
+        {
+            let channel_id = reply
+                .get("channel")
+                .and_then(Value::as_str)
+                .filter(|c| !c.is_empty() && c.len() <= 64)
+                .filter(|c| c.bytes().all(|b| b.is_ascii_alphanumeric()))
+                .unwrap_or(&self.channel);
+            let at = format!("{channel_id}/{ts}");
+            if let Err(e) = self.threads.set_parent(&self.ask(&ask.id), &at).await {
+                notes.push(format!("the ask's place was not kept: {e}"));
+            }
+        }
+        if let Some(closed) = request.closes {
+            notes.extend(self.replace_ask(closed).await);
+        }
         let mut summary = format!(
             "posted to slack channel `{}` for channel `{}` (message {ts}, {place})",
             self.channel, message.channel

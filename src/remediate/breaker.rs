@@ -128,8 +128,16 @@ impl Remediator {
             message,
         });
         let outcome = if inner.enforcement.enforce {
-            super::carry::execute_isolated(&inner.executor, finding, &action, &[], &[], None, None)
-                .await
+            super::carry::execute_isolated(
+                &inner.executor,
+                finding,
+                &action,
+                &[],
+                &[],
+                super::carry::AboutRequest::default(),
+                None,
+            )
+            .await
         } else {
             Outcome::Skipped(SkipReason::DryRun {
                 would: action.describe(),

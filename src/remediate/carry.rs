@@ -7,8 +7,8 @@ use std::time::Instant;
 use super::Remediator;
 use super::guard::{Enforcement, Trail};
 use crate::action::{
-    ActionError, ActionRequest, ApprovalAsk, ErrorKind, Executor, Outcome, PriorOutcome,
-    SkipReason, Verification,
+    ActionError, ActionRequest, ApprovalAsk, ApprovalClosed, ErrorKind, Executor, Outcome,
+    PriorOutcome, SkipReason, Verification,
 };
 use crate::plan::{Action, FindingContext, Plan, PlannedAction, Source};
 use crate::store::approval::Decision;
@@ -506,7 +506,7 @@ impl Remediator {
             &planned.action,
             &planned.sources,
             prior,
-            None,
+            AboutRequest::default(),
             Some(key.joined()),
         );
         tokio::select! {
@@ -535,6 +535,16 @@ pub(super) struct Request<'a> {
     pub(super) target_lock: Option<&'a LedgerKey>,
 }
 
+/// What a notification says about an approval request, if anything: it asks, or it says the
+/// request was closed without the channel.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct AboutRequest<'a> {
+    /// The request it asks about.
+    pub(super) ask: Option<&'a ApprovalAsk>,
+    /// The request it says was closed.
+    pub(super) closes: Option<&'a ApprovalClosed>,
+}
+
 /// Runs the executor in its own task, so that a panicking executor becomes a failed outcome.
 pub(super) async fn execute_isolated(
     executor: &Arc<dyn Executor>,
@@ -542,7 +552,7 @@ pub(super) async fn execute_isolated(
     action: &Action,
     sources: &[Source],
     prior: &[PriorOutcome],
-    approval: Option<&ApprovalAsk>,
+    about: AboutRequest<'_>,
     key: Option<String>,
 ) -> Outcome {
     let executor = Arc::clone(executor);
@@ -550,13 +560,17 @@ pub(super) async fn execute_isolated(
     let action = action.clone();
     let sources = sources.to_vec();
     let prior = prior.to_vec();
-    let approval = approval.cloned();
+    let ask = about.ask.cloned();
+    let closes = about.closes.cloned();
     let task = tokio::spawn(async move {
         let mut request = ActionRequest::new(&action, &finding)
             .with_sources(&sources)
             .with_prior(&prior);
-        if let Some(ask) = &approval {
+        if let Some(ask) = &ask {
             request = request.with_approval(ask);
+        }
+        if let Some(closed) = &closes {
+            request = request.with_closes(closed);
         }
         if let Some(key) = &key {
             request = request.with_key(key);

@@ -1,17 +1,22 @@
 //! A request nobody decided in time: its timeout decides it, and the channel that was asked is
 //! told what the timeout decided and what came of the action, once, in the finding's thread.
-//! `on_timeout` is applied either way, once.
+//! `on_timeout` is applied either way, once; a Slack ask loses its buttons.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use remedy::Status;
-use remedy::action::SkipReason;
-use remedy::config::OnTimeout;
+use remedy::action::{ChannelRouter, Executor, SkipReason};
+use remedy::config::{OnTimeout, Secret};
+use remedy::notify::Slack;
+use remedy::plan::ActionKind;
+use remedy::remediate::Remediator;
+use remedy::store::FileThreads;
 use remedy::store::approval::{ApprovalError, MemoryApprovals};
 use remedy::testing::InMemory;
 
 use crate::approval::{KEY, USER, pending_id, plan, remediator, rules};
+use crate::chat_double::ChatDouble;
 
 #[tokio::test]
 async fn the_asked_channel_is_told_what_the_timeout_decided_once() {
@@ -103,4 +108,82 @@ async fn timeouts_deny_or_approve_as_configured() {
         let stored = r.approval(&id).await.unwrap();
         assert_eq!(stored.decision.unwrap().by, "timeout");
     }
+}
+
+#[tokio::test]
+async fn a_slack_ask_loses_its_buttons_when_the_timeout_decides() {
+    let double = ChatDouble::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let world = InMemory::new().with_key(USER, KEY);
+    let approvals = Arc::new(MemoryApprovals::new());
+    // Two processes (the run that asks, then `remedy expire`) sharing the threads' directory.
+    let process = || {
+        let threads = FileThreads::open(dir.path()).unwrap();
+        let slack: Arc<dyn Executor> = Arc::new(
+            Slack::new("C0123456789", Secret::new("xoxb-t"))
+                .with_api_url(&double.url)
+                .with_interval(Duration::ZERO)
+                .with_threads(Arc::new(threads)),
+        );
+        let router = world.router().with(
+            ActionKind::NOTIFY,
+            Arc::new(ChannelRouter::new().with_channel("security", slack)),
+        );
+        Remediator::builder(Arc::new(router))
+            .with_approval(rules(1, OnTimeout::Deny))
+            .with_approval_store(approvals.clone())
+            .enforce(true)
+            .build()
+    };
+    let id = pending_id(&process().run(&plan("f-9")).await);
+    let posted = |double: &ChatDouble| {
+        double
+            .received()
+            .into_iter()
+            .filter(|m| m.path == "/chat.postMessage")
+            .collect::<Vec<_>>()
+    };
+    let ask = posted(&double)
+        .into_iter()
+        .find(|m| m.raw.contains("remedy_approve"))
+        .unwrap_or_else(|| panic!("no ask with buttons: {:#?}", double.received()));
+    assert!(ask.raw.contains(id.as_str()), "{}", ask.raw);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    let reports = process().expire().await.unwrap();
+    let told = &reports[0].actions[1];
+    assert_eq!(told.outcome.status(), Status::Executed, "{told:#?}");
+    assert!(
+        told.outcome.to_string().contains("its buttons are gone"),
+        "{}",
+        told.outcome
+    );
+    // The ask (its channel and ts, as Slack answered) now says what the timeout decided, with
+    // no button left; the thread got the reply saying so.
+    let updates: Vec<_> = double
+        .received()
+        .into_iter()
+        .filter(|m| m.path == "/chat.update")
+        .collect();
+    assert_eq!(updates.len(), 1, "{updates:#?}");
+    let update = &updates[0].body;
+    assert_eq!(update["channel"], "C1");
+    assert!(
+        update["ts"].as_str().unwrap().starts_with("1700000"),
+        "{update}"
+    );
+    let text = update.to_string();
+    assert!(text.contains(&format!("Request {id}")), "{text}");
+    assert!(text.contains("denied by its timeout"), "{text}");
+    assert!(
+        !text.contains("remedy_approve") && !text.contains("button"),
+        "{text}"
+    );
+    assert!(
+        posted(&double)
+            .iter()
+            .any(|m| m.raw.contains("denied by its timeout") && m.body["thread_ts"].is_string()),
+        "{:#?}",
+        double.received()
+    );
 }

@@ -7,8 +7,9 @@
 use std::time::Instant;
 
 use super::super::Remediator;
+use super::super::carry::AboutRequest;
 use super::super::guard::Trail;
-use crate::action::{ApprovalAsk, Outcome};
+use crate::action::{ApprovalAsk, ApprovalClosed, Outcome};
 use crate::config::OnTimeout;
 use crate::finding::inert;
 use crate::plan::{Action, FindingContext, Notify, PlannedAction};
@@ -31,8 +32,12 @@ impl Remediator {
             on_timeout: request.on_timeout.to_string(),
         };
         let note = format!("asks for approval of request {}", request.id);
+        let about = AboutRequest {
+            ask: Some(&ask),
+            closes: None,
+        };
         let sent = self
-            .send_once(request, ask_message(request), note, Some(&ask))
+            .send_once(request, ask_message(request), note, about)
             .await;
         if sent.is_none() {
             trail.note(Guard::Approval, "the channel was asked before");
@@ -49,19 +54,27 @@ impl Remediator {
         outcome: Option<&Outcome>,
     ) -> Option<ActionRecord> {
         let note = format!("tells that request {} timed out", request.id);
-        self.send_once(request, timeout_message(request, outcome), note, None)
+        let closed = ApprovalClosed {
+            id: request.id.to_string(),
+            said: closed_ask(request),
+        };
+        let about = AboutRequest {
+            ask: None,
+            closes: Some(&closed),
+        };
+        self.send_once(request, timeout_message(request, outcome), note, about)
             .await
     }
 
     /// Sends `message` to the request's channel about its finding, once (the ledger keyed by the
-    /// message), with the buttons of `ask` if given: the record of the attempt, or `None` when
-    /// the ledger shows it sent before.
+    /// message), saying what `about` says (an ask's buttons, a closed ask replaced): the record
+    /// of the attempt, or `None` when the ledger shows it sent before.
     async fn send_once(
         &self,
         request: &ApprovalRequest,
         message: String,
         note: String,
-        ask: Option<&ApprovalAsk>,
+        about: AboutRequest<'_>,
     ) -> Option<ActionRecord> {
         let start = Instant::now();
         let planned = PlannedAction {
@@ -85,7 +98,7 @@ impl Remediator {
                     &planned.action,
                     &[],
                     &[],
-                    ask,
+                    about,
                     Some(key.joined()),
                 )
                 .await;
@@ -138,6 +151,20 @@ fn ask_message(request: &ApprovalRequest) -> String {
         id = request.id
     ));
     text
+}
+
+/// What a chat channel's ask says once its timeout closed it (its buttons gone).
+fn closed_ask(request: &ApprovalRequest) -> String {
+    let decided = match request.on_timeout {
+        OnTimeout::Deny => "denied by its timeout",
+        OnTimeout::Approve => "approved by its timeout",
+    };
+    format!(
+        "Request {} ({}) was not decided by {}: {decided}. The thread says what came of it.",
+        request.id,
+        inert(&request.action.action.describe()),
+        request.expires
+    )
 }
 
 /// What the channel is told when nobody decided request `request` in time: the timeout's
