@@ -177,6 +177,27 @@ fn bundled_copy(dir: &Path) -> PathBuf {
     to
 }
 
+/// Replays `dir/export` from a set that decides nothing to one holding `candidate` (its name and
+/// source) under the configuration `config`: the summary and the command's output.
+fn replay_candidate(dir: &Path, candidate: (&str, &str), config: &str) -> (Value, Output) {
+    let old = dir.join("old");
+    let new = dir.join("new");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::write(
+        old.join("nothing.rhai"),
+        "const DESCRIPTION = \"n\";\nconst APPLIES_TO = \"No:Such/Type\";\n\
+         fn decide(finding) { notify(\"security\", finding.id) }\n",
+    )
+    .unwrap();
+    std::fs::write(new.join(format!("{}.rhai", candidate.0)), candidate.1).unwrap();
+    let path = dir.join("remedy.toml");
+    std::fs::write(&path, config).unwrap();
+    let history_dir = dir.join("export");
+    let (_, summary, out) = replay(&[s(&old), s(&new), s(&history_dir), "--config", s(&path)]);
+    (summary, out)
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -329,25 +350,15 @@ fn a_rate_limit_shows_the_excess_as_rate_limited_on_the_findings_clock() {
     let Some(findings) = history(&history_dir) else {
         return;
     };
-    let old = dir.path().join("old");
-    let new = dir.path().join("new");
-    std::fs::create_dir_all(&old).unwrap();
-    std::fs::create_dir_all(&new).unwrap();
-    std::fs::write(
-        old.join("nothing.rhai"),
-        "const DESCRIPTION = \"n\";\nconst APPLIES_TO = \"No:Such/Type\";\n\
+    let (summary, out) = replay_candidate(
+        dir.path(),
+        (
+            "everything",
+            "const DESCRIPTION = \"e\";\nconst APPLIES_TO = \"*\";\n\
          fn decide(finding) { notify(\"security\", finding.id) }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        new.join("everything.rhai"),
-        "const DESCRIPTION = \"e\";\nconst APPLIES_TO = \"*\";\n\
-         fn decide(finding) { notify(\"security\", finding.id) }\n",
-    )
-    .unwrap();
-    let config = dir.path().join("remedy.toml");
-    std::fs::write(&config, "[rate_limits.notify]\nmax = 2\nper_secs = 86400\n").unwrap();
-    let (_, summary, out) = replay(&[s(&old), s(&new), s(&history_dir), "--config", s(&config)]);
+        ),
+        "[rate_limits.notify]\nmax = 2\nper_secs = 86400\n",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     // The rule, modelled independently: in `updatedAt` order, a delivery already done is a
@@ -514,25 +525,15 @@ fn the_simulation_turns_on_the_write_back_kinds_of_the_configuration() {
     let Some(findings) = history(&history_dir) else {
         return;
     };
-    let old = dir.path().join("old");
-    let new = dir.path().join("new");
-    std::fs::create_dir_all(&old).unwrap();
-    std::fs::create_dir_all(&new).unwrap();
-    std::fs::write(
-        old.join("nothing.rhai"),
-        "const DESCRIPTION = \"n\";\nconst APPLIES_TO = \"No:Such/Type\";\n\
-         fn decide(finding) { notify(\"security\", finding.id) }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        new.join("close.rhai"),
-        "const DESCRIPTION = \"c\";\nconst APPLIES_TO = \"*\";\n\
+    let (summary, out) = replay_candidate(
+        dir.path(),
+        (
+            "close",
+            "const DESCRIPTION = \"c\";\nconst APPLIES_TO = \"*\";\n\
          fn decide(finding) { [update_finding(\"RESOLVED\", \"seen\"), archive_finding()] }\n",
-    )
-    .unwrap();
-    let config = dir.path().join("remedy.toml");
-    std::fs::write(&config, "[writeback]\nkinds = [\"update_finding\"]\n").unwrap();
-    let (_, summary, out) = replay(&[s(&old), s(&new), s(&history_dir), "--config", s(&config)]);
+        ),
+        "[writeback]\nkinds = [\"update_finding\"]\n",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let actions = &summary["guards"]["new"]["actions"];
     // Every delivery's archive is off (before any other guard); every delivery's update is
@@ -555,30 +556,20 @@ fn a_suppression_waits_for_a_person_as_the_configured_run_would() {
     if history(&history_dir).is_none() {
         return;
     }
-    let old = dir.path().join("old");
-    let new = dir.path().join("new");
-    std::fs::create_dir_all(&old).unwrap();
-    std::fs::create_dir_all(&new).unwrap();
-    std::fs::write(
-        old.join("nothing.rhai"),
-        "const DESCRIPTION = \"n\";\nconst APPLIES_TO = \"No:Such/Type\";\n\
-         fn decide(finding) { notify(\"security\", finding.id) }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        new.join("quiet.rhai"),
-        "const DESCRIPTION = \"q\";\nconst APPLIES_TO = \"*\";\n\
-         fn decide(finding) {\n\
-         if finding.sample || finding.user_name == () { return []; }\n\
-         suppress_similar([\"principal\"], 7, \"known\")\n}\n",
-    )
-    .unwrap();
     // A configuration file keeps approval requests (`approvals` next to it), so the run it
     // configures asks a person for each suppression: the simulation does the same rather than
     // refusing them as if nothing were kept.
-    let config = dir.path().join("remedy.toml");
-    std::fs::write(&config, "[writeback]\nkinds = [\"suppress_similar\"]\n").unwrap();
-    let (_, summary, out) = replay(&[s(&old), s(&new), s(&history_dir), "--config", s(&config)]);
+    let (summary, out) = replay_candidate(
+        dir.path(),
+        (
+            "quiet",
+            "const DESCRIPTION = \"q\";\nconst APPLIES_TO = \"*\";\n\
+         fn decide(finding) {\n\
+         if finding.sample || finding.user_name == () { return []; }\n\
+         suppress_similar([\"principal\"], 7, \"known\")\n}\n",
+        ),
+        "[writeback]\nkinds = [\"suppress_similar\"]\n",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let actions = &summary["guards"]["new"]["actions"];
     assert!(
