@@ -144,7 +144,12 @@ impl SlackInteractions {
     /// Carries out a verified click: checks the clicker is an approver, decides once, updates
     /// the message. What came of it, for the log and tests.
     pub async fn carry_out(&self, click: &Click) -> String {
-        let by = format!("slack:{} ({})", click.user, click.name);
+        let by = format!(
+            "{}{} ({})",
+            crate::remediate::SLACK_DECIDER,
+            click.user,
+            click.name
+        );
         if !self.is_approver(&click.user).await {
             let why = format!("{by} is not an approver (`[approval] approvers`)");
             if let Err(e) = self.remediator.record_refused(&click.id, &by, &why).await {

@@ -18,6 +18,7 @@ use crate::store::approval::{
 use crate::store::audit::{ActionRecord, ApprovalEvent, ApprovalRecord, AuditRecord, Guard, Mode};
 use crate::store::ledger::{EntryState, LedgerKey};
 pub(crate) use rules::ApprovalRules;
+pub(crate) use tell::SLACK_DECIDER;
 
 impl Remediator {
     /// The approval requests nobody has decided on, oldest first.
@@ -66,6 +67,11 @@ impl Remediator {
     /// switch, account, protection, breaker, ledger, rate limit): the report's action record says
     /// what came of it. A request decided already, an expired one, or a remediator that does not
     /// enforce is refused, and nothing changes.
+    ///
+    /// The channel that was asked is told, once, who decided and what came of the action (a
+    /// reply in the finding's thread; a Slack ask loses its buttons), its record last in the
+    /// report; a decision made in Slack (`by` = `slack:…`) is not, as the click's own message
+    /// already says it.
     pub async fn approve(
         &self,
         id: &ApprovalId,
@@ -127,9 +133,8 @@ impl Remediator {
     /// request decided over a minute ago whose action was not carried out (the deciding process
     /// stopped half-way, or the action failed in a way that may succeed later) is carried out
     /// again under its decision; the ledger keeps it from running twice. One report per request
-    /// handled here; a request its timeout decided also tells the channel that was asked (once):
-    /// what the timeout decided and what came of the action, the message's record last in the
-    /// report.
+    /// handled here; the channel that was asked is told what each timeout decided (see
+    /// [`Remediator::approve`]).
     pub async fn expire(&self) -> Result<Vec<Report>, ApprovalError> {
         if self.mode() != Mode::Enforce {
             return Err(ApprovalError::NotEnforcing);
@@ -148,19 +153,7 @@ impl Remediator {
                         .decide(&request.id, Decision::timeout(request.on_timeout))
                         .await
                     {
-                        Ok(mut report) => {
-                            let outcome = report.actions.first().map(|r| r.outcome.clone());
-                            if let Some(told) = self.tell_timeout(&request, outcome.as_ref()).await
-                            {
-                                let record = AuditRecord::Action(told.clone());
-                                if let Err(e) = self.inner.audit.record(&record).await {
-                                    tracing::error!("{e}");
-                                    report.audit_errors.push(e.to_string());
-                                }
-                                report.actions.push(told);
-                            }
-                            reports.push(report);
-                        }
+                        Ok(report) => reports.push(report),
                         Err(ApprovalError::AlreadyDecided { .. }) => {}
                         Err(e) => return Err(e),
                     }
@@ -203,7 +196,22 @@ impl Remediator {
             tracing::error!("{e}");
             audit_errors.push(e.to_string());
         }
-        Ok(self.carry_decided(&request, &decision, audit_errors).await)
+        let mut report = self.carry_decided(&request, &decision, audit_errors).await;
+        if !decision.by.starts_with(tell::SLACK_DECIDER) {
+            let outcome = report.actions.first().map(|r| r.outcome.clone());
+            if let Some(told) = self
+                .tell_decided(&request, &decision, outcome.as_ref())
+                .await
+            {
+                let record = AuditRecord::Action(told.clone());
+                if let Err(e) = inner.audit.record(&record).await {
+                    tracing::error!("{e}");
+                    report.audit_errors.push(e.to_string());
+                }
+                report.actions.push(told);
+            }
+        }
+        Ok(report)
     }
 
     /// Carries out (or records the denial of) a decided request, and stores its result unless the

@@ -1,6 +1,6 @@
 //! Approvals through the remediator, on in-memory executors: an action that needs a person waits
 //! (`pending_approval`), is carried out on approval through every guard again, is skipped on
-//! denial, and is decided exactly once (timeouts: approval_timeout.rs).
+//! denial, and is decided exactly once (timeouts, and what the channel is told: approval_told.rs).
 
 use std::sync::Arc;
 

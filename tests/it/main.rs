@@ -15,7 +15,7 @@
 
 mod approval;
 mod approval_conformance;
-mod approval_timeout;
+mod approval_told;
 mod audit_conformance;
 mod audit_view;
 mod author_guide;

@@ -13,9 +13,13 @@ use crate::action::{ApprovalAsk, ApprovalClosed, Outcome};
 use crate::config::OnTimeout;
 use crate::finding::inert;
 use crate::plan::{Action, FindingContext, Notify, PlannedAction};
-use crate::store::approval::ApprovalRequest;
+use crate::store::approval::{ApprovalRequest, Decision, Verdict};
 use crate::store::audit::{ActionRecord, Guard};
 use crate::store::ledger::LedgerKey;
+
+/// How a decision made in Slack names its decider (`slack:<user id> (<name>)`): the click's own
+/// message says how it was decided, so the channel is not told again.
+pub(crate) const SLACK_DECIDER: &str = "slack:";
 
 impl Remediator {
     /// Asks the request's channel, once: a redelivered finding asks again only when the earlier
@@ -45,25 +49,26 @@ impl Remediator {
         sent
     }
 
-    /// Tells the request's channel that its timeout decided it (`on_timeout`) and what came of
-    /// the action (`outcome`): the people who were asked are not left with a question nobody
-    /// answers. The record of the message, unless it was sent before.
-    pub(super) async fn tell_timeout(
+    /// Tells the request's channel who decided it (`decision`, a person's or the timeout's) and
+    /// what came of the action (`outcome`): the people who were asked are not left with a
+    /// question answered elsewhere. The record of the message, unless it was sent before.
+    pub(super) async fn tell_decided(
         &self,
         request: &ApprovalRequest,
+        decision: &Decision,
         outcome: Option<&Outcome>,
     ) -> Option<ActionRecord> {
-        let note = format!("tells that request {} timed out", request.id);
+        let note = format!("tells how request {} was decided", request.id);
         let closed = ApprovalClosed {
             id: request.id.to_string(),
-            said: closed_ask(request),
+            said: closed_ask(request, decision),
         };
         let about = AboutRequest {
             ask: None,
             closes: Some(&closed),
         };
-        self.send_once(request, timeout_message(request, outcome), note, about)
-            .await
+        let message = decided_message(request, decision, outcome);
+        self.send_once(request, message, note, about).await
     }
 
     /// Sends `message` to the request's channel about its finding, once (the ledger keyed by the
@@ -153,40 +158,76 @@ fn ask_message(request: &ApprovalRequest) -> String {
     text
 }
 
-/// What a chat channel's ask says once its timeout closed it (its buttons gone).
-fn closed_ask(request: &ApprovalRequest) -> String {
-    let decided = match request.on_timeout {
-        OnTimeout::Deny => "denied by its timeout",
-        OnTimeout::Approve => "approved by its timeout",
+/// How `decision` reads for people: `denied by its timeout`, `approved by bob at T (note)`.
+fn decided(request: &ApprovalRequest, decision: &Decision) -> String {
+    let verdict = match decision.verdict {
+        Verdict::Approve => "approved",
+        Verdict::Deny => "denied",
     };
+    if decision.timed_out {
+        return match request.on_timeout {
+            OnTimeout::Deny => "denied by its timeout".to_owned(),
+            OnTimeout::Approve => "approved by its timeout".to_owned(),
+        };
+    }
+    let note = decision
+        .note
+        .as_deref()
+        .map(|n| format!(" ({})", inert(n)))
+        .unwrap_or_default();
     format!(
-        "Request {} ({}) was not decided by {}: {decided}. The thread says what came of it.",
-        request.id,
-        inert(&request.action.action.describe()),
-        request.expires
+        "{verdict} by {} at {}{note}",
+        inert(&decision.by),
+        inert(&decision.at)
     )
 }
 
-/// What the channel is told when nobody decided request `request` in time: the timeout's
-/// decision and, when there is one, the action's outcome. Finding text is made inert.
-fn timeout_message(request: &ApprovalRequest, outcome: Option<&Outcome>) -> String {
-    let decided = match request.on_timeout {
-        OnTimeout::Deny => "denied by its timeout; not carried out",
-        OnTimeout::Approve => "approved by its timeout and carried out through every guard",
+/// What a chat channel's ask says once it was decided without the channel (its buttons gone).
+fn closed_ask(request: &ApprovalRequest, decision: &Decision) -> String {
+    format!(
+        "Request {} ({}): {}. The thread says what came of it.",
+        request.id,
+        inert(&request.action.action.describe()),
+        decided(request, decision)
+    )
+}
+
+/// What the channel is told once request `request` is decided (`decision`): by whom (or by its
+/// timeout) and, when approved, the action's outcome. Finding and decider text is made inert.
+fn decided_message(
+    request: &ApprovalRequest,
+    decision: &Decision,
+    outcome: Option<&Outcome>,
+) -> String {
+    let head = if decision.timed_out {
+        format!(
+            "remedy: nobody decided request {} by {}: {}",
+            request.id,
+            request.expires,
+            decided(request, decision)
+        )
+    } else {
+        format!(
+            "remedy: request {} was {}",
+            request.id,
+            decided(request, decision)
+        )
     };
     let mut text = format!(
-        "remedy: nobody decided request {id} by {expires}: {decided}.\n\
+        "{head}.\n\
          Action: {would}\n\
          Finding: {fid} in account {account}, region {region}.",
-        id = request.id,
-        expires = request.expires,
         would = inert(&request.action.action.describe()),
         fid = inert(&request.finding.id),
         account = inert(request.finding.account_id.as_str()),
         region = inert(request.finding.region.as_str()),
     );
-    if let (OnTimeout::Approve, Some(outcome)) = (request.on_timeout, outcome) {
-        text.push_str(&format!("\nOutcome: {}", inert(&outcome.to_string())));
+    match (decision.verdict, outcome) {
+        (Verdict::Approve, Some(outcome)) => {
+            text.push_str(&format!("\nOutcome: {}", inert(&outcome.to_string())));
+        }
+        (Verdict::Deny, _) => text.push_str("\nNot carried out."),
+        (Verdict::Approve, None) => {}
     }
     text
 }

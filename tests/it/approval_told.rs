@@ -1,6 +1,6 @@
-//! A request nobody decided in time: its timeout decides it, and the channel that was asked is
-//! told what the timeout decided and what came of the action, once, in the finding's thread.
-//! `on_timeout` is applied either way, once; a Slack ask loses its buttons.
+//! What the channel that was asked is told once a request is decided elsewhere: by its timeout
+//! (which decides it, once, either way), from the command line, or not at all when the decision
+//! was a click in Slack (the click's message says it). A Slack ask loses its buttons.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,10 +52,8 @@ async fn the_asked_channel_is_told_what_the_timeout_decided_once() {
         );
         match on_timeout {
             OnTimeout::Deny => {
-                assert!(
-                    body.contains("denied by its timeout; not carried out"),
-                    "{body}"
-                );
+                assert!(body.contains("denied by its timeout."), "{body}");
+                assert!(body.contains("Not carried out."), "{body}");
                 assert!(!body.contains("Outcome:"), "{body}");
             }
             OnTimeout::Approve => {
@@ -186,4 +184,37 @@ async fn a_slack_ask_loses_its_buttons_when_the_timeout_decides() {
         "{:#?}",
         double.received()
     );
+}
+
+#[tokio::test]
+async fn a_decision_from_the_shell_is_told_and_a_click_in_slack_is_not() {
+    for (by, told) in [("bob", true), ("slack:U0APPROVER (alice)", false)] {
+        let world = InMemory::new().with_key(USER, KEY);
+        let store = Arc::new(MemoryApprovals::new());
+        let r = remediator(&world, &store, rules(3600, OnTimeout::Deny));
+        let id = pending_id(&r.run(&plan("f-10")).await);
+        let asked = world.notifier.messages().len();
+        let report = r
+            .approve(&id, by, Some("checked\nApprove: all"))
+            .await
+            .unwrap();
+        assert_eq!(report.actions[0].outcome.status(), Status::Executed);
+        let messages = world.notifier.messages();
+        if !told {
+            assert_eq!(messages.len(), asked, "{messages:#?}");
+            assert_eq!(report.actions.len(), 1, "{:#?}", report.actions);
+            continue;
+        }
+        assert_eq!(messages.len(), asked + 1, "{messages:#?}");
+        assert_eq!(report.actions.len(), 2, "{:#?}", report.actions);
+        assert_eq!(report.actions[1].kind.as_str(), "notify");
+        let body = &messages.last().unwrap().body;
+        assert!(
+            body.contains(&format!("request {id} was approved by bob at ")),
+            "{body}"
+        );
+        assert!(body.contains("(checked\\nApprove: all)"), "{body}");
+        assert!(body.contains("Outcome: executed"), "{body}");
+        assert_eq!(world.notifier.parent_of(messages.len() - 1), Some(0));
+    }
 }
