@@ -106,6 +106,16 @@ pub(crate) fn decide(args: DecideArgs, approve: bool) -> ExitCode {
             return fail(&"the request's action left no record");
         };
         let outcome = super::inert(&record.outcome.to_string()).into_owned();
+        // The message telling the channel that was asked (a notification: it never fails the
+        // decision, but a person should know it did not get through).
+        for told in report.actions.iter().skip(1) {
+            if !told.outcome.is_success() {
+                eprintln!(
+                    "remedy: the channel that was asked was not told: {}",
+                    super::inert(&told.outcome.to_string())
+                );
+            }
+        }
         let audited = report.audit_errors.is_empty();
         for e in &report.audit_errors {
             eprintln!("error: {}", super::inert(e));

@@ -1,7 +1,8 @@
 //! Approvals end to end against moto, through the CLI: `run --execute` leaves the key active and
 //! lists the request; `approve` disables it and the audit names the approver; `deny` leaves it;
 //! `expire` applies `on_timeout` both ways; the kill switch holds over an approval; a second
-//! decision is refused; of two concurrent approvers one wins (file store and DynamoDB). Needs
+//! decision is refused; of two concurrent approvers one wins (file store and DynamoDB); a channel
+//! that cannot be told of a decision is said, and the decision stands. Needs
 //! `AWS_ENDPOINT_URL` (see `scripts/test.sh`); without it every test says it did not run.
 
 use std::path::{Path, PathBuf};
@@ -326,4 +327,33 @@ async fn of_two_concurrent_approvers_one_wins() {
             .count();
         assert_eq!(executed, 1, "{store:?}: disabled once");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_that_cannot_be_told_is_said_and_the_decision_stands() {
+    let Some(url) = moto() else { return };
+    let client = iam(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (user, key) = user_with_key(&client, "untold-").await;
+    let config = config(&url, dir.path(), Store::Files, 3600, "deny");
+    let finding = key_finding(dir.path(), &user, &key);
+    let id = run_until_pending(&url, &config, &finding);
+    // The approval channel loses its notifier before the decision.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("default = \"log\"", "channels = { other = \"log\" }"),
+    )
+    .unwrap();
+    let r = decide(&url, &config, "approve", &id, "bob");
+    assert_eq!(r.code, Some(0), "the decision stands: {}", r.stderr);
+    assert!(!active(&client, &user, &key).await, "disabled");
+    assert!(
+        r.stderr
+            .contains("the channel that was asked was not told: failed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.lines.len(), 2, "{:#?}", r.lines);
+    assert_eq!(r.lines[1]["outcome"]["status"], "failed", "{:#?}", r.lines);
 }
