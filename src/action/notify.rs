@@ -56,10 +56,17 @@ impl Notification {
         let subject = truncate_ascii(&subject, MAX_SUBJECT);
 
         // Finding text is the attacker's, and a policy's message may quote it: shown through
-        // `inert`, no value can start a line of its own (a forged "What remedy did").
+        // `inert`, no value can start a line of its own (a forged "What remedy did"). The messages
+        // of an approval (the ask, the answer given elsewhere) are remedy's own, their values
+        // made inert where they are written: they keep their lines.
         let t = |text: &str| crate::finding::inert(text).into_owned();
+        let message = if request.approval.is_some() || request.closes.is_some() {
+            notify.message.lines().map(t).collect::<Vec<_>>().join("\n")
+        } else {
+            t(&notify.message)
+        };
         let mut body = String::new();
-        let _ = writeln!(body, "{}", t(&notify.message));
+        let _ = writeln!(body, "{message}");
         let _ = writeln!(body);
         let _ = writeln!(body, "What was found");
         let _ = writeln!(body, "  type:      {}", t(f.finding_type.as_str()));
@@ -273,6 +280,26 @@ mod tests {
         );
         assert!(
             n.body.contains("finding id: f-3\\nWhat remedy did"),
+            "{}",
+            n.body
+        );
+
+        // An approval's ask (remedy's own message) keeps its lines.
+        let own = Action::Notify(Notify {
+            channel: "security".into(),
+            message: "remedy asks for approval (request apr-1).\nWould: disable a key".into(),
+        });
+        let ask = crate::action::ApprovalAsk {
+            id: "apr-1".into(),
+            would: "disable a key".into(),
+            expires: "2026-12-08T00:00:00Z".into(),
+            on_timeout: "deny".into(),
+        };
+        let request = ActionRequest::new(&own, &f).with_approval(&ask);
+        let n = Notification::render(&request, "test").unwrap();
+        assert!(
+            n.body
+                .starts_with("remedy asks for approval (request apr-1).\nWould: disable a key\n"),
             "{}",
             n.body
         );
