@@ -42,6 +42,7 @@ mod lock;
 mod protect;
 mod shutdown;
 
+#[cfg(feature = "chat")]
 pub(crate) use approval::SLACK_DECIDER;
 pub use builder::RemediatorBuilder;
 pub use limit::KillSwitch;
