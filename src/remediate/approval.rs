@@ -18,6 +18,7 @@ use crate::store::approval::{
 use crate::store::audit::{ActionRecord, ApprovalEvent, ApprovalRecord, AuditRecord, Guard, Mode};
 use crate::store::ledger::{EntryState, LedgerKey};
 pub(crate) use rules::ApprovalRules;
+#[cfg(feature = "chat")]
 pub(crate) use tell::SLACK_DECIDER;
 
 impl Remediator {
