@@ -237,6 +237,21 @@ impl Remediator {
         self.inner.executor.handles_channel(channel)
     }
 
+    /// Audits action record `record` and adds it to `report`; an audit failure is logged and
+    /// kept in the report's `audit_errors` (the record stays in the report).
+    async fn keep(&self, report: &mut Report, record: ActionRecord) {
+        if let Err(e) = self
+            .inner
+            .audit
+            .record(&AuditRecord::Action(record.clone()))
+            .await
+        {
+            tracing::error!("{e}");
+            report.audit_errors.push(e.to_string());
+        }
+        report.actions.push(record);
+    }
+
     /// The record of a policy's failure on `finding`.
     pub fn failure_record(
         &self,
@@ -341,15 +356,7 @@ impl Remediator {
             }
             records.insert(0, record);
             for record in records {
-                if let Err(e) = inner
-                    .audit
-                    .record(&AuditRecord::Action(record.clone()))
-                    .await
-                {
-                    tracing::error!("{e}");
-                    report.audit_errors.push(e.to_string());
-                }
-                report.actions.push(record);
+                self.keep(&mut report, record).await;
             }
         }
         report

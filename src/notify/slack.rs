@@ -99,7 +99,11 @@ impl Slack {
             Ok(None) => return None,
             Err(e) => return Some(format!("the ask was not replaced: {e}")),
         };
-        let (channel, ts) = at.split_once('/')?;
+        let Some((channel, ts)) = at.split_once('/') else {
+            return Some(format!(
+                "the ask was not replaced: its place `{at}` is unreadable"
+            ));
+        };
         match self.update(channel, ts, &closed.said).await {
             Ok(()) => Some(format!(
                 "the ask (message {ts}) replaced: its buttons are gone"

@@ -204,12 +204,7 @@ impl Remediator {
                 .tell_decided(&request, &decision, outcome.as_ref())
                 .await
             {
-                let record = AuditRecord::Action(told.clone());
-                if let Err(e) = inner.audit.record(&record).await {
-                    tracing::error!("{e}");
-                    report.audit_errors.push(e.to_string());
-                }
-                report.actions.push(told);
+                self.keep(&mut report, told).await;
             }
         }
         Ok(report)
@@ -268,16 +263,7 @@ impl Remediator {
             outcome,
             Instant::now(),
         );
-        if let Err(e) = self
-            .inner
-            .audit
-            .record(&AuditRecord::Action(record.clone()))
-            .await
-        {
-            tracing::error!("{e}");
-            report.audit_errors.push(e.to_string());
-        }
-        report.actions.push(record);
+        self.keep(&mut report, record).await;
         report
     }
 

@@ -535,14 +535,16 @@ pub(super) struct Request<'a> {
     pub(super) target_lock: Option<&'a LedgerKey>,
 }
 
-/// What a notification says about an approval request, if anything: it asks, or it says the
-/// request was closed without the channel.
+/// What a notification says about an approval request, if anything.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct AboutRequest<'a> {
-    /// The request it asks about.
-    pub(super) ask: Option<&'a ApprovalAsk>,
-    /// The request it says was closed.
-    pub(super) closes: Option<&'a ApprovalClosed>,
+pub(super) enum AboutRequest<'a> {
+    /// Nothing: any action, any other notification.
+    #[default]
+    Nothing,
+    /// It asks about the request.
+    Ask(&'a ApprovalAsk),
+    /// It says the request was closed without the channel.
+    Closes(&'a ApprovalClosed),
 }
 
 /// Runs the executor in its own task, so that a panicking executor becomes a failed outcome.
@@ -560,8 +562,11 @@ pub(super) async fn execute_isolated(
     let action = action.clone();
     let sources = sources.to_vec();
     let prior = prior.to_vec();
-    let ask = about.ask.cloned();
-    let closes = about.closes.cloned();
+    let (ask, closes) = match about {
+        AboutRequest::Nothing => (None, None),
+        AboutRequest::Ask(ask) => (Some(ask.clone()), None),
+        AboutRequest::Closes(closed) => (None, Some(closed.clone())),
+    };
     let task = tokio::spawn(async move {
         let mut request = ActionRequest::new(&action, &finding)
             .with_sources(&sources)

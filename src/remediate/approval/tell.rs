@@ -36,10 +36,7 @@ impl Remediator {
             on_timeout: request.on_timeout.to_string(),
         };
         let note = format!("asks for approval of request {}", request.id);
-        let about = AboutRequest {
-            ask: Some(&ask),
-            closes: None,
-        };
+        let about = AboutRequest::Ask(&ask);
         let sent = self
             .send_once(request, ask_message(request), note, about)
             .await;
@@ -63,10 +60,7 @@ impl Remediator {
             id: request.id.to_string(),
             said: closed_ask(request, decision),
         };
-        let about = AboutRequest {
-            ask: None,
-            closes: Some(&closed),
-        };
+        let about = AboutRequest::Closes(&closed);
         let message = decided_message(request, decision, outcome);
         self.send_once(request, message, note, about).await
     }
@@ -159,16 +153,13 @@ fn ask_message(request: &ApprovalRequest) -> String {
 }
 
 /// How `decision` reads for people: `denied by its timeout`, `approved by bob at T (note)`.
-fn decided(request: &ApprovalRequest, decision: &Decision) -> String {
+fn decided(decision: &Decision) -> String {
     let verdict = match decision.verdict {
         Verdict::Approve => "approved",
         Verdict::Deny => "denied",
     };
     if decision.timed_out {
-        return match request.on_timeout {
-            OnTimeout::Deny => "denied by its timeout".to_owned(),
-            OnTimeout::Approve => "approved by its timeout".to_owned(),
-        };
+        return format!("{verdict} by its timeout");
     }
     let note = decision
         .note
@@ -188,7 +179,7 @@ fn closed_ask(request: &ApprovalRequest, decision: &Decision) -> String {
         "Request {} ({}): {}. The thread says what came of it.",
         request.id,
         inert(&request.action.action.describe()),
-        decided(request, decision)
+        decided(decision)
     )
 }
 
@@ -204,14 +195,10 @@ fn decided_message(
             "remedy: nobody decided request {} by {}: {}",
             request.id,
             request.expires,
-            decided(request, decision)
+            decided(decision)
         )
     } else {
-        format!(
-            "remedy: request {} was {}",
-            request.id,
-            decided(request, decision)
-        )
+        format!("remedy: request {} was {}", request.id, decided(decision))
     };
     let mut text = format!(
         "{head}.\n\
